@@ -1,0 +1,316 @@
+//! Checker diagnostics: names and imports (`E01xx`), types, units and values (`E02xx`),
+//! shapes and schedules (`E03xx`), laws (`E05xx`) and warnings (`W00xx`).
+
+use miette::{Diagnostic, SourceSpan};
+use thiserror::Error;
+
+#[derive(Debug, Clone, Error, Diagnostic)]
+pub enum CheckError {
+    #[error("cannot find `{name}` in this scope")]
+    #[diagnostic(code(sprs::E0101))]
+    UnknownName {
+        name: String,
+        #[label("not defined")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("{kind} has no field `{field}`")]
+    #[diagnostic(code(sprs::E0102))]
+    UnknownField {
+        field: String,
+        kind: String,
+        #[label("unknown field")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("`{name}` is defined more than once")]
+    #[diagnostic(code(sprs::E0103), help("rename one of them, or import it with `as` under another name"))]
+    Duplicate {
+        name: String,
+        #[label("defined again here")]
+        span: SourceSpan,
+        #[label("first defined here")]
+        first: SourceSpan,
+    },
+
+    #[error("cannot find {what}")]
+    #[diagnostic(code(sprs::E0104))]
+    ImportNotFound {
+        what: String,
+        #[label("not found")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("`{module}` has no item `{name}`")]
+    #[diagnostic(code(sprs::E0105))]
+    NotInModule {
+        name: String,
+        module: String,
+        #[label("not in `{module}`")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("import cycle: {chain}")]
+    #[diagnostic(code(sprs::E0106), help("move what both files need into a third file that imports neither"))]
+    ImportCycle {
+        chain: String,
+        #[label("this import closes the cycle")]
+        span: SourceSpan,
+    },
+
+    #[error("`{name}` refers to itself: {chain}")]
+    #[diagnostic(code(sprs::E0107), help("break the cycle by giving one of these a value that does not refer back"))]
+    ItemCycle {
+        name: String,
+        chain: String,
+        #[label("this reference closes the cycle")]
+        span: SourceSpan,
+    },
+
+    #[error("field `{field}` depends on itself")]
+    #[diagnostic(code(sprs::E0108), help("`self.{field}` reads the final value of `{field}`, so it cannot be used to compute `{field}` itself"))]
+    FieldCycle {
+        field: String,
+        #[label("this reads `{field}` while `{field}` is being computed")]
+        span: SourceSpan,
+    },
+
+    #[error("`self` can only be used inside a record")]
+    #[diagnostic(code(sprs::E0109), help("`self.field` refers to a sibling field of the record being defined"))]
+    SelfOutsideRecord {
+        #[label("not inside a record")]
+        span: SourceSpan,
+    },
+
+    #[error("sweep axis `{path}` is not a field of a train")]
+    #[diagnostic(code(sprs::E0110))]
+    UnknownAxisPath {
+        path: String,
+        #[label("no such field")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("`{name}` is not an observable or a config path")]
+    #[diagnostic(code(sprs::E0111))]
+    UnknownObservable {
+        name: String,
+        #[label("unknown here")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("field `{field}` is set more than once")]
+    #[diagnostic(code(sprs::E0112), help("remove one of the two"))]
+    DuplicateField {
+        field: String,
+        #[label("set again here")]
+        span: SourceSpan,
+        #[label("first set here")]
+        first: SourceSpan,
+    },
+
+    #[error("expected {expected}, found {found}")]
+    #[diagnostic(code(sprs::E0201))]
+    WrongType {
+        expected: String,
+        found: String,
+        #[label("expected {expected}")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("cannot {verb} {lhs} and {rhs}")]
+    #[diagnostic(code(sprs::E0202), help("both sides of `+`, `-` and comparisons must have the same unit; `*` and `/` combine units"))]
+    UnitMismatch {
+        verb: &'static str,
+        lhs: String,
+        rhs: String,
+        #[label("{lhs} {op} {rhs}")]
+        span: SourceSpan,
+        op: &'static str,
+    },
+
+    #[error("`{field}` expects {expected}, found {found}")]
+    #[diagnostic(code(sprs::E0203))]
+    FieldUnit {
+        field: String,
+        expected: String,
+        found: String,
+        #[label("{found}")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("`{field}` must be {range}, found {value}")]
+    #[diagnostic(code(sprs::E0204))]
+    OutOfRange {
+        field: String,
+        range: String,
+        value: String,
+        #[label("out of range")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("`{field}` must be a whole number, found {value}")]
+    #[diagnostic(code(sprs::E0205))]
+    NotWhole {
+        field: String,
+        value: String,
+        #[label("not a whole number")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("missing field `{field}` in {kind}")]
+    #[diagnostic(code(sprs::E0206))]
+    MissingField {
+        field: String,
+        kind: String,
+        #[label("`{field}` is required here")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("{what}")]
+    #[diagnostic(code(sprs::E0207))]
+    BadArithmetic {
+        what: String,
+        #[label("here")]
+        span: SourceSpan,
+    },
+
+    #[error("{message}")]
+    #[diagnostic(code(sprs::E0208))]
+    BadCall {
+        message: String,
+        #[label("{label}")]
+        span: SourceSpan,
+        label: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("file `{path}` does not exist")]
+    #[diagnostic(code(sprs::E0209))]
+    FileNotFound {
+        path: String,
+        #[label("no such file")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("{message}")]
+    #[diagnostic(code(sprs::E0210), help("write a fraction qualified by `of steps`, `of tokens` or `of compute`, as in `25% of compute`"))]
+    BadQualifier {
+        message: String,
+        #[label("{label}")]
+        span: SourceSpan,
+        label: String,
+    },
+
+    #[error("axis sets {expected} fields but this value has {found}")]
+    #[diagnostic(code(sprs::E0211), help("each value of a tuple axis is a tuple with one element per path"))]
+    AxisArity {
+        expected: usize,
+        found: usize,
+        #[label("expected a tuple of {expected}")]
+        span: SourceSpan,
+    },
+
+    #[error("sweep axis has no values")]
+    #[diagnostic(code(sprs::E0212), help("an empty axis makes the sweep empty; give it at least one value or remove it"))]
+    EmptyAxis {
+        #[label("no values")]
+        span: SourceSpan,
+    },
+
+    #[error("`heads` ({heads}) does not divide `width` ({width})")]
+    #[diagnostic(code(sprs::E0301))]
+    HeadsDivide {
+        heads: u64,
+        width: u64,
+        #[label("{heads} heads")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("pruning ends before it starts")]
+    #[diagnostic(code(sprs::E0302), help("`end` must be at or after `start`"))]
+    ScheduleOrder {
+        #[label("ends here")]
+        span: SourceSpan,
+        #[label("starts here")]
+        start: Option<SourceSpan>,
+    },
+
+    #[error("sparsity {sparsity} needs a pruning method, but `method` is `none`")]
+    #[diagnostic(code(sprs::E0303), help("set `method = magnitude` (or `random`), or set `sparsity = 0%`"))]
+    SparsityWithoutMethod {
+        sparsity: String,
+        #[label("nothing prunes to this")]
+        span: SourceSpan,
+    },
+
+    #[error("the law uses `{name}`, which is neither an observable nor a declared parameter")]
+    #[diagnostic(code(sprs::E0501))]
+    LawUnknownName {
+        name: String,
+        #[label("not an observable or a parameter")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("unused {kind} `{name}`")]
+    #[diagnostic(code(sprs::W0001), severity(Warning), help("remove it, or prefix its name with `_` to keep it"))]
+    UnusedItem {
+        kind: &'static str,
+        name: String,
+        #[label("never used")]
+        span: SourceSpan,
+    },
+
+    #[error("unused import `{name}`")]
+    #[diagnostic(code(sprs::W0002), severity(Warning), help("remove it"))]
+    UnusedImport {
+        name: String,
+        #[label("never used")]
+        span: SourceSpan,
+    },
+
+    #[error("trial `{name}` is the same as `{other}`")]
+    #[diagnostic(code(sprs::W0003), severity(Warning), help("two trials with the same resolved configuration are run once"))]
+    DuplicateTrial {
+        name: String,
+        other: String,
+        #[label("duplicates an earlier trial")]
+        span: SourceSpan,
+    },
+
+    #[error("parameter `{name}` is not used by the law")]
+    #[diagnostic(code(sprs::W0004), severity(Warning), help("remove it from `params`, or use it in `law`"))]
+    UnusedParam {
+        name: String,
+        #[label("declared here")]
+        span: SourceSpan,
+    },
+}

@@ -1,0 +1,136 @@
+//! `sprs explain`: a named record, resolved (every field, defaults filled in), printed as sprs
+//! with its docs, so the output can be pasted into a file.
+
+use std::path::Path;
+use std::rc::Rc;
+
+use super::schema::{FieldDefault, Kind};
+use super::value::{Loc, Obj, Val, V};
+use super::{stdlib, Checker, FileId, Target};
+use crate::syntax::ast::ItemKind;
+
+/// What `explain` found.
+pub struct Explanation {
+    /// Where the item is defined: `std::schedules` or a file name.
+    pub home: String,
+    pub text: String,
+}
+
+/// Explains `name`: an item of `file` if given, else a stdlib item (`journey` or
+/// `std::schedules::journey`). `Err` says why nothing was found.
+pub fn explain(name: &str, file: Option<&Path>) -> Result<Explanation, String> {
+    let mut checker = Checker::default();
+    let mut places: Vec<FileId> = Vec::new();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        places.extend(checker.load_entry(path, text));
+    }
+    let (module, item) = match name.strip_prefix("std::").and_then(|rest| rest.split_once("::")) {
+        Some((module, item)) => (Some(module), item),
+        None => (None, name),
+    };
+    for (std_module, _) in stdlib::MODULES {
+        if module.is_none_or(|m| m == *std_module) {
+            places.extend(checker.load_std(std_module));
+        }
+    }
+    for file in places {
+        if let Some(Target::Item(file, index)) = checker.module(file).names.get(item).and_then(|b| match b {
+            super::Binding::Item(i) => Some(Target::Item(file, *i)),
+            _ => None,
+        }) {
+            return Ok(checker.explain_item(file, index));
+        }
+    }
+    Err(format!("no item `{name}` in {}the standard library", file.map(|f| format!("`{}` or ", f.display())).unwrap_or_default()))
+}
+
+impl Checker {
+    fn explain_item(&mut self, file: FileId, index: usize) -> Explanation {
+        let ast = self.module(file).ast.clone();
+        let item = &ast.items[index];
+        let home = self.sources.get(file).name.clone();
+        let mut text: String = item.docs.iter().map(|d| format!("/// {d}\n")).collect();
+        let at = Loc { file, span: item.span };
+        let value = self.item(file, index, at);
+        let keyword = match &item.kind {
+            ItemKind::Record { kind, .. } => kind.keyword(),
+            ItemKind::Fit(_) => "fit",
+            ItemKind::Sweep(_) => "sweep",
+            _ => "let",
+        };
+        let name = item.name().map(|n| n.node.clone()).unwrap_or_default();
+        match value.map(|v| v.v) {
+            Some(V::Record(obj)) => {
+                text.push_str(&format!("{keyword} {name} "));
+                text.push_str(&self.show_record(&obj, 0, true));
+            }
+            Some(V::Sweep(_)) => text.push_str(&self.text(at)),
+            Some(other) => text.push_str(&format!("let {name} = {}", self.show(&Val { v: other, at }))),
+            None => text.push_str("(this item has errors: run `sprs check` on its file)"),
+        }
+        text.push('\n');
+        Explanation { home, text }
+    }
+
+    /// A record with every field of its kind, each with its doc, indented by `depth` levels.
+    fn show_record(&mut self, obj: &Rc<Obj>, depth: usize, docs: bool) -> String {
+        let indent = "    ".repeat(depth + 1);
+        let mut out = String::from("{\n");
+        let names: Vec<(String, Option<&'static str>)> = match obj.kind {
+            Some(kind) => kind.fields().iter().map(|f| (f.name.to_string(), Some(f.doc))).collect(),
+            None => obj.slots.iter().map(|s| (s.name.clone(), None)).collect(),
+        };
+        let width = names.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+        for (name, doc) in names {
+            let value = match self.field(obj, &name, obj.at) {
+                Some(Some(value)) => match &value.v {
+                    V::Record(inner) if obj.kind.is_some() && inner.kind.is_some() && inner.kind != Some(Kind::Fit) => {
+                        let class = inner.class.clone().map(|c| format!("{c} ")).unwrap_or_default();
+                        format!("{class}{}", self.show_record(inner, depth + 1, false))
+                    }
+                    _ => self.show(&value),
+                },
+                Some(None) => "<error>".into(),
+                None => match obj.kind.and_then(|k| k.field(&name)).map(|f| f.default) {
+                    Some(FieldDefault::Required) => "<required>".into(),
+                    _ => "<from the data>".into(),
+                },
+            };
+            if let (true, Some(doc)) = (docs, doc) {
+                out.push_str(&format!("{indent}/// {doc}\n"));
+            }
+            out.push_str(&format!("{indent}{name:width$} = {value}\n"));
+        }
+        out.push_str(&"    ".repeat(depth));
+        out.push('}');
+        out
+    }
+
+    /// A value as sprs source.
+    pub(super) fn show(&mut self, val: &Val) -> String {
+        match &val.v {
+            V::Num(n) => n.to_string(),
+            V::Str(s) => format!("{s:?}"),
+            V::Bool(b) => b.to_string(),
+            V::Word(w) => w.clone(),
+            V::List(items) => format!("[{}]", items.iter().map(|i| self.show(i)).collect::<Vec<_>>().join(", ")),
+            V::Tuple(items) => format!("({})", items.iter().map(|i| self.show(i)).collect::<Vec<_>>().join(", ")),
+            V::Record(obj) => {
+                let class = obj.class.clone().map(|c| format!("{c} ")).unwrap_or_default();
+                let fields: Vec<String> = obj.slots.clone().iter().map(|s| {
+                    let value = match self.field(obj, &s.name, obj.at) {
+                        Some(Some(v)) => self.show(&v),
+                        _ => "<error>".into(),
+                    };
+                    format!("{} = {value}", s.name)
+                }).collect();
+                if fields.is_empty() { class.trim_end().to_string() } else { format!("{class}{{ {} }}", fields.join(", ")) }
+            }
+            V::Builtin(name) => name.to_string(),
+            V::Call { .. } | V::Expr(_) | V::Filtered { .. } => self.text(val.at),
+            V::Sweep(name) => name.clone(),
+        }
+    }
+}
+

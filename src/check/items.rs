@@ -1,0 +1,99 @@
+//! The driver: checks every item of the entry file, expands its trials, checks its fits, and
+//! warns about what it defines or imports but never uses.
+
+use std::collections::HashSet;
+
+use super::eval::record_kind;
+use super::source::FileId;
+use super::value::{Loc, V};
+use super::{CheckError, Checked, Checker};
+use crate::syntax::ast::{ItemKind, RecordKind};
+
+impl Checker {
+    pub(super) fn check_entry(&mut self, file: FileId) -> Checked {
+        let ast = self.module(file).ast.clone();
+        let library = !self.sources.get(file).is_user();
+        // A sweep's base and a fit that other fits derive from are templates, not runs.
+        let sweep_bases: HashSet<&str> = ast.items.iter().filter_map(|i| match &i.kind {
+            ItemKind::Sweep(s) => Some(s.base.node.as_str()),
+            _ => None,
+        }).collect();
+        let fit_bases: HashSet<&str> = ast.items.iter().filter_map(|i| match &i.kind {
+            ItemKind::Fit(f) => f.base.as_ref().map(|b| b.node.as_str()),
+            _ => None,
+        }).collect();
+        let mut trials = Vec::new();
+        let mut fits = Vec::new();
+        for (index, item) in ast.items.iter().enumerate() {
+            let at = Loc { file, span: item.span };
+            match &item.kind {
+                ItemKind::Use(_) => {}
+                ItemKind::Let { .. } => {
+                    self.item(file, index, at);
+                }
+                ItemKind::Record { kind, name, .. } => {
+                    let Some(value) = self.item(file, index, at) else { continue };
+                    let V::Record(obj) = &value.v else { continue };
+                    let is_trial = *kind == RecordKind::Train && !sweep_bases.contains(name.node.as_str());
+                    if is_trial {
+                        if let Some(trial) = self.train_trial(obj, &name.node) {
+                            trials.push((Loc { file, span: name.span }, trial));
+                        }
+                    } else {
+                        self.coerce_record(obj, record_kind(*kind), &name.node, true);
+                    }
+                }
+                ItemKind::Sweep(sweep) => {
+                    let expanded = self.expand_sweep(file, sweep);
+                    let at = Loc { file, span: sweep.name.span };
+                    trials.extend(expanded.into_iter().map(|t| (at, t)));
+                }
+                ItemKind::Fit(fit) => {
+                    let Some(value) = self.item(file, index, at) else { continue };
+                    let V::Record(obj) = &value.v else { continue };
+                    let template = library || fit_bases.contains(fit.name.node.as_str());
+                    if let Some(spec) = self.check_fit(obj, &fit.name.node, template) {
+                        if !template {
+                            fits.push(spec);
+                        }
+                    }
+                }
+            }
+        }
+        let trials = self.dedup(trials);
+        if !library {
+            self.warn_unused(file);
+        }
+        Checked { trials, fits }
+    }
+
+    fn warn_unused(&mut self, file: FileId) {
+        let ast = self.module(file).ast.clone();
+        for item in &ast.items {
+            match &item.kind {
+                ItemKind::Use(use_item) => {
+                    for name in &use_item.names {
+                        let local = name.local();
+                        if !self.used.contains(&(file, local.node.clone())) && !local.node.starts_with('_') {
+                            let at = Loc { file, span: local.span };
+                            self.emit(at, |span| CheckError::UnusedImport { name: local.node.clone(), span });
+                        }
+                    }
+                }
+                ItemKind::Let { name, .. } | ItemKind::Record { name, .. } => {
+                    let kind = match &item.kind {
+                        ItemKind::Record { kind: RecordKind::Train, .. } => continue,
+                        ItemKind::Record { kind, .. } => record_kind(*kind).name(),
+                        _ => "constant",
+                    };
+                    if !self.used.contains(&(file, name.node.clone())) && !name.node.starts_with('_') {
+                        let at = Loc { file, span: name.span };
+                        self.emit(at, |span| CheckError::UnusedItem { kind, name: name.node.clone(), span });
+                    }
+                }
+                ItemKind::Sweep(_) | ItemKind::Fit(_) => {}
+            }
+        }
+    }
+}
+

@@ -1,0 +1,214 @@
+//! Checking: a `.sprs` file in, [`Checked`] trials and fits out.
+//!
+//! [`check_file`] loads the file and everything it imports (other files relative to it, and the
+//! embedded standard library), resolves names, evaluates records with late-bound `self`, checks
+//! types, units and ranges against the kinds' schemas, expands sweeps into trials with stable ids,
+//! and validates fits. It collects every diagnostic rather than stopping at the first.
+
+mod builtins;
+pub mod config;
+mod error;
+mod eval;
+mod explain;
+mod fit;
+mod items;
+mod load;
+pub mod schema;
+mod source;
+pub mod stdlib;
+mod sweep;
+mod typeck;
+pub mod units;
+pub mod value;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::rc::Rc;
+
+pub use error::CheckError;
+pub use explain::{explain, Explanation};
+pub use fit::{Column, ColumnSource, FitSource, FitSpec, Holdout, Loss, Param};
+pub use source::{FileId, Origin, SourceFile, SourceMap};
+pub use sweep::Trial;
+
+use crate::diagnostic::Diag;
+use crate::syntax::ast;
+use value::{Cached, Loc};
+
+/// The outcome of checking one file.
+pub struct CheckOutput {
+    pub sources: SourceMap,
+    pub diagnostics: Vec<Diag>,
+    /// Present when there were no errors (warnings allowed).
+    pub checked: Option<Checked>,
+}
+
+impl CheckOutput {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diag::is_error)
+    }
+}
+
+/// What a file means once checked: its trials and fits.
+#[derive(Debug)]
+pub struct Checked {
+    pub trials: Vec<Trial>,
+    pub fits: Vec<FitSpec>,
+}
+
+/// Checks the file at `path`. Fails only if the file cannot be read.
+pub fn check_file(path: &Path) -> std::io::Result<CheckOutput> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(check_source(path, text))
+}
+
+/// Checks `text` as if it were the file at `path` (imports and data paths resolve from there).
+pub fn check_source(path: &Path, text: String) -> CheckOutput {
+    let mut checker = Checker::default();
+    let entry = checker.load_entry(path, text);
+    finish(checker, entry)
+}
+
+/// Checks a stdlib module on its own, as the tests do for every module.
+pub fn check_std(module: &str) -> Option<CheckOutput> {
+    stdlib::module(module)?;
+    let mut checker = Checker::default();
+    let entry = checker.load_std(module);
+    Some(finish(checker, entry))
+}
+
+fn finish(mut checker: Checker, entry: Option<FileId>) -> CheckOutput {
+    let checked = entry.filter(|f| !checker.modules[f].broken).map(|file| checker.check_entry(file));
+    let mut diagnostics = std::mem::take(&mut checker.diags);
+    diagnostics.sort_by_key(Diag::position);
+    let has_errors = diagnostics.iter().any(Diag::is_error);
+    CheckOutput {
+        sources: checker.sources,
+        diagnostics,
+        checked: if has_errors { None } else { checked },
+    }
+}
+
+/// What a name in a file's scope refers to.
+#[derive(Debug, Clone)]
+enum Binding {
+    /// The item at this index of the file.
+    Item(usize),
+    /// `use ORIGIN::name`: `file` is `None` if the origin could not be loaded.
+    Import { file: Option<FileId>, name: String },
+}
+
+/// One loaded, parsed file and its names.
+struct Module {
+    ast: Rc<ast::File>,
+    names: HashMap<String, Binding>,
+    /// The file did not parse: lookups into it fail without further errors.
+    broken: bool,
+}
+
+/// What a name resolves to after following imports.
+#[derive(Debug, Clone)]
+enum Target {
+    Item(FileId, usize),
+    Builtin(&'static str),
+    Word(String),
+    /// Defined in a file that did not parse.
+    Broken,
+}
+
+/// The state of one check.
+#[derive(Default)]
+struct Checker {
+    sources: SourceMap,
+    modules: HashMap<FileId, Module>,
+    diags: Vec<Diag>,
+    seen: HashSet<(FileId, String, String, usize)>,
+    /// Item evaluation state, for caching and cycle detection.
+    items: HashMap<(FileId, usize), Cached>,
+    /// Items being evaluated, innermost last, for cycle messages.
+    item_stack: Vec<(FileId, usize)>,
+    /// Names looked up in each file, for unused-item warnings.
+    used: HashSet<(FileId, String)>,
+    /// Where to report an error that points into the stdlib or the schema defaults while a
+    /// trial is checked: the user's sweep entry that produced the trial.
+    anchor: Option<Loc>,
+    /// The directory of the checked file: trial paths are stored relative to it.
+    entry_dir: std::path::PathBuf,
+    defaults: Option<FileId>,
+}
+
+impl Checker {
+    /// Reports a diagnostic once; an error located in the stdlib or the defaults is moved to the
+    /// current anchor, since the user cannot act on a location they did not write.
+    fn emit(&mut self, at: Loc, make: impl FnOnce(miette::SourceSpan) -> CheckError) {
+        let at = self.user_loc(at);
+        let error = make(at.span.into());
+        let diag = Diag::new(at.file, error);
+        let key = (at.file, diag.code(), diag.error.to_string(), at.span.start);
+        if self.seen.insert(key) {
+            self.diags.push(diag);
+        }
+    }
+
+    fn user_loc(&self, at: Loc) -> Loc {
+        match self.anchor {
+            Some(anchor) if !self.sources.get(at.file).is_user() => anchor,
+            _ => at,
+        }
+    }
+
+    fn module(&self, file: FileId) -> &Module {
+        &self.modules[&file]
+    }
+
+    /// Resolves `name` as seen from `file`, following imports, then the prelude.
+    fn resolve(&mut self, file: FileId, name: &str) -> Option<Target> {
+        let mut file = file;
+        let mut name = name.to_string();
+        // Imports can re-export imports; a chain longer than this is a cycle.
+        for _ in 0..64 {
+            match self.modules.get(&file).and_then(|m| m.names.get(&name)).cloned() {
+                Some(Binding::Item(index)) => return Some(Target::Item(file, index)),
+                Some(Binding::Import { file: Some(target), name: target_name }) => {
+                    file = target;
+                    name = target_name;
+                }
+                Some(Binding::Import { file: None, .. }) => return Some(Target::Broken),
+                None if self.modules.get(&file).is_some_and(|m| m.broken) => return Some(Target::Broken),
+                None => return self.prelude(&name),
+            }
+        }
+        None
+    }
+
+    /// The names every file has without `use`.
+    fn prelude(&mut self, name: &str) -> Option<Target> {
+        if let Some(builtin) = builtins::function(name) {
+            return Some(Target::Builtin(builtin));
+        }
+        if let Some((module, item)) = stdlib::PRELUDE.iter().find(|(_, item)| *item == name) {
+            let file = self.load_std(module)?;
+            return self.resolve(file, item);
+        }
+        builtins::is_word(name).then(|| Target::Word(name.to_string()))
+    }
+
+    /// Every name visible from `file`, for did-you-mean suggestions.
+    fn names_in_scope(&self, file: FileId) -> Vec<String> {
+        let mut names: Vec<String> = self.module(file).names.keys().cloned().collect();
+        names.extend(builtins::FUNCTIONS.iter().map(|s| s.to_string()));
+        names.extend(stdlib::PRELUDE.iter().map(|(_, n)| n.to_string()));
+        names
+    }
+}
+
+/// The closest candidate to `name`, if any is close enough to be a likely typo.
+pub(crate) fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .filter(|c| *c != name)
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!("did you mean `{c}`?"))
+}

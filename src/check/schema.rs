@@ -1,0 +1,273 @@
+//! The kinds of record and their fields (SPEC.md, section 4): each field's type, unit, range,
+//! default and documentation. Defaults are sprs expressions, evaluated like any field (so they
+//! may refer to prelude names such as `dense` or `adamw`).
+
+use super::units::Unit;
+
+/// A kind of record: the five item kinds, fits, and the nested records fields take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Data,
+    Model,
+    Schedule,
+    Optimizer,
+    Train,
+    Fit,
+    Eval,
+    Bpe,
+    Synthetic,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Data => "data",
+            Kind::Model => "model",
+            Kind::Schedule => "schedule",
+            Kind::Optimizer => "optimizer",
+            Kind::Train => "train",
+            Kind::Fit => "fit",
+            Kind::Eval => "eval",
+            Kind::Bpe => "bpe",
+            Kind::Synthetic => "synthetic",
+        }
+    }
+
+    /// "a model", "an eval record".
+    pub fn article(self) -> String {
+        match self {
+            Kind::Eval => "an eval record".into(),
+            Kind::Optimizer => "an optimizer".into(),
+            Kind::Bpe => "a `bpe` tokenizer".into(),
+            Kind::Synthetic => "a `synthetic` source".into(),
+            other => format!("a {}", other.name()),
+        }
+    }
+
+    pub fn fields(self) -> &'static [FieldSpec] {
+        match self {
+            Kind::Data => DATA,
+            Kind::Model => MODEL,
+            Kind::Schedule => SCHEDULE,
+            Kind::Optimizer => OPTIMIZER,
+            Kind::Train => TRAIN,
+            Kind::Fit => FIT,
+            Kind::Eval => EVAL,
+            Kind::Bpe => BPE,
+            Kind::Synthetic => SYNTHETIC,
+        }
+    }
+
+    pub fn field(self, name: &str) -> Option<&'static FieldSpec> {
+        self.fields().iter().find(|f| f.name == name)
+    }
+}
+
+/// The type of a field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ty {
+    /// A whole number in `[min, max]`, plain or in `unit` (if `unit` is not `NONE`).
+    Count { min: f64, max: f64, unit: Unit },
+    /// A plain real number in the range.
+    Real { min: f64, max: f64, min_open: bool, max_open: bool },
+    /// A plain fraction in `[0, 1]`, or `[0, 1)` when `max_open`; written `25%` or `0.25`.
+    Fraction { max_open: bool },
+    /// One of these words.
+    Word(&'static [&'static str]),
+    Bool,
+    /// A nested record of this kind.
+    Record(Kind),
+    /// A list of words.
+    Words(&'static [&'static str]),
+    /// `text(..)`, `tokens(..)`, `bundled(..)` or `synthetic { .. }`.
+    Source,
+    /// `bytes`, `bpe { .. }` or `file(..)`.
+    Tokenizer,
+    /// A schedule boundary: a fraction (`of steps` by default, or `of compute`/`of tokens`), or
+    /// an absolute number of steps or tokens.
+    Point,
+    /// An interval: a number of steps, or a fraction of training.
+    Interval,
+    /// `X tokens`, `X steps`, `X flops` or `R tokens/param`.
+    Budget,
+    /// Two numbers in `[0, 1)`: `(0.9, 0.95)`.
+    Betas,
+    /// The data of a fit: sweeps, trains or `csv(..)`, each optionally `where COND`.
+    FitOn,
+    /// An expression over observables and free parameters, kept unevaluated.
+    Law,
+    /// A record naming each free parameter with its start grid.
+    Params,
+    /// `huber(delta)` or `mse`.
+    Loss,
+    /// `largest(OBS, k)` or `smallest(OBS, k)`.
+    Holdout,
+}
+
+/// What a field holds when a record does not set it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldDefault {
+    /// The field must be set.
+    Required,
+    /// Unset means absent; a later phase fills it in (as `model.vocab` from the tokenizer).
+    Absent,
+    /// An sprs expression.
+    Expr(&'static str),
+}
+
+#[derive(Debug)]
+pub struct FieldSpec {
+    pub name: &'static str,
+    pub ty: Ty,
+    pub default: FieldDefault,
+    pub doc: &'static str,
+}
+
+const fn field(name: &'static str, ty: Ty, default: FieldDefault, doc: &'static str) -> FieldSpec {
+    FieldSpec { name, ty, default, doc }
+}
+
+const fn count(min: f64, max: f64) -> Ty {
+    Ty::Count { min, max, unit: Unit::NONE }
+}
+
+const MAX_COUNT: f64 = 9_007_199_254_740_992.0; // 2^53: every whole number up to it is exact
+
+use FieldDefault::{Absent, Expr, Required};
+
+pub const ARCHS: &[&str] = &["llama", "gpt"];
+pub const METHODS: &[&str] = &["none", "magnitude", "random"];
+pub const CURVES: &[&str] = &["cubic", "geometric", "linear", "one_shot"];
+pub const SCOPES: &[&str] = &["global", "layerwise"];
+pub const TARGETS: &[&str] = &["attention", "mlp", "head"];
+pub const DECAYS: &[&str] = &["cosine", "linear", "constant"];
+pub const COUNTS: &[&str] = &["linear", "non_embedding", "total"];
+pub const TOKENIZER_WORDS: &[&str] = &["bytes"];
+pub const LOSS_WORDS: &[&str] = &["mse"];
+pub const DTYPES: &[&str] = &["u16", "u32"];
+
+static DATA: &[FieldSpec] = &[
+    field("source", Ty::Source, Required, "where the text or tokens come from: `text(path or [paths])`, `tokens(path, dtype = u16)`, `bundled(name)` or `synthetic { .. }`"),
+    field("tokenizer", Ty::Tokenizer, Expr("bytes"), "`bytes`, `bpe { vocab = 4096 }` trained on the training split, or `file(\"tokenizer.json\")`"),
+    field("context", Ty::Count { min: 1.0, max: 1_048_576.0, unit: Unit::TOKENS }, Expr("128"), "tokens per training sequence"),
+    field("holdout", Ty::Fraction { max_open: true }, Expr("1%"), "fraction of the source held out for evaluation (ignored when `valid` is set)"),
+    field("valid", Ty::Source, Absent, "a separate evaluation source, instead of a held-out fraction"),
+];
+
+static MODEL: &[FieldSpec] = &[
+    field("arch", Ty::Word(ARCHS), Expr("llama"), "`llama` (RMSNorm, SwiGLU, rotary positions) or `gpt` (LayerNorm, GELU, learned positions)"),
+    field("width", count(1.0, 1_048_576.0), Required, "model dimension"),
+    field("depth", count(1.0, 4096.0), Required, "number of transformer blocks"),
+    field("heads", count(1.0, 65_536.0), Required, "attention heads; must divide `width`"),
+    field("mlp", count(1.0, 16_777_216.0), Required, "hidden size of each block's feed-forward layer"),
+    field("vocab", count(2.0, 16_777_216.0), Absent, "vocabulary size (default: the tokenizer's)"),
+    field("context", Ty::Count { min: 1.0, max: 1_048_576.0, unit: Unit::TOKENS }, Absent, "maximum sequence length (default: the data's)"),
+    field("tie_embeddings", Ty::Bool, Expr("false"), "share the input embedding with the output head"),
+];
+
+static SCHEDULE: &[FieldSpec] = &[
+    field("method", Ty::Word(METHODS), Expr("magnitude"), "`none`, `magnitude` (smallest weights first) or `random`"),
+    field("sparsity", Ty::Fraction { max_open: true }, Expr("0%"), "final fraction of prunable weights that are zero, in [0, 1)"),
+    field("start", Ty::Point, Expr("0%"), "first pruning update: a fraction `of steps` (default), `of compute` or `of tokens`, or a number of steps or tokens"),
+    field("end", Ty::Point, Expr("100%"), "last pruning update, inclusive; same forms as `start`"),
+    field("every", Ty::Interval, Expr("100 steps"), "interval between mask updates: steps, or a fraction of training"),
+    field("curve", Ty::Word(CURVES), Expr("cubic"), "`cubic` (Zhu & Gupta 2017), `geometric` (the same fraction of the remaining weights at every update), `linear` or `one_shot`"),
+    field("scope", Ty::Word(SCOPES), Expr("global"), "`global`: one threshold across all prunable weights; `layerwise`: one per matrix"),
+    field("targets", Ty::Words(TARGETS), Expr("[attention, mlp, head]"), "prunable weight groups: `attention`, `mlp`, `head` (the output head, when untied); embeddings, norms and biases never"),
+];
+
+static OPTIMIZER: &[FieldSpec] = &[
+    field("lr", Ty::Real { min: 0.0, max: 10.0, min_open: true, max_open: false }, Expr("3e-4"), "peak learning rate"),
+    field("betas", Ty::Betas, Expr("(0.9, 0.95)"), "Adam's moment decay rates"),
+    field("eps", Ty::Real { min: 0.0, max: 1.0, min_open: true, max_open: true }, Expr("1e-8"), "Adam's epsilon"),
+    field("weight_decay", Ty::Real { min: 0.0, max: 10.0, min_open: false, max_open: false }, Expr("0.1"), "decoupled weight decay (not applied to norms, biases and embeddings)"),
+    field("grad_clip", Ty::Real { min: 0.0, max: f64::INFINITY, min_open: false, max_open: true }, Expr("1.0"), "clip the global gradient norm to this; 0 turns clipping off"),
+    field("warmup", Ty::Interval, Expr("1%"), "linear warmup: steps, or a fraction of training"),
+    field("decay", Ty::Word(DECAYS), Expr("cosine"), "learning-rate decay after warmup: `cosine`, `linear` or `constant`"),
+    field("min_lr", Ty::Fraction { max_open: false }, Expr("10%"), "final learning rate, as a fraction of `lr`"),
+];
+
+static TRAIN: &[FieldSpec] = &[
+    field("data", Ty::Record(Kind::Data), Required, "the data to train and evaluate on"),
+    field("model", Ty::Record(Kind::Model), Required, "the model"),
+    field("prune", Ty::Record(Kind::Schedule), Expr("dense"), "the pruning schedule"),
+    field("optimizer", Ty::Record(Kind::Optimizer), Expr("adamw"), "the optimizer"),
+    field("batch", Ty::Count { min: 1.0, max: 16_777_216.0, unit: Unit::SEQUENCES }, Expr("32"), "sequences per optimizer step"),
+    field("budget", Ty::Budget, Required, "`X tokens`, `X steps`, `X flops` (sparse-aware), or `R tokens/param`"),
+    field("seed", count(0.0, MAX_COUNT), Expr("0"), "seed for initialisation, data order and random pruning"),
+    field("eval", Ty::Record(Kind::Eval), Expr("{}"), "when and on how much held-out data to evaluate"),
+    field("count", Ty::Word(COUNTS), Expr("linear"), "which parameters the observables count: `linear` (the prunable matrices, as in the paper), `non_embedding` or `total`"),
+];
+
+static EVAL: &[FieldSpec] = &[
+    field("every", Ty::Interval, Expr("10%"), "evaluation interval: steps, or a fraction of training"),
+    field("tokens", Ty::Count { min: 1.0, max: MAX_COUNT, unit: Unit::TOKENS }, Expr("256k"), "held-out tokens per evaluation"),
+];
+
+static BPE: &[FieldSpec] = &[field("vocab", count(257.0, 1_048_576.0), Expr("4096"), "vocabulary size, including the 256 byte tokens")];
+
+static SYNTHETIC: &[FieldSpec] = &[
+    field("vocab", count(2.0, 65_536.0), Expr("256"), "number of distinct tokens"),
+    field("order", count(1.0, 8.0), Expr("1"), "Markov order: how many previous tokens determine the next"),
+    field("branching", count(1.0, 65_536.0), Expr("4"), "successors of each context, chosen uniformly: the entropy rate is ln(branching) nats/token"),
+    field("tokens", Ty::Count { min: 1.0, max: MAX_COUNT, unit: Unit::TOKENS }, Expr("1M"), "length of the generated corpus"),
+    field("seed", count(0.0, MAX_COUNT), Expr("0"), "seed of the generated language"),
+];
+
+static FIT: &[FieldSpec] = &[
+    field("on", Ty::FitOn, Required, "the data: a sweep or train name, a list of them, or `csv(path, columns = {..})`, each optionally `where COND`"),
+    field("law", Ty::Law, Required, "an expression over observables and free parameters"),
+    field("params", Ty::Params, Required, "each free parameter with its start grid: a list, or `{ log = [..] }` for a positive parameter fitted in log space"),
+    field("loss", Ty::Loss, Expr("huber(1e-3)"), "`huber(delta)` on log residuals, or `mse`"),
+    field("holdout", Ty::Holdout, Absent, "points kept out of the fit to test extrapolation: `largest(C, 3)` or `smallest(N, 2)`"),
+    field("bootstrap", count(0.0, 1_000_000.0), Expr("100"), "resamples for confidence intervals; 0 turns them off"),
+    field("seed", count(0.0, MAX_COUNT), Expr("0"), "seed of the bootstrap"),
+];
+
+/// The observables a trial measures (SPEC.md, section 5).
+pub const OBSERVABLES: &[(&str, &str)] = &[
+    ("N", "counted parameters at initialisation (the dense size)"),
+    ("N_final", "counted parameters that are non-zero at the end"),
+    ("N_avg", "mean over training steps of the counted non-zero parameters"),
+    ("S", "final sparsity of the prunable weights"),
+    ("D", "training tokens"),
+    ("C", "training compute: 6 * sum over steps of non-zero parameters * tokens per step"),
+    ("C_dense", "6 * N * D"),
+    ("L", "final evaluation loss (nats per token) on the held-out split"),
+];
+
+pub fn is_observable(name: &str) -> bool {
+    OBSERVABLES.iter().any(|(o, _)| *o == name)
+}
+
+/// Walks a dotted path from a kind, returning the type of the last segment, or the index of the
+/// first segment that does not exist.
+pub fn path_type(kind: Kind, path: &[&str]) -> Result<Ty, usize> {
+    let mut kind = kind;
+    for (i, segment) in path.iter().enumerate() {
+        let spec = kind.field(segment).ok_or(i)?;
+        if i + 1 == path.len() {
+            return Ok(spec.ty);
+        }
+        match spec.ty {
+            Ty::Record(inner) => kind = inner,
+            Ty::Source if path.get(i + 1).is_some() => kind = Kind::Synthetic,
+            Ty::Tokenizer if path.get(i + 1).is_some() => kind = Kind::Bpe,
+            _ => return Err(i + 1),
+        }
+    }
+    Err(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_resolve_through_nested_records() {
+        assert_eq!(path_type(Kind::Train, &["model", "width"]), Ok(count(1.0, 1_048_576.0)));
+        assert_eq!(path_type(Kind::Train, &["model", "widht"]), Err(1));
+        assert_eq!(path_type(Kind::Train, &["batch", "x"]), Err(1));
+        assert!(matches!(path_type(Kind::Train, &["eval", "every"]), Ok(Ty::Interval)));
+    }
+}

@@ -1,0 +1,206 @@
+//! Values of the language. Records are lazy: each field is a definition that is evaluated on
+//! first use with `self` bound to the record that holds it, which is what makes `self` late-bound
+//! (deriving a record and overriding `width` changes every field that reads `self.width`).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::rc::Rc;
+
+use super::schema::Kind;
+use super::source::FileId;
+use super::units::Unit;
+use crate::syntax::ast::Expr;
+use crate::syntax::{Ident, Span};
+
+/// Where something was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Loc {
+    pub file: FileId,
+    pub span: Span,
+}
+
+/// A value with the place it was written.
+#[derive(Debug, Clone)]
+pub struct Val {
+    pub v: V,
+    pub at: Loc,
+}
+
+/// What a fraction is a fraction of: `25% of compute`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    Steps,
+    Tokens,
+    Compute,
+}
+
+impl Basis {
+    pub fn word(word: &str) -> Option<Basis> {
+        match word {
+            "steps" => Some(Basis::Steps),
+            "tokens" => Some(Basis::Tokens),
+            "compute" => Some(Basis::Compute),
+            _ => None,
+        }
+    }
+}
+
+/// A number with its unit, and an `of` qualifier if it is a qualified fraction.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Num {
+    pub value: f64,
+    pub unit: Unit,
+    pub of: Option<Basis>,
+    /// Written with `%` (kept for display only).
+    pub percent: bool,
+}
+
+impl Num {
+    pub fn plain(value: f64) -> Num {
+        Num { value, unit: Unit::NONE, of: None, percent: false }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum V {
+    Num(Num),
+    Str(String),
+    Bool(bool),
+    /// An enum word such as `cosine` or `global`.
+    Word(String),
+    List(Vec<Val>),
+    Tuple(Vec<Val>),
+    Record(Rc<Obj>),
+    /// A builtin function, before it is called.
+    Builtin(&'static str),
+    /// The result of calling a builtin that builds a value of a field's type:
+    /// `text("a.txt")`, `huber(1e-3)`, `largest(C, 3)`, `csv(...)`.
+    Call { name: &'static str, args: Vec<Val>, named: Vec<(String, Val)> },
+    /// An expression kept unevaluated: a law, a `where` condition, a derived CSV column.
+    Expr(Rc<Expr>),
+    /// `VALUE where COND`: trials or data rows filtered by a condition over observables.
+    Filtered { base: Box<Val>, cond: Rc<Expr> },
+    /// A reference to a sweep (only meaningful as the data of a fit).
+    Sweep(String),
+}
+
+impl V {
+    /// A short description for "expected X, found Y".
+    pub fn describe(&self) -> String {
+        match self {
+            V::Num(n) if n.of.is_some() => "a qualified fraction".into(),
+            V::Num(n) if n.unit.is_none() => "a plain number".into(),
+            V::Num(n) => format!("a quantity in {}", n.unit),
+            V::Str(_) => "a string".into(),
+            V::Bool(_) => "a boolean".into(),
+            V::Word(w) => format!("the word `{w}`"),
+            V::List(_) => "a list".into(),
+            V::Tuple(_) => "a tuple".into(),
+            V::Record(obj) => match (obj.kind, &obj.class) {
+                (Some(kind), Some(class)) => format!("{} `{class}`", kind.article()),
+                (Some(kind), None) => kind.article(),
+                (None, _) => "a record".into(),
+            },
+            V::Builtin(name) => format!("the function `{name}`"),
+            V::Call { name, .. } => format!("`{name}(..)`"),
+            V::Expr(_) => "an expression".into(),
+            V::Filtered { .. } => "a filtered set".into(),
+            V::Sweep(name) => format!("the sweep `{name}`"),
+        }
+    }
+}
+
+/// How a field of a record is defined.
+#[derive(Debug, Clone)]
+pub enum Def {
+    /// An expression written in a file, evaluated with `self` bound to the holding record.
+    Expr { expr: Rc<Expr>, file: FileId },
+    /// A value computed elsewhere (a sweep axis value, evaluated once).
+    Val(Val),
+    /// A nested record with dotted overrides applied on top: `model.width = 96`.
+    Patch { base: Box<Def>, patches: Vec<Patch> },
+}
+
+/// `a.b.c = def` applied to the record in field `a`: `path` is `[b, c]`.
+#[derive(Debug, Clone)]
+pub struct Patch {
+    pub path: Vec<Ident>,
+    pub def: Def,
+    pub file: FileId,
+}
+
+/// One field of a record.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub name: String,
+    pub def: Def,
+    /// Where the field's name was written (for duplicate and unknown-field labels).
+    pub at: Loc,
+}
+
+/// The state of a field during evaluation, for caching and cycle detection.
+#[derive(Debug, Clone)]
+pub enum Cached {
+    InProgress,
+    Done(Option<Val>),
+}
+
+/// A lazily evaluated record.
+#[derive(Debug)]
+pub struct Obj {
+    pub kind: Option<Kind>,
+    /// The named record it derives from, for messages (`llama`, `journey`).
+    pub class: Option<String>,
+    pub slots: Vec<Slot>,
+    pub at: Loc,
+    pub cache: RefCell<HashMap<String, Cached>>,
+}
+
+impl Obj {
+    pub fn new(kind: Option<Kind>, class: Option<String>, slots: Vec<Slot>, at: Loc) -> Obj {
+        Obj { kind, class, slots, at, cache: RefCell::new(HashMap::new()) }
+    }
+
+    pub fn slot(&self, name: &str) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.name == name)
+    }
+}
+
+/// Formats a number the way a user would write it.
+pub fn fmt_number(value: f64) -> String {
+    if value == 0.0 {
+        return "0".into();
+    }
+    let abs = value.abs();
+    if (1e-4..1e7).contains(&abs) {
+        let s = format!("{value:.6}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    } else {
+        format!("{value:e}")
+    }
+}
+
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.percent && self.unit.is_none() {
+            write!(f, "{}%", fmt_number(self.value * 100.0))?;
+        } else {
+            f.write_str(&fmt_number(self.value))?;
+        }
+        if !self.unit.is_none() {
+            write!(f, " {}", self.unit)?;
+        }
+        if let Some(of) = self.of {
+            let basis = match of {
+                Basis::Steps => "steps",
+                Basis::Tokens => "tokens",
+                Basis::Compute => "compute",
+            };
+            write!(f, " of {basis}")?;
+        }
+        Ok(())
+    }
+}

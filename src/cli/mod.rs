@@ -1,0 +1,54 @@
+//! Subcommands, one file each. Exit codes: 0 success, 1 the input has errors, 2 usage errors
+//! (clap's own, and files that cannot be read).
+
+mod check;
+mod explain;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sprs::diagnostic::Format;
+
+/// sprs: sparse and dense pre-training studies and their scaling laws.
+#[derive(Debug, Parser)]
+#[command(name = "sprs", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse, resolve, type- and unit-check files, expand their sweeps and validate them.
+    Check {
+        /// The `.sprs` files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// How to print diagnostics.
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Print a named record, resolved with every default, and its docs.
+    Explain {
+        /// An item name: `journey`, `std::schedules::journey`, or an item of `--file`.
+        name: String,
+        /// Look for the item in this file first.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Check { files, format } => check::run(&files, format, std::io::stderr().is_terminal()),
+        Command::Explain { name, file } => explain::run(&name, file.as_deref()),
+    }
+}
+
+/// Exit code 2 with a message: the command could not be carried out as asked.
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}

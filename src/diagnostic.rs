@@ -1,0 +1,156 @@
+//! Diagnostics of every phase, each tied to the file it points into, and their renderings:
+//! miette's graphical report, one short line, or JSON (SPEC.md, section 7).
+
+use std::fmt;
+
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, Severity};
+use serde::Serialize;
+
+use crate::check::{FileId, SourceMap};
+
+/// One diagnostic and the file its labels point into.
+#[derive(Debug)]
+pub struct Diag {
+    pub file: FileId,
+    pub error: Box<dyn Diagnostic + Send + Sync>,
+}
+
+impl Diag {
+    pub fn new(file: FileId, error: impl Diagnostic + Send + Sync + 'static) -> Self {
+        Self { file, error: Box::new(error) }
+    }
+
+    pub fn is_error(&self) -> bool {
+        !matches!(self.error.severity(), Some(Severity::Warning | Severity::Advice))
+    }
+
+    /// `sprs::E0201` without the `sprs::` prefix.
+    pub fn code(&self) -> String {
+        let code = self.error.code().map(|c| c.to_string()).unwrap_or_default();
+        code.trim_start_matches("sprs::").to_string()
+    }
+
+    fn primary(&self) -> Option<LabeledSpan> {
+        let mut labels: Vec<LabeledSpan> = self.error.labels()?.collect();
+        let primary = labels.iter().position(LabeledSpan::primary).unwrap_or(0);
+        (!labels.is_empty()).then(|| labels.swap_remove(primary))
+    }
+
+    /// Sort key: file, then position.
+    pub fn position(&self) -> (FileId, usize) {
+        (self.file, self.primary().map_or(0, |l| l.offset()))
+    }
+}
+
+/// How diagnostics are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// miette's graphical report
+    Human,
+    /// `file:line:col: error[E0201]: message`
+    Short,
+    /// `{"diagnostics": [...]}`
+    Json,
+}
+
+/// Renders diagnostics with their sources.
+pub struct Renderer<'a> {
+    pub sources: &'a SourceMap,
+    pub color: bool,
+    pub width: usize,
+}
+
+impl Renderer<'_> {
+    /// The graphical report, as rustc-like text.
+    pub fn human(&self, diag: &Diag) -> String {
+        let file = self.sources.get(diag.file);
+        let with_source = WithSource {
+            inner: diag.error.as_ref(),
+            source: NamedSource::new(file.name.clone(), file.text.as_str().to_string()),
+        };
+        let theme = if self.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+        let handler = GraphicalReportHandler::new_themed(theme).with_width(self.width).with_links(false);
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = handler.render_report(&mut out, &with_source);
+        out
+    }
+
+    /// `file:line:col: error[E0201]: message`
+    pub fn short(&self, diag: &Diag) -> String {
+        let file = self.sources.get(diag.file);
+        let (line, col) = diag.primary().map_or((1, 1), |l| file.line_col(l.offset()));
+        let severity = if diag.is_error() { "error" } else { "warning" };
+        format!("{}:{line}:{col}: {severity}[{}]: {}", file.name, diag.code(), diag.error)
+    }
+
+    pub fn json(&self, diag: &Diag) -> JsonDiagnostic {
+        let file = self.sources.get(diag.file);
+        let primary = diag.primary();
+        let (start, end) = primary.as_ref().map_or((0, 0), |l| (l.offset(), l.offset() + l.len()));
+        let (line, column) = file.line_col(start);
+        JsonDiagnostic {
+            severity: if diag.is_error() { "error" } else { "warning" },
+            code: diag.code(),
+            message: diag.error.to_string(),
+            file: file.name.clone(),
+            line,
+            column,
+            span: [start, end],
+            help: diag.error.help().map(|h| h.to_string()),
+            label: primary.and_then(|l| l.label().map(str::to_string)),
+        }
+    }
+}
+
+/// One diagnostic in `check --format json`.
+#[derive(Debug, Serialize)]
+pub struct JsonDiagnostic {
+    pub severity: &'static str,
+    pub code: String,
+    pub message: String,
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub span: [usize; 2],
+    pub help: Option<String>,
+    pub label: Option<String>,
+}
+
+/// A diagnostic with its source attached, as miette's renderer wants it.
+struct WithSource<'a> {
+    inner: &'a (dyn Diagnostic + Send + Sync),
+    source: NamedSource<String>,
+}
+
+impl fmt::Debug for WithSource<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.inner, f)
+    }
+}
+
+impl fmt::Display for WithSource<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.inner, f)
+    }
+}
+
+impl std::error::Error for WithSource<'_> {}
+
+impl Diagnostic for WithSource<'_> {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.inner.code()
+    }
+    fn severity(&self) -> Option<Severity> {
+        self.inner.severity()
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.inner.help()
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.inner.labels()
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+}

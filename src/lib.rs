@@ -1,0 +1,8 @@
+//! sprs: a language and toolchain for sparse and dense pre-training studies.
+//!
+//! The phases run in one direction: [`syntax`] turns text into an AST, [`check`] resolves names,
+//! evaluates records, checks types and units, and expands sweeps into trials.
+
+pub mod syntax;
+pub mod check;
+pub mod diagnostic;

@@ -1,0 +1,13 @@
+//! Syntax: source text in, [`ast::File`] out.
+//!
+//! The grammar lives in `grammar/sprs.pest`; [`parse`] runs it and lowers pest's pairs into the
+//! owned, spanned AST of [`ast`]. No pest type leaves this module.
+
+pub mod ast;
+mod error;
+mod parser;
+pub mod span;
+
+pub use error::SyntaxError;
+pub use parser::{parse, LANGUAGE_VERSION};
+pub use span::{Ident, Span, Spanned};

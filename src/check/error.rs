@@ -75,11 +75,12 @@ pub enum CheckError {
         span: SourceSpan,
     },
 
-    #[error("field `{field}` depends on itself")]
-    #[diagnostic(code(sprs::E0108), help("`self.{field}` reads the final value of `{field}`, so it cannot be used to compute `{field}` itself"))]
+    #[error("field `{field}` depends on itself: {chain}")]
+    #[diagnostic(code(sprs::E0108), help("`self.x` reads the final value of field `x`; give one field of the cycle a value that does not read the others"))]
     FieldCycle {
         field: String,
-        #[label("this reads `{field}` while `{field}` is being computed")]
+        chain: String,
+        #[label("this reference is part of the cycle")]
         span: SourceSpan,
     },
 
@@ -297,7 +298,7 @@ pub enum CheckError {
         span: SourceSpan,
     },
 
-    #[error("trial `{name}` is the same as `{other}`")]
+    #[error("trial `{name}` is the same as {other}")]
     #[diagnostic(code(sprs::W0003), severity(Warning), help("two trials with the same resolved configuration are run once"))]
     DuplicateTrial {
         name: String,

@@ -121,10 +121,7 @@ impl Checker {
             }
             other => {
                 let found = other.describe();
-                let help = match other {
-                    V::Word(word) => stdlib::home_of(word).map(|module| format!("`{word}` here is an enum word; to use the record, add `use std::{module}::{word}`")),
-                    _ => None,
-                };
+                let help = word_help(other);
                 self.emit(value.at, |span| CheckError::WrongType { expected: kind.article(), found, span, help });
                 None
             }
@@ -218,7 +215,7 @@ impl Checker {
         match cached {
             Some(Cached::Done(value)) => return Some(value),
             Some(Cached::InProgress) => {
-                self.emit(use_at, |span| CheckError::FieldCycle { field: name.to_string(), span });
+                self.field_cycle(obj, name, use_at);
                 return Some(None);
             }
             None => {}
@@ -226,9 +223,23 @@ impl Checker {
         let def = self.field_def(obj, name)?;
         let want = obj.kind.and_then(|k| k.field(name)).map(|f| f.ty);
         obj.cache.borrow_mut().insert(name.to_string(), Cached::InProgress);
+        self.field_stack.push((Rc::as_ptr(obj), name.to_string(), use_at));
         let value = self.eval_def(&def, obj, want);
+        self.field_stack.pop();
         obj.cache.borrow_mut().insert(name.to_string(), Cached::Done(value.clone()));
         Some(value)
+    }
+
+    /// Reports a field that depends on itself, at the first reference of the cycle that the
+    /// user wrote (a cycle may pass through stdlib defaults such as `heads = self.width / 16`).
+    fn field_cycle(&mut self, obj: &Rc<Obj>, name: &str, use_at: Loc) {
+        let start = self.field_stack.iter().position(|(o, n, _)| *o == Rc::as_ptr(obj) && n == name).unwrap_or(0);
+        let links: Vec<Loc> = self.field_stack[start + 1..].iter().map(|(_, _, at)| *at).chain([use_at]).collect();
+        let at = links.iter().copied().find(|at| self.sources.get(at.file).is_user()).unwrap_or(use_at);
+        let mut chain: Vec<String> = self.field_stack[start..].iter().map(|(_, n, _)| format!("`{n}`")).collect();
+        chain.push(format!("`{name}`"));
+        let chain = chain.join(" -> ");
+        self.emit(at, |span| CheckError::FieldCycle { field: name.to_string(), chain, span });
     }
 
     pub(super) fn eval_def(&mut self, def: &Def, this: &Rc<Obj>, want: Option<Ty>) -> Option<Val> {
@@ -348,7 +359,8 @@ impl Checker {
                     }
                     other => {
                         let found = other.describe();
-                        self.emit(base.at, |span| CheckError::WrongType { expected: "a record to derive from".into(), found, span, help: None });
+                        let help = word_help(&other);
+                        self.emit(base.at, |span| CheckError::WrongType { expected: "a record to derive from".into(), found, span, help });
                         return None;
                     }
                 }
@@ -432,10 +444,18 @@ impl Checker {
         let target = self.resolve(file, name);
         self.used.insert((file, name.to_string()));
         match target {
-            Some(Target::Item(item_file, index)) => self.item(item_file, index, at),
+            // The value is labeled where it is used: that is where a mismatch is to be fixed.
+            Some(Target::Item(item_file, index)) => self.item(item_file, index, at).map(|v| Val { at, ..v }),
             Some(Target::Builtin(function)) => Some(Val { v: V::Builtin(function), at }),
             Some(Target::Word(word)) => Some(Val { v: V::Word(word), at }),
             Some(Target::Broken) => None,
+            None if !enum_words(want).is_empty() => {
+                let words = enum_words(want);
+                let list = words.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ");
+                let help = did_you_mean(name, words.iter().copied());
+                self.emit(at, |span| CheckError::WrongType { expected: format!("one of {list}"), found: format!("`{name}`"), span, help });
+                None
+            }
             None => {
                 let names = self.names_in_scope(file);
                 let help = match stdlib::home_of(name) {
@@ -556,6 +576,13 @@ impl Checker {
         }
     }
 
+    /// The first line of a location: a record's header rather than its whole body.
+    pub(super) fn first_line(&self, at: Loc) -> Loc {
+        let text = self.text(at);
+        let len = text.find('\n').map_or(text.len(), |i| text[..i].trim_end().len());
+        Loc { file: at.file, span: crate::syntax::Span::new(at.span.start, at.span.start + len) }
+    }
+
     /// The source text at a location.
     pub(super) fn text(&self, at: Loc) -> String {
         let text = &self.sources.get(at.file).text;
@@ -569,6 +596,14 @@ fn unit_of(unit: &ast::UnitAst) -> Option<Unit> {
     match &unit.denominator {
         Some(den) => numerator.div(Unit::word(&den.node)?),
         None => Some(numerator),
+    }
+}
+
+/// Help for an enum word used where a record was expected, when the stdlib has that record.
+fn word_help(value: &V) -> Option<String> {
+    match value {
+        V::Word(word) => stdlib::home_of(word).map(|module| format!("`{word}` here is an enum word; to use the record, add `use std::{module}::{word}`")),
+        _ => None,
     }
 }
 

@@ -61,7 +61,9 @@ impl Checker {
             }
         }
         let trials = self.dedup(trials);
-        if !library {
+        // Errors can hide uses (an item referenced only from a broken expression), so unused
+        // items are reported only for files that check cleanly otherwise.
+        if !library && !self.diags.iter().any(crate::diagnostic::Diag::is_error) {
             self.warn_unused(file);
         }
         Checked { trials, fits }

@@ -127,6 +127,8 @@ struct Checker {
     items: HashMap<(FileId, usize), Cached>,
     /// Items being evaluated, innermost last, for cycle messages.
     item_stack: Vec<(FileId, usize)>,
+    /// Fields being evaluated, innermost last: (record, field, the reference that asked).
+    field_stack: Vec<(*const value::Obj, String, Loc)>,
     /// Names looked up in each file, for unused-item warnings.
     used: HashSet<(FileId, String)>,
     /// Where to report an error that points into the stdlib or the schema defaults while a
@@ -170,6 +172,10 @@ impl Checker {
             match self.modules.get(&file).and_then(|m| m.names.get(&name)).cloned() {
                 Some(Binding::Item(index)) => return Some(Target::Item(file, index)),
                 Some(Binding::Import { file: Some(target), name: target_name }) => {
+                    // A name the target does not define was reported where it was imported.
+                    if !self.modules.get(&target).is_some_and(|m| m.names.contains_key(&target_name)) {
+                        return Some(Target::Broken);
+                    }
                     file = target;
                     name = target_name;
                 }

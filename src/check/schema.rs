@@ -37,6 +37,7 @@ impl Kind {
     pub fn article(self) -> String {
         match self {
             Kind::Eval => "an eval record".into(),
+            Kind::Data => "a data record".into(),
             Kind::Optimizer => "an optimizer".into(),
             Kind::Bpe => "a `bpe` tokenizer".into(),
             Kind::Synthetic => "a `synthetic` source".into(),

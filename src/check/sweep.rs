@@ -142,7 +142,8 @@ impl Checker {
             if let Some(&first) = ids.get(&trial.id) {
                 let other = kept[first].name.clone();
                 let name = trial.name.clone();
-                self.emit(at, |span| CheckError::DuplicateTrial { name, other, span });
+                let same = if other == name { "an earlier trial of the same name".to_string() } else { format!("`{other}`") };
+                self.emit(at, |span| CheckError::DuplicateTrial { name, other: same, span });
                 continue;
             }
             ids.insert(trial.id.clone(), kept.len());

@@ -42,7 +42,8 @@ impl Checker {
                 None => {
                     if spec.default == FieldDefault::Required && !partial {
                         let help = Some(format!("add `{} = ..`: {}", spec.name, spec.doc));
-                        self.emit(obj.at, |span| CheckError::MissingField { field: spec.name.to_string(), kind: kind.article(), span, help });
+                        let at = self.first_line(obj.at);
+                        self.emit(at, |span| CheckError::MissingField { field: spec.name.to_string(), kind: kind.article(), span, help });
                         ok = false;
                     }
                 }

@@ -48,7 +48,6 @@ fn unexpected(source: &str, error: &pest::error::Error<Rule>) -> SyntaxError {
         }
     }
     let mut operator = false;
-    let mut unit = false;
     if let Some(attempts) = error.parse_attempts() {
         for token in attempts.expected_tokens() {
             // `ParsingToken` is not exported; its Display is the literal (ranges print `a..b`).
@@ -58,11 +57,11 @@ fn unexpected(source: &str, error: &pest::error::Error<Rule>) -> SyntaxError {
             }
             match text.as_str() {
                 "+" | "-" | "*" | "/" | "^" | "==" | "!=" | "<" | "<=" | ">" | ">=" | "and"
-                | "or" | "where" | "of" | "%" | "k" | "M" | "B" | "G" | "T" | "e" | "E" | "_" => {
-                    operator = true
-                }
-                "tokens" | "token" | "params" | "param" | "flops" | "flop" | "FLOPs" | "FLOP"
-                | "steps" | "step" | "sequences" | "sequence" => unit = true,
+                | "or" | "where" | "of" => operator = true,
+                // Continuations of a number or a name, and units: the help covers units.
+                "%" | "k" | "M" | "B" | "G" | "T" | "e" | "E" | "_" | "tokens" | "token" | "params"
+                | "param" | "flops" | "flop" | "FLOPs" | "FLOP" | "steps" | "step" | "sequences"
+                | "sequence" => {}
                 "\"" | "[" | "true" | "false" | "self" | "not" => push(&mut words, "an expression".into()),
                 "//" | "/*" | "///" | " " | "\t" | "\r" | "\n" | "\u{feff}" | "*/" => {}
                 "use" | "let" | "data" | "model" | "schedule" | "optimizer" | "train" | "sweep"
@@ -81,10 +80,6 @@ fn unexpected(source: &str, error: &pest::error::Error<Rule>) -> SyntaxError {
     if operator {
         push(&mut words, "an operator".into());
     }
-    // A unit is only worth suggesting when nothing structural is expected.
-    if unit && words.is_empty() {
-        push(&mut words, "a unit".into());
-    }
     if words.is_empty() {
         push(&mut words, "valid syntax".into());
     }
@@ -97,7 +92,7 @@ fn unexpected(source: &str, error: &pest::error::Error<Rule>) -> SyntaxError {
         }
     };
     let (found, span) = token_at(source, pos);
-    let help = help_for(source, pos, &expected);
+    let help = help_for(source, pos);
     SyntaxError::Unexpected { expected, found, span: span.into(), help }
 }
 
@@ -126,7 +121,6 @@ fn rule_words(rule: Rule) -> Option<&'static str> {
         Rule::ident | Rule::ident_raw | Rule::field_name | Rule::path | Rule::use_name => "a name",
         Rule::version => "a version number such as `0.1`",
         Rule::item | Rule::kind_item | Rule::kind => "an item",
-        Rule::unit | Rule::unit_word => "a unit",
         _ => return None,
     })
 }
@@ -135,7 +129,9 @@ fn rule_words(rule: Rule) -> Option<&'static str> {
 fn token_at(source: &str, pos: usize) -> (String, Span) {
     let rest = &source[pos.min(source.len())..];
     let Some(first) = rest.chars().next() else {
-        return ("end of file".into(), Span::new(source.len(), source.len()));
+        // Point just after the last token: a label past the final newline would not be shown.
+        let end = content_end(source);
+        return ("end of file".into(), Span::new(end, end));
     };
     let len = if first.is_ascii_alphanumeric() || first == '_' {
         rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).unwrap_or(rest.len())
@@ -150,8 +146,18 @@ fn token_at(source: &str, pos: usize) -> (String, Span) {
     (found, Span::new(pos, pos + len))
 }
 
+/// The keywords of the grammar's `keyword` rule.
+const KEYWORDS: &[&str] = &[
+    "sprs", "use", "let", "data", "model", "schedule", "optimizer", "train", "sweep", "fit", "in", "where", "of", "self",
+    "true", "false", "as", "and", "or", "not",
+];
+
+/// The unit words of the grammar's `unit_word` rule.
+const UNIT_WORDS: &[&str] =
+    &["tokens", "token", "params", "param", "flops", "flop", "FLOPs", "FLOP", "steps", "step", "sequences", "sequence"];
+
 /// Help for the common slips that the expected-token list alone explains badly.
-fn help_for(source: &str, pos: usize, expected: &str) -> Option<String> {
+fn help_for(source: &str, pos: usize) -> Option<String> {
     let before = source[..pos.min(source.len())].trim_end_matches([' ', '\t']);
     let rest = &source[pos.min(source.len())..];
     let word: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
@@ -161,11 +167,19 @@ fn help_for(source: &str, pos: usize, expected: &str) -> Option<String> {
             "`{word}` is not a unit; the units are `tokens`, `params`, `flops`, `steps` and `sequences`, and one `/` forms a ratio such as `tokens/param`"
         ));
     }
+    if rest.starts_with("/*") || (before.ends_with('/') && rest.starts_with('*')) {
+        return Some("this block comment is never closed with `*/`".into());
+    }
+    let first_on_line = before.ends_with('\n');
+    let previous_line_ends_in_number = before.trim_end().ends_with(|c: char| c.is_ascii_digit() || c == '%' || c == ']');
+    if first_on_line && previous_line_ends_in_number && UNIT_WORDS.contains(&word.as_str()) {
+        return Some(format!("a unit must be on the same line as its number: `20 {word}`"));
+    }
+    if KEYWORDS.contains(&word.as_str()) {
+        return Some(format!("`{word}` is a keyword; choose another name"));
+    }
     if rest.starts_with("std::") {
         return Some("bring a standard library name into scope with `use std::...` at the top of the file".into());
-    }
-    if rest.starts_with('=') && expected.contains("`in`") {
-        return None;
     }
     None
 }

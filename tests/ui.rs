@@ -1,0 +1,86 @@
+//! Golden diagnostics: every `tests/ui/**/*.sprs` states on its first line the codes it must
+//! produce (`// expect: E0201, W0001`, or `// expect: ok`); the test checks exactly those codes
+//! and snapshots the rendered report (no colour, width 100) with insta.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use sprs::check::check_source;
+use sprs::diagnostic::Renderer;
+
+fn expected_codes(text: &str, path: &Path) -> BTreeSet<String> {
+    let first = text.lines().next().unwrap_or_default();
+    let list = first
+        .strip_prefix("// expect:")
+        .unwrap_or_else(|| panic!("{} must start with `// expect: CODES` or `// expect: ok`", path.display()))
+        .trim();
+    if list == "ok" {
+        return BTreeSet::new();
+    }
+    list.split(',').map(|c| c.trim().to_string()).collect()
+}
+
+#[test]
+fn ui() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    insta::glob!("ui/**/*.sprs", |path| {
+        let text = std::fs::read_to_string(path).unwrap();
+        let relative = path.strip_prefix(root).unwrap();
+        let output = check_source(relative, text.clone());
+        let renderer = Renderer { sources: &output.sources, color: false, width: 100 };
+        let found: BTreeSet<String> = output.diagnostics.iter().map(|d| d.code()).collect();
+        assert_eq!(found, expected_codes(&text, path), "codes of {}", relative.display());
+        let mut report = String::new();
+        for diag in &output.diagnostics {
+            report.push_str(&renderer.short(diag));
+            report.push('\n');
+            report.push_str(&renderer.human(diag));
+            report.push('\n');
+        }
+        if let Some(checked) = &output.checked {
+            report.push_str(&format!("ok: {} trials, {} fits\n", checked.trials.len(), checked.fits.len()));
+            for trial in &checked.trials {
+                report.push_str(&format!("  {}\n", trial.name));
+            }
+        }
+        insta::assert_snapshot!(report);
+    });
+}
+
+#[test]
+fn every_code_has_a_ui_case_and_a_line_in_the_docs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(root.join("src/check/error.rs")).unwrap()
+        + &std::fs::read_to_string(root.join("src/syntax/error.rs")).unwrap();
+    let codes: BTreeSet<String> = source
+        .match_indices("code(sprs::")
+        .map(|(i, _)| source[i + 11..i + 16].to_string())
+        .collect();
+    assert!(codes.len() >= 30, "found only {} codes", codes.len());
+    let mut covered = BTreeSet::new();
+    let mut cases = 0;
+    for entry in walk(&root.join("tests/ui")) {
+        let text = std::fs::read_to_string(&entry).unwrap();
+        covered.extend(expected_codes(&text, &entry));
+        cases += 1;
+    }
+    assert!(cases >= 40, "only {cases} ui cases");
+    let docs = std::fs::read_to_string(root.join("docs/errors.md")).unwrap();
+    for code in &codes {
+        assert!(covered.contains(code), "no tests/ui case expects {code}");
+        assert!(docs.contains(&format!("`{code}`")), "docs/errors.md does not describe {code}");
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else if path.extension().is_some_and(|e| e == "sprs") {
+            out.push(path);
+        }
+    }
+    out
+}

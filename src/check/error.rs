@@ -121,6 +121,14 @@ pub enum CheckError {
         first: SourceSpan,
     },
 
+    #[error("references nest more than {max} levels deep")]
+    #[diagnostic(code(sprs::E0113), help("an item that names an item that names an item ... this deep is almost certainly generated; flatten the chain"))]
+    TooDeep {
+        max: usize,
+        #[label("reached from here")]
+        span: SourceSpan,
+    },
+
     #[error("expected {expected}, found {found}")]
     #[diagnostic(code(sprs::E0201))]
     WrongType {

@@ -12,6 +12,10 @@ use super::{builtins, did_you_mean, stdlib, CheckError, Checker, Target};
 use crate::syntax::ast::{self, BinaryOp, Expr, ExprKind, ItemKind, RecordBody, RecordKind, UnaryOp};
 use crate::syntax::Ident;
 
+/// How long a chain of references (an item naming an item naming an item, or fields reading
+/// fields) may be. Evaluation recurses along such chains; this keeps it far from the stack limit.
+pub(super) const MAX_CHAIN: usize = 128;
+
 /// One override of a derivation: `path = def`.
 pub(super) struct Entry {
     pub path: Vec<Ident>,
@@ -55,6 +59,10 @@ impl Checker {
                 return None;
             }
             None => {}
+        }
+        if self.item_stack.len() + self.field_stack.len() >= MAX_CHAIN {
+            self.emit(use_at, |span| CheckError::TooDeep { max: MAX_CHAIN, span });
+            return None;
         }
         self.items.insert((file, index), Cached::InProgress);
         self.item_stack.push((file, index));
@@ -221,6 +229,10 @@ impl Checker {
             None => {}
         }
         let def = self.field_def(obj, name)?;
+        if self.item_stack.len() + self.field_stack.len() >= MAX_CHAIN {
+            self.emit(use_at, |span| CheckError::TooDeep { max: MAX_CHAIN, span });
+            return Some(None);
+        }
         let want = obj.kind.and_then(|k| k.field(name)).map(|f| f.ty);
         obj.cache.borrow_mut().insert(name.to_string(), Cached::InProgress);
         self.field_stack.push((Rc::as_ptr(obj), name.to_string(), use_at));

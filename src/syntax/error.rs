@@ -44,6 +44,14 @@ pub enum SyntaxError {
         span: SourceSpan,
     },
 
+    #[error("expression nests more than {max} levels deep")]
+    #[diagnostic(code(sprs::E0006), help("split it into named `let` constants"))]
+    TooDeep {
+        max: usize,
+        #[label("too deep")]
+        span: SourceSpan,
+    },
+
     #[error("unsupported language version `{found}`")]
     #[diagnostic(code(sprs::E0005), help("this sprs reads language version {supported}; write `sprs {supported}` or remove the header"))]
     UnsupportedVersion {

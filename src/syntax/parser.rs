@@ -26,7 +26,7 @@ pub fn parse(source: &str) -> std::result::Result<File, Vec<SyntaxError>> {
         Ok(pairs) => pairs,
         Err(error) => return Err(vec![unexpected(source, &error)]),
     };
-    let mut lower = Lower { source, errors: Vec::new() };
+    let mut lower = Lower { source, errors: Vec::new(), depth: 0, too_deep: false };
     // Invariant: a successful parse of `file` yields exactly one `file` pair.
     let file = lower.file(pairs.next().expect("grammar yields one file pair"));
     if lower.errors.is_empty() {
@@ -184,9 +184,18 @@ fn help_for(source: &str, pos: usize) -> Option<String> {
     None
 }
 
+/// How deeply expressions may nest, counting operators of one chain (`1 + 1 + ...` is a
+/// left-deep tree) as levels. Later phases recurse over expressions; this bound keeps them
+/// far from the stack's limit on any input.
+pub const MAX_DEPTH: usize = 200;
+
 struct Lower<'s> {
     source: &'s str,
     errors: Vec<SyntaxError>,
+    /// Nesting depth of the expression being lowered.
+    depth: usize,
+    /// Whether a too-deep expression was reported (once per file is enough).
+    too_deep: bool,
 }
 
 /// The pair's span without trailing whitespace and comments: pest counts the whitespace it
@@ -429,6 +438,22 @@ impl Lower<'_> {
 
     fn expr(&mut self, pair: Pair<Rule>) -> Expr {
         let pair_span = span(&pair);
+        // Operators of one chain each add a level to the tree they build.
+        let chain = pair.clone().into_inner().count().saturating_sub(1) / 2 + 1;
+        if self.depth + chain > MAX_DEPTH {
+            if !self.too_deep {
+                self.too_deep = true;
+                self.errors.push(SyntaxError::TooDeep { max: MAX_DEPTH, span: pair_span.into() });
+            }
+            return Expr { kind: ExprKind::Bool(false), span: pair_span };
+        }
+        self.depth += chain;
+        let expr = self.expr_inner(pair, pair_span);
+        self.depth -= chain;
+        expr
+    }
+
+    fn expr_inner(&mut self, pair: Pair<Rule>, pair_span: Span) -> Expr {
         match pair.as_rule() {
             Rule::expr => {
                 let mut parts = pair.into_inner();

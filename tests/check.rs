@@ -1,0 +1,222 @@
+//! The checker's behaviour on whole files: what trials a file means, their ids, late binding,
+//! units, imports, and that every shipped file (stdlib and experiments) checks cleanly.
+
+use std::path::{Path, PathBuf};
+
+use sprs::check::config::{Basis, Budget, Point, Tokenizer, TrialConfig};
+use sprs::check::{check_source, check_std, stdlib, CheckOutput, Trial};
+use sprs::diagnostic::Renderer;
+
+fn report(output: &CheckOutput) -> String {
+    let renderer = Renderer { sources: &output.sources, color: false, width: 100 };
+    output.diagnostics.iter().map(|d| renderer.short(d)).collect::<Vec<_>>().join("\n")
+}
+
+/// Checks `text` as a file in `dir` and returns its trials, failing on any diagnostic.
+fn trials_in(dir: &Path, text: &str) -> Vec<Trial> {
+    let output = check_source(&dir.join("main.sprs"), text.to_string());
+    assert!(output.diagnostics.is_empty(), "unexpected diagnostics:\n{}", report(&output));
+    output.checked.expect("no errors").trials
+}
+
+fn trials(text: &str) -> Vec<Trial> {
+    trials_in(Path::new("."), text)
+}
+
+const HEADER: &str = "use std::models::llama\nuse std::data::shakespeare\n";
+
+#[test]
+fn every_stdlib_module_checks_cleanly() {
+    for (module, _) in stdlib::MODULES {
+        let output = check_std(module).unwrap();
+        assert!(output.diagnostics.is_empty(), "std::{module}:\n{}", report(&output));
+    }
+}
+
+#[test]
+fn every_experiment_checks_cleanly() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut stack = vec![dir];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "sprs") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(!files.is_empty());
+    for path in files {
+        let output = sprs::check::check_file(&path).unwrap();
+        assert!(output.diagnostics.is_empty(), "{}:\n{}", path.display(), report(&output));
+        let checked = output.checked.unwrap();
+        assert!(!checked.trials.is_empty() || !checked.fits.is_empty(), "{} means nothing", path.display());
+    }
+}
+
+#[test]
+fn overriding_width_moves_every_field_that_reads_it() {
+    // std::models::llama has heads = self.width / 16 and mlp = 4 * self.width.
+    let text = format!(
+        "{HEADER}train base {{ data = shakespeare, model = llama {{ width = 64, depth = 2 }}, budget = 1M tokens }}\n\
+         sweep s = base {{ model.width in [32, 96] }}\n"
+    );
+    let trials = trials(&text);
+    let shapes: Vec<(u64, u64, u64)> = trials.iter().map(|t| (t.config.model.width, t.config.model.heads, t.config.model.mlp)).collect();
+    assert_eq!(shapes, [(32, 32 / 16, 4 * 32), (96, 96 / 16, 4 * 96)]);
+}
+
+#[test]
+fn self_is_bound_to_the_final_record_not_the_template() {
+    let text = format!(
+        "{HEADER}model base_m = llama {{ width = 128, depth = 2, heads = self.width / 32, mlp = 3 * self.width }}\n\
+         train t {{ data = shakespeare, model = base_m {{ width = 256 }}, budget = 1M tokens }}\n"
+    );
+    let model = &trials(&text)[0].config.model;
+    assert_eq!((model.width, model.heads, model.mlp), (256, 256 / 32, 3 * 256));
+}
+
+#[test]
+fn axes_expand_in_written_order_with_the_first_axis_slowest() {
+    let text = format!(
+        "{HEADER}train base {{ data = shakespeare, model = llama {{ width = 64, depth = 2 }}, budget = 1M tokens }}\n\
+         sweep s = base {{\n  model.width in [32, 64]\n  seed in [1, 2, 3]\n}}\n"
+    );
+    let got: Vec<(u64, u64)> = trials(&text).iter().map(|t| (t.config.model.width, t.config.seed)).collect();
+    assert_eq!(got, [(32, 1), (32, 2), (32, 3), (64, 1), (64, 2), (64, 3)]);
+}
+
+#[test]
+fn tuple_axes_vary_fields_together() {
+    let text = format!(
+        "{HEADER}train base {{ data = shakespeare, model = llama {{ width = 64, depth = 2 }}, budget = 1M tokens }}\n\
+         sweep s = base {{ (model.width, model.depth) in [(64, 2), (128, 4)] }}\n"
+    );
+    let got: Vec<(u64, u64)> = trials(&text).iter().map(|t| (t.config.model.width, t.config.model.depth)).collect();
+    assert_eq!(got, [(64, 2), (128, 4)]);
+}
+
+#[test]
+fn a_sweep_base_is_a_template_and_other_trains_are_trials() {
+    let text = format!(
+        "{HEADER}train base {{ data = shakespeare, model = llama {{ width = 64, depth = 2 }}, budget = 1M tokens }}\n\
+         train other = base {{ seed = 9 }}\n\
+         sweep s = base {{ seed in [1, 2] }}\n"
+    );
+    let names: Vec<String> = trials(&text).iter().map(|t| t.name.clone()).collect();
+    assert_eq!(names, ["other", "s[seed=1]", "s[seed=2]"]);
+}
+
+#[test]
+fn ids_ignore_formatting_comments_field_order_and_file_name() {
+    let a = format!("{HEADER}train t {{ data = shakespeare, model = llama {{ width = 64, depth = 2 }}, budget = 20 tokens/param, seed = 3 }}\n");
+    let b = format!(
+        "// the same run, written differently\n{HEADER}\ntrain t {{\n    seed   = 3     /* first */\n    budget = 20 tokens/param\n    model  = llama {{ depth = 2, width = 2 * 32 }}\n    data   = shakespeare\n}}\n"
+    );
+    let id_a = trials_in(Path::new("one"), &a)[0].id.clone();
+    let id_b = trials_in(Path::new("two/three"), &b)[0].id.clone();
+    assert_eq!(id_a, id_b);
+    let c = a.replace("seed = 3", "seed = 4");
+    assert_ne!(trials(&c)[0].id, id_a);
+}
+
+#[test]
+fn percent_and_suffixes_give_the_same_floats_as_decimals() {
+    let text = |holdout: &str, budget: &str| {
+        format!("{HEADER}train t {{ data = shakespeare {{ holdout = {holdout} }}, model = llama {{ width = 64, depth = 2 }}, budget = {budget} }}\n")
+    };
+    let a = &trials(&text("7%", "1.5M tokens"))[0];
+    let b = &trials(&text("0.07", "1500000 tokens"))[0];
+    assert_eq!(a.config.data.holdout, 0.07);
+    assert_eq!(a.config.budget, Budget::Tokens(1.5e6));
+    assert_eq!(a.id, b.id);
+}
+
+#[test]
+fn units_flow_through_lists_and_arithmetic() {
+    let text = format!(
+        "{HEADER}let ratio = 2B tokens / 100M params\n\
+         train base {{ data = shakespeare, model = llama {{ width = 64, depth = 2 }}, budget = ratio }}\n\
+         sweep s = base {{ budget in [10, 20] tokens/param }}\n\
+         train flops_run = base {{ budget = 6 * 1e15 flops }}\n"
+    );
+    let budgets: Vec<Budget> = trials(&text).iter().map(|t| t.config.budget).collect();
+    // Trials come in file order: the sweep, then `flops_run`.
+    assert_eq!(budgets, [Budget::TokensPerParam(10.0), Budget::TokensPerParam(20.0), Budget::Flops(6e15)]);
+    let only = format!("{HEADER}let ratio = 2B tokens / 100M params\ntrain t {{ data = shakespeare, model = llama {{ width = 64, depth = 2 }}, budget = ratio }}\n");
+    assert_eq!(trials(&only)[0].config.budget, Budget::TokensPerParam(20.0));
+}
+
+#[test]
+fn schedule_points_keep_their_basis() {
+    let text = format!(
+        "{HEADER}use std::schedules::journey\n\
+         train t {{ data = shakespeare, model = llama {{ width = 64, depth = 2 }}, prune = journey {{ sparsity = 80%, end = 5000 steps }}, budget = 1M tokens }}\n"
+    );
+    let prune = &trials(&text)[0].config.prune;
+    assert_eq!(prune.start, Point::Fraction { value: 0.25, of: Basis::Compute });
+    assert_eq!(prune.end, Point::Steps(5000));
+    assert_eq!(prune.sparsity, 0.8);
+}
+
+#[test]
+fn model_vocab_and_context_default_to_the_data() {
+    let text = format!(
+        "{HEADER}train t {{ data = shakespeare {{ tokenizer = bpe {{ vocab = 2048 }}, context = 64 }}, model = llama {{ width = 64, depth = 2 }}, budget = 1M tokens }}\n"
+    );
+    let config: TrialConfig = trials(&text)[0].config.clone();
+    assert_eq!(config.data.tokenizer, Tokenizer::Bpe { vocab: 2048 });
+    assert_eq!((config.model.vocab, config.model.context), (2048, 64));
+}
+
+#[test]
+fn imported_files_resolve_paths_relative_to_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("lib/corpus")).unwrap();
+    std::fs::write(dir.path().join("lib/corpus/plays.txt"), "to be or not to be").unwrap();
+    std::fs::write(
+        dir.path().join("lib/common.sprs"),
+        "/// Plays from a file next to this library.\ndata plays { source = text(\"corpus/plays.txt\") }\n",
+    )
+    .unwrap();
+    let main = "use std::models::llama\nuse \"lib/common.sprs\"::{plays}\n\
+                train t { data = plays, model = llama { width = 64, depth = 2 }, budget = 1k tokens }\n";
+    let trials = trials_in(dir.path(), main);
+    let sprs::check::config::Source::Text { paths } = &trials[0].config.data.source else { panic!("text source") };
+    assert_eq!(paths, &["lib/corpus/plays.txt".to_string()]);
+}
+
+#[test]
+fn fits_keep_their_law_params_and_filters() {
+    let text = format!(
+        "{HEADER}use std::laws::journey_law\n\
+         train base {{ data = shakespeare, model = llama {{ width = 64, depth = 2 }}, budget = 1M tokens }}\n\
+         sweep s = base {{ model.width in [32, 64] }}\n\
+         fit f = journey_law {{ on = s where model.width > 32, holdout = largest(C, 1), bootstrap = 50 }}\n"
+    );
+    let output = check_source(Path::new("main.sprs"), text);
+    assert!(output.diagnostics.is_empty(), "{}", report(&output));
+    let fit = &output.checked.unwrap().fits[0];
+    assert_eq!(fit.law_text, "E + A / N_avg^alpha + B / D^beta");
+    let names: Vec<&str> = fit.params.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["E", "A", "B", "alpha", "beta"]);
+    // Chinchilla's grid: 5 * 6 * 6 * 5 * 5 = 4500 starts, with E, A and B in log space.
+    assert_eq!(fit.params.iter().map(|p| p.starts.len()).product::<usize>(), 4500);
+    assert_eq!(fit.params.iter().filter(|p| p.log).count(), 3);
+    assert_eq!(fit.bootstrap, 50);
+    assert!(matches!(&fit.sources[0], sprs::check::FitSource::Trials { item, filter: Some(_) } if item == "s"));
+    assert_eq!(fit.holdout, Some(sprs::check::Holdout { observable: "C".into(), count: 1, largest: true }));
+}
+
+#[test]
+fn explain_prints_every_resolved_field() {
+    let explanation = sprs::check::explain("std::schedules::journey", None).unwrap();
+    assert_eq!(explanation.home, "std::schedules");
+    for line in ["start    = 25% of compute", "end      = 75% of compute", "curve    = geometric", "every    = 100 steps"] {
+        assert!(explanation.text.contains(line), "missing `{line}` in\n{}", explanation.text);
+    }
+    assert!(sprs::check::explain("no_such_thing", None).is_err());
+}

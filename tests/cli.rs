@@ -1,0 +1,73 @@
+//! The command-line contract of SPEC.md section 7: exit codes and machine-readable output.
+
+use std::process::{Command, Output};
+
+fn sprs(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sprs")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap()
+}
+
+#[test]
+fn check_exits_0_on_a_clean_file_and_1_on_errors() {
+    let ok = sprs(&["check", "tests/ui/ok/late_binding.sprs"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    let bad = sprs(&["check", "tests/ui/types/out_of_range.sprs"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let both = sprs(&["check", "tests/ui/ok/late_binding.sprs", "tests/ui/types/out_of_range.sprs"]);
+    assert_eq!(both.status.code(), Some(1));
+}
+
+#[test]
+fn warnings_alone_do_not_fail_a_check() {
+    let out = sprs(&["check", "tests/ui/warnings/unused_item.sprs"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("W0001"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(sprs(&["check", "no/such/file.sprs"]).status.code(), Some(2));
+    assert_eq!(sprs(&["check", "--format", "xml", "tests/ui/ok/late_binding.sprs"]).status.code(), Some(2));
+    assert_eq!(sprs(&["check"]).status.code(), Some(2));
+    assert_eq!(sprs(&["explain", "no_such_item"]).status.code(), Some(2));
+}
+
+#[test]
+fn json_diagnostics_have_the_documented_keys() {
+    let out = sprs(&["check", "--format", "json", "tests/ui/several/every_error_reported.sprs"]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let diagnostics = json["diagnostics"].as_array().unwrap();
+    assert_eq!(diagnostics.len(), 4);
+    let text = std::fs::read_to_string(format!("{}/tests/ui/several/every_error_reported.sprs", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    for d in diagnostics {
+        assert_eq!(d["severity"], "error");
+        assert!(d["code"].as_str().unwrap().starts_with('E'));
+        assert!(d["message"].is_string() && d["file"].is_string() && d.get("help").is_some());
+        let (start, end) = (d["span"][0].as_u64().unwrap() as usize, d["span"][1].as_u64().unwrap() as usize);
+        // line and column are 1-based and agree with the byte span.
+        let line = text[..start].matches('\n').count() + 1;
+        let column = text[..start].rsplit('\n').next().unwrap().chars().count() + 1;
+        assert_eq!((d["line"].as_u64().unwrap() as usize, d["column"].as_u64().unwrap() as usize), (line, column));
+        assert!(end >= start && end <= text.len());
+    }
+    // The first error is the unknown name `shakespear` on line 8.
+    assert_eq!(diagnostics[0]["code"], "E0101");
+    assert_eq!(&text[diagnostics[0]["span"][0].as_u64().unwrap() as usize..diagnostics[0]["span"][1].as_u64().unwrap() as usize], "shakespear");
+}
+
+#[test]
+fn short_format_is_one_line_per_diagnostic() {
+    let out = sprs(&["check", "--format", "short", "tests/ui/types/out_of_range.sprs"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines, ["tests/ui/types/out_of_range.sprs:10:35: error[E0204]: `prune.sparsity` must be in [0, 1), found 120%"]);
+}
+
+#[test]
+fn explain_prints_a_stdlib_record() {
+    let out = sprs(&["explain", "journey"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("// std::schedules\n"));
+    assert!(stdout.contains("schedule journey {"));
+}

@@ -3,6 +3,6 @@
 //! The phases run in one direction: [`syntax`] turns text into an AST, [`check`] resolves names,
 //! evaluates records, checks types and units, and expands sweeps into trials.
 
-pub mod syntax;
 pub mod check;
 pub mod diagnostic;
+pub mod syntax;

@@ -65,7 +65,8 @@ fn overriding_width_moves_every_field_that_reads_it() {
          sweep s = base {{ model.width in [32, 96] }}\n"
     );
     let trials = trials(&text);
-    let shapes: Vec<(u64, u64, u64)> = trials.iter().map(|t| (t.config.model.width, t.config.model.heads, t.config.model.mlp)).collect();
+    let shapes: Vec<(u64, u64, u64)> =
+        trials.iter().map(|t| (t.config.model.width, t.config.model.heads, t.config.model.mlp)).collect();
     assert_eq!(shapes, [(32, 32 / 16, 4 * 32), (96, 96 / 16, 4 * 96)]);
 }
 
@@ -215,7 +216,9 @@ fn fits_keep_their_law_params_and_filters() {
 fn explain_prints_every_resolved_field() {
     let explanation = sprs::check::explain("std::schedules::journey", None).unwrap();
     assert_eq!(explanation.home, "std::schedules");
-    for line in ["start    = 25% of compute", "end      = 75% of compute", "curve    = geometric", "every    = 100 steps"] {
+    for line in
+        ["start    = 25% of compute", "end      = 75% of compute", "curve    = geometric", "every    = 100 steps"]
+    {
         assert!(explanation.text.contains(line), "missing `{line}` in\n{}", explanation.text);
     }
     assert!(sprs::check::explain("no_such_thing", None).is_err());

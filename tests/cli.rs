@@ -38,7 +38,9 @@ fn json_diagnostics_have_the_documented_keys() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let diagnostics = json["diagnostics"].as_array().unwrap();
     assert_eq!(diagnostics.len(), 4);
-    let text = std::fs::read_to_string(format!("{}/tests/ui/several/every_error_reported.sprs", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let text =
+        std::fs::read_to_string(format!("{}/tests/ui/several/every_error_reported.sprs", env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
     for d in diagnostics {
         assert_eq!(d["severity"], "error");
         assert!(d["code"].as_str().unwrap().starts_with('E'));
@@ -52,7 +54,11 @@ fn json_diagnostics_have_the_documented_keys() {
     }
     // The first error is the unknown name `shakespear` on line 8.
     assert_eq!(diagnostics[0]["code"], "E0101");
-    assert_eq!(&text[diagnostics[0]["span"][0].as_u64().unwrap() as usize..diagnostics[0]["span"][1].as_u64().unwrap() as usize], "shakespear");
+    assert_eq!(
+        &text[diagnostics[0]["span"][0].as_u64().unwrap() as usize
+            ..diagnostics[0]["span"][1].as_u64().unwrap() as usize],
+        "shakespear"
+    );
 }
 
 #[test]
@@ -60,7 +66,10 @@ fn short_format_is_one_line_per_diagnostic() {
     let out = sprs(&["check", "--format", "short", "tests/ui/types/out_of_range.sprs"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines, ["tests/ui/types/out_of_range.sprs:10:35: error[E0204]: `prune.sparsity` must be in [0, 1), found 120%"]);
+    assert_eq!(
+        lines,
+        ["tests/ui/types/out_of_range.sprs:10:35: error[E0204]: `prune.sparsity` must be in [0, 1), found 120%"]
+    );
 }
 
 #[test]

@@ -52,10 +52,8 @@ fn every_code_has_a_ui_case_and_a_line_in_the_docs() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let source = std::fs::read_to_string(root.join("src/check/error.rs")).unwrap()
         + &std::fs::read_to_string(root.join("src/syntax/error.rs")).unwrap();
-    let codes: BTreeSet<String> = source
-        .match_indices("code(sprs::")
-        .map(|(i, _)| source[i + 11..i + 16].to_string())
-        .collect();
+    let codes: BTreeSet<String> =
+        source.match_indices("code(sprs::").map(|(i, _)| source[i + 11..i + 16].to_string()).collect();
     assert!(codes.len() >= 30, "found only {} codes", codes.len());
     let mut covered = BTreeSet::new();
     let mut cases = 0;

@@ -11,14 +11,51 @@ use crate::syntax::ast::{Arg, ExprKind};
 
 /// Every builtin function, and the two record constructors `bpe` and `synthetic`.
 pub const FUNCTIONS: &[&str] = &[
-    "text", "tokens", "bundled", "file", "csv", "huber", "largest", "smallest", "grid", "min", "max", "round", "floor",
-    "ceil", "exp", "log", "sqrt", "bpe", "synthetic",
+    "text",
+    "tokens",
+    "bundled",
+    "file",
+    "csv",
+    "huber",
+    "largest",
+    "smallest",
+    "grid",
+    "min",
+    "max",
+    "round",
+    "floor",
+    "ceil",
+    "exp",
+    "log",
+    "sqrt",
+    "bpe",
+    "synthetic",
 ];
 
 /// Every enum word of section 4.
 pub const WORDS: &[&str] = &[
-    "llama", "gpt", "none", "magnitude", "random", "cubic", "geometric", "linear", "one_shot", "global", "layerwise",
-    "attention", "mlp", "head", "cosine", "constant", "non_embedding", "total", "bytes", "mse", "u16", "u32",
+    "llama",
+    "gpt",
+    "none",
+    "magnitude",
+    "random",
+    "cubic",
+    "geometric",
+    "linear",
+    "one_shot",
+    "global",
+    "layerwise",
+    "attention",
+    "mlp",
+    "head",
+    "cosine",
+    "constant",
+    "non_embedding",
+    "total",
+    "bytes",
+    "mse",
+    "u16",
+    "u32",
 ];
 
 /// The corpora embedded in the binary, for `bundled(name)`.
@@ -37,9 +74,18 @@ const MAX_GRID: f64 = 100_000.0;
 
 impl Checker {
     /// Calls a builtin function.
-    pub(super) fn call(&mut self, function: &'static str, args: &[Arg], file: FileId, this: Option<&Rc<Obj>>, at: Loc) -> Option<Val> {
+    pub(super) fn call(
+        &mut self,
+        function: &'static str,
+        args: &[Arg],
+        file: FileId,
+        this: Option<&Rc<Obj>>,
+        at: Loc,
+    ) -> Option<Val> {
         let (positional, named) = match function {
-            "text" | "bundled" | "file" | "huber" | "round" | "floor" | "ceil" | "exp" | "log" | "sqrt" => (1..=1, &[][..]),
+            "text" | "bundled" | "file" | "huber" | "round" | "floor" | "ceil" | "exp" | "log" | "sqrt" => {
+                (1..=1, &[][..])
+            }
             "tokens" => (1..=1, &["dtype"][..]),
             "csv" => (1..=1, &["columns"][..]),
             "largest" | "smallest" => (2..=2, &[][..]),
@@ -47,8 +93,15 @@ impl Checker {
             "min" | "max" => (1..=usize::MAX, &[][..]),
             // `bpe` and `synthetic` are records.
             _ => {
-                let help = Some(format!("`{function}` is a record: write `{function} {{ .. }}`, or `{function}` alone for its defaults"));
-                self.emit(at, |span| CheckError::BadCall { message: format!("`{function}` is not a function"), span, label: "not callable".into(), help });
+                let help = Some(format!(
+                    "`{function}` is a record: write `{function} {{ .. }}`, or `{function}` alone for its defaults"
+                ));
+                self.emit(at, |span| CheckError::BadCall {
+                    message: format!("`{function}` is not a function"),
+                    span,
+                    label: "not callable".into(),
+                    help,
+                });
                 return None;
             }
         };
@@ -58,8 +111,16 @@ impl Checker {
                 (a, b) if a == b => format!("{a}"),
                 (a, _) => format!("at least {a}"),
             };
-            let message = format!("`{function}` takes {expected} argument{}, found {count}", if expected == "1" { "" } else { "s" });
-            self.emit(at, |span| CheckError::BadCall { message, span, label: "wrong number of arguments".into(), help: None });
+            let message = format!(
+                "`{function}` takes {expected} argument{}, found {count}",
+                if expected == "1" { "" } else { "s" }
+            );
+            self.emit(at, |span| CheckError::BadCall {
+                message,
+                span,
+                label: "wrong number of arguments".into(),
+                help: None,
+            });
             return None;
         }
         let mut values = Vec::new();
@@ -70,20 +131,32 @@ impl Checker {
                 Some(name) if !named.contains(&name.node.as_str()) => {
                     let help = match named {
                         [] => Some(format!("`{function}` takes no named arguments")),
-                        names => Some(format!("`{function}` takes {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))),
+                        names => Some(format!(
+                            "`{function}` takes {}",
+                            names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                        )),
                     };
                     let at = Loc { file, span: name.span };
-                    self.emit(at, |span| CheckError::BadCall { message: format!("`{function}` has no argument `{}`", name.node), span, label: "unknown argument".into(), help });
+                    self.emit(at, |span| CheckError::BadCall {
+                        message: format!("`{function}` has no argument `{}`", name.node),
+                        span,
+                        label: "unknown argument".into(),
+                        help,
+                    });
                     return None;
                 }
-                Some(name) if name.node == "columns" => keywords.push((name.node.clone(), self.columns(&arg.value, file)?)),
+                Some(name) if name.node == "columns" => {
+                    keywords.push((name.node.clone(), self.columns(&arg.value, file)?))
+                }
                 Some(name) => {
                     let want = (name.node == "dtype").then_some(Ty::Word(schema::DTYPES));
                     keywords.push((name.node.clone(), self.eval(&arg.value, file, this, want)?));
                 }
                 // `largest(C, 3)`: the first argument names an observable.
                 None if matches!(function, "largest" | "smallest") && values.is_empty() => match &arg.value.kind {
-                    ExprKind::Name(name) if schema::is_observable(name) => values.push(Val { v: V::Word(name.clone()), at: arg_at }),
+                    ExprKind::Name(name) if schema::is_observable(name) => {
+                        values.push(Val { v: V::Word(name.clone()), at: arg_at })
+                    }
                     _ => {
                         let found = self.text(arg_at);
                         let help = Some(format!("the observables are {}", observable_list()));
@@ -95,7 +168,9 @@ impl Checker {
             }
         }
         match function {
-            "min" | "max" | "round" | "floor" | "ceil" | "exp" | "log" | "sqrt" | "grid" => self.math(function, values, at),
+            "min" | "max" | "round" | "floor" | "ceil" | "exp" | "log" | "sqrt" | "grid" => {
+                self.math(function, values, at)
+            }
             _ => Some(Val { v: V::Call { name: function, args: values, named: keywords }, at }),
         }
     }
@@ -105,7 +180,12 @@ impl Checker {
     fn columns(&mut self, expr: &crate::syntax::ast::Expr, file: FileId) -> Option<Val> {
         let at = Loc { file, span: expr.span };
         let ExprKind::Record(record) = &expr.kind else {
-            self.emit(at, |span| CheckError::WrongType { expected: "a record of columns".into(), found: "something else".into(), span, help: Some("write `columns = { N = \"Model Size\", L = \"loss\" }`".into()) });
+            self.emit(at, |span| CheckError::WrongType {
+                expected: "a record of columns".into(),
+                found: "something else".into(),
+                span,
+                help: Some("write `columns = { N = \"Model Size\", L = \"loss\" }`".into()),
+            });
             return None;
         };
         let mut columns = Vec::new();
@@ -113,7 +193,8 @@ impl Checker {
             let name = field.path.dotted();
             let name_at = Loc { file, span: field.path.span };
             if !schema::is_observable(&name) {
-                let help = super::did_you_mean(&name, schema::OBSERVABLES.iter().map(|(o, _)| *o)).or_else(|| Some(format!("the observables are {}", observable_list())));
+                let help = super::did_you_mean(&name, schema::OBSERVABLES.iter().map(|(o, _)| *o))
+                    .or_else(|| Some(format!("the observables are {}", observable_list())));
                 self.emit(name_at, |span| CheckError::UnknownObservable { name: name.clone(), span, help });
                 continue;
             }
@@ -121,18 +202,24 @@ impl Checker {
             let value = match &field.value.kind {
                 ExprKind::Str(column) => V::Str(column.clone()),
                 _ => {
-                    let mapped: Vec<String> = columns.iter().filter_map(|c: &Val| match &c.v {
-                        V::Tuple(pair) => match &pair[0].v {
-                            V::Word(w) => Some(w.clone()),
+                    let mapped: Vec<String> = columns
+                        .iter()
+                        .filter_map(|c: &Val| match &c.v {
+                            V::Tuple(pair) => match &pair[0].v {
+                                V::Word(w) => Some(w.clone()),
+                                _ => None,
+                            },
                             _ => None,
-                        },
-                        _ => None,
-                    }).collect();
+                        })
+                        .collect();
                     self.check_names_in(&field.value, file, &mapped, super::fit::Names::Mapped(&mapped));
                     V::Expr(Rc::new(field.value.clone()))
                 }
             };
-            columns.push(Val { v: V::Tuple(vec![Val { v: V::Word(name), at: name_at }, Val { v: value, at: value_at }]), at: name_at });
+            columns.push(Val {
+                v: V::Tuple(vec![Val { v: V::Word(name), at: name_at }, Val { v: value, at: value_at }]),
+                at: name_at,
+            });
         }
         Some(Val { v: V::List(columns), at })
     }
@@ -144,7 +231,12 @@ impl Checker {
                 V::Num(n) if n.of.is_none() => nums.push(*n),
                 other => {
                     let found = other.describe();
-                    self.emit(value.at, |span| CheckError::WrongType { expected: "a number".into(), found, span, help: None });
+                    self.emit(value.at, |span| CheckError::WrongType {
+                        expected: "a number".into(),
+                        found,
+                        span,
+                        help: None,
+                    });
                     return None;
                 }
             }
@@ -154,14 +246,25 @@ impl Checker {
                 return true;
             }
             let found = format!("a quantity in {}", n.unit);
-            checker.emit(values[i].at, |span| CheckError::WrongType { expected: "a plain number".into(), found, span, help: Some(format!("`{function}` takes plain numbers")) });
+            checker.emit(values[i].at, |span| CheckError::WrongType {
+                expected: "a plain number".into(),
+                found,
+                span,
+                help: Some(format!("`{function}` takes plain numbers")),
+            });
             false
         };
         let result = match function {
             "min" | "max" => {
                 let unit = nums[0].unit;
                 if let Some(i) = nums.iter().position(|n| n.unit != unit) {
-                    let message = CheckError::UnitMismatch { verb: "compare", lhs: unit.to_string(), rhs: nums[i].unit.to_string(), span: values[i].at.span.into(), op: "vs" };
+                    let message = CheckError::UnitMismatch {
+                        verb: "compare",
+                        lhs: unit.to_string(),
+                        rhs: nums[i].unit.to_string(),
+                        span: values[i].at.span.into(),
+                        op: "vs",
+                    };
                     self.emit(values[i].at, |_| message);
                     return None;
                 }
@@ -204,14 +307,24 @@ impl Checker {
         for (i, n) in nums.iter().enumerate() {
             if !n.unit.is_none() {
                 let found = format!("a quantity in {}", n.unit);
-                self.emit(values[i].at, |span| CheckError::WrongType { expected: "a plain number".into(), found, span, help: None });
+                self.emit(values[i].at, |span| CheckError::WrongType {
+                    expected: "a plain number".into(),
+                    found,
+                    span,
+                    help: None,
+                });
                 return None;
             }
         }
         let (from, to, step) = (nums[0].value, nums[1].value, nums[2].value);
         let count = ((to - from) / step + 1e-9).floor() + 1.0;
         if step <= 0.0 || !(1.0..=MAX_GRID).contains(&count) {
-            let message = format!("`grid({}, {}, {})` must have a positive step and between 1 and {MAX_GRID} points", fmt_number(from), fmt_number(to), fmt_number(step));
+            let message = format!(
+                "`grid({}, {}, {})` must have a positive step and between 1 and {MAX_GRID} points",
+                fmt_number(from),
+                fmt_number(to),
+                fmt_number(step)
+            );
             self.emit(at, |span| CheckError::BadCall { message, span, label: "empty or too large".into(), help: None });
             return None;
         }

@@ -141,7 +141,10 @@ pub enum CheckError {
     },
 
     #[error("cannot {verb} {lhs} and {rhs}")]
-    #[diagnostic(code(sprs::E0202), help("both sides of `+`, `-` and comparisons must have the same unit; `*` and `/` combine units"))]
+    #[diagnostic(
+        code(sprs::E0202),
+        help("both sides of `+`, `-` and comparisons must have the same unit; `*` and `/` combine units")
+    )]
     UnitMismatch {
         verb: &'static str,
         lhs: String,
@@ -227,7 +230,10 @@ pub enum CheckError {
     },
 
     #[error("{message}")]
-    #[diagnostic(code(sprs::E0210), help("write a fraction qualified by `of steps`, `of tokens` or `of compute`, as in `25% of compute`"))]
+    #[diagnostic(
+        code(sprs::E0210),
+        help("write a fraction qualified by `of steps`, `of tokens` or `of compute`, as in `25% of compute`")
+    )]
     BadQualifier {
         message: String,
         #[label("{label}")]
@@ -245,7 +251,10 @@ pub enum CheckError {
     },
 
     #[error("sweep axis has no values")]
-    #[diagnostic(code(sprs::E0212), help("an empty axis makes the sweep empty; give it at least one value or remove it"))]
+    #[diagnostic(
+        code(sprs::E0212),
+        help("an empty axis makes the sweep empty; give it at least one value or remove it")
+    )]
     EmptyAxis {
         #[label("no values")]
         span: SourceSpan,
@@ -307,7 +316,11 @@ pub enum CheckError {
     },
 
     #[error("trial `{name}` is the same as {other}")]
-    #[diagnostic(code(sprs::W0003), severity(Warning), help("two trials with the same resolved configuration are run once"))]
+    #[diagnostic(
+        code(sprs::W0003),
+        severity(Warning),
+        help("two trials with the same resolved configuration are run once")
+    )]
     DuplicateTrial {
         name: String,
         other: String,

@@ -16,6 +16,9 @@ use crate::syntax::Ident;
 /// fields) may be. Evaluation recurses along such chains; this keeps it far from the stack limit.
 pub(super) const MAX_CHAIN: usize = 128;
 
+/// Unit words, for suggestions when one is misspelled after `/`.
+const UNIT_WORDS: &[&str] = &["tokens", "token", "params", "param", "flops", "steps", "step", "sequences", "sequence"];
+
 /// One override of a derivation: `path = def`.
 pub(super) struct Entry {
     pub path: Vec<Ident>,
@@ -51,7 +54,8 @@ impl Checker {
             Some(Cached::Done(value)) => return value.clone(),
             Some(Cached::InProgress) => {
                 let pos = self.item_stack.iter().position(|i| *i == (file, index)).unwrap_or(0);
-                let mut chain: Vec<String> = self.item_stack[pos..].iter().map(|(f, i)| self.item_name(*f, *i)).collect();
+                let mut chain: Vec<String> =
+                    self.item_stack[pos..].iter().map(|(f, i)| self.item_name(*f, *i)).collect();
                 let name = self.item_name(file, index);
                 chain.push(name.clone());
                 let chain = chain.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" -> ");
@@ -123,7 +127,15 @@ impl Checker {
         match &value.v {
             V::Record(obj) if obj.kind == Some(kind) => Some(value),
             V::Record(obj) if obj.kind.is_none() => {
-                let entries = obj.slots.iter().map(|s| Entry { path: vec![Ident { node: s.name.clone(), span: s.at.span }], def: s.def.clone(), file: s.at.file }).collect();
+                let entries = obj
+                    .slots
+                    .iter()
+                    .map(|s| Entry {
+                        path: vec![Ident { node: s.name.clone(), span: s.at.span }],
+                        def: s.def.clone(),
+                        file: s.at.file,
+                    })
+                    .collect();
                 let retagged = self.derive(None, Some(kind), obj.class.clone(), entries, obj.at);
                 Some(Val { v: V::Record(retagged), at: value.at })
             }
@@ -139,13 +151,24 @@ impl Checker {
     pub(super) fn entries(&self, fields: &[ast::Field], file: FileId) -> Vec<Entry> {
         fields
             .iter()
-            .map(|f| Entry { path: f.path.segments.clone(), def: Def::Expr { expr: Rc::new(f.value.clone()), file }, file })
+            .map(|f| Entry {
+                path: f.path.segments.clone(),
+                def: Def::Expr { expr: Rc::new(f.value.clone()), file },
+                file,
+            })
             .collect()
     }
 
     /// A new record: `base`'s fields (if any) with `entries` applied. Single-segment entries
     /// replace a field; dotted ones patch the nested record in their first segment.
-    pub(super) fn derive(&mut self, base: Option<&Rc<Obj>>, kind: Option<Kind>, class: Option<String>, entries: Vec<Entry>, at: Loc) -> Rc<Obj> {
+    pub(super) fn derive(
+        &mut self,
+        base: Option<&Rc<Obj>>,
+        kind: Option<Kind>,
+        class: Option<String>,
+        entries: Vec<Entry>,
+        at: Loc,
+    ) -> Rc<Obj> {
         let mut slots: Vec<Slot> = base.map(|b| b.slots.clone()).unwrap_or_default();
         let mut written: Vec<(String, Loc)> = Vec::new();
         for entry in entries {
@@ -155,7 +178,12 @@ impl Checker {
                 if kind.field(&first.node).is_none() {
                     let help = did_you_mean(&first.node, kind.fields().iter().map(|f| f.name))
                         .or_else(|| Some(format!("the fields of {} are {}", kind.article(), field_list(kind))));
-                    self.emit(first_at, |span| CheckError::UnknownField { field: first.node.clone(), kind: kind.article(), span, help });
+                    self.emit(first_at, |span| CheckError::UnknownField {
+                        field: first.node.clone(),
+                        kind: kind.article(),
+                        span,
+                        help,
+                    });
                     continue;
                 }
             }
@@ -163,7 +191,11 @@ impl Checker {
             let dotted = dotted.join(".");
             if let Some((_, first_loc)) = written.iter().find(|(p, _)| *p == dotted) {
                 let first_span = first_loc.span;
-                self.emit(first_at, |span| CheckError::DuplicateField { field: dotted.clone(), span, first: first_span.into() });
+                self.emit(first_at, |span| CheckError::DuplicateField {
+                    field: dotted.clone(),
+                    span,
+                    first: first_span.into(),
+                });
                 continue;
             }
             written.push((dotted, first_at));
@@ -182,7 +214,10 @@ impl Checker {
                     Some(other) => Def::Patch { base: Box::new(other), patches: vec![patch] },
                     None => {
                         let empty = Rc::new(Obj::new(None, None, Vec::new(), first_at));
-                        Def::Patch { base: Box::new(Def::Val(Val { v: V::Record(empty), at: first_at })), patches: vec![patch] }
+                        Def::Patch {
+                            base: Box::new(Def::Val(Val { v: V::Record(empty), at: first_at })),
+                            patches: vec![patch],
+                        }
                     }
                 }
             };
@@ -203,7 +238,9 @@ impl Checker {
         let wanted = format!("{}__{field}", kind.name());
         let ast = self.module(file).ast.clone();
         ast.items.iter().find_map(|item| match &item.kind {
-            ItemKind::Let { name, value } if name.node == wanted => Some(Def::Expr { expr: Rc::new(value.clone()), file }),
+            ItemKind::Let { name, value } if name.node == wanted => {
+                Some(Def::Expr { expr: Rc::new(value.clone()), file })
+            }
             _ => None,
         })
     }
@@ -276,11 +313,17 @@ impl Checker {
                         let first = &patches[0];
                         let at = Loc { file: first.file, span: first.path[0].span };
                         let found = value.v.describe();
-                        self.emit(at, |span| CheckError::WrongType { expected: "a record to set fields in".into(), found, span, help: None });
+                        self.emit(at, |span| CheckError::WrongType {
+                            expected: "a record to set fields in".into(),
+                            found,
+                            span,
+                            help: None,
+                        });
                         return None;
                     }
                 };
-                let entries = patches.iter().map(|p| Entry { path: p.path.clone(), def: p.def.clone(), file: p.file }).collect();
+                let entries =
+                    patches.iter().map(|p| Entry { path: p.path.clone(), def: p.def.clone(), file: p.file }).collect();
                 let derived = self.derive(Some(&obj), obj.kind, obj.class.clone(), entries, obj.at);
                 Some(Val { v: V::Record(derived), at: value.at })
             }
@@ -355,7 +398,12 @@ impl Checker {
                     V::Builtin(function) => return self.call(function, args, file, this, at),
                     other => {
                         let found = other.describe();
-                        self.emit(callee.at, |span| CheckError::WrongType { expected: "a function".into(), found, span, help: None });
+                        self.emit(callee.at, |span| CheckError::WrongType {
+                            expected: "a function".into(),
+                            found,
+                            span,
+                            help: None,
+                        });
                         return None;
                     }
                 }
@@ -372,7 +420,12 @@ impl Checker {
                     other => {
                         let found = other.describe();
                         let help = word_help(&other);
-                        self.emit(base.at, |span| CheckError::WrongType { expected: "a record to derive from".into(), found, span, help });
+                        self.emit(base.at, |span| CheckError::WrongType {
+                            expected: "a record to derive from".into(),
+                            found,
+                            span,
+                            help,
+                        });
                         return None;
                     }
                 }
@@ -381,14 +434,23 @@ impl Checker {
                 let value = self.eval(value, file, this, None)?;
                 let Some(of) = Basis::word(&basis.node) else {
                     let message = format!("unknown basis `{}`", basis.node);
-                    self.emit(Loc { file, span: basis.span }, |span| CheckError::BadQualifier { message, span, label: "expected `steps`, `tokens` or `compute`".into() });
+                    self.emit(Loc { file, span: basis.span }, |span| CheckError::BadQualifier {
+                        message,
+                        span,
+                        label: "expected `steps`, `tokens` or `compute`".into(),
+                    });
                     return None;
                 };
                 match value.v {
                     V::Num(n) if n.unit.is_none() && n.of.is_none() => V::Num(Num { of: Some(of), ..n }),
                     other => {
-                        let message = format!("only a plain fraction can be qualified with `of`, found {}", other.describe());
-                        self.emit(value.at, |span| CheckError::BadQualifier { message, span, label: "not a plain fraction".into() });
+                        let message =
+                            format!("only a plain fraction can be qualified with `of`, found {}", other.describe());
+                        self.emit(value.at, |span| CheckError::BadQualifier {
+                            message,
+                            span,
+                            label: "not a plain fraction".into(),
+                        });
                         return None;
                     }
                 }
@@ -401,7 +463,12 @@ impl Checker {
                     (op, other) => {
                         let expected = if *op == UnaryOp::Neg { "a number" } else { "a boolean" };
                         let found = other.describe();
-                        self.emit(value.at, |span| CheckError::WrongType { expected: expected.into(), found, span, help: None });
+                        self.emit(value.at, |span| CheckError::WrongType {
+                            expected: expected.into(),
+                            found,
+                            span,
+                            help: None,
+                        });
                         return None;
                     }
                 }
@@ -424,7 +491,12 @@ impl Checker {
         let at = Loc { file, span: name.span };
         let V::Record(obj) = &base.v else {
             let found = base.v.describe();
-            self.emit(base.at, |span| CheckError::WrongType { expected: "a record".into(), found, span, help: Some(format!("only records have fields such as `{}`", name.node)) });
+            self.emit(base.at, |span| CheckError::WrongType {
+                expected: "a record".into(),
+                found,
+                span,
+                help: Some(format!("only records have fields such as `{}`", name.node)),
+            });
             return None;
         };
         if let Some(value) = self.field(obj, &name.node, at) {
@@ -433,7 +505,12 @@ impl Checker {
         match obj.kind.and_then(|k| k.field(&name.node).map(|_| k)) {
             Some(kind) => {
                 let help = Some(format!("set `{}` explicitly in the record", name.node));
-                self.emit(at, |span| CheckError::MissingField { field: name.node.clone(), kind: kind.article(), span, help });
+                self.emit(at, |span| CheckError::MissingField {
+                    field: name.node.clone(),
+                    kind: kind.article(),
+                    span,
+                    help,
+                });
             }
             None => {
                 let kind = obj.kind.map_or_else(|| "the record".to_string(), |k| k.article());
@@ -465,14 +542,34 @@ impl Checker {
                 let words = enum_words(want);
                 let list = words.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ");
                 let help = did_you_mean(name, words.iter().copied());
-                self.emit(at, |span| CheckError::WrongType { expected: format!("one of {list}"), found: format!("`{name}`"), span, help });
+                self.emit(at, |span| CheckError::WrongType {
+                    expected: format!("one of {list}"),
+                    found: format!("`{name}`"),
+                    span,
+                    help,
+                });
                 None
             }
             None => {
                 let names = self.names_in_scope(file);
                 let help = match stdlib::home_of(name) {
-                    Some(module) => Some(format!("`{name}` is in the standard library: add `use std::{module}::{name}`")),
-                    None => did_you_mean(name, names.iter().map(String::as_str).chain(builtins::WORDS.iter().copied())),
+                    Some(module) => {
+                        Some(format!("`{name}` is in the standard library: add `use std::{module}::{name}`"))
+                    }
+                    None => did_you_mean(
+                        name,
+                        names
+                            .iter()
+                            .map(String::as_str)
+                            .chain(builtins::WORDS.iter().copied())
+                            .chain(UNIT_WORDS.iter().copied()),
+                    )
+                    .map(|help| {
+                        match UNIT_WORDS.iter().find(|u| help.contains(&format!("`{u}`"))) {
+                            Some(unit) => format!("did you mean the unit `{unit}`, as in `20 tokens/{unit}`?"),
+                            None => help,
+                        }
+                    }),
                 };
                 self.emit(at, |span| CheckError::UnknownName { name: name.to_string(), span, help });
                 None
@@ -482,7 +579,9 @@ impl Checker {
 
     fn binary(&mut self, op: BinaryOp, lhs: Val, rhs: Val, at: Loc) -> Option<Val> {
         let v = match (op, &lhs.v, &rhs.v) {
-            (BinaryOp::And | BinaryOp::Or, V::Bool(a), V::Bool(b)) => V::Bool(if op == BinaryOp::And { *a && *b } else { *a || *b }),
+            (BinaryOp::And | BinaryOp::Or, V::Bool(a), V::Bool(b)) => {
+                V::Bool(if op == BinaryOp::And { *a && *b } else { *a || *b })
+            }
             (BinaryOp::Eq | BinaryOp::Ne, V::Str(a), V::Str(b)) => V::Bool((a == b) == (op == BinaryOp::Eq)),
             (BinaryOp::Eq | BinaryOp::Ne, V::Word(a), V::Word(b)) => V::Bool((a == b) == (op == BinaryOp::Eq)),
             (BinaryOp::Eq | BinaryOp::Ne, V::Bool(a), V::Bool(b)) => V::Bool((a == b) == (op == BinaryOp::Eq)),
@@ -505,10 +604,20 @@ impl Checker {
     fn numeric(&mut self, op: BinaryOp, a: Num, b: Num, at: Loc) -> Option<Val> {
         if a.of.is_some() || b.of.is_some() {
             let message = "a qualified fraction such as `25% of compute` cannot be used in arithmetic".to_string();
-            self.emit(at, |span| CheckError::BadQualifier { message, span, label: "qualified fraction in arithmetic".into() });
+            self.emit(at, |span| CheckError::BadQualifier {
+                message,
+                span,
+                label: "qualified fraction in arithmetic".into(),
+            });
             return None;
         }
-        let mismatch = |verb: &'static str| CheckError::UnitMismatch { verb, lhs: a.unit.to_string(), rhs: b.unit.to_string(), span: at.span.into(), op: op.symbol() };
+        let mismatch = |verb: &'static str| CheckError::UnitMismatch {
+            verb,
+            lhs: a.unit.to_string(),
+            rhs: b.unit.to_string(),
+            span: at.span.into(),
+            op: op.symbol(),
+        };
         let same_unit = a.unit == b.unit;
         let (value, unit) = match op {
             BinaryOp::Add | BinaryOp::Sub if !same_unit => {
@@ -518,17 +627,22 @@ impl Checker {
             }
             BinaryOp::Add => (a.value + b.value, a.unit),
             BinaryOp::Sub => (a.value - b.value, a.unit),
-            BinaryOp::Mul => (a.value * b.value, a.unit.mul(b.unit)?),
+            BinaryOp::Mul => (a.value * b.value, a.unit.times(b.unit)?),
             BinaryOp::Div => {
                 if b.value == 0.0 {
                     self.emit(at, |span| CheckError::BadArithmetic { what: "division by zero".into(), span });
                     return None;
                 }
-                (a.value / b.value, a.unit.div(b.unit)?)
+                (a.value / b.value, a.unit.per(b.unit)?)
             }
             BinaryOp::Pow => {
                 if !b.unit.is_none() {
-                    self.emit(at, |span| CheckError::WrongType { expected: "a plain exponent".into(), found: format!("a quantity in {}", b.unit), span, help: None });
+                    self.emit(at, |span| CheckError::WrongType {
+                        expected: "a plain exponent".into(),
+                        found: format!("a quantity in {}", b.unit),
+                        span,
+                        help: None,
+                    });
                     return None;
                 }
                 let unit = if a.unit.is_none() {
@@ -537,7 +651,12 @@ impl Checker {
                     a.unit.pow(b.value as i32)?
                 } else {
                     let help = Some("a quantity with a unit can only be raised to a whole power".to_string());
-                    self.emit(at, |span| CheckError::WrongType { expected: "a whole exponent".into(), found: super::value::fmt_number(b.value), span, help });
+                    self.emit(at, |span| CheckError::WrongType {
+                        expected: "a whole exponent".into(),
+                        found: super::value::fmt_number(b.value),
+                        span,
+                        help,
+                    });
                     return None;
                 };
                 (a.value.powf(b.value), unit)
@@ -574,15 +693,25 @@ impl Checker {
     pub(super) fn apply_unit(&mut self, value: Val, unit: &ast::UnitAst, file: FileId) -> Option<Val> {
         let numerator = Unit::word(&unit.numerator.node)?;
         let unit_value = match &unit.denominator {
-            Some(den) => numerator.div(Unit::word(&den.node)?)?,
+            Some(den) => numerator.per(Unit::word(&den.node)?)?,
             None => numerator,
         };
         match value.v {
-            V::Num(n) if super::builtins::is_plain(&n) => Some(Val { v: V::Num(Num { unit: unit_value, ..n }), at: value.at }),
+            V::Num(n) if super::builtins::is_plain(&n) => {
+                Some(Val { v: V::Num(Num { unit: unit_value, ..n }), at: value.at })
+            }
             other => {
                 let found = other.describe();
-                let help = Some(format!("the unit `{}` after the list applies to every element", self.text(Loc { file, span: unit.span })));
-                self.emit(value.at, |span| CheckError::WrongType { expected: "a plain number".into(), found, span, help });
+                let help = Some(format!(
+                    "the unit `{}` after the list applies to every element",
+                    self.text(Loc { file, span: unit.span })
+                ));
+                self.emit(value.at, |span| CheckError::WrongType {
+                    expected: "a plain number".into(),
+                    found,
+                    span,
+                    help,
+                });
                 None
             }
         }
@@ -606,7 +735,7 @@ fn unit_of(unit: &ast::UnitAst) -> Option<Unit> {
     // The grammar admits only unit words, so both lookups succeed.
     let numerator = Unit::word(&unit.numerator.node)?;
     match &unit.denominator {
-        Some(den) => numerator.div(Unit::word(&den.node)?),
+        Some(den) => numerator.per(Unit::word(&den.node)?),
         None => Some(numerator),
     }
 }
@@ -614,7 +743,8 @@ fn unit_of(unit: &ast::UnitAst) -> Option<Unit> {
 /// Help for an enum word used where a record was expected, when the stdlib has that record.
 fn word_help(value: &V) -> Option<String> {
     match value {
-        V::Word(word) => stdlib::home_of(word).map(|module| format!("`{word}` here is an enum word; to use the record, add `use std::{module}::{word}`")),
+        V::Word(word) => stdlib::home_of(word)
+            .map(|module| format!("`{word}` here is an enum word; to use the record, add `use std::{module}::{word}`")),
         _ => None,
     }
 }

@@ -42,7 +42,10 @@ pub fn explain(name: &str, file: Option<&Path>) -> Result<Explanation, String> {
             return Ok(checker.explain_item(file, index));
         }
     }
-    Err(format!("no item `{name}` in {}the standard library", file.map(|f| format!("`{}` or ", f.display())).unwrap_or_default()))
+    Err(format!(
+        "no item `{name}` in {}the standard library",
+        file.map(|f| format!("`{}` or ", f.display())).unwrap_or_default()
+    ))
 }
 
 impl Checker {
@@ -94,7 +97,12 @@ impl Checker {
                 Some(None) => "<error>".into(),
                 None => match obj.kind.and_then(|k| k.field(&name)).map(|f| f.default) {
                     Some(FieldDefault::Required) => "<required>".into(),
-                    _ => "<from the data>".into(),
+                    // Unset optional fields (`valid`, a model's `vocab` and `context`) are shown
+                    // as comments: the output stays valid sprs.
+                    _ => {
+                        out.push_str(&format!("{indent}// {name}: not set\n"));
+                        continue;
+                    }
                 },
             };
             if let (true, Some(doc)) = (docs, doc) {
@@ -118,14 +126,23 @@ impl Checker {
             V::Tuple(items) => format!("({})", items.iter().map(|i| self.show(i)).collect::<Vec<_>>().join(", ")),
             V::Record(obj) => {
                 let class = obj.class.clone().map(|c| format!("{c} ")).unwrap_or_default();
-                let fields: Vec<String> = obj.slots.clone().iter().map(|s| {
-                    let value = match self.field(obj, &s.name, obj.at) {
-                        Some(Some(v)) => self.show(&v),
-                        _ => "<error>".into(),
-                    };
-                    format!("{} = {value}", s.name)
-                }).collect();
-                if fields.is_empty() { class.trim_end().to_string() } else { format!("{class}{{ {} }}", fields.join(", ")) }
+                let fields: Vec<String> = obj
+                    .slots
+                    .clone()
+                    .iter()
+                    .map(|s| {
+                        let value = match self.field(obj, &s.name, obj.at) {
+                            Some(Some(v)) => self.show(&v),
+                            _ => "<error>".into(),
+                        };
+                        format!("{} = {value}", s.name)
+                    })
+                    .collect();
+                if fields.is_empty() {
+                    class.trim_end().to_string()
+                } else {
+                    format!("{class}{{ {} }}", fields.join(", "))
+                }
             }
             V::Builtin(name) => name.to_string(),
             V::Call { .. } | V::Expr(_) | V::Filtered { .. } => self.text(val.at),
@@ -133,4 +150,3 @@ impl Checker {
         }
     }
 }
-

@@ -112,8 +112,16 @@ impl Checker {
         let sources = match self.field(obj, "on", at) {
             None if template => Vec::new(),
             None => {
-                let help = Some("add `on = SWEEP` (a sweep or train of this file), or `on = csv(\"points.csv\", columns = { .. })`".to_string());
-                self.emit(at, |span| CheckError::MissingField { field: "on".into(), kind: Kind::Fit.article(), span, help });
+                let help = Some(
+                    "add `on = SWEEP` (a sweep or train of this file), or `on = csv(\"points.csv\", columns = { .. })`"
+                        .to_string(),
+                );
+                self.emit(at, |span| CheckError::MissingField {
+                    field: "on".into(),
+                    kind: Kind::Fit.article(),
+                    span,
+                    help,
+                });
                 return None;
             }
             Some(value) => self.sources(value?, &law)?,
@@ -127,7 +135,12 @@ impl Checker {
             Some(value) => value,
             None => {
                 let help = Kind::Fit.field(field).map(|f| format!("add `{field} = ..`: {}", f.doc));
-                self.emit(at, |span| CheckError::MissingField { field: field.into(), kind: Kind::Fit.article(), span, help });
+                self.emit(at, |span| CheckError::MissingField {
+                    field: field.into(),
+                    kind: Kind::Fit.article(),
+                    span,
+                    help,
+                });
                 None
             }
         }
@@ -144,7 +157,12 @@ impl Checker {
         let value = self.required(obj, "params", obj.at)?;
         let V::Record(params) = &value.v else {
             let found = value.v.describe();
-            self.emit(value.at, |span| CheckError::WrongType { expected: "a record of parameters".into(), found, span, help: Some("write `params = { alpha = grid(0, 2, 0.5), A = { log = grid(0, 25, 5) } }`".into()) });
+            self.emit(value.at, |span| CheckError::WrongType {
+                expected: "a record of parameters".into(),
+                found,
+                span,
+                help: Some("write `params = { alpha = grid(0, 2, 0.5), A = { log = grid(0, 25, 5) } }`".into()),
+            });
             return None;
         };
         let mut out = Vec::new();
@@ -155,13 +173,15 @@ impl Checker {
                 continue;
             };
             let (list, log) = match &value.v {
-                V::Record(inner) if inner.slots.len() == 1 && inner.slot("log").is_some() => match self.field(inner, "log", slot.at) {
-                    Some(Some(list)) => (list, true),
-                    _ => {
-                        ok = false;
-                        continue;
+                V::Record(inner) if inner.slots.len() == 1 && inner.slot("log").is_some() => {
+                    match self.field(inner, "log", slot.at) {
+                        Some(Some(list)) => (list, true),
+                        _ => {
+                            ok = false;
+                            continue;
+                        }
                     }
-                },
+                }
                 _ => (value.clone(), false),
             };
             match self.starts(&list) {
@@ -178,7 +198,15 @@ impl Checker {
             V::Num(_) => vec![value.clone()],
             other => {
                 let found = other.describe();
-                self.emit(value.at, |span| CheckError::WrongType { expected: "a non-empty list of start values".into(), found, span, help: Some("for example `grid(0, 2, 0.5)` or `[0.3, 0.5]`, or `{ log = [..] }` for a positive parameter".into()) });
+                self.emit(value.at, |span| CheckError::WrongType {
+                    expected: "a non-empty list of start values".into(),
+                    found,
+                    span,
+                    help: Some(
+                        "for example `grid(0, 2, 0.5)` or `[0.3, 0.5]`, or `{ log = [..] }` for a positive parameter"
+                            .into(),
+                    ),
+                });
                 return None;
             }
         };
@@ -188,7 +216,12 @@ impl Checker {
                 V::Num(n) if is_plain(n) => starts.push(n.value),
                 other => {
                     let found = other.describe();
-                    self.emit(item.at, |span| CheckError::WrongType { expected: "a plain number".into(), found, span, help: None });
+                    self.emit(item.at, |span| CheckError::WrongType {
+                        expected: "a plain number".into(),
+                        found,
+                        span,
+                        help: None,
+                    });
                     return None;
                 }
             }
@@ -204,13 +237,24 @@ impl Checker {
                 V::Num(n) if is_plain(n) && n.value > 0.0 => Some(Loss::Huber(n.value)),
                 _ => {
                     let value = self.text(args[0].at);
-                    self.emit(args[0].at, |span| CheckError::OutOfRange { field: "huber delta".into(), range: "a plain number in (0, inf)".into(), value, span, help: None });
+                    self.emit(args[0].at, |span| CheckError::OutOfRange {
+                        field: "huber delta".into(),
+                        range: "a plain number in (0, inf)".into(),
+                        value,
+                        span,
+                        help: None,
+                    });
                     None
                 }
             },
             other => {
                 let found = other.describe();
-                self.emit(value.at, |span| CheckError::WrongType { expected: "a loss".into(), found, span, help: Some("a loss is `huber(1e-3)` or `mse`".into()) });
+                self.emit(value.at, |span| CheckError::WrongType {
+                    expected: "a loss".into(),
+                    found,
+                    span,
+                    help: Some("a loss is `huber(1e-3)` or `mse`".into()),
+                });
                 None
             }
         }
@@ -222,12 +266,24 @@ impl Checker {
         match &value.v {
             V::Call { name: name @ ("largest" | "smallest"), args, .. } => {
                 let V::Word(observable) = &args[0].v else { return None };
-                let count = self.coerce(&args[1], Ty::Count { min: 1.0, max: 1e9, unit: super::units::Unit::NONE }, "holdout count", false)?.as_u64()?;
+                let count = self
+                    .coerce(
+                        &args[1],
+                        Ty::Count { min: 1.0, max: 1e9, unit: super::units::Unit::NONE },
+                        "holdout count",
+                        false,
+                    )?
+                    .as_u64()?;
                 Some(Some(Holdout { observable: observable.clone(), count, largest: *name == "largest" }))
             }
             other => {
                 let found = other.describe();
-                self.emit(value.at, |span| CheckError::WrongType { expected: "a holdout".into(), found, span, help: Some("a holdout is `largest(C, 3)` or `smallest(N, 2)`".into()) });
+                self.emit(value.at, |span| CheckError::WrongType {
+                    expected: "a holdout".into(),
+                    found,
+                    span,
+                    help: Some("a holdout is `largest(C, 3)` or `smallest(N, 2)`".into()),
+                });
                 None
             }
         }
@@ -248,14 +304,21 @@ impl Checker {
             let filter_file = base.at.file;
             let source = match &base.v {
                 V::Sweep(name) => FitSource::Trials { item: name.clone(), filter: None },
-                V::Record(obj) if obj.kind == Some(Kind::Train) && obj.class.is_some() => FitSource::Trials { item: obj.class.clone().unwrap_or_default(), filter: None },
+                V::Record(obj) if obj.kind == Some(Kind::Train) && obj.class.is_some() => {
+                    FitSource::Trials { item: obj.class.clone().unwrap_or_default(), filter: None }
+                }
                 V::Call { name: "csv", args, named } => {
                     let path = self.csv_path(&args[0])?;
                     let columns = csv_columns(named);
                     let mapped: Vec<String> = columns.iter().map(|c| c.observable.clone()).collect();
                     if !mapped.iter().any(|m| m == "L") {
                         let help = Some("map the loss column: `columns = { L = \"loss\", .. }`".to_string());
-                        self.emit(base.at, |span| CheckError::MissingField { field: "L".into(), kind: "the columns of `csv(..)`".into(), span, help });
+                        self.emit(base.at, |span| CheckError::MissingField {
+                            field: "L".into(),
+                            kind: "the columns of `csv(..)`".into(),
+                            span,
+                            help,
+                        });
                         return None;
                     }
                     for name in observables_in(law) {
@@ -268,7 +331,12 @@ impl Checker {
                 }
                 other => {
                     let found = other.describe();
-                    self.emit(base.at, |span| CheckError::WrongType { expected: "a sweep, a train or `csv(..)`".into(), found, span, help: None });
+                    self.emit(base.at, |span| CheckError::WrongType {
+                        expected: "a sweep, a train or `csv(..)`".into(),
+                        found,
+                        span,
+                        help: None,
+                    });
                     return None;
                 }
             };
@@ -292,12 +360,18 @@ impl Checker {
     fn csv_path(&mut self, value: &Val) -> Option<String> {
         let V::Str(path) = &value.v else {
             let found = value.v.describe();
-            self.emit(value.at, |span| CheckError::WrongType { expected: "a path string".into(), found, span, help: None });
+            self.emit(value.at, |span| CheckError::WrongType {
+                expected: "a path string".into(),
+                found,
+                span,
+                help: None,
+            });
             return None;
         };
         let resolved = super::load::normalize(&self.sources.get(value.at.file).dir().join(path));
         if !resolved.exists() {
-            let help = Some(format!("paths are relative to the file that names them; looked for `{}`", resolved.display()));
+            let help =
+                Some(format!("paths are relative to the file that names them; looked for `{}`", resolved.display()));
             self.emit(value.at, |span| CheckError::FileNotFound { path: path.clone(), span, help });
             return None;
         }
@@ -312,7 +386,11 @@ impl Checker {
                 let ok = allowed.contains(name)
                     || match names {
                         Names::Law(_) => schema::is_observable(name) || Kind::Train.field(name).is_some(),
-                        Names::Trials => schema::is_observable(name) || Kind::Train.field(name).is_some() || super::builtins::is_word(name),
+                        Names::Trials => {
+                            schema::is_observable(name)
+                                || Kind::Train.field(name).is_some()
+                                || super::builtins::is_word(name)
+                        }
                         Names::Mapped(_) => false,
                     };
                 if ok {
@@ -323,16 +401,28 @@ impl Checker {
                 let help = did_you_mean(name, candidates.iter().copied());
                 match names {
                     Names::Law(params) => {
-                        let help = help.or_else(|| Some(format!("declare it in `params`, or use an observable: {}", observable_list())));
+                        let help = help.or_else(|| {
+                            Some(format!("declare it in `params`, or use an observable: {}", observable_list()))
+                        });
                         let _ = params;
                         self.emit(at, |span| CheckError::LawUnknownName { name: name.clone(), span, help });
                     }
                     Names::Trials => {
-                        let help = help.or_else(|| Some(format!("a condition may use the observables ({}) and config paths such as `model.width`", observable_list())));
+                        let help = help.or_else(|| {
+                            Some(format!(
+                                "a condition may use the observables ({}) and config paths such as `model.width`",
+                                observable_list()
+                            ))
+                        });
                         self.emit(at, |span| CheckError::UnknownObservable { name: name.clone(), span, help });
                     }
                     Names::Mapped(mapped) => {
-                        let help = help.or_else(|| Some(format!("only the observables mapped in `columns` can be used here: {}", mapped.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "))));
+                        let help = help.or_else(|| {
+                            Some(format!(
+                                "only the observables mapped in `columns` can be used here: {}",
+                                mapped.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+                            ))
+                        });
                         self.emit(at, |span| CheckError::UnknownObservable { name: name.clone(), span, help });
                     }
                 }
@@ -341,13 +431,20 @@ impl Checker {
                 Some(path) if !matches!(names, Names::Mapped(_)) => {
                     let segments: Vec<&str> = path.split('.').collect();
                     if schema::path_type(Kind::Train, &segments).is_err() {
-                        let help = Some("config paths name fields of a train, such as `model.width` or `prune.sparsity`".to_string());
+                        let help = Some(
+                            "config paths name fields of a train, such as `model.width` or `prune.sparsity`"
+                                .to_string(),
+                        );
                         self.emit(at, |span| CheckError::UnknownObservable { name: path.clone(), span, help });
                     }
                 }
                 _ => {
                     let name = self.text(at);
-                    self.emit(at, |span| CheckError::UnknownObservable { name, span, help: Some("only observables can be used here".into()) });
+                    self.emit(at, |span| CheckError::UnknownObservable {
+                        name,
+                        span,
+                        help: Some("only observables can be used here".into()),
+                    });
                 }
             },
             ExprKind::Call { callee, args } => {
@@ -355,7 +452,10 @@ impl Checker {
                     ExprKind::Name(f) if LAW_FUNCTIONS.contains(&f.as_str()) => {}
                     _ => {
                         let name = self.text(Loc { file, span: callee.span });
-                        let help = Some(format!("the functions available here are {}", LAW_FUNCTIONS.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")));
+                        let help = Some(format!(
+                            "the functions available here are {}",
+                            LAW_FUNCTIONS.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+                        ));
                         self.emit(Loc { file, span: callee.span }, |span| CheckError::UnknownName { name, span, help });
                     }
                 }
@@ -377,7 +477,12 @@ impl Checker {
             ExprKind::Of { value, .. } => self.check_names_in(value, file, allowed, names),
             ExprKind::SelfRef | ExprKind::Record(_) | ExprKind::Derive { .. } | ExprKind::Where { .. } => {
                 let found = self.text(at);
-                self.emit(at, |span| CheckError::WrongType { expected: "an expression over observables".into(), found: format!("`{found}`"), span, help: None });
+                self.emit(at, |span| CheckError::WrongType {
+                    expected: "an expression over observables".into(),
+                    found: format!("`{found}`"),
+                    span,
+                    help: None,
+                });
             }
         }
     }
@@ -426,13 +531,19 @@ fn visit_names(expr: &Expr, f: &mut impl FnMut(&str)) {
 }
 
 fn csv_columns(named: &[(String, Val)]) -> Vec<Column> {
-    let Some((_, Val { v: V::List(columns), .. })) = named.iter().find(|(n, _)| n == "columns") else { return Vec::new() };
+    let Some((_, Val { v: V::List(columns), .. })) = named.iter().find(|(n, _)| n == "columns") else {
+        return Vec::new();
+    };
     columns
         .iter()
         .filter_map(|c| match &c.v {
             V::Tuple(pair) => match (&pair[0].v, &pair[1].v) {
-                (V::Word(observable), V::Str(column)) => Some(Column { observable: observable.clone(), source: ColumnSource::Name(column.clone()) }),
-                (V::Word(observable), V::Expr(expr)) => Some(Column { observable: observable.clone(), source: ColumnSource::Expr((**expr).clone()) }),
+                (V::Word(observable), V::Str(column)) => {
+                    Some(Column { observable: observable.clone(), source: ColumnSource::Name(column.clone()) })
+                }
+                (V::Word(observable), V::Expr(expr)) => {
+                    Some(Column { observable: observable.clone(), source: ColumnSource::Expr((**expr).clone()) })
+                }
                 _ => None,
             },
             _ => None,

@@ -14,14 +14,22 @@ impl Checker {
         let ast = self.module(file).ast.clone();
         let library = !self.sources.get(file).is_user();
         // A sweep's base and a fit that other fits derive from are templates, not runs.
-        let sweep_bases: HashSet<&str> = ast.items.iter().filter_map(|i| match &i.kind {
-            ItemKind::Sweep(s) => Some(s.base.node.as_str()),
-            _ => None,
-        }).collect();
-        let fit_bases: HashSet<&str> = ast.items.iter().filter_map(|i| match &i.kind {
-            ItemKind::Fit(f) => f.base.as_ref().map(|b| b.node.as_str()),
-            _ => None,
-        }).collect();
+        let sweep_bases: HashSet<&str> = ast
+            .items
+            .iter()
+            .filter_map(|i| match &i.kind {
+                ItemKind::Sweep(s) => Some(s.base.node.as_str()),
+                _ => None,
+            })
+            .collect();
+        let fit_bases: HashSet<&str> = ast
+            .items
+            .iter()
+            .filter_map(|i| match &i.kind {
+                ItemKind::Fit(f) => f.base.as_ref().map(|b| b.node.as_str()),
+                _ => None,
+            })
+            .collect();
         let mut trials = Vec::new();
         let mut fits = Vec::new();
         for (index, item) in ast.items.iter().enumerate() {
@@ -98,4 +106,3 @@ impl Checker {
         }
     }
 }
-

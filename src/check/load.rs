@@ -35,7 +35,17 @@ impl Checker {
             return id;
         }
         let mut text = String::from("// the defaults of each kind's fields (src/check/schema.rs)\n");
-        for kind in [Kind::Data, Kind::Model, Kind::Schedule, Kind::Optimizer, Kind::Train, Kind::Fit, Kind::Eval, Kind::Bpe, Kind::Synthetic] {
+        for kind in [
+            Kind::Data,
+            Kind::Model,
+            Kind::Schedule,
+            Kind::Optimizer,
+            Kind::Train,
+            Kind::Fit,
+            Kind::Eval,
+            Kind::Bpe,
+            Kind::Synthetic,
+        ] {
             for spec in kind.fields() {
                 if let FieldDefault::Expr(expr) = spec.default {
                     text.push_str(&format!("let {}__{} = {expr}\n", kind.name(), spec.name));
@@ -56,7 +66,14 @@ impl Checker {
                 self.diags.extend(errors.into_iter().map(|e| Diag::new(id, e)));
                 // A file that does not parse has no names; lookups into it fail silently rather
                 // than cascading into unknown-name errors.
-                self.modules.insert(id, Module { ast: Rc::new(ast::File { version: None, items: Vec::new() }), names: HashMap::new(), broken: true });
+                self.modules.insert(
+                    id,
+                    Module {
+                        ast: Rc::new(ast::File { version: None, items: Vec::new() }),
+                        names: HashMap::new(),
+                        broken: true,
+                    },
+                );
                 return id;
             }
         };
@@ -89,10 +106,21 @@ impl Checker {
         id
     }
 
-    fn bind(&mut self, file: FileId, names: &mut HashMap<String, (Binding, Span)>, name: String, binding: Binding, span: Span) {
+    fn bind(
+        &mut self,
+        file: FileId,
+        names: &mut HashMap<String, (Binding, Span)>,
+        name: String,
+        binding: Binding,
+        span: Span,
+    ) {
         if let Some((_, first)) = names.get(&name) {
             let first = *first;
-            self.emit(Loc { file, span }, |span| CheckError::Duplicate { name: name.clone(), span, first: first.into() });
+            self.emit(Loc { file, span }, |span| CheckError::Duplicate {
+                name: name.clone(),
+                span,
+                first: first.into(),
+            });
             return;
         }
         names.insert(name, (binding, span));
@@ -110,9 +138,17 @@ impl Checker {
                 if found.is_none() {
                     let written = segments.join("::");
                     let candidates: Vec<String> = stdlib::MODULES.iter().map(|(m, _)| format!("std::{m}")).collect();
-                    let help = did_you_mean(&written, candidates.iter().map(String::as_str))
-                        .or_else(|| Some(format!("the standard library modules are {}", candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "))));
-                    self.emit(at, |span| CheckError::ImportNotFound { what: format!("module `{written}`"), span, help });
+                    let help = did_you_mean(&written, candidates.iter().map(String::as_str)).or_else(|| {
+                        Some(format!(
+                            "the standard library modules are {}",
+                            candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                        ))
+                    });
+                    self.emit(at, |span| CheckError::ImportNotFound {
+                        what: format!("module `{written}`"),
+                        span,
+                        help,
+                    });
                 }
                 found
             }
@@ -121,7 +157,8 @@ impl Checker {
                 let origin = Origin::Disk(resolved.clone());
                 if let Some(existing) = self.sources.find(&origin) {
                     if let Some(pos) = stack.iter().position(|f| *f == existing) {
-                        let mut chain: Vec<String> = stack[pos..].iter().map(|f| format!("`{}`", self.sources.get(*f).name)).collect();
+                        let mut chain: Vec<String> =
+                            stack[pos..].iter().map(|f| format!("`{}`", self.sources.get(*f).name)).collect();
                         chain.push(format!("`{}`", self.sources.get(existing).name));
                         let chain = chain.join(" imports ");
                         self.emit(at, |span| CheckError::ImportCycle { chain, span });
@@ -132,7 +169,10 @@ impl Checker {
                 match std::fs::read_to_string(&resolved) {
                     Ok(text) => Some(self.load(origin, display_path(&resolved), text, stack)),
                     Err(_) => {
-                        let help = Some(format!("paths in `use` are relative to the importing file; looked for `{}`", resolved.display()));
+                        let help = Some(format!(
+                            "paths in `use` are relative to the importing file; looked for `{}`",
+                            resolved.display()
+                        ));
                         self.emit(at, |span| CheckError::ImportNotFound { what: format!("file `{path}`"), span, help });
                         None
                     }

@@ -82,11 +82,7 @@ fn finish(mut checker: Checker, entry: Option<FileId>) -> CheckOutput {
     let mut diagnostics = std::mem::take(&mut checker.diags);
     diagnostics.sort_by_key(Diag::position);
     let has_errors = diagnostics.iter().any(Diag::is_error);
-    CheckOutput {
-        sources: checker.sources,
-        diagnostics,
-        checked: if has_errors { None } else { checked },
-    }
+    CheckOutput { sources: checker.sources, diagnostics, checked: if has_errors { None } else { checked } }
 }
 
 /// What a name in a file's scope refers to.

@@ -68,11 +68,22 @@ impl Kind {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Ty {
     /// A whole number in `[min, max]`, plain or in `unit` (if `unit` is not `NONE`).
-    Count { min: f64, max: f64, unit: Unit },
+    Count {
+        min: f64,
+        max: f64,
+        unit: Unit,
+    },
     /// A plain real number in the range.
-    Real { min: f64, max: f64, min_open: bool, max_open: bool },
+    Real {
+        min: f64,
+        max: f64,
+        min_open: bool,
+        max_open: bool,
+    },
     /// A plain fraction in `[0, 1]`, or `[0, 1)` when `max_open`; written `25%` or `0.25`.
-    Fraction { max_open: bool },
+    Fraction {
+        max_open: bool,
+    },
     /// One of these words.
     Word(&'static [&'static str]),
     Bool,
@@ -156,13 +167,23 @@ static DATA: &[FieldSpec] = &[
 ];
 
 static MODEL: &[FieldSpec] = &[
-    field("arch", Ty::Word(ARCHS), Expr("llama"), "`llama` (RMSNorm, SwiGLU, rotary positions) or `gpt` (LayerNorm, GELU, learned positions)"),
+    field(
+        "arch",
+        Ty::Word(ARCHS),
+        Expr("llama"),
+        "`llama` (RMSNorm, SwiGLU, rotary positions) or `gpt` (LayerNorm, GELU, learned positions)",
+    ),
     field("width", count(1.0, 1_048_576.0), Required, "model dimension"),
     field("depth", count(1.0, 4096.0), Required, "number of transformer blocks"),
     field("heads", count(1.0, 65_536.0), Required, "attention heads; must divide `width`"),
     field("mlp", count(1.0, 16_777_216.0), Required, "hidden size of each block's feed-forward layer"),
     field("vocab", count(2.0, 16_777_216.0), Absent, "vocabulary size (default: the tokenizer's)"),
-    field("context", Ty::Count { min: 1.0, max: 1_048_576.0, unit: Unit::TOKENS }, Absent, "maximum sequence length (default: the data's)"),
+    field(
+        "context",
+        Ty::Count { min: 1.0, max: 1_048_576.0, unit: Unit::TOKENS },
+        Absent,
+        "maximum sequence length (default: the data's)",
+    ),
     field("tie_embeddings", Ty::Bool, Expr("false"), "share the input embedding with the output head"),
 ];
 
@@ -181,10 +202,25 @@ static OPTIMIZER: &[FieldSpec] = &[
     field("lr", Ty::Real { min: 0.0, max: 10.0, min_open: true, max_open: false }, Expr("3e-4"), "peak learning rate"),
     field("betas", Ty::Betas, Expr("(0.9, 0.95)"), "Adam's moment decay rates"),
     field("eps", Ty::Real { min: 0.0, max: 1.0, min_open: true, max_open: true }, Expr("1e-8"), "Adam's epsilon"),
-    field("weight_decay", Ty::Real { min: 0.0, max: 10.0, min_open: false, max_open: false }, Expr("0.1"), "decoupled weight decay (not applied to norms, biases and embeddings)"),
-    field("grad_clip", Ty::Real { min: 0.0, max: f64::INFINITY, min_open: false, max_open: true }, Expr("1.0"), "clip the global gradient norm to this; 0 turns clipping off"),
+    field(
+        "weight_decay",
+        Ty::Real { min: 0.0, max: 10.0, min_open: false, max_open: false },
+        Expr("0.1"),
+        "decoupled weight decay (not applied to norms, biases and embeddings)",
+    ),
+    field(
+        "grad_clip",
+        Ty::Real { min: 0.0, max: f64::INFINITY, min_open: false, max_open: true },
+        Expr("1.0"),
+        "clip the global gradient norm to this; 0 turns clipping off",
+    ),
     field("warmup", Ty::Interval, Expr("1%"), "linear warmup: steps, or a fraction of training"),
-    field("decay", Ty::Word(DECAYS), Expr("cosine"), "learning-rate decay after warmup: `cosine`, `linear` or `constant`"),
+    field(
+        "decay",
+        Ty::Word(DECAYS),
+        Expr("cosine"),
+        "learning-rate decay after warmup: `cosine`, `linear` or `constant`",
+    ),
     field("min_lr", Ty::Fraction { max_open: false }, Expr("10%"), "final learning rate, as a fraction of `lr`"),
 ];
 
@@ -202,16 +238,32 @@ static TRAIN: &[FieldSpec] = &[
 
 static EVAL: &[FieldSpec] = &[
     field("every", Ty::Interval, Expr("10%"), "evaluation interval: steps, or a fraction of training"),
-    field("tokens", Ty::Count { min: 1.0, max: MAX_COUNT, unit: Unit::TOKENS }, Expr("256k"), "held-out tokens per evaluation"),
+    field(
+        "tokens",
+        Ty::Count { min: 1.0, max: MAX_COUNT, unit: Unit::TOKENS },
+        Expr("256k"),
+        "held-out tokens per evaluation",
+    ),
 ];
 
-static BPE: &[FieldSpec] = &[field("vocab", count(257.0, 1_048_576.0), Expr("4096"), "vocabulary size, including the 256 byte tokens")];
+static BPE: &[FieldSpec] =
+    &[field("vocab", count(257.0, 1_048_576.0), Expr("4096"), "vocabulary size, including the 256 byte tokens")];
 
 static SYNTHETIC: &[FieldSpec] = &[
     field("vocab", count(2.0, 65_536.0), Expr("256"), "number of distinct tokens"),
     field("order", count(1.0, 8.0), Expr("1"), "Markov order: how many previous tokens determine the next"),
-    field("branching", count(1.0, 65_536.0), Expr("4"), "successors of each context, chosen uniformly: the entropy rate is ln(branching) nats/token"),
-    field("tokens", Ty::Count { min: 1.0, max: MAX_COUNT, unit: Unit::TOKENS }, Expr("1M"), "length of the generated corpus"),
+    field(
+        "branching",
+        count(1.0, 65_536.0),
+        Expr("4"),
+        "successors of each context, chosen uniformly: the entropy rate is ln(branching) nats/token",
+    ),
+    field(
+        "tokens",
+        Ty::Count { min: 1.0, max: MAX_COUNT, unit: Unit::TOKENS },
+        Expr("1M"),
+        "length of the generated corpus",
+    ),
     field("seed", count(0.0, MAX_COUNT), Expr("0"), "seed of the generated language"),
 ];
 

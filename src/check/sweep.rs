@@ -74,7 +74,9 @@ impl Checker {
     pub(super) fn expand_sweep(&mut self, file: FileId, sweep: &ast::Sweep) -> Vec<Trial> {
         let sweep_at = Loc { file, span: sweep.name.span };
         let base_at = Loc { file, span: sweep.base.span };
-        let Some(base) = self.name(&sweep.base.node, file, base_at, Some(Ty::Record(Kind::Train))) else { return Vec::new() };
+        let Some(base) = self.name(&sweep.base.node, file, base_at, Some(Ty::Record(Kind::Train))) else {
+            return Vec::new();
+        };
         let Some(Val { v: V::Record(base), .. }) = self.expect_record(base, Kind::Train) else { return Vec::new() };
         let mut overrides = Vec::new();
         let mut axes = Vec::new();
@@ -86,20 +88,23 @@ impl Checker {
                     def: Def::Expr { expr: Rc::new(field.value.clone()), file },
                     file,
                 }),
+                // An axis keeps the values that evaluated, so that the trials still expand
+                // and their own errors are reported too.
                 SweepEntry::Axis(axis) => match self.axis(file, axis) {
-                    Some(spec) => axes.push(spec),
-                    None => ok = false,
+                    Some(spec) if !spec.values.is_empty() => axes.push(spec),
+                    _ => ok = false,
                 },
             }
         }
-        if !ok {
+        if !ok && axes.len() < sweep.entries.iter().filter(|e| matches!(e, SweepEntry::Axis(_))).count() {
             return Vec::new();
         }
         let total: usize = axes.iter().map(|a| a.values.len()).product();
         let mut trials = Vec::with_capacity(total);
         let mut index = vec![0; axes.len()];
         for _ in 0..total {
-            let mut entries: Vec<Entry> = overrides.iter().map(|e| Entry { path: e.path.clone(), def: e.def.clone(), file }).collect();
+            let mut entries: Vec<Entry> =
+                overrides.iter().map(|e| Entry { path: e.path.clone(), def: e.def.clone(), file }).collect();
             let mut named = Vec::new();
             for (axis, &i) in axes.iter().zip(&index) {
                 let value = &axis.values[i];
@@ -118,9 +123,16 @@ impl Checker {
             if let Some(config) = config {
                 let name = match named.is_empty() {
                     true => sweep.name.node.clone(),
-                    false => format!("{}[{}]", sweep.name.node, named.iter().map(|(p, v)| format!("{p}={v}")).collect::<Vec<_>>().join(", ")),
+                    false => format!(
+                        "{}[{}]",
+                        sweep.name.node,
+                        named.iter().map(|(p, v)| format!("{p}={v}")).collect::<Vec<_>>().join(", ")
+                    ),
                 };
-                trials.push((anchor, Trial { id: trial_id(&config), name, sweep: Some(sweep.name.node.clone()), config, axes: named }));
+                trials.push((
+                    anchor,
+                    Trial { id: trial_id(&config), name, sweep: Some(sweep.name.node.clone()), config, axes: named },
+                ));
             }
             // The odometer: the last axis varies fastest.
             for k in (0..axes.len()).rev() {
@@ -142,7 +154,8 @@ impl Checker {
             if let Some(&first) = ids.get(&trial.id) {
                 let other = kept[first].name.clone();
                 let name = trial.name.clone();
-                let same = if other == name { "an earlier trial of the same name".to_string() } else { format!("`{other}`") };
+                let same =
+                    if other == name { "an earlier trial of the same name".to_string() } else { format!("`{other}`") };
                 self.emit(at, |span| CheckError::DuplicateTrial { name, other: same, span });
                 continue;
             }
@@ -165,8 +178,12 @@ impl Checker {
                     let want = if axis.tuple { None } else { Some(types[0]) };
                     let value = match (&item.kind, axis.tuple) {
                         (ExprKind::Tuple(elems), true) if elems.len() == types.len() => {
-                            let values: Vec<Option<Val>> = elems.iter().zip(&types).map(|(e, t)| self.eval(e, file, None, Some(*t))).collect();
-                            values.into_iter().collect::<Option<Vec<_>>>().map(|vs| Val { v: V::Tuple(vs), at: Loc { file, span: item.span } })
+                            let values: Vec<Option<Val>> =
+                                elems.iter().zip(&types).map(|(e, t)| self.eval(e, file, None, Some(*t))).collect();
+                            values
+                                .into_iter()
+                                .collect::<Option<Vec<_>>>()
+                                .map(|vs| Val { v: V::Tuple(vs), at: Loc { file, span: item.span } })
                         }
                         _ => self.eval(item, file, None, want),
                     };
@@ -183,7 +200,12 @@ impl Checker {
                     V::List(values) => values.into_iter().map(|v| (Some(v), &axis.values)).collect(),
                     other => {
                         let found = other.describe();
-                        self.emit(value.at, |span| CheckError::WrongType { expected: "a list of values".into(), found, span, help: Some("an axis takes a list: `model.width in [64, 128]`".into()) });
+                        self.emit(value.at, |span| CheckError::WrongType {
+                            expected: "a list of values".into(),
+                            found,
+                            span,
+                            help: Some("an axis takes a list: `model.width in [64, 128]`".into()),
+                        });
                         return None;
                     }
                 }
@@ -194,26 +216,24 @@ impl Checker {
             return None;
         }
         let mut values = Vec::new();
-        let mut ok = true;
         for (value, expr) in items {
-            let Some(value) = value else {
-                ok = false;
-                continue;
+            let Some(value) = value else { continue };
+            let text = if std::ptr::eq(expr, &axis.values) {
+                self.text(value.at)
+            } else {
+                self.text(Loc { file, span: expr.span })
             };
-            let text = if std::ptr::eq(expr, &axis.values) { self.text(value.at) } else { self.text(Loc { file, span: expr.span }) };
             let per_path = if axis.tuple {
                 match value.v {
                     V::Tuple(elems) if elems.len() == axis.paths.len() => elems,
                     V::Tuple(elems) => {
                         let (expected, found) = (axis.paths.len(), elems.len());
                         self.emit(value.at, |span| CheckError::AxisArity { expected, found, span });
-                        ok = false;
                         continue;
                     }
                     _ => {
                         let expected = axis.paths.len();
                         self.emit(value.at, |span| CheckError::AxisArity { expected, found: 1, span });
-                        ok = false;
                         continue;
                     }
                 }
@@ -222,7 +242,7 @@ impl Checker {
             };
             values.push(AxisValue { values: per_path, text });
         }
-        ok.then(|| AxisSpec { paths: axis.paths.clone(), values })
+        Some(AxisSpec { paths: axis.paths.clone(), values })
     }
 
     /// The type at an axis path, or an error naming the first segment that does not exist.
@@ -233,7 +253,10 @@ impl Checker {
             Err(bad) => {
                 let bad = bad.min(segments.len() - 1);
                 let kind = kind_at(&segments[..bad]);
-                let help = kind.and_then(|k| did_you_mean(segments[bad], k.fields().iter().map(|f| f.name)).map(|d| format!("{d} ({} has {})", k.article(), super::eval::field_list(k))));
+                let help = kind.and_then(|k| {
+                    did_you_mean(segments[bad], k.fields().iter().map(|f| f.name))
+                        .map(|d| format!("{d} ({} has {})", k.article(), super::eval::field_list(k)))
+                });
                 let help = help.or_else(|| match kind {
                     Some(k) => Some(format!("{} has {}", k.article(), super::eval::field_list(k))),
                     None => Some(format!("`{}` is not a record, so it has no fields", segments[..bad].join("."))),
@@ -244,7 +267,6 @@ impl Checker {
             }
         }
     }
-
 }
 
 /// The kind of record at a path from a train, if it is a record.

@@ -43,7 +43,12 @@ impl Checker {
                     if spec.default == FieldDefault::Required && !partial {
                         let help = Some(format!("add `{} = ..`: {}", spec.name, spec.doc));
                         let at = self.first_line(obj.at);
-                        self.emit(at, |span| CheckError::MissingField { field: spec.name.to_string(), kind: kind.article(), span, help });
+                        self.emit(at, |span| CheckError::MissingField {
+                            field: spec.name.to_string(),
+                            kind: kind.article(),
+                            span,
+                            help,
+                        });
                         ok = false;
                     }
                 }
@@ -101,7 +106,10 @@ impl Checker {
                 let sparsity = num(map, "sparsity")?;
                 if map.get("method").and_then(Json::as_str) == Some("none") && sparsity > 0.0 {
                     let sparsity = format!("{}%", fmt_number(sparsity * 100.0));
-                    self.emit(self.field_at(obj, "sparsity"), |span| CheckError::SparsityWithoutMethod { sparsity, span });
+                    self.emit(self.field_at(obj, "sparsity"), |span| CheckError::SparsityWithoutMethod {
+                        sparsity,
+                        span,
+                    });
                     return None;
                 }
             }
@@ -110,7 +118,13 @@ impl Checker {
                 if branching > vocab {
                     let range = format!("in [1, {}] (at most `vocab`)", fmt_number(vocab));
                     let field = join(path, "branching");
-                    self.emit(self.field_at(obj, "branching"), |span| CheckError::OutOfRange { field, range, value: fmt_number(branching), span, help: None });
+                    self.emit(self.field_at(obj, "branching"), |span| CheckError::OutOfRange {
+                        field,
+                        range,
+                        value: fmt_number(branching),
+                        span,
+                        help: None,
+                    });
                     return None;
                 }
             }
@@ -136,13 +150,27 @@ impl Checker {
                 model.insert("vocab".into(), json!(vocab));
             }
             (None, None) => {
-                let help = Some("a `file(..)` tokenizer's vocabulary is only known at run time; set `vocab` in the model".to_string());
-                self.emit(model_at, |span| CheckError::MissingField { field: "vocab".into(), kind: Kind::Model.article(), span, help });
+                let help = Some(
+                    "a `file(..)` tokenizer's vocabulary is only known at run time; set `vocab` in the model"
+                        .to_string(),
+                );
+                self.emit(model_at, |span| CheckError::MissingField {
+                    field: "vocab".into(),
+                    kind: Kind::Model.article(),
+                    span,
+                    help,
+                });
                 return None;
             }
             (Some(vocab), Some(needed)) if vocab < needed => {
                 let range = format!("at least the tokenizer's vocabulary ({needed})");
-                self.emit(model_at, |span| CheckError::OutOfRange { field: "model.vocab".into(), range, value: vocab.to_string(), span, help: None });
+                self.emit(model_at, |span| CheckError::OutOfRange {
+                    field: "model.vocab".into(),
+                    range,
+                    value: vocab.to_string(),
+                    span,
+                    help: None,
+                });
                 return None;
             }
             _ => {}
@@ -153,7 +181,13 @@ impl Checker {
             }
             Some(context) if context < data_context => {
                 let range = format!("at least the data's context ({data_context})");
-                self.emit(model_at, |span| CheckError::OutOfRange { field: "model.context".into(), range, value: context.to_string(), span, help: None });
+                self.emit(model_at, |span| CheckError::OutOfRange {
+                    field: "model.context".into(),
+                    range,
+                    value: context.to_string(),
+                    span,
+                    help: None,
+                });
                 return None;
             }
             Some(_) => {}
@@ -231,14 +265,27 @@ impl Checker {
             V::Num(n) if n.of.is_none() && units.contains(&n.unit) => Some(n.value),
             V::Num(n) if n.of.is_some() => {
                 let message = format!("`{field}` cannot be qualified with `of`");
-                self.emit(val.at, |span| CheckError::BadQualifier { message, span, label: "qualified fraction".into() });
+                self.emit(val.at, |span| CheckError::BadQualifier {
+                    message,
+                    span,
+                    label: "qualified fraction".into(),
+                });
                 None
             }
             V::Num(n) => {
                 let expected = unit_list(units);
                 let found = n.unit.to_string();
-                let help = units.iter().find(|u| !u.is_none()).map(|u| format!("write the value in {u}, or as a plain number"));
-                self.emit(val.at, |span| CheckError::FieldUnit { field: field.to_string(), expected, found, span, help });
+                let help = units
+                    .iter()
+                    .find(|u| !u.is_none())
+                    .map(|u| format!("write the value in {u}, or as a plain number"));
+                self.emit(val.at, |span| CheckError::FieldUnit {
+                    field: field.to_string(),
+                    expected,
+                    found,
+                    span,
+                    help,
+                });
                 None
             }
             _ => {
@@ -260,7 +307,16 @@ impl Checker {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn range(&mut self, val: &Val, field: &str, n: f64, min: f64, max: f64, min_open: bool, max_open: bool) -> Option<()> {
+    fn range(
+        &mut self,
+        val: &Val,
+        field: &str,
+        n: f64,
+        min: f64,
+        max: f64,
+        min_open: bool,
+        max_open: bool,
+    ) -> Option<()> {
         let below = if min_open { n <= min } else { n < min };
         let above = if max_open { n >= max } else { n > max };
         if !below && !above {
@@ -280,7 +336,8 @@ impl Checker {
         match &val.v {
             V::Word(word) if words.contains(&word.as_str()) => Some(json!(word)),
             V::Word(word) => {
-                let help = did_you_mean(word, words.iter().copied()).or_else(|| Some(format!("`{field}` is one of {list}")));
+                let help =
+                    did_you_mean(word, words.iter().copied()).or_else(|| Some(format!("`{field}` is one of {list}")));
                 self.wrong(val, &format!("one of {list}"), help)
             }
             _ => self.wrong(val, &format!("one of {list}"), None),
@@ -296,7 +353,8 @@ impl Checker {
         let file = self.sources.get(val.at.file);
         let resolved = super::load::normalize(&file.dir().join(path));
         if !resolved.exists() {
-            let help = Some(format!("paths are relative to the file that names them; looked for `{}`", resolved.display()));
+            let help =
+                Some(format!("paths are relative to the file that names them; looked for `{}`", resolved.display()));
             self.emit(val.at, |span| CheckError::FileNotFound { path: path.clone(), span, help });
             return None;
         }
@@ -348,9 +406,15 @@ impl Checker {
                 let obj = Rc::new(Obj::new(Some(Kind::Bpe), Some("bpe".into()), Vec::new(), val.at));
                 Some(json!({ "bpe": self.coerce_record(&obj, Kind::Bpe, field, partial)? }))
             }
-            V::Record(obj) if obj.kind == Some(Kind::Bpe) => Some(json!({ "bpe": self.coerce_record(obj, Kind::Bpe, field, partial)? })),
+            V::Record(obj) if obj.kind == Some(Kind::Bpe) => {
+                Some(json!({ "bpe": self.coerce_record(obj, Kind::Bpe, field, partial)? }))
+            }
             V::Call { name: "file", args, .. } => Some(json!({ "file": { "path": self.existing_path(&args[0])? } })),
-            _ => self.wrong(val, "a tokenizer", Some("a tokenizer is `bytes`, `bpe { vocab = 4096 }` or `file(\"tokenizer.json\")`".into())),
+            _ => self.wrong(
+                val,
+                "a tokenizer",
+                Some("a tokenizer is `bytes`, `bpe { vocab = 4096 }` or `file(\"tokenizer.json\")`".into()),
+            ),
         }
     }
 
@@ -360,8 +424,15 @@ impl Checker {
             (Some(_), _) | (None, Unit::NONE) => {
                 let basis = n.of.unwrap_or(super::value::Basis::Steps);
                 if !(0.0..=1.0).contains(&n.value) {
-                    let help = Some("for an absolute point write a quantity such as `500 steps` or `10M tokens`".into());
-                    self.emit(val.at, |span| CheckError::OutOfRange { field: field.to_string(), range: "in [0, 1]".into(), value: n.to_string(), span, help });
+                    let help =
+                        Some("for an absolute point write a quantity such as `500 steps` or `10M tokens`".into());
+                    self.emit(val.at, |span| CheckError::OutOfRange {
+                        field: field.to_string(),
+                        range: "in [0, 1]".into(),
+                        value: n.to_string(),
+                        span,
+                        help,
+                    });
                     return None;
                 }
                 Some(json!({ "fraction": { "value": n.value, "of": basis } }))
@@ -374,8 +445,15 @@ impl Checker {
                 Some(json!({ key: count as u64 }))
             }
             (None, unit) => {
-                let help = Some("write a fraction (`25%`, `25% of compute`) or a quantity (`500 steps`, `10M tokens`)".into());
-                self.emit(val.at, |span| CheckError::FieldUnit { field: field.to_string(), expected: "a fraction, steps or tokens".into(), found: unit.to_string(), span, help });
+                let help =
+                    Some("write a fraction (`25%`, `25% of compute`) or a quantity (`500 steps`, `10M tokens`)".into());
+                self.emit(val.at, |span| CheckError::FieldUnit {
+                    field: field.to_string(),
+                    expected: "a fraction, steps or tokens".into(),
+                    found: unit.to_string(),
+                    span,
+                    help,
+                });
                 None
             }
         }
@@ -384,7 +462,8 @@ impl Checker {
     fn interval(&mut self, val: &Val, field: &str) -> Option<Json> {
         let V::Num(n) = &val.v else { return self.wrong(val, "a fraction or steps", None) };
         if n.of.is_some() {
-            let message = format!("`{field}` is a fraction of training or a number of steps; it cannot be qualified with `of`");
+            let message =
+                format!("`{field}` is a fraction of training or a number of steps; it cannot be qualified with `of`");
             self.emit(val.at, |span| CheckError::BadQualifier { message, span, label: "qualified fraction".into() });
             return None;
         }
@@ -394,7 +473,13 @@ impl Checker {
             if !(0.0..=1.0).contains(&n.value) || (!zero_ok && n.value == 0.0) {
                 let help = Some(format!("for a number of steps write `{} steps`", fmt_number(n.value)));
                 let range = if zero_ok { "in [0, 1]" } else { "in (0, 1]" };
-                self.emit(val.at, |span| CheckError::OutOfRange { field: field.to_string(), range: range.into(), value: n.to_string(), span, help });
+                self.emit(val.at, |span| CheckError::OutOfRange {
+                    field: field.to_string(),
+                    range: range.into(),
+                    value: n.to_string(),
+                    span,
+                    help,
+                });
                 return None;
             }
             return Some(json!({ "fraction": n.value }));
@@ -406,7 +491,13 @@ impl Checker {
             return Some(json!({ "steps": count as u64 }));
         }
         let help = Some("write a fraction of training (`10%`) or a number of steps (`100 steps`)".into());
-        self.emit(val.at, |span| CheckError::FieldUnit { field: field.to_string(), expected: "a fraction or steps".into(), found: n.unit.to_string(), span, help });
+        self.emit(val.at, |span| CheckError::FieldUnit {
+            field: field.to_string(),
+            expected: "a fraction or steps".into(),
+            found: n.unit.to_string(),
+            span,
+            help,
+        });
         None
     }
 
@@ -417,10 +508,22 @@ impl Checker {
             V::Num(n) if n.of.is_none() => {
                 let found = n.unit.to_string();
                 let help = Some("add a unit: `20 tokens/param`, `10M tokens`, `5000 steps` or `1e18 flops`".into());
-                self.emit(val.at, |span| CheckError::FieldUnit { field: field.to_string(), expected: unit_list(&units), found, span, help });
+                self.emit(val.at, |span| CheckError::FieldUnit {
+                    field: field.to_string(),
+                    expected: unit_list(&units),
+                    found,
+                    span,
+                    help,
+                });
                 return None;
             }
-            _ => return self.wrong(val, "a budget", Some("a budget is `20 tokens/param`, `10M tokens`, `5000 steps` or `1e18 flops`".into())),
+            _ => {
+                return self.wrong(
+                    val,
+                    "a budget",
+                    Some("a budget is `20 tokens/param`, `10M tokens`, `5000 steps` or `1e18 flops`".into()),
+                )
+            }
         };
         self.range(val, field, value.value, 0.0, f64::INFINITY, true, true)?;
         Some(match value.unit {
@@ -436,13 +539,16 @@ impl Checker {
 fn point_key(point: &Json) -> Option<(String, f64)> {
     let (key, value) = point.as_object()?.iter().next()?;
     match value {
-        Json::Object(fraction) => Some((format!("fraction of {}", fraction.get("of")?.as_str()?), fraction.get("value")?.as_f64()?)),
+        Json::Object(fraction) => {
+            Some((format!("fraction of {}", fraction.get("of")?.as_str()?), fraction.get("value")?.as_f64()?))
+        }
         other => Some((key.clone(), other.as_f64()?)),
     }
 }
 
 fn unit_list(units: &[Unit]) -> String {
-    let words: Vec<String> = units.iter().map(|u| if u.is_none() { "a plain number".into() } else { u.to_string() }).collect();
+    let words: Vec<String> =
+        units.iter().map(|u| if u.is_none() { "a plain number".into() } else { u.to_string() }).collect();
     match words.as_slice() {
         [one] => one.clone(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),

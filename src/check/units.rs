@@ -31,11 +31,11 @@ impl Unit {
         self == Unit::NONE
     }
 
-    pub fn mul(self, other: Unit) -> Option<Unit> {
+    pub fn times(self, other: Unit) -> Option<Unit> {
         self.zip(other, |a, b| a.checked_add(b))
     }
 
-    pub fn div(self, other: Unit) -> Option<Unit> {
+    pub fn per(self, other: Unit) -> Option<Unit> {
         self.zip(other, |a, b| a.checked_sub(b))
     }
 
@@ -50,8 +50,8 @@ impl Unit {
 
     fn zip(self, other: Unit, f: impl Fn(i8, i8) -> Option<i8>) -> Option<Unit> {
         let mut out = [0i8; 5];
-        for i in 0..5 {
-            out[i] = f(self.0[i], other.0[i])?;
+        for ((o, a), b) in out.iter_mut().zip(self.0).zip(other.0) {
+            *o = f(a, b)?;
         }
         Some(Unit(out))
     }
@@ -96,10 +96,10 @@ mod tests {
     fn words_and_ratios() {
         assert_eq!(Unit::word("FLOPs"), Some(Unit::FLOPS));
         assert_eq!(Unit::word("param"), Some(Unit::PARAMS));
-        assert_eq!(Unit::TOKENS.div(Unit::PARAMS), Some(Unit::TOKENS_PER_PARAM));
+        assert_eq!(Unit::TOKENS.per(Unit::PARAMS), Some(Unit::TOKENS_PER_PARAM));
         assert_eq!(Unit::TOKENS_PER_PARAM.to_string(), "tokens/param");
-        assert_eq!(Unit::NONE.div(Unit::STEPS).unwrap().to_string(), "1/step");
+        assert_eq!(Unit::NONE.per(Unit::STEPS).unwrap().to_string(), "1/step");
         assert_eq!(Unit::TOKENS.pow(2).unwrap().to_string(), "tokens^2");
-        assert_eq!(Unit::TOKENS_PER_PARAM.mul(Unit::PARAMS), Some(Unit::TOKENS));
+        assert_eq!(Unit::TOKENS_PER_PARAM.times(Unit::PARAMS), Some(Unit::TOKENS));
     }
 }

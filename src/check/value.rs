@@ -77,11 +77,18 @@ pub enum V {
     Builtin(&'static str),
     /// The result of calling a builtin that builds a value of a field's type:
     /// `text("a.txt")`, `huber(1e-3)`, `largest(C, 3)`, `csv(...)`.
-    Call { name: &'static str, args: Vec<Val>, named: Vec<(String, Val)> },
+    Call {
+        name: &'static str,
+        args: Vec<Val>,
+        named: Vec<(String, Val)>,
+    },
     /// An expression kept unevaluated: a law, a `where` condition, a derived CSV column.
     Expr(Rc<Expr>),
     /// `VALUE where COND`: trials or data rows filtered by a condition over observables.
-    Filtered { base: Box<Val>, cond: Rc<Expr> },
+    Filtered {
+        base: Box<Val>,
+        cond: Rc<Expr>,
+    },
     /// A reference to a sweep (only meaningful as the data of a fit).
     Sweep(String),
 }

@@ -186,25 +186,54 @@ pub struct UnitAst {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExprKind {
     /// A number with its magnitude suffix and `%` already applied.
-    Number { value: f64, percent: bool, unit: Option<UnitAst> },
+    Number {
+        value: f64,
+        percent: bool,
+        unit: Option<UnitAst>,
+    },
     /// `[a, b]`, optionally with a unit that applies to every element.
-    List { items: Vec<Expr>, unit: Option<UnitAst> },
+    List {
+        items: Vec<Expr>,
+        unit: Option<UnitAst>,
+    },
     Tuple(Vec<Expr>),
     Str(String),
     Bool(bool),
     SelfRef,
     Name(String),
     Record(Record),
-    Field { base: Box<Expr>, name: Ident },
-    Call { callee: Box<Expr>, args: Vec<Arg> },
+    Field {
+        base: Box<Expr>,
+        name: Ident,
+    },
+    Call {
+        callee: Box<Expr>,
+        args: Vec<Arg>,
+    },
     /// `BASE { overrides }`
-    Derive { base: Box<Expr>, record: Record },
+    Derive {
+        base: Box<Expr>,
+        record: Record,
+    },
     /// `value of basis`, as in `25% of compute`.
-    Of { value: Box<Expr>, basis: Ident },
-    Unary { op: UnaryOp, operand: Box<Expr> },
-    Binary { op: BinaryOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Of {
+        value: Box<Expr>,
+        basis: Ident,
+    },
+    Unary {
+        op: UnaryOp,
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `value where cond`
-    Where { value: Box<Expr>, cond: Box<Expr> },
+    Where {
+        value: Box<Expr>,
+        cond: Box<Expr>,
+    },
 }
 
 /// A call argument: positional, or `name = value`.

@@ -53,7 +53,10 @@ pub enum SyntaxError {
     },
 
     #[error("unsupported language version `{found}`")]
-    #[diagnostic(code(sprs::E0005), help("this sprs reads language version {supported}; write `sprs {supported}` or remove the header"))]
+    #[diagnostic(
+        code(sprs::E0005),
+        help("this sprs reads language version {supported}; write `sprs {supported}` or remove the header")
+    )]
     UnsupportedVersion {
         found: String,
         supported: &'static str,

@@ -16,7 +16,6 @@ pub const LANGUAGE_VERSION: &str = "0.1";
 #[grammar = "../grammar/sprs.pest"]
 struct Grammar;
 
-
 /// Parses a whole file. Syntax errors stop the parse, except errors inside otherwise
 /// well-formed tokens (bad escapes, missing separators), which are all collected.
 pub fn parse(source: &str) -> std::result::Result<File, Vec<SyntaxError>> {
@@ -56,16 +55,17 @@ fn unexpected(source: &str, error: &pest::error::Error<Rule>) -> SyntaxError {
                 continue;
             }
             match text.as_str() {
-                "+" | "-" | "*" | "/" | "^" | "==" | "!=" | "<" | "<=" | ">" | ">=" | "and"
-                | "or" | "where" | "of" => operator = true,
+                "+" | "-" | "*" | "/" | "^" | "==" | "!=" | "<" | "<=" | ">" | ">=" | "and" | "or" | "where" | "of" => {
+                    operator = true
+                }
                 // Continuations of a number or a name, and units: the help covers units.
-                "%" | "k" | "M" | "B" | "G" | "T" | "e" | "E" | "_" | "tokens" | "token" | "params"
-                | "param" | "flops" | "flop" | "FLOPs" | "FLOP" | "steps" | "step" | "sequences"
-                | "sequence" => {}
+                "%" | "k" | "M" | "B" | "G" | "T" | "e" | "E" | "_" | "tokens" | "token" | "params" | "param"
+                | "flops" | "flop" | "FLOPs" | "FLOP" | "steps" | "step" | "sequences" | "sequence" => {}
                 "\"" | "[" | "true" | "false" | "self" | "not" => push(&mut words, "an expression".into()),
                 "//" | "/*" | "///" | " " | "\t" | "\r" | "\n" | "\u{feff}" | "*/" => {}
-                "use" | "let" | "data" | "model" | "schedule" | "optimizer" | "train" | "sweep"
-                | "fit" => push(&mut words, "an item".into()),
+                "use" | "let" | "data" | "model" | "schedule" | "optimizer" | "train" | "sweep" | "fit" => {
+                    push(&mut words, "an item".into())
+                }
                 other => push(&mut words, format!("`{other}`")),
             }
         }
@@ -148,8 +148,26 @@ fn token_at(source: &str, pos: usize) -> (String, Span) {
 
 /// The keywords of the grammar's `keyword` rule.
 const KEYWORDS: &[&str] = &[
-    "sprs", "use", "let", "data", "model", "schedule", "optimizer", "train", "sweep", "fit", "in", "where", "of", "self",
-    "true", "false", "as", "and", "or", "not",
+    "sprs",
+    "use",
+    "let",
+    "data",
+    "model",
+    "schedule",
+    "optimizer",
+    "train",
+    "sweep",
+    "fit",
+    "in",
+    "where",
+    "of",
+    "self",
+    "true",
+    "false",
+    "as",
+    "and",
+    "or",
+    "not",
 ];
 
 /// The unit words of the grammar's `unit_word` rule.
@@ -171,7 +189,8 @@ fn help_for(source: &str, pos: usize) -> Option<String> {
         return Some("this block comment is never closed with `*/`".into());
     }
     let first_on_line = before.ends_with('\n');
-    let previous_line_ends_in_number = before.trim_end().ends_with(|c: char| c.is_ascii_digit() || c == '%' || c == ']');
+    let previous_line_ends_in_number =
+        before.trim_end().ends_with(|c: char| c.is_ascii_digit() || c == '%' || c == ']');
     if first_on_line && previous_line_ends_in_number && UNIT_WORDS.contains(&word.as_str()) {
         return Some(format!("a unit must be on the same line as its number: `20 {word}`"));
     }
@@ -413,7 +432,8 @@ impl Lower<'_> {
         if let Some(end) = *last_end {
             let between = &self.source[end..next.start];
             if !between.contains(',') && !between.contains('\n') {
-                self.errors.push(SyntaxError::MissingSeparator { what, span: token_at(self.source, next.start).1.into() });
+                self.errors
+                    .push(SyntaxError::MissingSeparator { what, span: token_at(self.source, next.start).1.into() });
             }
         }
         *last_end = Some(next.end);
@@ -579,7 +599,8 @@ impl Lower<'_> {
     }
 
     fn primary(&mut self, pair: Pair<Rule>) -> Expr {
-        let pair = if pair.as_rule() == Rule::primary { pair.into_inner().next().expect("primary has a body") } else { pair };
+        let pair =
+            if pair.as_rule() == Rule::primary { pair.into_inner().next().expect("primary has a body") } else { pair };
         let pair_span = span(&pair);
         let kind = match pair.as_rule() {
             Rule::quantity => {
@@ -660,7 +681,10 @@ impl Lower<'_> {
                 "\\t" => Some('\t'),
                 _ if text.starts_with("\\u{") && text.ends_with('}') => {
                     let hex = &text[3..text.len() - 1];
-                    (1..=6).contains(&hex.len()).then(|| u32::from_str_radix(hex, 16).ok().and_then(char::from_u32)).flatten()
+                    (1..=6)
+                        .contains(&hex.len())
+                        .then(|| u32::from_str_radix(hex, 16).ok().and_then(char::from_u32))
+                        .flatten()
                 }
                 _ => None,
             };

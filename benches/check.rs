@@ -11,23 +11,6 @@ use std::time::{Duration, Instant};
 const BUDGET: Duration = Duration::from_millis(100);
 const ROUNDS: usize = 30;
 
-fn shipped_files(root: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![root.join("experiments")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "sprs") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
@@ -36,7 +19,11 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::env::set_current_dir(root).unwrap();
-    let files: Vec<PathBuf> = shipped_files(root).iter().map(|p| p.strip_prefix(root).unwrap().to_path_buf()).collect();
+    let files: Vec<PathBuf> = sprs::check::sprs_files(&root.join("experiments"))
+        .unwrap()
+        .iter()
+        .map(|p| p.strip_prefix(root).unwrap().to_path_buf())
+        .collect();
     let modules: Vec<&str> = sprs::check::stdlib::MODULES.iter().map(|(m, _)| *m).collect();
 
     let mut trials = 0;

@@ -1,7 +1,7 @@
 //! The checker's behaviour on whole files: what trials a file means, their ids, late binding,
 //! units, imports, and that every shipped file (stdlib and experiments) checks cleanly.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sprs::check::config::{Basis, Budget, Point, Tokenizer, TrialConfig};
 use sprs::check::{check_source, check_std, stdlib, CheckOutput, Trial};
@@ -35,19 +35,7 @@ fn every_stdlib_module_checks_cleanly() {
 
 #[test]
 fn every_experiment_checks_cleanly() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
-    let mut files: Vec<PathBuf> = Vec::new();
-    let mut stack = vec![dir];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "sprs") {
-                files.push(path);
-            }
-        }
-    }
+    let files = sprs::check::sprs_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments")).unwrap();
     assert!(!files.is_empty());
     for path in files {
         let output = sprs::check::check_file(&path).unwrap();

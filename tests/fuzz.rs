@@ -8,20 +8,11 @@ use proptest::prelude::*;
 
 fn corpus() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    let mut stack = vec![root.join("experiments"), root.join("tests/ui"), root.join("stdlib")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "sprs") {
-                files.push(std::fs::read_to_string(path).unwrap());
-            }
-        }
-    }
-    files.sort();
-    files
+    ["experiments", "tests/ui", "stdlib"]
+        .iter()
+        .flat_map(|dir| sprs::check::sprs_files(&root.join(dir)).unwrap())
+        .map(|path| std::fs::read_to_string(path).unwrap())
+        .collect()
 }
 
 /// Tokens that tend to reach deep into the checker when spliced into a valid file.

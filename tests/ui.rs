@@ -57,7 +57,7 @@ fn every_code_has_a_ui_case_and_a_line_in_the_docs() {
     assert!(codes.len() >= 30, "found only {} codes", codes.len());
     let mut covered = BTreeSet::new();
     let mut cases = 0;
-    for entry in walk(&root.join("tests/ui")) {
+    for entry in sprs::check::sprs_files(&root.join("tests/ui")).unwrap() {
         let text = std::fs::read_to_string(&entry).unwrap();
         covered.extend(expected_codes(&text, &entry));
         cases += 1;
@@ -68,17 +68,4 @@ fn every_code_has_a_ui_case_and_a_line_in_the_docs() {
         assert!(covered.contains(code), "no tests/ui case expects {code}");
         assert!(docs.contains(&format!("`{code}`")), "docs/errors.md does not describe {code}");
     }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else if path.extension().is_some_and(|e| e == "sprs") {
-            out.push(path);
-        }
-    }
-    out
 }

@@ -212,7 +212,7 @@ impl Checker {
                             _ => None,
                         })
                         .collect();
-                    self.check_names_in(&field.value, file, &mapped, super::fit::Names::Mapped(&mapped));
+                    self.check_names_in(&field.value, file, &mapped, super::observables::Names::Mapped(&mapped));
                     V::Expr(Rc::new(field.value.clone()))
                 }
             };

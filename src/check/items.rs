@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::eval::record_kind;
+use super::records::record_kind;
 use super::source::FileId;
 use super::value::{Loc, V};
 use super::{CheckError, Checked, Checker};

@@ -5,7 +5,9 @@
 //! types, units and ranges against the kinds' schemas, expands sweeps into trials with stable ids,
 //! and validates fits. It collects every diagnostic rather than stopping at the first.
 
+mod arith;
 mod builtins;
+mod coerce;
 pub mod config;
 mod error;
 mod eval;
@@ -13,6 +15,8 @@ mod explain;
 mod fit;
 mod items;
 mod load;
+mod observables;
+mod records;
 pub mod schema;
 mod source;
 pub mod stdlib;
@@ -28,7 +32,7 @@ use std::rc::Rc;
 pub use error::CheckError;
 pub use explain::{explain, Explanation};
 pub use fit::{Column, ColumnSource, FitSource, FitSpec, Holdout, Loss, Param};
-pub use source::{FileId, Origin, SourceFile, SourceMap};
+pub use source::{sprs_files, FileId, Origin, SourceFile, SourceMap};
 pub use sweep::Trial;
 
 use crate::diagnostic::Diag;

@@ -50,6 +50,24 @@ impl SourceFile {
     }
 }
 
+/// Every `.sprs` file under `dir`, recursively, sorted.
+pub fn sprs_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "sprs") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// Every file of one check, indexed by [`FileId`].
 #[derive(Debug, Default)]
 pub struct SourceMap {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::config::TrialConfig;
-use super::eval::Entry;
+use super::records::Entry;
 use super::schema::{self, Kind, Ty};
 use super::source::FileId;
 use super::value::{Def, Loc, Obj, Val, V};
@@ -255,10 +255,10 @@ impl Checker {
                 let kind = kind_at(&segments[..bad]);
                 let help = kind.and_then(|k| {
                     did_you_mean(segments[bad], k.fields().iter().map(|f| f.name))
-                        .map(|d| format!("{d} ({} has {})", k.article(), super::eval::field_list(k)))
+                        .map(|d| format!("{d} ({} has {})", k.article(), super::records::field_list(k)))
                 });
                 let help = help.or_else(|| match kind {
-                    Some(k) => Some(format!("{} has {}", k.article(), super::eval::field_list(k))),
+                    Some(k) => Some(format!("{} has {}", k.article(), super::records::field_list(k))),
                     None => Some(format!("`{}` is not a record, so it has no fields", segments[..bad].join("."))),
                 });
                 let span = path.segments[bad].span;

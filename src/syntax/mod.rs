@@ -5,9 +5,11 @@
 
 pub mod ast;
 mod error;
+mod expected;
+mod expr;
 mod parser;
 pub mod span;
 
 pub use error::SyntaxError;
-pub use parser::{parse, LANGUAGE_VERSION};
+pub use parser::{parse, LANGUAGE_VERSION, MAX_DEPTH};
 pub use span::{Ident, Span, Spanned};

@@ -1,0 +1,369 @@
+//! Checking one value against a field's type, unit and range, into its canonical JSON.
+
+use std::rc::Rc;
+
+use serde_json::{json, Value as Json};
+
+use super::builtins::{self, is_plain};
+use super::schema::{Kind, Ty};
+use super::units::Unit;
+use super::value::{fmt_number, Num, Obj, Val, V};
+use super::{did_you_mean, CheckError, Checker};
+
+fn interval(min: f64, max: f64, min_open: bool, max_open: bool) -> String {
+    let open = if min_open { "(" } else { "[" };
+    let close = if max_open { ")" } else { "]" };
+    let max = if max.is_infinite() { "inf".to_string() } else { fmt_number(max) };
+    format!("in {open}{}, {max}{close}", fmt_number(min))
+}
+
+impl Checker {
+    /// Checks one value against a type.
+    pub(super) fn coerce(&mut self, val: &Val, ty: Ty, field: &str, partial: bool) -> Option<Json> {
+        match ty {
+            Ty::Count { min, max, unit } => {
+                let n = self.number(val, field, &[Unit::NONE, unit])?;
+                let n = self.whole(val, field, n)?;
+                self.range(val, field, n, min, max, false, false)?;
+                Some(json!(n as u64))
+            }
+            Ty::Real { min, max, min_open, max_open } => {
+                let n = self.number(val, field, &[Unit::NONE])?;
+                self.range(val, field, n, min, max, min_open, max_open)?;
+                Some(json!(n))
+            }
+            Ty::Fraction { max_open } => {
+                let n = self.number(val, field, &[Unit::NONE])?;
+                self.range(val, field, n, 0.0, 1.0, false, max_open)?;
+                Some(json!(n))
+            }
+            Ty::Word(words) => self.word(val, field, words),
+            Ty::Bool => match val.v {
+                V::Bool(b) => Some(json!(b)),
+                _ => self.wrong(val, "a boolean (`true` or `false`)", None),
+            },
+            Ty::Record(kind) => {
+                let val = self.expect_record(val.clone(), kind)?;
+                let V::Record(obj) = &val.v else { return None };
+                self.coerce_record(obj, kind, field, partial)
+            }
+            Ty::Words(words) => match &val.v {
+                V::List(items) => {
+                    let words: Vec<Json> = items.iter().filter_map(|item| self.word(item, field, words)).collect();
+                    (words.len() == items.len()).then_some(Json::Array(words))
+                }
+                _ => self.wrong(val, "a list of words", Some(format!("for example `[{}]`", words.join(", ")))),
+            },
+            Ty::Source => self.source(val, field, partial),
+            Ty::Tokenizer => self.tokenizer(val, field, partial),
+            Ty::Point => self.point(val, field),
+            Ty::Interval => self.interval(val, field),
+            Ty::Budget => self.budget(val, field),
+            Ty::Betas => match &val.v {
+                V::Tuple(items) if items.len() == 2 => {
+                    let mut betas = Vec::new();
+                    for item in items {
+                        let n = self.number(item, field, &[Unit::NONE])?;
+                        self.range(item, field, n, 0.0, 1.0, false, true)?;
+                        betas.push(json!(n));
+                    }
+                    Some(Json::Array(betas))
+                }
+                _ => self.wrong(val, "a pair of numbers", Some("for example `(0.9, 0.95)`".into())),
+            },
+            // Fit fields are checked by `fit.rs`, which keeps their expressions.
+            Ty::FitOn | Ty::Law | Ty::Params | Ty::Loss | Ty::Holdout => Some(Json::Null),
+        }
+    }
+
+    fn wrong(&mut self, val: &Val, expected: &str, help: Option<String>) -> Option<Json> {
+        let found = val.v.describe();
+        self.emit(val.at, |span| CheckError::WrongType { expected: expected.to_string(), found, span, help });
+        None
+    }
+
+    /// A number in one of the allowed units (no `of` qualifier).
+    fn number(&mut self, val: &Val, field: &str, units: &[Unit]) -> Option<f64> {
+        match &val.v {
+            V::Num(n) if n.of.is_none() && units.contains(&n.unit) => Some(n.value),
+            V::Num(n) if n.of.is_some() => {
+                let message = format!("`{field}` cannot be qualified with `of`");
+                self.emit(val.at, |span| CheckError::BadQualifier {
+                    message,
+                    span,
+                    label: "qualified fraction".into(),
+                });
+                None
+            }
+            V::Num(n) => {
+                let expected = unit_list(units);
+                let found = n.unit.to_string();
+                let help = units
+                    .iter()
+                    .find(|u| !u.is_none())
+                    .map(|u| format!("write the value in {u}, or as a plain number"));
+                self.emit(val.at, |span| CheckError::FieldUnit {
+                    field: field.to_string(),
+                    expected,
+                    found,
+                    span,
+                    help,
+                });
+                None
+            }
+            _ => {
+                self.wrong(val, "a number", None);
+                None
+            }
+        }
+    }
+
+    fn whole(&mut self, val: &Val, field: &str, n: f64) -> Option<f64> {
+        if n.fract() == 0.0 {
+            return Some(n);
+        }
+        let help = (!self.sources.get(val.at.file).is_user() || self.anchor.is_some())
+            .then(|| format!("`{field}` is computed as {}; choose values that make it whole", fmt_number(n)))
+            .or_else(|| Some("use `round(..)`, `floor(..)` or `ceil(..)` if the value is computed".into()));
+        self.emit(val.at, |span| CheckError::NotWhole { field: field.to_string(), value: fmt_number(n), span, help });
+        None
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn range(
+        &mut self,
+        val: &Val,
+        field: &str,
+        n: f64,
+        min: f64,
+        max: f64,
+        min_open: bool,
+        max_open: bool,
+    ) -> Option<()> {
+        let below = if min_open { n <= min } else { n < min };
+        let above = if max_open { n >= max } else { n > max };
+        if !below && !above {
+            return Some(());
+        }
+        let range = interval(min, max, min_open, max_open);
+        let value = match &val.v {
+            V::Num(num) => num.to_string(),
+            _ => fmt_number(n),
+        };
+        self.emit(val.at, |span| CheckError::OutOfRange { field: field.to_string(), range, value, span, help: None });
+        None
+    }
+
+    fn word(&mut self, val: &Val, field: &str, words: &[&str]) -> Option<Json> {
+        let list = words.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ");
+        match &val.v {
+            V::Word(word) if words.contains(&word.as_str()) => Some(json!(word)),
+            V::Word(word) => {
+                let help =
+                    did_you_mean(word, words.iter().copied()).or_else(|| Some(format!("`{field}` is one of {list}")));
+                self.wrong(val, &format!("one of {list}"), help)
+            }
+            _ => self.wrong(val, &format!("one of {list}"), None),
+        }
+    }
+
+    /// A string argument of a call, as a path checked to exist relative to the file it is in.
+    pub(super) fn existing_path(&mut self, val: &Val) -> Option<String> {
+        let V::Str(path) = &val.v else {
+            self.wrong(val, "a path string", None);
+            return None;
+        };
+        let file = self.sources.get(val.at.file);
+        let resolved = super::load::normalize(&file.dir().join(path));
+        if !resolved.exists() {
+            let help =
+                Some(format!("paths are relative to the file that names them; looked for `{}`", resolved.display()));
+            self.emit(val.at, |span| CheckError::FileNotFound { path: path.clone(), span, help });
+            return None;
+        }
+        let relative = resolved.strip_prefix(&self.entry_dir).map(|p| p.to_path_buf()).unwrap_or(resolved);
+        Some(relative.display().to_string())
+    }
+
+    fn source(&mut self, val: &Val, field: &str, partial: bool) -> Option<Json> {
+        match &val.v {
+            V::Call { name: "text", args, .. } => {
+                let paths = match &args[0].v {
+                    V::List(items) if !items.is_empty() => items.clone(),
+                    V::List(_) => return self.wrong(&args[0], "at least one path", None),
+                    _ => vec![args[0].clone()],
+                };
+                let resolved: Vec<String> = paths.iter().filter_map(|p| self.existing_path(p)).collect();
+                (resolved.len() == paths.len()).then(|| json!({ "text": { "paths": resolved } }))
+            }
+            V::Call { name: "tokens", args, named } => {
+                let path = self.existing_path(&args[0]);
+                let dtype = match named.iter().find(|(n, _)| n == "dtype") {
+                    Some((_, dtype)) => self.word(dtype, "dtype", super::schema::DTYPES)?,
+                    None => json!("u16"),
+                };
+                Some(json!({ "tokens": { "path": path?, "dtype": dtype } }))
+            }
+            V::Call { name: "bundled", args, .. } => match &args[0].v {
+                V::Str(name) if builtins::BUNDLED.contains(&name.as_str()) => Some(json!({ "bundled": { "name": name } })),
+                _ => {
+                    let help = Some(format!("the bundled corpora are {}", builtins::BUNDLED.iter().map(|b| format!("\"{b}\"")).collect::<Vec<_>>().join(", ")));
+                    let message = format!("no bundled corpus {}", self.text(args[0].at));
+                    self.emit(args[0].at, |span| CheckError::BadCall { message, span, label: "unknown corpus".into(), help });
+                    None
+                }
+            },
+            V::Builtin("synthetic") => {
+                let obj = Rc::new(Obj::new(Some(Kind::Synthetic), Some("synthetic".into()), Vec::new(), val.at));
+                Some(json!({ "synthetic": self.coerce_record(&obj, Kind::Synthetic, field, partial)? }))
+            }
+            V::Record(obj) if obj.kind == Some(Kind::Synthetic) => Some(json!({ "synthetic": self.coerce_record(obj, Kind::Synthetic, field, partial)? })),
+            _ => self.wrong(val, "a source", Some("a source is `text(\"path\")`, `tokens(\"path\", dtype = u16)`, `bundled(\"shakespeare\")` or `synthetic { .. }`".into())),
+        }
+    }
+
+    fn tokenizer(&mut self, val: &Val, field: &str, partial: bool) -> Option<Json> {
+        match &val.v {
+            V::Word(word) if word == "bytes" => Some(json!("bytes")),
+            V::Builtin("bpe") => {
+                let obj = Rc::new(Obj::new(Some(Kind::Bpe), Some("bpe".into()), Vec::new(), val.at));
+                Some(json!({ "bpe": self.coerce_record(&obj, Kind::Bpe, field, partial)? }))
+            }
+            V::Record(obj) if obj.kind == Some(Kind::Bpe) => {
+                Some(json!({ "bpe": self.coerce_record(obj, Kind::Bpe, field, partial)? }))
+            }
+            V::Call { name: "file", args, .. } => Some(json!({ "file": { "path": self.existing_path(&args[0])? } })),
+            _ => self.wrong(
+                val,
+                "a tokenizer",
+                Some("a tokenizer is `bytes`, `bpe { vocab = 4096 }` or `file(\"tokenizer.json\")`".into()),
+            ),
+        }
+    }
+
+    fn point(&mut self, val: &Val, field: &str) -> Option<Json> {
+        let V::Num(n) = &val.v else { return self.wrong(val, "a fraction, steps or tokens", None) };
+        match (n.of, n.unit) {
+            (Some(_), _) | (None, Unit::NONE) => {
+                let basis = n.of.unwrap_or(super::value::Basis::Steps);
+                if !(0.0..=1.0).contains(&n.value) {
+                    let help =
+                        Some("for an absolute point write a quantity such as `500 steps` or `10M tokens`".into());
+                    self.emit(val.at, |span| CheckError::OutOfRange {
+                        field: field.to_string(),
+                        range: "in [0, 1]".into(),
+                        value: n.to_string(),
+                        span,
+                        help,
+                    });
+                    return None;
+                }
+                Some(json!({ "fraction": { "value": n.value, "of": basis } }))
+            }
+            (None, unit) if unit == Unit::STEPS || unit == Unit::TOKENS => {
+                let plain = Val { v: V::Num(Num { unit: Unit::NONE, ..*n }), at: val.at };
+                let count = self.whole(&plain, field, n.value)?;
+                self.range(&plain, field, count, 0.0, f64::INFINITY, false, true)?;
+                let key = if unit == Unit::STEPS { "steps" } else { "tokens" };
+                Some(json!({ key: count as u64 }))
+            }
+            (None, unit) => {
+                let help =
+                    Some("write a fraction (`25%`, `25% of compute`) or a quantity (`500 steps`, `10M tokens`)".into());
+                self.emit(val.at, |span| CheckError::FieldUnit {
+                    field: field.to_string(),
+                    expected: "a fraction, steps or tokens".into(),
+                    found: unit.to_string(),
+                    span,
+                    help,
+                });
+                None
+            }
+        }
+    }
+
+    fn interval(&mut self, val: &Val, field: &str) -> Option<Json> {
+        let V::Num(n) = &val.v else { return self.wrong(val, "a fraction or steps", None) };
+        if n.of.is_some() {
+            let message =
+                format!("`{field}` is a fraction of training or a number of steps; it cannot be qualified with `of`");
+            self.emit(val.at, |span| CheckError::BadQualifier { message, span, label: "qualified fraction".into() });
+            return None;
+        }
+        // A zero-length warmup is meaningful; a zero update or evaluation interval is not.
+        let zero_ok = field.ends_with("warmup");
+        if is_plain(n) {
+            if !(0.0..=1.0).contains(&n.value) || (!zero_ok && n.value == 0.0) {
+                let help = Some(format!("for a number of steps write `{} steps`", fmt_number(n.value)));
+                let range = if zero_ok { "in [0, 1]" } else { "in (0, 1]" };
+                self.emit(val.at, |span| CheckError::OutOfRange {
+                    field: field.to_string(),
+                    range: range.into(),
+                    value: n.to_string(),
+                    span,
+                    help,
+                });
+                return None;
+            }
+            return Some(json!({ "fraction": n.value }));
+        }
+        if n.unit == Unit::STEPS {
+            let count = self.whole(val, field, n.value)?;
+            let min = if zero_ok { 0.0 } else { 1.0 };
+            self.range(val, field, count, min, f64::INFINITY, false, true)?;
+            return Some(json!({ "steps": count as u64 }));
+        }
+        let help = Some("write a fraction of training (`10%`) or a number of steps (`100 steps`)".into());
+        self.emit(val.at, |span| CheckError::FieldUnit {
+            field: field.to_string(),
+            expected: "a fraction or steps".into(),
+            found: n.unit.to_string(),
+            span,
+            help,
+        });
+        None
+    }
+
+    fn budget(&mut self, val: &Val, field: &str) -> Option<Json> {
+        let units = [Unit::TOKENS, Unit::STEPS, Unit::FLOPS, Unit::TOKENS_PER_PARAM];
+        let value = match &val.v {
+            V::Num(n) if n.of.is_none() && units.contains(&n.unit) => *n,
+            V::Num(n) if n.of.is_none() => {
+                let found = n.unit.to_string();
+                let help = Some("add a unit: `20 tokens/param`, `10M tokens`, `5000 steps` or `1e18 flops`".into());
+                self.emit(val.at, |span| CheckError::FieldUnit {
+                    field: field.to_string(),
+                    expected: unit_list(&units),
+                    found,
+                    span,
+                    help,
+                });
+                return None;
+            }
+            _ => {
+                return self.wrong(
+                    val,
+                    "a budget",
+                    Some("a budget is `20 tokens/param`, `10M tokens`, `5000 steps` or `1e18 flops`".into()),
+                )
+            }
+        };
+        self.range(val, field, value.value, 0.0, f64::INFINITY, true, true)?;
+        Some(match value.unit {
+            u if u == Unit::TOKENS => json!({ "tokens": value.value }),
+            u if u == Unit::STEPS => json!({ "steps": self.whole(val, field, value.value)? as u64 }),
+            u if u == Unit::FLOPS => json!({ "flops": value.value }),
+            _ => json!({ "tokens_per_param": value.value }),
+        })
+    }
+}
+
+fn unit_list(units: &[Unit]) -> String {
+    let words: Vec<String> =
+        units.iter().map(|u| if u.is_none() { "a plain number".into() } else { u.to_string() }).collect();
+    match words.as_slice() {
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+        [] => String::new(),
+    }
+}

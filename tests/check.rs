@@ -211,3 +211,23 @@ fn explain_prints_every_resolved_field() {
     }
     assert!(sprs::check::explain("no_such_thing", None).is_err());
 }
+
+#[test]
+fn every_stdlib_item_is_documented() {
+    for (module, text) in stdlib::MODULES {
+        let file = sprs::syntax::parse(text).unwrap();
+        for item in &file.items {
+            let name = item.name().map(|n| n.node.clone()).unwrap_or_default();
+            assert!(!item.docs.is_empty(), "std::{module}::{name} has no `///` docs");
+        }
+    }
+}
+
+#[test]
+fn importing_a_prelude_name_is_allowed() {
+    let text = format!(
+        "{HEADER}use std::optimizers::adamw\nuse std::schedules::dense\n\
+         train t {{ data = shakespeare, model = llama {{ width = 64, depth = 2 }}, prune = dense, optimizer = adamw {{ lr = 1e-3 }}, budget = 1M tokens }}\n"
+    );
+    assert_eq!(trials(&text)[0].config.optimizer.lr, 1e-3);
+}

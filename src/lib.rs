@@ -5,4 +5,6 @@
 
 pub mod check;
 pub mod diagnostic;
+pub mod plan;
+pub mod prune;
 pub mod syntax;

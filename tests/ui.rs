@@ -1,12 +1,12 @@
 //! Golden diagnostics: every `tests/ui/**/*.sprs` states on its first line the codes it must
-//! produce (`// expect: E0201, W0001`, or `// expect: ok`); the test checks exactly those codes
-//! and snapshots the rendered report (no colour, width 100) with insta.
+//! produce (`// expect: E0201, W0001`, or `// expect: ok`); the test checks and plans the file,
+//! asserts exactly those codes, and snapshots the rendered report (no colour, width 100) with insta.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use sprs::check::check_source;
 use sprs::diagnostic::Renderer;
+use sprs::plan::plan_source;
 
 fn expected_codes(text: &str, path: &Path) -> BTreeSet<String> {
     let first = text.lines().next().unwrap_or_default();
@@ -26,7 +26,7 @@ fn ui() {
     insta::glob!("ui/**/*.sprs", |path| {
         let text = std::fs::read_to_string(path).unwrap();
         let relative = path.strip_prefix(root).unwrap();
-        let output = check_source(relative, text.clone());
+        let output = plan_source(relative, text.clone());
         let renderer = Renderer { sources: &output.sources, color: false, width: 100 };
         let found: BTreeSet<String> = output.diagnostics.iter().map(|d| d.code()).collect();
         assert_eq!(found, expected_codes(&text, path), "codes of {}", relative.display());
@@ -37,10 +37,10 @@ fn ui() {
             report.push_str(&renderer.human(diag));
             report.push('\n');
         }
-        if let Some(checked) = &output.checked {
-            report.push_str(&format!("ok: {} trials, {} fits\n", checked.trials.len(), checked.fits.len()));
-            for trial in &checked.trials {
-                report.push_str(&format!("  {}\n", trial.name));
+        if let (Some(checked), Some(plan)) = (&output.checked, &output.plan) {
+            report.push_str(&format!("ok: {} trials, {} fits\n", plan.trials.len(), checked.fits.len()));
+            for trial in &plan.trials {
+                report.push_str(&format!("  {}: {} steps\n", trial.name, trial.steps));
             }
         }
         insta::assert_snapshot!(report);
@@ -50,8 +50,10 @@ fn ui() {
 #[test]
 fn every_code_has_a_ui_case_and_a_line_in_the_docs() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let source = std::fs::read_to_string(root.join("src/check/error.rs")).unwrap()
-        + &std::fs::read_to_string(root.join("src/syntax/error.rs")).unwrap();
+    let source: String = ["src/syntax/error.rs", "src/check/error.rs", "src/plan/error.rs"]
+        .iter()
+        .map(|file| std::fs::read_to_string(root.join(file)).unwrap())
+        .collect();
     let codes: BTreeSet<String> =
         source.match_indices("code(sprs::").map(|(i, _)| source[i + 11..i + 16].to_string()).collect();
     assert!(codes.len() >= 30, "found only {} codes", codes.len());

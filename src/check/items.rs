@@ -44,8 +44,9 @@ impl Checker {
                     let V::Record(obj) = &value.v else { continue };
                     let is_trial = *kind == RecordKind::Train && !sweep_bases.contains(name.node.as_str());
                     if is_trial {
-                        if let Some(trial) = self.train_trial(obj, &name.node) {
-                            trials.push((Loc { file, span: name.span }, trial));
+                        let at = Loc { file, span: name.span };
+                        if let Some(trial) = self.train_trial(obj, &name.node, at) {
+                            trials.push((at, trial));
                         }
                     } else {
                         self.coerce_record(obj, record_kind(*kind), &name.node, true);

@@ -33,7 +33,7 @@ pub use error::CheckError;
 pub use explain::{explain, Explanation};
 pub use fit::{Column, ColumnSource, FitSource, FitSpec, Holdout, Loss, Param};
 pub use source::{sprs_files, FileId, Origin, SourceFile, SourceMap};
-pub use sweep::Trial;
+pub use sweep::{Sites, Trial};
 
 use crate::diagnostic::Diag;
 use crate::syntax::ast;
@@ -137,6 +137,8 @@ struct Checker {
     /// The directory of the checked file: trial paths are stored relative to it.
     entry_dir: std::path::PathBuf,
     defaults: Option<FileId>,
+    /// Each schema default, parsed once.
+    default_defs: HashMap<(schema::Kind, &'static str), value::Def>,
 }
 
 impl Checker {

@@ -218,16 +218,22 @@ impl Checker {
     /// The schema default of a field, as a definition evaluated like a written one.
     pub(super) fn default_def(&mut self, kind: Option<Kind>, field: &str) -> Option<Def> {
         let kind = kind?;
-        let FieldDefault::Expr(_) = kind.field(field)?.default else { return None };
+        let spec = kind.field(field)?;
+        let FieldDefault::Expr(_) = spec.default else { return None };
+        if let Some(def) = self.default_defs.get(&(kind, spec.name)) {
+            return Some(def.clone());
+        }
         let file = self.defaults();
         let wanted = format!("{}__{field}", kind.name());
         let ast = self.module(file).ast.clone();
-        ast.items.iter().find_map(|item| match &item.kind {
+        let def = ast.items.iter().find_map(|item| match &item.kind {
             ItemKind::Let { name, value } if name.node == wanted => {
                 Some(Def::Expr { expr: Rc::new(value.clone()), file })
             }
             _ => None,
-        })
+        })?;
+        self.default_defs.insert((kind, spec.name), def.clone());
+        Some(def)
     }
 
     /// The definition of a field: the record's own, or the schema default.

@@ -27,6 +27,23 @@ pub struct Trial {
     pub config: TrialConfig,
     /// The swept paths and their values as written, in axis order.
     pub axes: Vec<(String, String)>,
+    /// Where the trial comes from, for diagnostics of later phases: the sweep value that made
+    /// it, or the train's name.
+    #[serde(skip_serializing)]
+    pub at: Loc,
+    /// Where the fields that planning validates were written, in the user's files.
+    #[serde(skip_serializing)]
+    pub sites: Sites,
+}
+
+/// Locations of a trial's budget and schedule fields, for plan diagnostics.
+#[derive(Debug, Clone, Copy)]
+pub struct Sites {
+    pub budget: Loc,
+    pub sparsity: Loc,
+    pub start: Loc,
+    pub end: Loc,
+    pub every: Loc,
 }
 
 /// The id of a configuration: independent of formatting, comments, field order and file name,
@@ -53,10 +70,11 @@ struct AxisSpec {
 
 impl Checker {
     /// The trial of a `train` item that no sweep derives from.
-    pub(super) fn train_trial(&mut self, obj: &Rc<Obj>, name: &str) -> Option<Trial> {
+    pub(super) fn train_trial(&mut self, obj: &Rc<Obj>, name: &str, at: Loc) -> Option<Trial> {
         let json = self.coerce_record(obj, Kind::Train, "", false)?;
         let config = self.config(json, obj.at)?;
-        Some(Trial { id: trial_id(&config), name: name.to_string(), sweep: None, config, axes: Vec::new() })
+        let sites = self.sites(obj, at);
+        Some(Trial { id: trial_id(&config), name: name.to_string(), sweep: None, config, axes: Vec::new(), at, sites })
     }
 
     fn config(&mut self, json: serde_json::Value, at: Loc) -> Option<TrialConfig> {
@@ -129,10 +147,19 @@ impl Checker {
                         named.iter().map(|(p, v)| format!("{p}={v}")).collect::<Vec<_>>().join(", ")
                     ),
                 };
-                trials.push((
-                    anchor,
-                    Trial { id: trial_id(&config), name, sweep: Some(sweep.name.node.clone()), config, axes: named },
-                ));
+                self.anchor = Some(anchor);
+                let sites = self.sites(&obj, anchor);
+                self.anchor = None;
+                let trial = Trial {
+                    id: trial_id(&config),
+                    name,
+                    sweep: Some(sweep.name.node.clone()),
+                    config,
+                    axes: named,
+                    at: anchor,
+                    sites,
+                };
+                trials.push((anchor, trial));
             }
             // The odometer: the last axis varies fastest.
             for k in (0..axes.len()).rev() {
@@ -144,6 +171,25 @@ impl Checker {
             }
         }
         self.dedup(trials)
+    }
+
+    /// Where a checked trial's budget and schedule fields were written, moved into the user's
+    /// files (a stdlib default such as journey's `start` is reported at the trial's own site).
+    fn sites(&self, train: &Rc<Obj>, at: Loc) -> Sites {
+        let here = |loc: Loc| if self.sources.get(loc.file).is_user() { loc } else { self.user_loc(loc) };
+        let prune = match train.cache.borrow().get("prune") {
+            Some(super::value::Cached::Done(Some(Val { v: V::Record(prune), .. }))) => Some(prune.clone()),
+            _ => None,
+        };
+        let prune_at = |field: &str| prune.as_ref().map_or(at, |p| here(self.field_at(p, field)));
+        let fallback = |loc: Loc| if self.sources.get(loc.file).is_user() { loc } else { at };
+        Sites {
+            budget: fallback(here(self.field_at(train, "budget"))),
+            sparsity: fallback(prune_at("sparsity")),
+            start: fallback(prune_at("start")),
+            end: fallback(prune_at("end")),
+            every: fallback(prune_at("every")),
+        }
     }
 
     /// Keeps the first of several trials with the same id, warning about the others.
@@ -218,11 +264,15 @@ impl Checker {
         let mut values = Vec::new();
         for (value, expr) in items {
             let Some(value) = value else { continue };
-            let text = if std::ptr::eq(expr, &axis.values) {
+            let mut text = if std::ptr::eq(expr, &axis.values) {
                 self.text(value.at)
             } else {
                 self.text(Loc { file, span: expr.span })
             };
+            // A list's unit belongs to every value: `budget=10 tokens/param`.
+            if let ExprKind::List { unit: Some(unit), .. } = &axis.values.kind {
+                text = format!("{text} {}", self.text(Loc { file, span: unit.span }));
+            }
             let per_path = if axis.tuple {
                 match value.v {
                     V::Tuple(elems) if elems.len() == axis.paths.len() => elems,

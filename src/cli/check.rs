@@ -3,15 +3,16 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use sprs::check::check_file;
 use sprs::diagnostic::{Format, Renderer};
+use sprs::plan::plan_file;
 
 pub fn run(files: &[PathBuf], format: Format, color: bool) -> ExitCode {
     let mut errors = 0;
     let mut warnings = 0;
     let mut json = Vec::new();
     for path in files {
-        let output = match check_file(path) {
+        // Checking includes planning: budgets and schedules are validated on the step grid.
+        let output = match plan_file(path) {
             Ok(output) => output,
             Err(error) => return super::usage_error(&format!("cannot read `{}`: {error}", path.display())),
         };
@@ -28,7 +29,7 @@ pub fn run(files: &[PathBuf], format: Format, color: bool) -> ExitCode {
                 Format::Json => json.push(renderer.json(diag)),
             }
         }
-        if let (Format::Human, Some(checked)) = (format, &output.checked) {
+        if let (Format::Human, Some(checked), Some(_)) = (format, &output.checked, &output.plan) {
             let (trials, fits) = (checked.trials.len(), checked.fits.len());
             eprintln!("{}: ok, {trials} trial{}, {fits} fit{}", path.display(), plural(trials), plural(fits));
         }

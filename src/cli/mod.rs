@@ -3,6 +3,7 @@
 
 mod check;
 mod explain;
+mod plan;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -30,6 +31,14 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
     },
+    /// Show every trial: parameter counts, steps, tokens, compute and pruning breakpoints.
+    Plan {
+        /// The `.sprs` file to plan.
+        file: PathBuf,
+        /// A table (`human`) or `{"trials": [...]}` (`json`).
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
     /// Print a named record, resolved with every default, and its docs.
     Explain {
         /// An item name: `journey`, `std::schedules::journey`, or an item of `--file`.
@@ -43,6 +52,7 @@ enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check { files, format } => check::run(&files, format, std::io::stderr().is_terminal()),
+        Command::Plan { file, format } => plan::run(&file, format, std::io::stderr().is_terminal()),
         Command::Explain { name, file } => explain::run(&name, file.as_deref()),
     }
 }

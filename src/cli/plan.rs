@@ -1,0 +1,81 @@
+//! `sprs plan FILE`: the trials as a table, or `--format json`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use sprs::diagnostic::{Format, Renderer};
+use sprs::plan::{plan_file, si, PlannedTrial};
+
+pub fn run(path: &Path, format: Format, color: bool) -> ExitCode {
+    let output = match plan_file(path) {
+        Ok(output) => output,
+        Err(error) => return super::usage_error(&format!("cannot read `{}`: {error}", path.display())),
+    };
+    let renderer = Renderer { sources: &output.sources, color, width: 100 };
+    for diag in &output.diagnostics {
+        match format {
+            Format::Short | Format::Json => eprintln!("{}", renderer.short(diag)),
+            Format::Human => eprintln!("{}", renderer.human(diag)),
+        }
+    }
+    let Some(plan) = output.plan else { return ExitCode::FAILURE };
+    match format {
+        // Invariant: a plan is plain data whose serialization cannot fail.
+        Format::Json => println!("{}", serde_json::to_string_pretty(&plan).expect("a plan serializes")),
+        Format::Human | Format::Short => print!("{}", table(&plan.trials)),
+    }
+    ExitCode::SUCCESS
+}
+
+/// One row per trial: id, name, N, N_avg, D, steps, C and the pruning breakpoints.
+fn table(trials: &[PlannedTrial]) -> String {
+    let header = ["id", "name", "N", "N_avg", "D", "steps", "C", "pruning"];
+    let rows: Vec<[String; 8]> = trials
+        .iter()
+        .map(|t| {
+            [
+                t.id.clone(),
+                t.name.clone(),
+                si(t.n as f64),
+                si(t.n_avg),
+                si(t.d as f64),
+                t.steps.to_string(),
+                format!("{:.2e}", t.c),
+                pruning(t),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut out = String::new();
+        for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
+            // Names and the pruning column read left to right; numbers line up on the right.
+            let left = matches!(i, 0 | 1 | 7);
+            let pad = " ".repeat(width - cell.chars().count());
+            out.push_str(&if left { format!("{cell}{pad}") } else { format!("{pad}{cell}") });
+            out.push_str("  ");
+        }
+        format!("{}\n", out.trim_end())
+    };
+    let mut out = line(&header.map(String::from));
+    for row in &rows {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+fn pruning(trial: &PlannedTrial) -> String {
+    match (trial.prune.start_step, trial.prune.end_step, trial.prune.every) {
+        (Some(start), Some(end), Some(every)) => format!(
+            "{:.0}% at steps {start}..={end}, every {every} ({} updates)",
+            trial.s * 100.0,
+            trial.prune.updates.len()
+        ),
+        _ => "dense".into(),
+    }
+}

@@ -1,0 +1,91 @@
+//! Plan diagnostics (`E03xx` and `W0005`): budgets and schedules that do not fit the step grid.
+//! Each points at the sweep value or train that produced the trial.
+
+use miette::{Diagnostic, SourceSpan};
+use thiserror::Error;
+
+#[derive(Debug, Clone, Error, Diagnostic)]
+pub enum PlanError {
+    #[error("the budget of `{trial}` ({budget}) does not pay for one step ({step})")]
+    #[diagnostic(code(sprs::E0304), help("raise the budget, or lower `batch` or `data.context`"))]
+    BudgetBelowOneStep {
+        trial: String,
+        budget: String,
+        step: String,
+        #[label("less than one step")]
+        span: SourceSpan,
+    },
+
+    #[error("in `{trial}`, updates every {every} steps do not fit in the pruning window from step {start} to {end}")]
+    #[diagnostic(code(sprs::E0305), help("make `every` shorter than the window, or the window longer"))]
+    IntervalLongerThanWindow {
+        trial: String,
+        every: u64,
+        start: u64,
+        end: u64,
+        #[label("no update after the first")]
+        span: SourceSpan,
+    },
+
+    #[error(
+        "in `{trial}`, no mask update lands on the pruning end (step {end}), so the final sparsity is never reached"
+    )]
+    #[diagnostic(code(sprs::E0306))]
+    EndOffGrid {
+        trial: String,
+        end: u64,
+        #[label("updates run every {every} steps from step {start}")]
+        span: SourceSpan,
+        every: u64,
+        start: u64,
+        #[help]
+        help: String,
+    },
+
+    #[error("in `{trial}`, layerwise sparsity removes every weight of `{matrix}` ({size} weights)")]
+    #[diagnostic(
+        code(sprs::E0307),
+        help("lower the sparsity, use `scope = global`, or leave this group out of `targets`")
+    )]
+    EmptiesMatrix {
+        trial: String,
+        matrix: String,
+        size: u64,
+        #[label("empties a layer")]
+        span: SourceSpan,
+    },
+
+    #[error("in `{trial}`, {what}")]
+    #[diagnostic(code(sprs::E0308), help("move the boundary inside the run, or raise the budget"))]
+    Unreachable {
+        trial: String,
+        what: String,
+        #[label("cannot be met")]
+        span: SourceSpan,
+    },
+
+    #[error("in `{trial}`, pruning ends at step {end}, before it starts at step {start}")]
+    #[diagnostic(code(sprs::E0309), help("`end` must resolve to a step at or after `start`"))]
+    EndsBeforeStart {
+        trial: String,
+        start: u64,
+        end: u64,
+        #[label("ends before it starts")]
+        span: SourceSpan,
+    },
+
+    #[error("`{trial}` trains on {tokens} tokens, {epochs:.1} times the {available} training tokens of its data")]
+    #[diagnostic(
+        code(sprs::W0005),
+        severity(Warning),
+        help("the same tokens will be seen more than once; a bigger corpus or a smaller budget avoids repeating data")
+    )]
+    MoreThanOneEpoch {
+        trial: String,
+        tokens: String,
+        available: String,
+        epochs: f64,
+        #[label("more than one epoch")]
+        span: SourceSpan,
+    },
+}

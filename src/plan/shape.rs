@@ -1,0 +1,190 @@
+//! Exact parameter counts of the two architectures, matrix by matrix.
+//!
+//! - `llama`: token embedding; per block q, k, v, o (width x width), SwiGLU gate and up
+//!   (mlp x width) and down (width x mlp), two RMSNorm weights; a final RMSNorm; an untied head
+//!   (vocab x width) unless `tie_embeddings`. No biases, no position embedding (rotary).
+//! - `gpt`: token and learned position embeddings; per block q, k, v, o with biases, fc
+//!   (mlp x width) and proj (width x mlp) with biases, two LayerNorms (weight and bias); a final
+//!   LayerNorm; the head tied to the embedding unless `tie_embeddings = false` (then untied, no bias).
+//!
+//! `linear` counts the weight matrices of the blocks plus an untied head (the prunable kind of
+//! parameter, as the paper counts N); `non_embedding` is the total less the token and position
+//! embeddings; `total` is everything.
+
+use serde::Serialize;
+
+use crate::check::config::{Arch, Count, ModelConfig, Target};
+
+/// One weight matrix: `rows x cols` (out x in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Matrix {
+    pub name: String,
+    pub group: Target,
+    pub rows: u64,
+    pub cols: u64,
+}
+
+impl Matrix {
+    pub fn size(&self) -> u64 {
+        self.rows * self.cols
+    }
+}
+
+/// Every parameter of a model, by kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shape {
+    /// The weight matrices of the blocks, then the untied head if there is one.
+    pub matrices: Vec<Matrix>,
+    pub embedding: u64,
+    pub positions: u64,
+    pub norms: u64,
+    pub biases: u64,
+}
+
+/// The parameter counts of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub linear: u64,
+    pub non_embedding: u64,
+    pub total: u64,
+}
+
+impl Shape {
+    pub fn of(model: &ModelConfig) -> Shape {
+        let (d, m, v) = (model.width, model.mlp, model.vocab);
+        let mut matrices = Vec::new();
+        let mut norms = 0;
+        let mut biases = 0;
+        for block in 0..model.depth {
+            for name in ["q", "k", "v", "o"] {
+                matrices.push(Matrix {
+                    name: format!("blocks.{block}.attention.{name}"),
+                    group: Target::Attention,
+                    rows: d,
+                    cols: d,
+                });
+            }
+            match model.arch {
+                Arch::Llama => {
+                    for (name, rows, cols) in [("gate", m, d), ("up", m, d), ("down", d, m)] {
+                        matrices.push(Matrix {
+                            name: format!("blocks.{block}.mlp.{name}"),
+                            group: Target::Mlp,
+                            rows,
+                            cols,
+                        });
+                    }
+                    norms += 2 * d;
+                }
+                Arch::Gpt => {
+                    for (name, rows, cols) in [("fc", m, d), ("proj", d, m)] {
+                        matrices.push(Matrix {
+                            name: format!("blocks.{block}.mlp.{name}"),
+                            group: Target::Mlp,
+                            rows,
+                            cols,
+                        });
+                    }
+                    // q, k, v, o biases; fc and proj biases; two LayerNorm biases.
+                    biases += 4 * d + m + d + 2 * d;
+                    norms += 2 * d;
+                }
+            }
+        }
+        norms += d;
+        let positions = match model.arch {
+            Arch::Llama => 0,
+            Arch::Gpt => {
+                biases += d;
+                model.context * d
+            }
+        };
+        if !model.tie_embeddings {
+            matrices.push(Matrix { name: "head".into(), group: Target::Head, rows: v, cols: d });
+        }
+        Shape { matrices, embedding: v * d, positions, norms, biases }
+    }
+
+    pub fn counts(&self) -> Counts {
+        let linear: u64 = self.matrices.iter().map(Matrix::size).sum();
+        let total = linear + self.embedding + self.positions + self.norms + self.biases;
+        Counts { linear, non_embedding: total - self.embedding - self.positions, total }
+    }
+
+    /// The parameters a trial's observables count.
+    pub fn counted(&self, count: Count) -> u64 {
+        let counts = self.counts();
+        match count {
+            Count::Linear => counts.linear,
+            Count::NonEmbedding => counts.non_embedding,
+            Count::Total => counts.total,
+        }
+    }
+
+    /// The matrices a schedule may prune.
+    pub fn prunable<'a>(&'a self, targets: &'a [Target]) -> impl Iterator<Item = &'a Matrix> + 'a {
+        self.matrices.iter().filter(move |m| targets.contains(&m.group))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(arch: Arch, width: u64, depth: u64, mlp: u64, vocab: u64, context: u64, tie: bool) -> ModelConfig {
+        ModelConfig { arch, width, depth, heads: 1, mlp, vocab, context, tie_embeddings: tie }
+    }
+
+    /// The paper's 162M model: 137,822,208 linear and about 162.4M total parameters.
+    #[test]
+    fn llama_162m() {
+        let counts = Shape::of(&model(Arch::Llama, 768, 12, 3072, 32000, 1024, false)).counts();
+        assert_eq!(counts.linear, 137_822_208);
+        // By hand: linear + embedding 32000 * 768 + norms 12 * 2 * 768 + 768.
+        assert_eq!(counts.total, 137_822_208 + 24_576_000 + 19_200);
+        assert_eq!((counts.total as f64 / 1e6 * 10.0).round() / 10.0, 162.4);
+        assert_eq!(counts.non_embedding, counts.total - 24_576_000);
+    }
+
+    #[test]
+    fn llama_1b_linear() {
+        let counts = Shape::of(&model(Arch::Llama, 2048, 16, 8192, 32000, 2048, false)).counts();
+        assert_eq!(counts.linear, 1_139_277_824);
+    }
+
+    /// GPT-2 small has 124,439,808 parameters (tied head), 85,056,000 of them non-embedding.
+    #[test]
+    fn gpt2_small() {
+        let counts = Shape::of(&model(Arch::Gpt, 768, 12, 3072, 50257, 1024, true)).counts();
+        assert_eq!(counts.total, 124_439_808);
+        assert_eq!(counts.non_embedding, 85_056_000);
+        assert_eq!(counts.linear, 12 * (4 * 768 * 768 + 2 * 768 * 3072));
+    }
+
+    #[test]
+    fn hand_counted_small_shapes() {
+        // llama, width 8, 1 block, mlp 16, vocab 10, untied: 4*64 + 3*128 = 640 in the block,
+        // head 80, embedding 80, norms 2*8 + 8 = 24.
+        let small = Shape::of(&model(Arch::Llama, 8, 1, 16, 10, 4, false));
+        assert_eq!(small.counts(), Counts { linear: 720, non_embedding: 744, total: 824 });
+        // Tied: no head matrix.
+        let tied = Shape::of(&model(Arch::Llama, 8, 1, 16, 10, 4, true));
+        assert_eq!(tied.counts(), Counts { linear: 640, non_embedding: 664, total: 744 });
+        // gpt, width 4, 2 blocks, mlp 8, vocab 5, context 3, untied: per block 4*16 + 2*32 = 128
+        // weights, biases 4*4 + 8 + 4 + 2*4 = 36, norms 8; head 20; embedding 20; positions 12;
+        // final LayerNorm 4 + 4.
+        let gpt = Shape::of(&model(Arch::Gpt, 4, 2, 8, 5, 3, false));
+        let linear = 2 * 128 + 20;
+        let total = linear + 20 + 12 + 2 * (36 + 8) + 8;
+        assert_eq!(gpt.counts(), Counts { linear, non_embedding: total - 20 - 12, total });
+    }
+
+    #[test]
+    fn prunable_follows_targets() {
+        let shape = Shape::of(&model(Arch::Llama, 8, 2, 16, 10, 4, false));
+        let mlp_only: u64 = shape.prunable(&[Target::Mlp]).map(Matrix::size).sum();
+        assert_eq!(mlp_only, 2 * 3 * 128);
+        let all: u64 = shape.prunable(&[Target::Attention, Target::Mlp, Target::Head]).map(Matrix::size).sum();
+        assert_eq!(all, shape.counts().linear);
+    }
+}

@@ -1,0 +1,322 @@
+//! Resolving a trial's budget and pruning schedule onto the discrete step grid.
+//!
+//! One rule throughout: a point written as a fraction is the first step at which that fraction
+//! of the steps, tokens or compute has been spent before it, and a budget is spent by the
+//! smallest number of steps that reaches it. A pruning `end` lies on the update grid
+//! (`start + k * every`), capped at the last step. Compute is counted in parameter-steps
+//! (non-zero counted parameters summed over steps); `C = 6 * tokens_per_step * parameter-steps`.
+//! A fraction of compute that depends on the total compute of a run whose length is fixed by a
+//! token or step budget is found as a fixed point.
+
+use crate::check::config::{Basis, Budget, Curve, Interval, Method, Point, Scope, TrialConfig};
+use crate::prune::{self, Schedule, Update, Window};
+
+use super::shape::Shape;
+
+/// Compute is compared with a relative tolerance, so that a budget written as an exact
+/// multiple of a step's cost is reached by exactly that many steps despite float rounding.
+const TOLERANCE: f64 = 1e-12;
+
+/// Why a trial cannot be planned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    /// The budget does not pay for one step.
+    BudgetBelowOneStep { budget: String, step: String },
+    /// The update interval is longer than the pruning window.
+    IntervalLongerThanWindow { every: u64, start: u64, end: u64 },
+    /// No update lands on `end`, so a curve that reaches its final sparsity at `end` never does.
+    EndOffGrid { start: u64, end: u64, every: u64 },
+    /// A layerwise sparsity removes every weight of a matrix.
+    EmptiesMatrix { matrix: String, size: u64 },
+    /// A boundary falls outside the run, or a fraction of compute has no consistent solution;
+    /// `at_end` says whether the pruning end (rather than the start) is the one to move.
+    Unreachable { what: String, at_end: bool },
+    /// Pruning would end before it starts.
+    EndsBeforeStart { start: u64, end: u64 },
+}
+
+/// A trial's resolved budget and schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Solution {
+    pub steps: u64,
+    pub window: Option<Window>,
+    pub updates: Vec<Update>,
+    /// Non-zero counted parameters summed over all steps.
+    pub param_steps: u128,
+}
+
+/// The numbers of a trial that do not depend on how long it runs.
+pub struct Trial<'a> {
+    config: &'a TrialConfig,
+    /// Counted parameters at initialisation (N).
+    pub counted: u64,
+    /// Sizes of the prunable matrices, with their names.
+    prunable: Vec<(String, u64)>,
+    pub prunable_total: u64,
+    pub tokens_per_step: u64,
+}
+
+impl<'a> Trial<'a> {
+    pub fn new(config: &'a TrialConfig, shape: &Shape) -> Trial<'a> {
+        let prunable: Vec<(String, u64)> =
+            shape.prunable(&config.prune.targets).map(|m| (m.name.clone(), m.size())).collect();
+        Trial {
+            config,
+            counted: shape.counted(config.count),
+            prunable_total: prunable.iter().map(|(_, s)| s).sum(),
+            prunable,
+            tokens_per_step: config.batch * config.data.context,
+        }
+    }
+
+    /// Weights removed at `sparsity`: one global count, or one per matrix for `layerwise`.
+    pub fn pruned(&self, sparsity: f64) -> u64 {
+        match self.config.prune.scope {
+            Scope::Global => prune::pruned(sparsity, self.prunable_total),
+            Scope::Layerwise => self.prunable.iter().map(|(_, size)| prune::pruned(sparsity, *size)).sum(),
+        }
+    }
+
+    /// Non-zero counted parameters at `sparsity`.
+    pub fn nonzero(&self, sparsity: f64) -> u64 {
+        self.counted - self.pruned(sparsity)
+    }
+
+    fn prunes(&self) -> bool {
+        self.config.prune.method != Method::None && self.config.prune.sparsity > 0.0
+    }
+
+    /// Checks that do not depend on the number of steps.
+    pub fn check_shape(&self) -> Result<(), Problem> {
+        if self.prunes() && self.config.prune.scope == Scope::Layerwise {
+            let s = self.config.prune.sparsity;
+            if let Some((matrix, size)) = self.prunable.iter().find(|(_, size)| prune::pruned(s, *size) == *size) {
+                return Err(Problem::EmptiesMatrix { matrix: matrix.clone(), size: *size });
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves the budget and the schedule.
+    pub fn solve(&self) -> Result<Solution, Problem> {
+        self.check_shape()?;
+        let tps = self.tokens_per_step as f64;
+        let one_step =
+            |budget: String| Problem::BudgetBelowOneStep { budget, step: format!("{} tokens", self.tokens_per_step) };
+        let steps = match self.config.budget {
+            Budget::Steps(steps) => steps,
+            Budget::Tokens(tokens) if tokens < tps => return Err(one_step(format!("{tokens} tokens"))),
+            Budget::Tokens(tokens) => ceil(tokens / tps),
+            Budget::TokensPerParam(ratio) => {
+                let tokens = ratio * self.counted as f64;
+                if tokens < tps {
+                    return Err(one_step(format!("{ratio} tokens/param x {} params = {tokens} tokens", self.counted)));
+                }
+                ceil(tokens / tps)
+            }
+            Budget::Flops(flops) => return self.spend_flops(flops),
+        };
+        self.at_length(steps)
+    }
+
+    /// A run of a fixed number of steps. Fractions of compute are fractions of the run's own
+    /// total compute, which depends on the schedule: iterate to a fixed point.
+    fn at_length(&self, steps: u64) -> Result<Solution, Problem> {
+        let mut reference = steps as f64 * self.counted as f64;
+        let mut seen: Vec<(Option<Window>, f64)> = Vec::new();
+        for _ in 0..64 {
+            let solution = self.schedule(steps, reference)?;
+            let total = solution.param_steps as f64;
+            if seen.iter().any(|(w, _)| *w == solution.window) || !self.uses_compute() {
+                return Ok(solution);
+            }
+            seen.push((solution.window, total));
+            reference = total;
+        }
+        Err(Problem::Unreachable {
+            what: "the `of compute` boundaries have no consistent solution".into(),
+            at_end: false,
+        })
+    }
+
+    fn uses_compute(&self) -> bool {
+        let of_compute = |p: Point| matches!(p, Point::Fraction { of: Basis::Compute, .. });
+        self.prunes() && (of_compute(self.config.prune.start) || of_compute(self.config.prune.end))
+    }
+
+    /// A `flops` budget: the fewest steps whose compute reaches it.
+    fn spend_flops(&self, flops: f64) -> Result<Solution, Problem> {
+        let reference = flops / (6.0 * self.tokens_per_step as f64);
+        let first_step = self.counted as f64;
+        if reference < first_step * (1.0 - TOLERANCE) {
+            return Err(Problem::BudgetBelowOneStep {
+                budget: format!("{flops:e} flops"),
+                step: format!("{:e} flops", 6.0 * self.tokens_per_step as f64 * first_step),
+            });
+        }
+        let reaches = |steps: u64| match self.schedule(steps, reference) {
+            Ok(solution) => solution.param_steps as f64 >= reference * (1.0 - TOLERANCE),
+            // A schedule that cannot fit in this few steps: such a run is all dense at best.
+            Err(_) => steps as f64 * first_step >= reference * (1.0 - TOLERANCE),
+        };
+        // Every step costs at least the final non-zero count, so this many steps always suffice.
+        let floor = self.nonzero(if self.prunes() { self.config.prune.sparsity } else { 0.0 }).max(1) as f64;
+        let (mut lo, mut hi) = (1u64, ceil(reference / floor) + 1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if reaches(mid) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        self.schedule(lo, reference)
+    }
+
+    /// The schedule of a run of `steps` steps, with `reference` parameter-steps as the total
+    /// compute that fractions of compute refer to.
+    fn schedule(&self, steps: u64, reference: f64) -> Result<Solution, Problem> {
+        let dense =
+            Solution { steps, window: None, updates: Vec::new(), param_steps: steps as u128 * self.counted as u128 };
+        if !self.prunes() {
+            return Ok(dense);
+        }
+        let prune = &self.config.prune;
+        let last = steps - 1;
+        let start = self.point(prune.start, steps, reference);
+        if start > last {
+            return Err(Problem::Unreachable {
+                what: format!("pruning would start at step {start}, but the run ends at step {last}"),
+                at_end: false,
+            });
+        }
+        let every = match prune.every {
+            Interval::Steps(every) => every.max(1),
+            Interval::Fraction(f) => ((f * steps as f64).round() as u64).max(1),
+        };
+        let window = |end: u64| Window { start, end, every };
+        let end = match (prune.curve, prune.end) {
+            (Curve::OneShot, _) => start,
+            (_, Point::Steps(_) | Point::Tokens(_)) => {
+                let end = self.point(prune.end, steps, reference);
+                if end < start {
+                    return Err(Problem::EndsBeforeStart { start, end });
+                }
+                if end > last {
+                    return Err(Problem::Unreachable {
+                        what: format!("pruning would end at step {end}, but the run ends at step {last}"),
+                        at_end: true,
+                    });
+                }
+                if end > start && every > end - start {
+                    return Err(Problem::IntervalLongerThanWindow { every, start, end });
+                }
+                if (end - start) % every != 0 {
+                    if matches!(prune.curve, Curve::Cubic | Curve::Linear) {
+                        return Err(Problem::EndOffGrid { start, end, every });
+                    }
+                    start + (end - start) / every * every
+                } else {
+                    end
+                }
+            }
+            (_, Point::Fraction { value, of }) => {
+                let k_max = (last - start) / every;
+                let k = match of {
+                    Basis::Compute => {
+                        // The smallest k whose end has `value` of the compute spent before it.
+                        // Compute before the end grows with k: search on an estimate, then
+                        // settle the answer with exact sums.
+                        let target = value * reference * (1.0 - TOLERANCE);
+                        let exact = |k: u64| {
+                            let end = start + k * every;
+                            self.spent_before(&Schedule::new(prune.curve, prune.sparsity, window(end)), end) as f64
+                        };
+                        let (mut lo, mut hi) = (0, k_max);
+                        while lo < hi {
+                            let mid = lo + (hi - lo) / 2;
+                            let estimate = self.estimate_before_end(start, every, mid).unwrap_or_else(|| exact(mid));
+                            if estimate >= target {
+                                hi = mid;
+                            } else {
+                                lo = mid + 1;
+                            }
+                        }
+                        while lo < k_max && exact(lo) < target {
+                            lo += 1;
+                        }
+                        while lo > 0 && exact(lo - 1) >= target {
+                            lo -= 1;
+                        }
+                        lo
+                    }
+                    Basis::Steps | Basis::Tokens => {
+                        let raw = ceil(value * steps as f64);
+                        raw.saturating_sub(start).div_ceil(every).min(k_max)
+                    }
+                };
+                let requested = self.point(prune.end, steps, reference);
+                if k == 0 && requested > start && of != Basis::Compute {
+                    return Err(Problem::IntervalLongerThanWindow { every, start, end: requested.min(last) });
+                }
+                start + k * every
+            }
+        };
+        if end < start {
+            return Err(Problem::EndsBeforeStart { start, end });
+        }
+        let window = window(end);
+        let schedule = Schedule::new(prune.curve, prune.sparsity, window);
+        let param_steps = self.spent_before(&schedule, steps);
+        Ok(Solution { steps, window: Some(window), updates: schedule.updates(), param_steps })
+    }
+
+    /// The step a point resolves to. A fraction of compute as a point before pruning starts is
+    /// reached when the dense steps before it have spent that fraction.
+    fn point(&self, point: Point, steps: u64, reference: f64) -> u64 {
+        match point {
+            Point::Steps(step) => step,
+            Point::Tokens(tokens) => ceil(tokens as f64 / self.tokens_per_step as f64),
+            Point::Fraction { value, of: Basis::Steps | Basis::Tokens } => ceil(value * steps as f64),
+            Point::Fraction { value, of: Basis::Compute } => ceil(value * reference / self.counted as f64),
+        }
+    }
+
+    /// The compute spent before a geometric schedule's end at `start + k * every`, in closed
+    /// form: with `r = (1 - s)^(1 / (k + 1))` the updates keep `r, r^2, ..., r^k` of the P
+    /// prunable weights, so the sum is `k (N - P) + P r (1 - r^k) / (1 - r)` per `every` steps.
+    /// It differs from the exact sum only by the rounding of pruned counts (at most half a
+    /// weight per matrix and update). `None` for the other curves.
+    fn estimate_before_end(&self, start: u64, every: u64, k: u64) -> Option<f64> {
+        let prune = &self.config.prune;
+        if prune.curve != Curve::Geometric {
+            return None;
+        }
+        let (n, p) = (self.counted as f64, self.prunable_total as f64);
+        let r = (1.0 - prune.sparsity).powf(1.0 / (k + 1) as f64);
+        let kept = if r < 1.0 { r * (1.0 - r.powi(k as i32)) / (1.0 - r) } else { k as f64 };
+        Some(start as f64 * n + every as f64 * (k as f64 * (n - p) + p * kept))
+    }
+
+    /// Non-zero counted parameters summed over steps `0..until`.
+    pub fn spent_before(&self, schedule: &Schedule, until: u64) -> u128 {
+        let mut total = 0u128;
+        let mut from = 0u64;
+        let mut sparsity = 0.0;
+        for k in 0..schedule.len() {
+            let update = schedule.update(k);
+            if update.step >= until {
+                break;
+            }
+            total += (update.step - from) as u128 * self.nonzero(sparsity) as u128;
+            from = update.step;
+            sparsity = update.sparsity;
+        }
+        total + (until.saturating_sub(from)) as u128 * self.nonzero(sparsity) as u128
+    }
+}
+
+/// `ceil(x)` for a non-negative count, tolerant of float noise just above a whole number.
+fn ceil(x: f64) -> u64 {
+    (x * (1.0 - TOLERANCE)).ceil().max(0.0) as u64
+}

@@ -1,4 +1,4 @@
-//! No input may make the parser or the checker panic. Two generators: arbitrary text, and valid
+//! No input may make the parser, the checker or the planner panic (or run away). Two generators: arbitrary text, and valid
 //! files (every shipped experiment and UI case) with random edits. `PROPTEST_CASES` scales the
 //! run (the default is kept small for CI; see the README for a longer run).
 
@@ -63,12 +63,22 @@ const TOKENS: &[&str] = &[
     "largest(C, 0)",
     "text([])",
     "bundled(1)",
+    "1e30 flops",
+    "1 steps",
+    "every = 1 steps",
+    "100% of compute",
+    "0% of compute",
+    "scope = layerwise",
+    "99.99%",
+    "1 tokens",
+    "end = 7 steps",
+    "curve = cubic",
 ];
 
 fn check(text: &str) {
     // A name inside the crate's tests folder, so relative imports and data paths resolve somewhere real.
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui/fuzz_input.sprs");
-    let output = sprs::check::check_source(&path, text.to_string());
+    let output = sprs::plan::plan_source(&path, text.to_string());
     let renderer = sprs::diagnostic::Renderer { sources: &output.sources, color: false, width: 80 };
     for diag in &output.diagnostics {
         // Rendering must not panic either, whatever the spans.

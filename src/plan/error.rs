@@ -74,6 +74,18 @@ pub enum PlanError {
         span: SourceSpan,
     },
 
+    #[error("in `{trial}`, {what}")]
+    #[diagnostic(
+        code(sprs::E0310),
+        help("plans are limited to 10^9 steps and 10^6 mask updates; lower the budget or raise `every`")
+    )]
+    TooLarge {
+        trial: String,
+        what: String,
+        #[label("too large")]
+        span: SourceSpan,
+    },
+
     #[error("`{trial}` trains on {tokens} tokens, {epochs:.1} times the {available} training tokens of its data")]
     #[diagnostic(
         code(sprs::W0005),

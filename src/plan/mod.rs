@@ -189,6 +189,9 @@ fn error(trial: &Trial, problem: Problem) -> (Loc, PlanError) {
             let at = if at_end { sites.end } else { sites.start };
             (at, PlanError::Unreachable { trial: name, what, span: at.span.into() })
         }
+        Problem::TooLarge { what } => {
+            (sites.budget, PlanError::TooLarge { trial: name, what, span: sites.budget.span.into() })
+        }
         Problem::EndsBeforeStart { start, end } => {
             (sites.end, PlanError::EndsBeforeStart { trial: name, start, end, span: sites.end.span.into() })
         }

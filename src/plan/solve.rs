@@ -17,6 +17,13 @@ use super::shape::Shape;
 /// multiple of a step's cost is reached by exactly that many steps despite float rounding.
 const TOLERANCE: f64 = 1e-12;
 
+/// The longest run a plan may describe. Far beyond any real pre-training run; it bounds the
+/// work of planning on any input.
+pub const MAX_STEPS: u64 = 1_000_000_000;
+
+/// The most mask updates a schedule may make; each update is a pass over every prunable weight.
+pub const MAX_UPDATES: u64 = 1_000_000;
+
 /// Why a trial cannot be planned.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Problem {
@@ -33,6 +40,8 @@ pub enum Problem {
     Unreachable { what: String, at_end: bool },
     /// Pruning would end before it starts.
     EndsBeforeStart { start: u64, end: u64 },
+    /// The run or its schedule is beyond what a plan may describe.
+    TooLarge { what: String },
 }
 
 /// A trial's resolved budget and schedule.
@@ -116,6 +125,9 @@ impl<'a> Trial<'a> {
             }
             Budget::Flops(flops) => return self.spend_flops(flops),
         };
+        if steps > MAX_STEPS {
+            return Err(too_long());
+        }
         self.at_length(steps)
     }
 
@@ -161,7 +173,7 @@ impl<'a> Trial<'a> {
         };
         // Every step costs at least the final non-zero count, so this many steps always suffice.
         let floor = self.nonzero(if self.prunes() { self.config.prune.sparsity } else { 0.0 }).max(1) as f64;
-        let (mut lo, mut hi) = (1u64, ceil(reference / floor) + 1);
+        let (mut lo, mut hi) = (1u64, (ceil(reference / floor) + 1).min(MAX_STEPS + 1));
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             if reaches(mid) {
@@ -169,6 +181,9 @@ impl<'a> Trial<'a> {
             } else {
                 lo = mid + 1;
             }
+        }
+        if lo > MAX_STEPS {
+            return Err(too_long());
         }
         self.schedule(lo, reference)
     }
@@ -194,6 +209,11 @@ impl<'a> Trial<'a> {
             Interval::Steps(every) => every.max(1),
             Interval::Fraction(f) => ((f * steps as f64).round() as u64).max(1),
         };
+        if (last - start) / every >= MAX_UPDATES {
+            return Err(Problem::TooLarge {
+                what: format!("updates every {every} steps from step {start} of a {steps}-step run could make more than {MAX_UPDATES} mask updates"),
+            });
+        }
         let window = |end: u64| Window { start, end, every };
         let end = match (prune.curve, prune.end) {
             (Curve::OneShot, _) => start,
@@ -316,7 +336,12 @@ impl<'a> Trial<'a> {
     }
 }
 
+fn too_long() -> Problem {
+    Problem::TooLarge { what: format!("the budget needs more than the {MAX_STEPS} steps a plan may have") }
+}
+
 /// `ceil(x)` for a non-negative count, tolerant of float noise just above a whole number.
 fn ceil(x: f64) -> u64 {
+    // `as` saturates: a huge value becomes u64::MAX and is caught by MAX_STEPS.
     (x * (1.0 - TOLERANCE)).ceil().max(0.0) as u64
 }

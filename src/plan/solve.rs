@@ -135,15 +135,16 @@ impl<'a> Trial<'a> {
     /// total compute, which depends on the schedule: iterate to a fixed point.
     fn at_length(&self, steps: u64) -> Result<Solution, Problem> {
         let mut reference = steps as f64 * self.counted as f64;
-        let mut seen: Vec<(Option<Window>, f64)> = Vec::new();
+        // Windows tried so far: a repeat is a fixed point (or, on the discrete grid, a cycle,
+        // whose first repeat is taken).
+        let mut seen: Vec<Option<Window>> = Vec::new();
         for _ in 0..64 {
             let solution = self.schedule(steps, reference)?;
-            let total = solution.param_steps as f64;
-            if seen.iter().any(|(w, _)| *w == solution.window) || !self.uses_compute() {
+            if seen.contains(&solution.window) || !self.uses_compute() {
                 return Ok(solution);
             }
-            seen.push((solution.window, total));
-            reference = total;
+            seen.push(solution.window);
+            reference = solution.param_steps as f64;
         }
         Err(Problem::Unreachable {
             what: "the `of compute` boundaries have no consistent solution".into(),
@@ -173,7 +174,7 @@ impl<'a> Trial<'a> {
         };
         // Every step costs at least the final non-zero count, so this many steps always suffice.
         let floor = self.nonzero(if self.prunes() { self.config.prune.sparsity } else { 0.0 }).max(1) as f64;
-        let (mut lo, mut hi) = (1u64, (ceil(reference / floor) + 1).min(MAX_STEPS + 1));
+        let (mut lo, mut hi) = (1u64, ceil(reference / floor).saturating_add(1).min(MAX_STEPS + 1));
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             if reaches(mid) {
@@ -241,6 +242,12 @@ impl<'a> Trial<'a> {
                 }
             }
             (_, Point::Fraction { value, of }) => {
+                // Where the end was asked for; before pruning starts every step is dense, so
+                // for a fraction of compute this is exact whenever it lies before `start`.
+                let requested = self.point(prune.end, steps, reference);
+                if requested < start {
+                    return Err(Problem::EndsBeforeStart { start, end: requested });
+                }
                 let k_max = (last - start) / every;
                 let k = match of {
                     Basis::Compute => {
@@ -275,8 +282,7 @@ impl<'a> Trial<'a> {
                         raw.saturating_sub(start).div_ceil(every).min(k_max)
                     }
                 };
-                let requested = self.point(prune.end, steps, reference);
-                if k == 0 && requested > start && of != Basis::Compute {
+                if k == 0 && requested > start {
                     return Err(Problem::IntervalLongerThanWindow { every, start, end: requested.min(last) });
                 }
                 start + k * every

@@ -4,6 +4,7 @@
 //! evaluates records, checks types and units, and expands sweeps into trials.
 
 pub mod check;
+pub mod data;
 pub mod diagnostic;
 pub mod plan;
 pub mod prune;

@@ -58,9 +58,6 @@ pub const WORDS: &[&str] = &[
     "u32",
 ];
 
-/// The corpora embedded in the binary, for `bundled(name)`.
-pub const BUNDLED: &[&str] = &["shakespeare"];
-
 pub fn function(name: &str) -> Option<&'static str> {
     FUNCTIONS.iter().find(|f| **f == name).copied()
 }

@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use serde_json::{json, Value as Json};
 
-use super::builtins::{self, is_plain};
+use super::builtins::is_plain;
 use super::schema::{Kind, Ty};
 use super::units::Unit;
 use super::value::{fmt_number, Num, Obj, Val, V};
@@ -205,9 +205,9 @@ impl Checker {
                 Some(json!({ "tokens": { "path": path?, "dtype": dtype } }))
             }
             V::Call { name: "bundled", args, .. } => match &args[0].v {
-                V::Str(name) if builtins::BUNDLED.contains(&name.as_str()) => Some(json!({ "bundled": { "name": name } })),
+                V::Str(name) if crate::data::corpus::find(name).is_some() => Some(json!({ "bundled": { "name": name } })),
                 _ => {
-                    let help = Some(format!("the bundled corpora are {}", builtins::BUNDLED.iter().map(|b| format!("\"{b}\"")).collect::<Vec<_>>().join(", ")));
+                    let help = Some(format!("the bundled corpora are {}", crate::data::corpus::ALL.iter().map(|b| format!("\"{}\"", b.name)).collect::<Vec<_>>().join(", ")));
                     let message = format!("no bundled corpus {}", self.text(args[0].at));
                     self.emit(args[0].at, |span| CheckError::BadCall { message, span, label: "unknown corpus".into(), help });
                     None

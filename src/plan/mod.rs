@@ -212,12 +212,14 @@ pub fn si(value: f64) -> String {
 }
 
 /// A warning when a trial needs more tokens than its data's training split, where that size is
-/// cheap to know: bytes of text under the `bytes` tokenizer, pre-tokenized files, generated data.
+/// cheap to know: bytes of text (on disk or bundled) under the `bytes` tokenizer, pre-tokenized
+/// files, generated data.
 fn epochs(trial: &Trial, planned: &PlannedTrial, base: &Path) -> Option<PlanError> {
     let data = &trial.config.data;
     let size = |path: &String| std::fs::metadata(base.join(path)).map(|m| m.len()).ok();
     let tokens = match (&data.source, &data.tokenizer) {
         (Source::Text { paths }, Tokenizer::Bytes) => paths.iter().map(size).sum::<Option<u64>>()?,
+        (Source::Bundled { name }, Tokenizer::Bytes) => crate::data::corpus::find(name)?.bytes,
         (Source::Tokens { path, dtype }, _) => size(path)? / if *dtype == Dtype::U16 { 2 } else { 4 },
         (Source::Synthetic(synthetic), _) => synthetic.tokens,
         _ => return None,

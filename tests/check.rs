@@ -231,3 +231,14 @@ fn importing_a_prelude_name_is_allowed() {
     );
     assert_eq!(trials(&text)[0].config.optimizer.lr, 1e-3);
 }
+
+#[test]
+fn reference_is_up_to_date() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reference.md");
+    let generated = sprs::check::reference();
+    if std::env::var_os("SPRS_BLESS").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(committed == generated, "docs/reference.md is stale: run `SPRS_BLESS=1 cargo test --test check reference`");
+}

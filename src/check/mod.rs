@@ -17,6 +17,7 @@ mod items;
 mod load;
 mod observables;
 mod records;
+mod reference;
 pub mod schema;
 mod source;
 pub mod stdlib;
@@ -32,6 +33,7 @@ use std::rc::Rc;
 pub use error::CheckError;
 pub use explain::{explain, Explanation};
 pub use fit::{Column, ColumnSource, FitSource, FitSpec, Holdout, Loss, Param};
+pub use reference::reference;
 pub use source::{sprs_files, FileId, Origin, SourceFile, SourceMap};
 pub use sweep::{Sites, Trial};
 

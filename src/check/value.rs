@@ -181,6 +181,9 @@ pub fn fmt_number(value: f64) -> String {
         return "0".into();
     }
     let abs = value.abs();
+    if value.fract() == 0.0 && abs < 1e15 {
+        return format!("{value:.0}");
+    }
     if (1e-4..1e7).contains(&abs) {
         let s = format!("{value:.6}");
         let s = s.trim_end_matches('0').trim_end_matches('.');

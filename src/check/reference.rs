@@ -1,0 +1,88 @@
+//! The field reference (`docs/reference.md`), generated from the schemas so that it cannot
+//! drift from what the checker enforces. A test fails when the committed file is stale.
+
+use std::fmt::Write;
+
+use super::schema::{FieldDefault, Kind, Ty, OBSERVABLES};
+use super::units::Unit;
+use super::value::fmt_number;
+
+/// The reference as Markdown.
+pub fn reference() -> String {
+    let mut out = String::from(
+        "# Field reference\n\n\
+         Generated from `src/check/schema.rs` (`SPRS_BLESS=1 cargo test --test check reference` \
+         rewrites it). Every field of every kind, with its type, unit, range and default. A default \
+         is an sprs expression, evaluated like a field the record sets.\n",
+    );
+    let kinds = [
+        (Kind::Data, "data NAME { .. }"),
+        (Kind::Model, "model NAME { .. }"),
+        (Kind::Schedule, "schedule NAME { .. }: pruning"),
+        (Kind::Optimizer, "optimizer NAME { .. }: AdamW"),
+        (Kind::Train, "train NAME { .. }"),
+        (Kind::Eval, "eval = { .. } in a train"),
+        (Kind::Bpe, "bpe { .. }: a tokenizer"),
+        (Kind::Synthetic, "synthetic { .. }: a generated source"),
+        (Kind::Fit, "fit NAME = LAW { .. }"),
+    ];
+    for (kind, title) in kinds {
+        let _ = write!(out, "\n## `{title}`\n\n| field | type | default | meaning |\n|---|---|---|---|\n");
+        for field in kind.fields() {
+            let default = match field.default {
+                FieldDefault::Required => "required".to_string(),
+                FieldDefault::Absent => "not set".to_string(),
+                FieldDefault::Expr(expr) => format!("`{expr}`"),
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {default} | {} |",
+                field.name,
+                describe(field.ty),
+                field.doc.replace('|', "\\|")
+            );
+        }
+    }
+    out.push_str("\n## Observables\n\n| name | meaning |\n|---|---|\n");
+    for (name, meaning) in OBSERVABLES {
+        let _ = writeln!(out, "| `{name}` | {meaning} |");
+    }
+    out
+}
+
+fn range(min: f64, max: f64, min_open: bool, max_open: bool) -> String {
+    let max = if max.is_infinite() { "inf".to_string() } else { fmt_number(max) };
+    format!("{}{}, {max}{}", if min_open { "(" } else { "[" }, fmt_number(min), if max_open { ")" } else { "]" })
+}
+
+fn words(words: &[&str]) -> String {
+    words.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ")
+}
+
+fn describe(ty: Ty) -> String {
+    match ty {
+        Ty::Count { min, max, unit } if unit == Unit::NONE => {
+            format!("whole number in {}", range(min, max, false, false))
+        }
+        Ty::Count { min, max, unit } => {
+            format!("whole number in {}, plain or in {unit}", range(min, max, false, false))
+        }
+        Ty::Real { min, max, min_open, max_open } => format!("number in {}", range(min, max, min_open, max_open)),
+        Ty::Fraction { max_open } => format!("fraction in {}", range(0.0, 1.0, false, max_open)),
+        Ty::Word(list) => format!("one of {}", words(list)),
+        Ty::Bool => "`true` or `false`".into(),
+        Ty::Record(kind) => kind.article(),
+        Ty::Words(list) => format!("list of {}", words(list)),
+        Ty::Source => "a source".into(),
+        Ty::Tokenizer => "a tokenizer".into(),
+        Ty::Point => "a fraction (`of steps`, `of tokens`, `of compute`) or steps or tokens".into(),
+        Ty::Interval => "a fraction of training or steps".into(),
+        Ty::Budget => "tokens, steps, flops or tokens/param".into(),
+        Ty::Betas => "a pair of numbers in [0, 1)".into(),
+        Ty::FitOn => "sweeps, trains or `csv(..)`, each optionally `where COND`".into(),
+        Ty::Law => "an expression over observables and parameters".into(),
+        Ty::Params => "a record of start grids".into(),
+        Ty::Loss => "`huber(delta)` or `mse`".into(),
+        Ty::Holdout => "`largest(OBS, k)` or `smallest(OBS, k)`".into(),
+    }
+}

@@ -9,3 +9,4 @@ pub mod diagnostic;
 pub mod plan;
 pub mod prune;
 pub mod syntax;
+pub mod train;

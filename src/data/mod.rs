@@ -4,3 +4,4 @@
 pub mod corpus;
 pub mod split;
 pub mod synthetic;
+pub mod tokens;

@@ -1,0 +1,7 @@
+//! Training with Burn: the only module that uses it. Everything it needs arrives as plain data
+//! from the plan.
+
+pub mod backend;
+pub mod masks;
+pub mod model;
+pub mod trainer;

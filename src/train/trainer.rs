@@ -1,0 +1,267 @@
+//! One trial's training: the model, AdamW, the masks, and one optimizer step at a time.
+//!
+//! At step t: the masks are raised first if the plan updates them at t (an update takes effect
+//! for the forward pass of its step), then forward, backward, AdamW, and the masks are applied
+//! to the weights again, so pruned weights are exactly zero after every step whatever AdamW's
+//! moments or weight decay would do to them.
+
+use burn::module::{Module, Param, ParamGroup};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::masks::Masks;
+use super::model::Decoder;
+use crate::check::config::{Decay, Interval, TrialConfig};
+use crate::data::tokens::{Sampler, Tokens};
+use crate::plan::{PlannedTrial, Shape};
+use crate::prune;
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepReport {
+    pub step: u64,
+    pub loss: f64,
+    pub lr: f64,
+    /// Sparsity of the prunable weights in force for this step's forward pass.
+    pub sparsity: f64,
+    /// Counted non-zero parameters during this step, measured on the weights.
+    pub nonzero: u64,
+}
+
+/// Why training stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// The loss became NaN or infinite.
+    NonFinite { step: u64, loss: f64 },
+    /// The data cannot feed this trial.
+    Data(String),
+}
+
+pub struct Trainer<'a> {
+    planned: &'a PlannedTrial,
+    device: Device,
+    model: Decoder,
+    optim: ModuleOptimizer,
+    masks: Masks,
+    mask_tensors: Vec<Tensor<2>>,
+    sampler: Sampler,
+    tokens: &'a Tokens,
+    /// Parameters the observables count that no schedule can prune.
+    unprunable_counted: u64,
+}
+
+impl<'a> Trainer<'a> {
+    /// A fresh model for a planned trial, on an autodiff device over `device`.
+    pub fn new(planned: &'a PlannedTrial, tokens: &'a Tokens, device: &Device) -> Result<Trainer<'a>, Failure> {
+        let config = &planned.config;
+        let device = device.clone().autodiff();
+        device.seed(config.seed);
+        let model = Decoder::new(&config.model, &device);
+        let sampler = Sampler::new(tokens, config.data.context as usize).map_err(Failure::Data)?;
+        let sizes: Vec<usize> =
+            model.prunable(&config.prune.targets).iter().map(|w| w.val().shape().num_elements()).collect();
+        let prunable: u64 = sizes.iter().map(|&s| s as u64).sum();
+        let masks = Masks::dense(&sizes);
+        let mask_tensors = Vec::new();
+        Ok(Trainer {
+            planned,
+            optim: optimizer(config, &model),
+            device,
+            model,
+            masks,
+            mask_tensors,
+            sampler,
+            tokens,
+            unprunable_counted: planned.n - prunable,
+        })
+    }
+
+    pub fn model(&self) -> &Decoder {
+        &self.model
+    }
+
+    /// The learning rate at `step`: linear warmup, then decay to `min_lr * lr`.
+    pub fn lr(&self, step: u64) -> f64 {
+        let optimizer = &self.planned.config.optimizer;
+        let steps = self.planned.steps;
+        let warmup = match optimizer.warmup {
+            Interval::Steps(n) => n,
+            Interval::Fraction(f) => (f * steps as f64).round() as u64,
+        }
+        .min(steps);
+        if step < warmup {
+            return optimizer.lr * (step + 1) as f64 / warmup as f64;
+        }
+        let progress = if steps > warmup + 1 { (step - warmup) as f64 / (steps - warmup - 1) as f64 } else { 1.0 };
+        let floor = optimizer.min_lr;
+        let scale = match optimizer.decay {
+            Decay::Constant => 1.0,
+            Decay::Linear => 1.0 - (1.0 - floor) * progress,
+            Decay::Cosine => floor + (1.0 - floor) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()),
+        };
+        optimizer.lr * scale
+    }
+
+    /// Runs step `step`.
+    pub fn step(&mut self, step: u64) -> Result<StepReport, Failure> {
+        let config = &self.planned.config;
+        if let Some(&(_, sparsity)) = self.planned.prune.updates.iter().find(|(at, _)| *at == step) {
+            self.raise_masks(sparsity, step);
+        }
+        let (inputs, targets) = self.batch(&self.sampler.batch(config.seed, step, config.batch as usize));
+        let loss = self.loss(&self.model, inputs, targets);
+        let value =
+            f64::from(loss.clone().into_data().try_to_vec::<f32>().map_err(|e| Failure::Data(format!("{e:?}")))?[0]);
+        if !value.is_finite() {
+            return Err(Failure::NonFinite { step, loss: value });
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let lr = self.lr(step);
+        let model = self.optim.step(lr, self.model.clone(), grads);
+        self.model = self.apply_masks(model);
+        Ok(StepReport {
+            step,
+            loss: value,
+            lr,
+            sparsity: self.sparsity(),
+            nonzero: self.unprunable_counted + self.kept(),
+        })
+    }
+
+    /// Mean held-out loss, in nats per token, over the fixed evaluation windows.
+    pub fn evaluate(&self, windows: &[usize]) -> f64 {
+        let model = self.model.valid();
+        let batch = self.planned.config.batch as usize;
+        let (mut total, mut count) = (0.0, 0usize);
+        for chunk in windows.chunks(batch.max(1)) {
+            let (inputs, targets) = self.batch_on(chunk, &model_device(&self.device));
+            let loss = self.loss(&model, inputs, targets);
+            let value = loss.into_data().try_to_vec::<f32>().map(|v| f64::from(v[0])).unwrap_or(f64::NAN);
+            total += value * chunk.len() as f64;
+            count += chunk.len();
+        }
+        total / count.max(1) as f64
+    }
+
+    /// Sparsity of the prunable weights, as the masks have it.
+    pub fn sparsity(&self) -> f64 {
+        let total: usize = self.masks.keep.iter().map(Vec::len).sum();
+        if total == 0 {
+            0.0
+        } else {
+            self.masks.pruned() as f64 / total as f64
+        }
+    }
+
+    /// Prunable weights that are non-zero, counted on the weights themselves.
+    pub fn kept(&self) -> u64 {
+        self.model
+            .prunable(&self.planned.config.prune.targets)
+            .iter()
+            .map(|w| {
+                w.val()
+                    .inner()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .map_or(0, |v| v.iter().filter(|x| **x != 0.0).count() as u64)
+            })
+            .sum()
+    }
+
+    fn raise_masks(&mut self, sparsity: f64, step: u64) {
+        let prune = &self.planned.config.prune;
+        let weights: Vec<Vec<f32>> = self
+            .model
+            .prunable(&prune.targets)
+            .iter()
+            .map(|w| w.val().inner().into_data().try_to_vec::<f32>().unwrap_or_default())
+            .collect();
+        self.masks.update(&weights, sparsity, prune.scope, prune.method, self.planned.config.seed ^ step);
+        let shapes: Vec<[usize; 2]> = self.model.prunable(&prune.targets).iter().map(|w| w.val().dims()).collect();
+        self.mask_tensors = self
+            .masks
+            .keep
+            .iter()
+            .zip(shapes)
+            .map(|(keep, shape)| {
+                let values: Vec<f32> = keep.iter().map(|&k| if k { 1.0 } else { 0.0 }).collect();
+                Tensor::<2>::from_data(TensorData::new(values, shape), &self.device).inner()
+            })
+            .collect();
+        self.model = self.apply_masks(self.model.clone());
+        debug_assert_eq!(self.masks.pruned(), expected_pruned(self.planned, sparsity));
+    }
+
+    fn apply_masks(&self, model: Decoder) -> Decoder {
+        if self.mask_tensors.is_empty() {
+            return model;
+        }
+        let masks = self.mask_tensors.clone();
+        model.map_prunable(&self.planned.config.prune.targets, |i, weight: Param<Tensor<2>>| {
+            let mask = masks[i].clone();
+            weight.map(|w| Tensor::from_inner(w.inner() * mask).require_grad())
+        })
+    }
+
+    /// Inputs `[batch, context]` and flattened targets `[batch * context]` of the windows.
+    fn batch(&self, starts: &[usize]) -> (Tensor<2, Int>, Tensor<1, Int>) {
+        self.batch_on(starts, &self.device)
+    }
+
+    fn batch_on(&self, starts: &[usize], device: &Device) -> (Tensor<2, Int>, Tensor<1, Int>) {
+        let context = self.planned.config.data.context as usize;
+        let mut inputs = Vec::with_capacity(starts.len() * context);
+        let mut targets = Vec::with_capacity(starts.len() * context);
+        for &start in starts {
+            let window = &self.tokens.tokens[start..start + context + 1];
+            inputs.extend(window[..context].iter().map(|&t| t as i64));
+            targets.extend(window[1..].iter().map(|&t| t as i64));
+        }
+        let n = starts.len();
+        (
+            Tensor::<2, Int>::from_data(TensorData::new(inputs, [n, context]), device),
+            Tensor::<1, Int>::from_data(TensorData::new(targets, [n * context]), device),
+        )
+    }
+
+    /// Mean cross-entropy of next-token prediction, in nats.
+    fn loss(&self, model: &Decoder, inputs: Tensor<2, Int>, targets: Tensor<1, Int>) -> Tensor<1> {
+        let logits = model.forward(inputs);
+        let [batch, seq, vocab] = logits.dims();
+        CrossEntropyLossConfig::new().init(&logits.device()).forward(logits.reshape([batch * seq, vocab]), targets)
+    }
+}
+
+/// The device of a model's inference copy (`valid()` drops autodiff).
+fn model_device(device: &Device) -> Device {
+    device.clone().inner()
+}
+
+/// The pruned count the planner assumed at `sparsity`.
+fn expected_pruned(planned: &PlannedTrial, sparsity: f64) -> u64 {
+    let shape = Shape::of(&planned.config.model);
+    let sizes: Vec<u64> = shape.prunable(&planned.config.prune.targets).map(|m| m.size()).collect();
+    match planned.config.prune.scope {
+        crate::check::config::Scope::Global => prune::pruned(sparsity, sizes.iter().sum()),
+        crate::check::config::Scope::Layerwise => sizes.iter().map(|&s| prune::pruned(sparsity, s)).sum(),
+    }
+}
+
+/// AdamW as configured, with weight decay only on the weight matrices (not on norms, biases or
+/// embeddings), and gradient clipping by norm within each of the two groups.
+fn optimizer(config: &TrialConfig, model: &Decoder) -> ModuleOptimizer {
+    let opt = &config.optimizer;
+    let base = AdamWConfig::new()
+        .with_beta_1(opt.betas[0] as f32)
+        .with_beta_2(opt.betas[1] as f32)
+        .with_epsilon(opt.eps as f32);
+    let clipping = (opt.grad_clip > 0.0).then_some(GradientClippingConfig::Norm(opt.grad_clip as f32));
+    let decayed = ParamGroup::from_ids(model.matrices().iter().map(|w| w.id).collect());
+    base.clone().with_weight_decay(0.0).with_grad_clipping(clipping.clone()).init().with_group(
+        decayed,
+        base.with_weight_decay(opt.weight_decay as f32).build(),
+        clipping.map(|c| c.init()),
+    )
+}

@@ -1,0 +1,73 @@
+//! Training on the default CPU backend with tiny models: the loss falls, and pruning follows
+//! the plan step by step, so the measured N_avg is the planned one.
+
+use std::path::Path;
+
+use sprs::data::tokens::Tokens;
+use sprs::plan::{plan_source, PlannedTrial};
+use sprs::prune::{sparsity_at, Update};
+use sprs::train::trainer::{StepReport, Trainer};
+
+fn planned(text: &str) -> PlannedTrial {
+    let output = plan_source(Path::new("main.sprs"), text.to_string());
+    assert!(
+        !output.diagnostics.iter().any(|d| d.is_error()),
+        "{:?}",
+        output.diagnostics.iter().map(|d| d.error.to_string()).collect::<Vec<_>>()
+    );
+    output.plan.unwrap().trials.remove(0)
+}
+
+fn train(planned: &PlannedTrial) -> Vec<StepReport> {
+    let tokens = Tokens::load(&planned.config.data, Path::new(".")).unwrap();
+    let mut trainer = Trainer::new(planned, &tokens, &sprs::train::backend::cpu()).unwrap();
+    (0..planned.steps).map(|step| trainer.step(step).unwrap()).collect()
+}
+
+const TINY: &str = "use std::models::llama\nuse std::data::markov\nuse std::schedules::journey\n";
+
+#[test]
+fn the_loss_falls_on_a_generated_language() {
+    let planned = planned(&format!(
+        "{TINY}train t {{ data = markov {{ context = 16, source.tokens = 50k, source.vocab = 32 }}, model = llama {{ width = 32, depth = 1, heads = 2, mlp = 64 }}, optimizer = adamw {{ lr = 1e-2, warmup = 5 steps }}, batch = 16, budget = 60 steps }}\n"
+    ));
+    let reports = train(&planned);
+    let mean = |r: &[StepReport]| r.iter().map(|r| r.loss).sum::<f64>() / r.len() as f64;
+    let (first, last) = (mean(&reports[..5]), mean(&reports[reports.len() - 5..]));
+    // A uniform guess over the 256 byte tokens costs ln 256 = 5.55 nats.
+    assert!(first > 4.5, "first losses {first}");
+    assert!(last < first - 1.0, "the loss went from {first} to {last}");
+}
+
+#[test]
+fn pruning_follows_the_plan_at_every_step() {
+    for schedule in [
+        "journey { sparsity = 60%, every = 4 steps }",
+        "journey { sparsity = 50%, every = 3 steps, scope = layerwise }",
+    ] {
+        let planned = planned(&format!(
+            "{TINY}train t {{ data = markov {{ context = 16, source.tokens = 20k }}, model = llama {{ width = 32, depth = 1, heads = 2, mlp = 64 }}, prune = {schedule}, batch = 4, budget = 40 steps }}\n"
+        ));
+        assert!(!planned.prune.updates.is_empty());
+        let updates: Vec<Update> =
+            planned.prune.updates.iter().map(|&(step, sparsity)| Update { step, sparsity }).collect();
+        let reports = train(&planned);
+        let prunable = planned.params.linear;
+        for report in &reports {
+            let planned_sparsity = sparsity_at(&updates, report.step);
+            let planned_pruned = planned.n - report.nonzero;
+            // Measured on the weights: exactly the planner's count at this step.
+            let expected = if planned.config.prune.scope == sprs::check::config::Scope::Global {
+                sprs::prune::pruned(planned_sparsity, prunable)
+            } else {
+                sprs::plan::Shape::of(&planned.config.model)
+                    .prunable(&planned.config.prune.targets)
+                    .map(|m| sprs::prune::pruned(planned_sparsity, m.size()))
+                    .sum()
+            };
+            assert_eq!(planned_pruned, expected, "{schedule}: step {}", report.step);
+        }
+        let measured = reports.iter().map(|r| r.nonzero as f64).sum::<f64>() / reports.len() as f64;
+        assert_eq!(measured, planned.n_avg, "{schedule}");
+    }
+}

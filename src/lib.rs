@@ -8,5 +8,6 @@ pub mod data;
 pub mod diagnostic;
 pub mod plan;
 pub mod prune;
+pub mod store;
 pub mod syntax;
 pub mod train;

@@ -4,6 +4,7 @@
 mod check;
 mod explain;
 mod plan;
+mod run;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -39,6 +40,20 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
     },
+    /// Train every trial of the file whose result is missing, on a CPU backend.
+    Run {
+        /// The `.sprs` file to run.
+        file: PathBuf,
+        /// Only this train, sweep, or trial (by name).
+        #[arg(long)]
+        only: Option<String>,
+        /// The results folder (default: `runs/<file stem>`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The backend: `flex` (default) or `ndarray` (when built with `--features ndarray`).
+        #[arg(long, default_value = "flex")]
+        backend: BackendArg,
+    },
     /// Print a named record, resolved with every default, and its docs.
     Explain {
         /// An item name: `journey`, `std::schedules::journey`, or an item of `--file`.
@@ -53,8 +68,23 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check { files, format } => check::run(&files, format, std::io::stderr().is_terminal()),
         Command::Plan { file, format } => plan::run(&file, format, std::io::stderr().is_terminal()),
+        Command::Run { file, only, out, backend } => {
+            let backend = match backend {
+                BackendArg::Flex => sprs::train::backend::Backend::Flex,
+                BackendArg::Ndarray => sprs::train::backend::Backend::Ndarray,
+            };
+            let options = run::Options { only: only.as_deref(), out: out.as_deref(), backend };
+            run::run(&file, options, std::io::stderr().is_terminal())
+        }
         Command::Explain { name, file } => explain::run(&name, file.as_deref()),
     }
+}
+
+/// `--backend`
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum BackendArg {
+    Flex,
+    Ndarray,
 }
 
 /// Exit code 2 with a message: the command could not be carried out as asked.

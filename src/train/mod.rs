@@ -4,4 +4,5 @@
 pub mod backend;
 pub mod masks;
 pub mod model;
+pub mod run;
 pub mod trainer;

@@ -1,0 +1,111 @@
+//! `sprs run FILE`: trains every trial of the file whose result is missing.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use sprs::diagnostic::Renderer;
+use sprs::plan::plan_file;
+use sprs::store::{Status, Store};
+use sprs::train::backend::Backend;
+
+pub struct Options<'a> {
+    pub only: Option<&'a str>,
+    pub out: Option<&'a Path>,
+    pub backend: Backend,
+}
+
+pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
+    let output = match plan_file(path) {
+        Ok(output) => output,
+        Err(error) => return super::usage_error(&format!("cannot read `{}`: {error}", path.display())),
+    };
+    let renderer = Renderer { sources: &output.sources, color, width: 100 };
+    for diag in &output.diagnostics {
+        eprintln!("{}", renderer.human(diag));
+    }
+    let Some(plan) = output.plan else { return ExitCode::FAILURE };
+    let device = match options.backend.device() {
+        Ok(device) => device,
+        Err(error) => return super::usage_error(&error),
+    };
+    let trials: Vec<_> = plan
+        .trials
+        .iter()
+        .filter(|t| {
+            options.only.is_none_or(|only| {
+                t.name == only || t.sweep.as_deref() == Some(only) || t.name.split('[').next() == Some(only)
+            })
+        })
+        .collect();
+    if trials.is_empty() {
+        return super::usage_error(&format!(
+            "no trial of `{}` is named `{}`",
+            path.display(),
+            options.only.unwrap_or_default()
+        ));
+    }
+    let store = Store::new(options.out, path);
+    let base = path.parent().unwrap_or(Path::new(""));
+    let (mut done, mut skipped, mut failed) = (0, 0, Vec::new());
+    for (index, planned) in trials.iter().enumerate() {
+        if store.result(&planned.id).is_some_and(|r| r.status == Status::Ok) {
+            skipped += 1;
+            continue;
+        }
+        let mut metrics = match store.begin(&planned.id, planned) {
+            Ok(metrics) => metrics,
+            Err(error) => return super::usage_error(&format!("cannot write to `{}`: {error}", store.root.display())),
+        };
+        let bar = ProgressBar::new(planned.steps).with_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps  {msg}  eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("[{}/{}] {}", index + 1, trials.len(), planned.name));
+        let started = Instant::now();
+        let tokens_per_step = planned.tokens_per_step as f64;
+        let result = sprs::train::run::run(planned, base, &device, &mut metrics, &mut |report| {
+            let rate = (report.step + 1) as f64 * tokens_per_step / started.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!(
+                "loss {:.3}  {:.0} tokens/s  sparsity {:.1}%",
+                report.loss,
+                rate,
+                report.sparsity * 100.0
+            ));
+            bar.inc(1);
+        });
+        bar.finish_and_clear();
+        if let Err(error) = store.finish(&result) {
+            return super::usage_error(&format!("cannot write the result of `{}`: {error}", planned.name));
+        }
+        match (result.status, result.l) {
+            (Status::Ok, Some(loss)) => {
+                done += 1;
+                eprintln!(
+                    "{}: loss {loss:.4}, N_avg {:.0}, {:.1}s",
+                    planned.name,
+                    result.n_avg,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            _ => {
+                eprintln!("{}: failed: {}", planned.name, result.error.clone().unwrap_or_default());
+                failed.push(planned.name.clone());
+            }
+        }
+    }
+    eprintln!(
+        "{} trials: {done} trained, {skipped} already done, {} failed; results in {}",
+        trials.len(),
+        failed.len(),
+        store.root.display()
+    );
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("failed: {}", failed.join(", "));
+        ExitCode::FAILURE
+    }
+}

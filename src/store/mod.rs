@@ -1,0 +1,152 @@
+//! Results on disk (SPEC.md, section 7): `runs/<file stem>/<trial id>/` holds `trial.json`
+//! (what the trial is), `metrics.jsonl` (one line per logged step) and `result.json` (its
+//! observables), written atomically and last, so a `result.json` that exists is complete.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The observables of a finished (or failed) trial: the keys of `result.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialResult {
+    pub id: String,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The step a failure happened at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<u64>,
+    #[serde(rename = "N")]
+    pub n: u64,
+    #[serde(rename = "N_final")]
+    pub n_final: u64,
+    #[serde(rename = "N_avg")]
+    pub n_avg: f64,
+    #[serde(rename = "S")]
+    pub s: f64,
+    #[serde(rename = "D")]
+    pub d: u64,
+    #[serde(rename = "C")]
+    pub c: f64,
+    #[serde(rename = "C_dense")]
+    pub c_dense: f64,
+    /// Final held-out loss, nats per token; absent for a failed trial.
+    #[serde(rename = "L")]
+    pub l: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Failed,
+}
+
+/// The results folder of one `.sprs` file.
+pub struct Store {
+    pub root: PathBuf,
+}
+
+impl Store {
+    /// `out`, or `runs/<stem of file>` next to the working directory.
+    pub fn new(out: Option<&Path>, file: &Path) -> Store {
+        let stem = file.file_stem().map_or_else(|| "sprs".into(), |s| s.to_string_lossy().into_owned());
+        Store { root: out.map_or_else(|| Path::new("runs").join(stem), Path::to_path_buf) }
+    }
+
+    pub fn trial_dir(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+
+    /// The result of a trial, if one was written.
+    pub fn result(&self, id: &str) -> Option<TrialResult> {
+        let text = fs::read_to_string(self.trial_dir(id).join("result.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Starts a trial's folder: `trial.json`, and an empty `metrics.jsonl` to append to.
+    pub fn begin(&self, id: &str, trial: &impl Serialize) -> io::Result<Metrics> {
+        let dir = self.trial_dir(id);
+        fs::create_dir_all(&dir)?;
+        write_atomic(&dir.join("trial.json"), &to_json(trial)?)?;
+        let file = fs::File::create(dir.join("metrics.jsonl"))?;
+        Ok(Metrics { out: io::BufWriter::new(file) })
+    }
+
+    /// Writes `result.json` atomically: a reader sees the whole result or none.
+    pub fn finish(&self, result: &TrialResult) -> io::Result<()> {
+        write_atomic(&self.trial_dir(&result.id).join("result.json"), &to_json(result)?)
+    }
+}
+
+/// `metrics.jsonl`: one JSON object per line.
+pub struct Metrics {
+    out: io::BufWriter<fs::File>,
+}
+
+impl Metrics {
+    pub fn log(&mut self, line: &impl Serialize) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, line)?;
+        self.out.write_all(b"\n")
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+fn to_json(value: &impl Serialize) -> io::Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// Writes to a temporary file in the same folder, syncs it, and renames it into place.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_round_trip_and_are_written_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(Some(dir.path()), Path::new("x.sprs"));
+        let mut metrics = store.begin("abc", &serde_json::json!({ "id": "abc" })).unwrap();
+        metrics.log(&serde_json::json!({ "step": 0, "loss": 5.5 })).unwrap();
+        metrics.flush().unwrap();
+        assert!(store.result("abc").is_none());
+        let result = TrialResult {
+            id: "abc".into(),
+            status: Status::Ok,
+            error: None,
+            step: None,
+            n: 10,
+            n_final: 5,
+            n_avg: 7.5,
+            s: 0.5,
+            d: 100,
+            c: 4500.0,
+            c_dense: 6000.0,
+            l: Some(2.0),
+        };
+        store.finish(&result).unwrap();
+        assert_eq!(store.result("abc"), Some(result));
+        assert!(!store.trial_dir("abc").join("result.tmp").exists());
+        let json: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(store.trial_dir("abc").join("result.json")).unwrap()).unwrap();
+        for key in ["id", "status", "N", "N_final", "N_avg", "S", "D", "C", "C_dense", "L"] {
+            assert!(json.get(key).is_some(), "{key}");
+        }
+    }
+}

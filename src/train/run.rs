@@ -1,0 +1,128 @@
+//! Running one planned trial to its result: steps, evaluations at `eval.every` and at the end,
+//! a line of `metrics.jsonl` per step, and the observables measured on the weights.
+
+use std::path::Path;
+
+use burn::tensor::Device;
+use serde::Serialize;
+
+use super::trainer::{Failure, StepReport, Trainer};
+use crate::check::config::Interval;
+use crate::data::tokens::{eval_windows, Tokens};
+use crate::plan::PlannedTrial;
+use crate::store::{Metrics, Status, TrialResult};
+
+/// One line of `metrics.jsonl`.
+#[derive(Debug, Serialize)]
+pub struct MetricsLine {
+    pub step: u64,
+    pub loss: f64,
+    pub lr: f64,
+    pub sparsity: f64,
+    pub nonzero: u64,
+    /// Held-out loss, on the steps that evaluate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_loss: Option<f64>,
+}
+
+/// Trains `planned` on `device`, logging to `metrics` and calling `progress` after each step.
+/// `base` is the directory that data paths are relative to. A failure is a result too.
+pub fn run(
+    planned: &PlannedTrial,
+    base: &Path,
+    device: &Device,
+    metrics: &mut Metrics,
+    progress: &mut dyn FnMut(&StepReport),
+) -> TrialResult {
+    let failed = |error: String, step: Option<u64>| TrialResult {
+        id: planned.id.clone(),
+        status: Status::Failed,
+        error: Some(error),
+        step,
+        n: planned.n,
+        n_final: planned.n_final,
+        n_avg: planned.n_avg,
+        s: planned.s,
+        d: planned.d,
+        c: planned.c,
+        c_dense: planned.c_dense,
+        l: None,
+    };
+    let tokens = match Tokens::load(&planned.config.data, base) {
+        Ok(tokens) => tokens,
+        Err(error) => return failed(error, None),
+    };
+    let mut trainer = match Trainer::new(planned, &tokens, device) {
+        Ok(trainer) => trainer,
+        Err(failure) => return failed(describe(&failure), None),
+    };
+    let windows = eval_windows(&tokens, planned.config.data.context as usize, planned.config.eval.tokens);
+    if windows.is_empty() {
+        return failed("the held-out split has no evaluation window; raise `holdout` or lower `context`".into(), None);
+    }
+    let every = match planned.config.eval.every {
+        Interval::Steps(n) => n.max(1),
+        Interval::Fraction(f) => ((f * planned.steps as f64).round() as u64).max(1),
+    };
+    let mut nonzero_sum = 0u128;
+    let mut last = None;
+    for step in 0..planned.steps {
+        let report = match trainer.step(step) {
+            Ok(report) => report,
+            Err(failure) => {
+                let step = match failure {
+                    Failure::NonFinite { step, .. } => Some(step),
+                    Failure::Data(_) => None,
+                };
+                let _ = metrics.flush();
+                return failed(describe(&failure), step);
+            }
+        };
+        nonzero_sum += u128::from(report.nonzero);
+        let is_last = step + 1 == planned.steps;
+        let eval_loss = ((step + 1) % every == 0 || is_last).then(|| trainer.evaluate(&windows));
+        let line = MetricsLine {
+            step,
+            loss: report.loss,
+            lr: report.lr,
+            sparsity: report.sparsity,
+            nonzero: report.nonzero,
+            eval_loss,
+        };
+        if let Err(error) = metrics.log(&line) {
+            return failed(format!("cannot write metrics.jsonl: {error}"), Some(step));
+        }
+        progress(&report);
+        if is_last {
+            last = eval_loss.map(|l| (report, l));
+        }
+    }
+    let _ = metrics.flush();
+    let Some((report, loss)) = last else { return failed("the run has no steps".into(), None) };
+    if !loss.is_finite() {
+        return failed(format!("the final held-out loss is {loss}"), Some(report.step));
+    }
+    // Observables measured on the weights (the planner's prediction is checked in the tests).
+    let n_avg = nonzero_sum as f64 / planned.steps as f64;
+    TrialResult {
+        id: planned.id.clone(),
+        status: Status::Ok,
+        error: None,
+        step: None,
+        n: planned.n,
+        n_final: report.nonzero,
+        n_avg,
+        s: trainer.sparsity(),
+        d: planned.d,
+        c: 6.0 * planned.tokens_per_step as f64 * nonzero_sum as f64,
+        c_dense: planned.c_dense,
+        l: Some(loss),
+    }
+}
+
+fn describe(failure: &Failure) -> String {
+    match failure {
+        Failure::NonFinite { step, loss } => format!("the training loss became {loss} at step {step}"),
+        Failure::Data(error) => error.clone(),
+    }
+}

@@ -128,9 +128,13 @@ impl Checker {
     /// A model's vocabulary and context default to the data's.
     fn fill_model(&mut self, obj: &Obj, map: &mut Map<String, Json>) -> Option<()> {
         let data = map.get("data")?.clone();
-        let tokenizer_vocab = match &data["tokenizer"] {
-            Json::String(word) if word == "bytes" => Some(256),
-            Json::Object(o) if o.contains_key("bpe") => o["bpe"]["vocab"].as_u64(),
+        // A generated source's ids are its own vocabulary; a pre-tokenized file's is unknown
+        // until run time; otherwise the tokenizer's.
+        let tokenizer_vocab = match (&data["source"], &data["tokenizer"]) {
+            (Json::Object(s), _) if s.contains_key("synthetic") => s["synthetic"]["vocab"].as_u64(),
+            (Json::Object(s), _) if s.contains_key("tokens") => None,
+            (_, Json::String(word)) if word == "bytes" => Some(256),
+            (_, Json::Object(o)) if o.contains_key("bpe") => o["bpe"]["vocab"].as_u64(),
             _ => None,
         };
         let data_context = data["context"].as_u64()?;
@@ -142,7 +146,7 @@ impl Checker {
             }
             (None, None) => {
                 let help = Some(
-                    "a `file(..)` tokenizer's vocabulary is only known at run time; set `vocab` in the model"
+                    "the vocabulary of a `file(..)` tokenizer or a `tokens(..)` file is only known at run time; set `vocab` in the model"
                         .to_string(),
                 );
                 self.emit(model_at, |span| CheckError::MissingField {

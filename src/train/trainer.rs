@@ -55,10 +55,29 @@ pub struct Trainer<'a> {
 impl<'a> Trainer<'a> {
     /// A fresh model for a planned trial, on an autodiff device over `device`.
     pub fn new(planned: &'a PlannedTrial, tokens: &'a Tokens, device: &Device) -> Result<Trainer<'a>, Failure> {
-        let config = &planned.config;
         let device = device.clone().autodiff();
-        device.seed(config.seed);
-        let model = Decoder::new(&config.model, &device);
+        device.seed(planned.config.seed);
+        let model = Decoder::new(&planned.config.model, &device);
+        Trainer::with_model(planned, tokens, &device, model)
+    }
+
+    /// A trainer that starts from `model` (made on `device`, an autodiff device).
+    pub fn with_model(
+        planned: &'a PlannedTrial,
+        tokens: &'a Tokens,
+        device: &Device,
+        model: Decoder,
+    ) -> Result<Trainer<'a>, Failure> {
+        let config = &planned.config;
+        let device = device.clone();
+        if let Some(&largest) = tokens.tokens.iter().max() {
+            if u64::from(largest) >= config.model.vocab {
+                return Err(Failure::Data(format!(
+                    "the data has token {largest}, beyond the model's vocabulary of {}",
+                    config.model.vocab
+                )));
+            }
+        }
         let sampler = Sampler::new(tokens, config.data.context as usize).map_err(Failure::Data)?;
         let sizes: Vec<usize> =
             model.prunable(&config.prune.targets).iter().map(|w| w.val().shape().num_elements()).collect();

@@ -53,6 +53,9 @@ enum Command {
         /// The backend: `flex` (default) or `ndarray` (when built with `--features ndarray`).
         #[arg(long, default_value = "flex")]
         backend: BackendArg,
+        /// Save a checkpoint of the running trial this often, in seconds.
+        #[arg(long, default_value_t = 120)]
+        checkpoint_every: u64,
     },
     /// Print a named record, resolved with every default, and its docs.
     Explain {
@@ -68,12 +71,13 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check { files, format } => check::run(&files, format, std::io::stderr().is_terminal()),
         Command::Plan { file, format } => plan::run(&file, format, std::io::stderr().is_terminal()),
-        Command::Run { file, only, out, backend } => {
+        Command::Run { file, only, out, backend, checkpoint_every } => {
             let backend = match backend {
                 BackendArg::Flex => sprs::train::backend::Backend::Flex,
                 BackendArg::Ndarray => sprs::train::backend::Backend::Ndarray,
             };
-            let options = run::Options { only: only.as_deref(), out: out.as_deref(), backend };
+            let checkpoint_every = std::time::Duration::from_secs(checkpoint_every);
+            let options = run::Options { only: only.as_deref(), out: out.as_deref(), backend, checkpoint_every };
             run::run(&file, options, std::io::stderr().is_terminal())
         }
         Command::Explain { name, file } => explain::run(&name, file.as_deref()),

@@ -14,6 +14,7 @@ pub struct Options<'a> {
     pub only: Option<&'a str>,
     pub out: Option<&'a Path>,
     pub backend: Backend,
+    pub checkpoint_every: std::time::Duration,
 }
 
 pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
@@ -54,19 +55,18 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
             skipped += 1;
             continue;
         }
-        let mut metrics = match store.begin(&planned.id, planned) {
-            Ok(metrics) => metrics,
-            Err(error) => return super::usage_error(&format!("cannot write to `{}`: {error}", store.root.display())),
-        };
         let bar = ProgressBar::new(planned.steps).with_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps  {msg}  eta {eta}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
         bar.set_prefix(format!("[{}/{}] {}", index + 1, trials.len(), planned.name));
+        if store.checkpoint(&planned.id).exists() {
+            eprintln!("{}: resuming from its checkpoint", planned.name);
+        }
         let started = Instant::now();
         let tokens_per_step = planned.tokens_per_step as f64;
-        let result = sprs::train::run::run(planned, base, &device, &mut metrics, &mut |report| {
+        let result = sprs::train::run::run(planned, base, &device, &store, options.checkpoint_every, &mut |report| {
             let rate = (report.step + 1) as f64 * tokens_per_step / started.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!(
                 "loss {:.3}  {:.0} tokens/s  sparsity {:.1}%",

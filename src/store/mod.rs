@@ -75,9 +75,39 @@ impl Store {
         Ok(Metrics { out: io::BufWriter::new(file) })
     }
 
-    /// Writes `result.json` atomically: a reader sees the whole result or none.
+    /// Reopens `metrics.jsonl` to continue a run at `step`: lines of later steps (run after the
+    /// checkpoint, and to be run again) are dropped.
+    pub fn resume_metrics(&self, id: &str, step: u64) -> io::Result<Metrics> {
+        let path = self.trial_dir(id).join("metrics.jsonl");
+        let text = fs::read_to_string(&path).unwrap_or_default();
+        let kept: String = text
+            .lines()
+            .filter(|line| {
+                serde_json::from_str::<serde_json::Value>(line)
+                    .ok()
+                    .and_then(|v| v["step"].as_u64())
+                    .is_some_and(|s| s < step)
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        write_atomic(&path, kept.as_bytes())?;
+        let file = fs::OpenOptions::new().append(true).open(path)?;
+        Ok(Metrics { out: io::BufWriter::new(file) })
+    }
+
+    /// Where a trial's checkpoint lives.
+    pub fn checkpoint(&self, id: &str) -> PathBuf {
+        self.trial_dir(id).join("checkpoint.bin")
+    }
+
+    /// Writes `result.json` atomically (a reader sees the whole result or none), then drops the
+    /// checkpoint, which the result supersedes.
     pub fn finish(&self, result: &TrialResult) -> io::Result<()> {
-        write_atomic(&self.trial_dir(&result.id).join("result.json"), &to_json(result)?)
+        write_atomic(&self.trial_dir(&result.id).join("result.json"), &to_json(result)?)?;
+        match fs::remove_file(self.checkpoint(&result.id)) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
+            _ => Ok(()),
+        }
     }
 }
 

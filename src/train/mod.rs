@@ -2,6 +2,7 @@
 //! from the plan.
 
 pub mod backend;
+pub mod checkpoint;
 pub mod masks;
 pub mod model;
 pub mod run;

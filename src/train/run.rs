@@ -2,6 +2,7 @@
 //! a line of `metrics.jsonl` per step, and the observables measured on the weights.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
 use serde::Serialize;
@@ -10,7 +11,7 @@ use super::trainer::{Failure, StepReport, Trainer};
 use crate::check::config::Interval;
 use crate::data::tokens::{eval_windows, Tokens};
 use crate::plan::PlannedTrial;
-use crate::store::{Metrics, Status, TrialResult};
+use crate::store::{write_atomic, Status, Store, TrialResult};
 
 /// One line of `metrics.jsonl`.
 #[derive(Debug, Serialize)]
@@ -25,13 +26,15 @@ pub struct MetricsLine {
     pub eval_loss: Option<f64>,
 }
 
-/// Trains `planned` on `device`, logging to `metrics` and calling `progress` after each step.
-/// `base` is the directory that data paths are relative to. A failure is a result too.
+/// Trains `planned` on `device` into `store`, calling `progress` after each step, and returns its
+/// result (a failure is a result too). Continues from the trial's checkpoint if there is one, and
+/// saves one every `checkpoint_every`. `base` is the directory that data paths are relative to.
 pub fn run(
     planned: &PlannedTrial,
     base: &Path,
     device: &Device,
-    metrics: &mut Metrics,
+    store: &Store,
+    checkpoint_every: Duration,
     progress: &mut dyn FnMut(&StepReport),
 ) -> TrialResult {
     let failed = |error: String, step: Option<u64>| TrialResult {
@@ -52,8 +55,20 @@ pub fn run(
         Ok(tokens) => tokens,
         Err(error) => return failed(error, None),
     };
-    let mut trainer = match Trainer::new(planned, &tokens, device) {
-        Ok(trainer) => trainer,
+    let checkpoint = store.checkpoint(&planned.id);
+    let started = match std::fs::read(&checkpoint) {
+        Ok(bytes) => Trainer::resume(planned, &tokens, device, &bytes).and_then(|(trainer, step, sum)| {
+            store
+                .resume_metrics(&planned.id, step)
+                .map(|m| (trainer, step, sum, m))
+                .map_err(|e| Failure::Data(e.to_string()))
+        }),
+        Err(_) => Trainer::new(planned, &tokens, device).and_then(|trainer| {
+            store.begin(&planned.id, planned).map(|m| (trainer, 0, 0, m)).map_err(|e| Failure::Data(e.to_string()))
+        }),
+    };
+    let (mut trainer, first_step, mut nonzero_sum, mut metrics) = match started {
+        Ok(started) => started,
         Err(failure) => return failed(describe(&failure), None),
     };
     let windows = eval_windows(&tokens, planned.config.data.context as usize, planned.config.eval.tokens);
@@ -64,9 +79,9 @@ pub fn run(
         Interval::Steps(n) => n.max(1),
         Interval::Fraction(f) => ((f * planned.steps as f64).round() as u64).max(1),
     };
-    let mut nonzero_sum = 0u128;
     let mut last = None;
-    for step in 0..planned.steps {
+    let mut saved = Instant::now();
+    for step in first_step..planned.steps {
         let report = match trainer.step(step) {
             Ok(report) => report,
             Err(failure) => {
@@ -95,6 +110,14 @@ pub fn run(
         progress(&report);
         if is_last {
             last = eval_loss.map(|l| (report, l));
+        } else if saved.elapsed() >= checkpoint_every {
+            // Metrics first: a checkpoint never refers to steps whose lines are not on disk.
+            let saving =
+                metrics.flush().map_err(|e| e.to_string()).and_then(|()| trainer.checkpoint(step + 1, nonzero_sum));
+            match saving.and_then(|bytes| write_atomic(&checkpoint, &bytes).map_err(|e| e.to_string())) {
+                Ok(()) => saved = Instant::now(),
+                Err(error) => return failed(format!("cannot save a checkpoint: {error}"), Some(step)),
+            }
         }
     }
     let _ = metrics.flush();

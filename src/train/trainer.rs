@@ -9,8 +9,11 @@ use burn::module::{Module, Param, ParamGroup};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use super::checkpoint::{Checkpoint, Header};
 use super::masks::Masks;
 use super::model::Decoder;
 use crate::check::config::{Decay, Interval, TrialConfig};
@@ -95,6 +98,48 @@ impl<'a> Trainer<'a> {
             tokens,
             unprunable_counted: planned.n - prunable,
         })
+    }
+
+    /// The whole state of the run before step `step`, with the non-zero sum so far.
+    pub fn checkpoint(&self, step: u64, nonzero_sum: u128) -> Result<Vec<u8>, String> {
+        let model = self.model.clone().into_record().into_bytes().map_err(|e| format!("cannot save the model: {e}"))?;
+        let optimizer = self.optim.into_bytes().map_err(|e| format!("cannot save the optimizer: {e}"))?;
+        let header = Header {
+            id: self.planned.id.clone(),
+            step,
+            nonzero_sum: nonzero_sum.to_string(),
+            mask_sizes: self.masks.keep.iter().map(Vec::len).collect(),
+        };
+        Ok(Checkpoint { header, masks: self.masks.clone(), model: model.to_vec(), optimizer: optimizer.to_vec() }
+            .encode())
+    }
+
+    /// Continues a run from a checkpoint: the trainer, the next step, and the non-zero sum so far.
+    pub fn resume(
+        planned: &'a PlannedTrial,
+        tokens: &'a Tokens,
+        device: &Device,
+        bytes: &[u8],
+    ) -> Result<(Trainer<'a>, u64, u128), Failure> {
+        let checkpoint = Checkpoint::decode(bytes).map_err(Failure::Data)?;
+        if checkpoint.header.id != planned.id {
+            return Err(Failure::Data(format!("the checkpoint belongs to trial `{}`", checkpoint.header.id)));
+        }
+        let damaged = |e: String| Failure::Data(format!("the checkpoint is damaged: {e}"));
+        let sum: u128 =
+            checkpoint.header.nonzero_sum.parse().map_err(|e: std::num::ParseIntError| damaged(e.to_string()))?;
+        let device = device.clone().autodiff();
+        let record =
+            ModuleRecord::from_bytes(Bytes::from_bytes_vec(checkpoint.model)).map_err(|e| damaged(e.to_string()))?;
+        let model = Decoder::new(&planned.config.model, &device).load_record(record);
+        let mut trainer = Trainer::with_model(planned, tokens, &device, model)?;
+        trainer.optim = trainer
+            .optim
+            .from_bytes(Bytes::from_bytes_vec(checkpoint.optimizer))
+            .map_err(|e| damaged(e.to_string()))?;
+        trainer.masks = checkpoint.masks;
+        trainer.rebuild_mask_tensors();
+        Ok((trainer, checkpoint.header.step, sum))
     }
 
     pub fn model(&self) -> &Decoder {
@@ -198,6 +243,18 @@ impl<'a> Trainer<'a> {
             .map(|w| w.val().inner().into_data().try_to_vec::<f32>().unwrap_or_default())
             .collect();
         self.masks.update(&weights, sparsity, prune.scope, prune.method, self.planned.config.seed ^ step);
+        self.rebuild_mask_tensors();
+        self.model = self.apply_masks(self.model.clone());
+        debug_assert_eq!(self.masks.pruned(), expected_pruned(self.planned, sparsity));
+    }
+
+    /// The masks as tensors on the device, from `self.masks`.
+    fn rebuild_mask_tensors(&mut self) {
+        if self.masks.pruned() == 0 {
+            self.mask_tensors.clear();
+            return;
+        }
+        let prune = &self.planned.config.prune;
         let shapes: Vec<[usize; 2]> = self.model.prunable(&prune.targets).iter().map(|w| w.val().dims()).collect();
         self.mask_tensors = self
             .masks
@@ -209,8 +266,6 @@ impl<'a> Trainer<'a> {
                 Tensor::<2>::from_data(TensorData::new(values, shape), &self.device).inner()
             })
             .collect();
-        self.model = self.apply_masks(self.model.clone());
-        debug_assert_eq!(self.masks.pruned(), expected_pruned(self.planned, sparsity));
     }
 
     fn apply_masks(&self, model: Decoder) -> Decoder {

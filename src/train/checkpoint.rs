@@ -1,0 +1,104 @@
+//! Checkpoints: everything a trial needs to continue exactly where it stopped, in one file
+//! written atomically (`checkpoint.bin` in the trial's folder).
+//!
+//! Layout: the magic `SPRSCKP1`, then length-prefixed (u64, little-endian) sections: a JSON
+//! header, the packed mask bits, the model record, the optimizer state. Batches are a function of
+//! (seed, step) and the learning rate of the step, so model, optimizer, masks and the step are the
+//! whole state of a run.
+
+use serde::{Deserialize, Serialize};
+
+use super::masks::Masks;
+
+const MAGIC: &[u8; 8] = b"SPRSCKP1";
+
+/// The small part of a checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// The trial it belongs to.
+    pub id: String,
+    /// The next step to run.
+    pub step: u64,
+    /// Non-zero counted parameters summed over the steps run (for N_avg and C), as a decimal
+    /// string because JSON numbers cannot hold a u128.
+    pub nonzero_sum: String,
+    /// Sizes of the prunable matrices.
+    pub mask_sizes: Vec<usize>,
+}
+
+/// A decoded checkpoint.
+pub struct Checkpoint {
+    pub header: Header,
+    pub masks: Masks,
+    pub model: Vec<u8>,
+    pub optimizer: Vec<u8>,
+}
+
+impl Checkpoint {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        // Invariant: the header is plain data whose serialization cannot fail.
+        let header = serde_json::to_vec(&self.header).expect("a checkpoint header serializes");
+        let mut bits = Vec::new();
+        for mask in &self.masks.keep {
+            let mut packed = vec![0u8; mask.len().div_ceil(8)];
+            for (i, &keep) in mask.iter().enumerate() {
+                if keep {
+                    packed[i / 8] |= 1 << (i % 8);
+                }
+            }
+            bits.extend(packed);
+        }
+        for section in [&header, &bits, &self.model, &self.optimizer] {
+            out.extend((section.len() as u64).to_le_bytes());
+            out.extend(section.iter());
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
+        let damaged = || "the checkpoint is damaged".to_string();
+        let rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or_else(damaged)?;
+        let mut sections = Vec::new();
+        let mut at = 0usize;
+        for _ in 0..4 {
+            let len: [u8; 8] = rest.get(at..at + 8).and_then(|s| s.try_into().ok()).ok_or_else(damaged)?;
+            let len = usize::try_from(u64::from_le_bytes(len)).map_err(|_| damaged())?;
+            at += 8;
+            sections.push(rest.get(at..at.checked_add(len).ok_or_else(damaged)?).ok_or_else(damaged)?);
+            at += len;
+        }
+        let header: Header =
+            serde_json::from_slice(sections[0]).map_err(|e| format!("the checkpoint header is damaged: {e}"))?;
+        let mut keep = Vec::new();
+        let mut offset = 0;
+        for &size in &header.mask_sizes {
+            let packed = sections[1].get(offset..offset + size.div_ceil(8)).ok_or_else(damaged)?;
+            keep.push((0..size).map(|i| packed[i / 8] & (1 << (i % 8)) != 0).collect());
+            offset += size.div_ceil(8);
+        }
+        Ok(Checkpoint { header, masks: Masks { keep }, model: sections[2].to_vec(), optimizer: sections[3].to_vec() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_damage() {
+        let checkpoint = Checkpoint {
+            header: Header { id: "abc".into(), step: 17, nonzero_sum: u128::MAX.to_string(), mask_sizes: vec![3, 10] },
+            masks: Masks { keep: vec![vec![true, false, true], (0..10).map(|i| i % 3 == 0).collect()] },
+            model: vec![1, 2, 3],
+            optimizer: vec![9; 100],
+        };
+        let bytes = checkpoint.encode();
+        let back = Checkpoint::decode(&bytes).unwrap();
+        assert_eq!(back.header, checkpoint.header);
+        assert_eq!(back.masks, checkpoint.masks);
+        assert_eq!((back.model, back.optimizer), (checkpoint.model, checkpoint.optimizer));
+        assert!(Checkpoint::decode(&bytes[..bytes.len() - 1]).is_err());
+        assert!(Checkpoint::decode(b"nonsense").is_err());
+    }
+}

@@ -18,10 +18,20 @@ fn planned(text: &str) -> PlannedTrial {
     output.plan.unwrap().trials.remove(0)
 }
 
+/// Trains every step, checking after each that the non-zero count reported is the one measured
+/// on the weights themselves.
 fn train(planned: &PlannedTrial) -> Vec<StepReport> {
     let tokens = Tokens::load(&planned.config.data, Path::new(".")).unwrap();
     let mut trainer = Trainer::new(planned, &tokens, &sprs::train::backend::cpu()).unwrap();
-    (0..planned.steps).map(|step| trainer.step(step).unwrap()).collect()
+    let prunable: u64 =
+        sprs::plan::Shape::of(&planned.config.model).prunable(&planned.config.prune.targets).map(|m| m.size()).sum();
+    (0..planned.steps)
+        .map(|step| {
+            let report = trainer.step(step).unwrap();
+            assert_eq!(report.nonzero, planned.n - prunable + trainer.kept(), "step {step}: zeros on the weights");
+            report
+        })
+        .collect()
 }
 
 const TINY: &str = "use std::models::llama\nuse std::data::markov\nuse std::schedules::journey\n";

@@ -2,6 +2,7 @@
 //! the deterministic split of a stream into training and held-out blocks.
 
 pub mod corpus;
+pub mod hash;
 pub mod split;
 pub mod synthetic;
 pub mod tokens;

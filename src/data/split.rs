@@ -7,6 +7,8 @@
 
 use std::ops::Range;
 
+use super::hash::nth;
+
 /// Tokens per split block.
 pub const BLOCK: usize = 4096;
 
@@ -15,7 +17,7 @@ pub const BLOCK: usize = 4096;
 pub fn blocks(len: usize, holdout: f64) -> Vec<(Range<usize>, bool)> {
     let count = len.div_ceil(BLOCK);
     // Hold out the `round(holdout * count)` blocks of smallest hash, at least one when asked.
-    let mut order: Vec<(u64, usize)> = (0..count).map(|i| (hash(i as u64), i)).collect();
+    let mut order: Vec<(u64, usize)> = (0..count).map(|i| (nth(i as u64), i)).collect();
     order.sort_unstable();
     let held = ((holdout * count as f64).round() as usize)
         .max(usize::from(holdout > 0.0 && count > 1))
@@ -25,13 +27,6 @@ pub fn blocks(len: usize, holdout: f64) -> Vec<(Range<usize>, bool)> {
         is_held[i] = true;
     }
     (0..count).map(|i| (i * BLOCK..((i + 1) * BLOCK).min(len), is_held[i])).collect()
-}
-
-fn hash(i: u64) -> u64 {
-    let mut z = i.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

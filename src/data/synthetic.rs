@@ -4,6 +4,7 @@
 //! seeded hash; the next token is uniform among them. The entropy rate is therefore exactly
 //! ln(branching) nats per token: the loss a perfect model reaches on it.
 
+use super::hash::mix;
 use crate::check::config::SyntheticConfig;
 
 /// The entropy rate of the language, in nats per token.
@@ -43,14 +44,6 @@ fn successor(config: &SyntheticConfig, context: &[u32], choice: u64) -> u32 {
             seen.push(candidate);
         }
     }
-}
-
-/// SplitMix64 of `a` combined with `b`: a fast, well-mixed, seedable hash.
-fn mix(a: u64, b: u64) -> u64 {
-    let mut z = a ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

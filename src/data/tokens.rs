@@ -1,5 +1,6 @@
 //! A data source as a token stream with its split: what the trainer reads. Plain Rust.
 
+use super::hash::mix;
 use std::path::Path;
 
 use super::{corpus, split, synthetic};
@@ -123,13 +124,6 @@ pub fn eval_windows(tokens: &Tokens, context: usize, budget: u64) -> Vec<usize> 
         }
     }
     out
-}
-
-fn mix(a: u64, b: u64) -> u64 {
-    let mut z = a ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! and the count is the one the planner used for N_avg.
 
 use crate::check::config::{Method, Scope};
+use crate::data::hash::mix;
 use crate::prune;
 
 /// The keep-masks of the prunable matrices, in the planner's matrix order.
@@ -79,13 +80,6 @@ fn select(order: &mut [(bool, f32, usize, usize)], k: usize) {
     if k > 0 && k < order.len() {
         order.select_nth_unstable_by(k - 1, key);
     }
-}
-
-fn mix(a: u64, b: u64) -> u64 {
-    let mut z = a ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

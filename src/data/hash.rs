@@ -1,0 +1,21 @@
+//! SplitMix64: the fast, well-mixed, seedable hash behind every deterministic choice of sprs
+//! (held-out blocks, the generated language, batches, random pruning).
+
+const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// SplitMix64's finalizer.
+pub fn splitmix(z: u64) -> u64 {
+    let z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// `a` combined with `b`.
+pub fn mix(a: u64, b: u64) -> u64 {
+    splitmix(a ^ b.wrapping_mul(GOLDEN))
+}
+
+/// The `i`-th output of SplitMix64 seeded at zero.
+pub fn nth(i: u64) -> u64 {
+    splitmix(i.wrapping_add(GOLDEN))
+}

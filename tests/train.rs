@@ -128,3 +128,57 @@ fn tokens_beyond_the_vocabulary_are_a_data_error() {
         other => panic!("expected a data error, got {:?}", other.err()),
     }
 }
+
+/// The L2 norm of all gradients, summed in f64 on the host: a second computation to check the
+/// device-side one against.
+fn host_norm(model: &sprs::train::model::Decoder, grads: &burn::optim::GradientsParams) -> f64 {
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::tensor::Tensor;
+    struct Sum<'g>(&'g burn::optim::GradientsParams, f64);
+    impl ModuleVisitor for Sum<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(grad) = self.0.get::<D>(param.id) {
+                self.1 +=
+                    grad.into_data().try_to_vec::<f32>().unwrap().iter().map(|g| f64::from(*g).powi(2)).sum::<f64>();
+            }
+        }
+    }
+    let mut sum = Sum(grads, 0.0);
+    model.visit(&mut sum);
+    sum.1.sqrt()
+}
+
+#[test]
+fn gradients_are_clipped_by_their_global_norm() {
+    use burn::optim::GradientsParams;
+    use burn::tensor::{Int, Tensor};
+    let config = sprs::check::config::ModelConfig {
+        arch: sprs::check::config::Arch::Llama,
+        width: 32,
+        depth: 2,
+        heads: 2,
+        mlp: 64,
+        vocab: 64,
+        context: 8,
+        tie_embeddings: false,
+    };
+    let device = sprs::train::backend::cpu().autodiff();
+    let model = sprs::train::model::Decoder::new(&config, &device);
+    let grads = || {
+        let tokens = Tensor::<2, Int>::from_ints([[1, 2, 3, 4, 5, 6, 7, 8]], &device);
+        GradientsParams::from_grads(model.forward(tokens).powf_scalar(2.0).sum().backward(), &model)
+    };
+    let norm = host_norm(&model, &grads());
+    assert!(norm > 0.0);
+    let mut clipped = grads();
+    sprs::train::trainer::clip_global_norm(&model, &mut clipped, norm / 4.0);
+    assert!(
+        (host_norm(&model, &clipped) - norm / 4.0).abs() < 1e-4 * norm,
+        "{} vs {}",
+        host_norm(&model, &clipped),
+        norm / 4.0
+    );
+    let mut untouched = grads();
+    sprs::train::trainer::clip_global_norm(&model, &mut untouched, norm * 10.0);
+    assert!((host_norm(&model, &untouched) - norm).abs() < 1e-9 * norm);
+}

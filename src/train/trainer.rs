@@ -5,9 +5,8 @@
 //! to the weights again, so pruned weights are exactly zero after every step whatever AdamW's
 //! moments or weight decay would do to them.
 
-use burn::module::{Module, Param, ParamGroup};
+use burn::module::{Module, ModuleVisitor, Param, ParamGroup};
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
@@ -182,7 +181,10 @@ impl<'a> Trainer<'a> {
         if !value.is_finite() {
             return Err(Failure::NonFinite { step, loss: value });
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        if config.optimizer.grad_clip > 0.0 {
+            clip_global_norm(&self.model, &mut grads, config.optimizer.grad_clip);
+        }
         let lr = self.lr(step);
         let model = self.optim.step(lr, self.model.clone(), grads);
         self.model = self.apply_masks(model);
@@ -323,18 +325,56 @@ fn expected_pruned(planned: &PlannedTrial, sparsity: f64) -> u64 {
 }
 
 /// AdamW as configured, with weight decay only on the weight matrices (not on norms, biases or
-/// embeddings), and gradient clipping by norm within each of the two groups.
+/// embeddings). Gradient clipping is done before, over all parameters ([`clip_global_norm`]).
 fn optimizer(config: &TrialConfig, model: &Decoder) -> ModuleOptimizer {
     let opt = &config.optimizer;
     let base = AdamWConfig::new()
         .with_beta_1(opt.betas[0] as f32)
         .with_beta_2(opt.betas[1] as f32)
         .with_epsilon(opt.eps as f32);
-    let clipping = (opt.grad_clip > 0.0).then_some(GradientClippingConfig::Norm(opt.grad_clip as f32));
     let decayed = ParamGroup::from_ids(model.matrices().iter().map(|w| w.id).collect());
-    base.clone().with_weight_decay(0.0).with_grad_clipping(clipping.clone()).init().with_group(
+    base.clone().with_weight_decay(0.0).init().with_group(
         decayed,
         base.with_weight_decay(opt.weight_decay as f32).build(),
-        clipping.map(|c| c.init()),
+        None,
     )
+}
+
+/// Scales the gradients of all parameters together so that their global L2 norm is at most
+/// `max_norm`, as PyTorch's `clip_grad_norm_` does (scale `max_norm / (norm + 1e-6)` when below 1).
+pub fn clip_global_norm(model: &Decoder, grads: &mut GradientsParams, max_norm: f64) {
+    struct SquaredNorm<'g> {
+        grads: &'g GradientsParams,
+        total: Option<Tensor<1>>,
+    }
+    impl ModuleVisitor for SquaredNorm<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(grad) = self.grads.get::<D>(param.id) {
+                let squares = grad.powf_scalar(2.0).sum();
+                self.total = Some(match self.total.take() {
+                    Some(total) => total + squares,
+                    None => squares,
+                });
+            }
+        }
+    }
+    struct Scale<'g> {
+        grads: &'g mut GradientsParams,
+        scale: f64,
+    }
+    impl ModuleVisitor for Scale<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(grad) = self.grads.remove::<D>(param.id) {
+                self.grads.register(param.id, grad.mul_scalar(self.scale));
+            }
+        }
+    }
+    let mut squared = SquaredNorm { grads, total: None };
+    model.visit(&mut squared);
+    let Some(total) = squared.total else { return };
+    let norm = total.into_data().try_to_vec::<f32>().map_or(f64::NAN, |v| f64::from(v[0]).sqrt());
+    let scale = max_norm / (norm + 1e-6);
+    if scale < 1.0 {
+        model.visit(&mut Scale { grads, scale });
+    }
 }

@@ -91,6 +91,21 @@ enum BackendArg {
     Ndarray,
 }
 
+/// Checks and plans `path`, printing its diagnostics (one line each unless `format` is human).
+/// `Err` is the exit code when there is no plan.
+fn planned(path: &std::path::Path, format: Format, color: bool) -> Result<sprs::plan::Plan, ExitCode> {
+    let output = sprs::plan::plan_file(path)
+        .map_err(|error| usage_error(&format!("cannot read `{}`: {error}", path.display())))?;
+    let renderer = sprs::diagnostic::Renderer { sources: &output.sources, color, width: 100 };
+    for diag in &output.diagnostics {
+        match format {
+            Format::Human => eprintln!("{}", renderer.human(diag)),
+            Format::Short | Format::Json => eprintln!("{}", renderer.short(diag)),
+        }
+    }
+    output.plan.ok_or(ExitCode::FAILURE)
+}
+
 /// Exit code 2 with a message: the command could not be carried out as asked.
 fn usage_error(message: &str) -> ExitCode {
     eprintln!("error: {message}");

@@ -3,22 +3,14 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use sprs::diagnostic::{Format, Renderer};
-use sprs::plan::{plan_file, si, PlannedTrial};
+use sprs::diagnostic::Format;
+use sprs::plan::{si, PlannedTrial};
 
 pub fn run(path: &Path, format: Format, color: bool) -> ExitCode {
-    let output = match plan_file(path) {
-        Ok(output) => output,
-        Err(error) => return super::usage_error(&format!("cannot read `{}`: {error}", path.display())),
+    let plan = match super::planned(path, format, color) {
+        Ok(plan) => plan,
+        Err(code) => return code,
     };
-    let renderer = Renderer { sources: &output.sources, color, width: 100 };
-    for diag in &output.diagnostics {
-        match format {
-            Format::Short | Format::Json => eprintln!("{}", renderer.short(diag)),
-            Format::Human => eprintln!("{}", renderer.human(diag)),
-        }
-    }
-    let Some(plan) = output.plan else { return ExitCode::FAILURE };
     match format {
         // Invariant: a plan is plain data whose serialization cannot fail.
         Format::Json => println!("{}", serde_json::to_string_pretty(&plan).expect("a plan serializes")),

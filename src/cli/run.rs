@@ -5,8 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use sprs::diagnostic::Renderer;
-use sprs::plan::plan_file;
+use sprs::diagnostic::Format;
 use sprs::store::{Status, Store};
 use sprs::train::backend::Backend;
 
@@ -18,15 +17,10 @@ pub struct Options<'a> {
 }
 
 pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
-    let output = match plan_file(path) {
-        Ok(output) => output,
-        Err(error) => return super::usage_error(&format!("cannot read `{}`: {error}", path.display())),
+    let plan = match super::planned(path, Format::Human, color) {
+        Ok(plan) => plan,
+        Err(code) => return code,
     };
-    let renderer = Renderer { sources: &output.sources, color, width: 100 };
-    for diag in &output.diagnostics {
-        eprintln!("{}", renderer.human(diag));
-    }
-    let Some(plan) = output.plan else { return ExitCode::FAILURE };
     let device = match options.backend.device() {
         Ok(device) => device,
         Err(error) => return super::usage_error(&error),
@@ -34,11 +28,7 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
     let trials: Vec<_> = plan
         .trials
         .iter()
-        .filter(|t| {
-            options.only.is_none_or(|only| {
-                t.name == only || t.sweep.as_deref() == Some(only) || t.name.split('[').next() == Some(only)
-            })
-        })
+        .filter(|t| options.only.is_none_or(|only| t.name == only || t.sweep.as_deref() == Some(only)))
         .collect();
     if trials.is_empty() {
         return super::usage_error(&format!(

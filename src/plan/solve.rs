@@ -80,10 +80,7 @@ impl<'a> Trial<'a> {
 
     /// Weights removed at `sparsity`: one global count, or one per matrix for `layerwise`.
     pub fn pruned(&self, sparsity: f64) -> u64 {
-        match self.config.prune.scope {
-            Scope::Global => prune::pruned(sparsity, self.prunable_total),
-            Scope::Layerwise => self.prunable.iter().map(|(_, size)| prune::pruned(sparsity, *size)).sum(),
-        }
+        prune::pruned_in(sparsity, self.config.prune.scope, self.prunable.iter().map(|(_, size)| *size))
     }
 
     /// Non-zero counted parameters at `sparsity`.

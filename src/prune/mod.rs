@@ -2,7 +2,7 @@
 //! any step, and how many weights a sparsity removes. The planner and the trainer both use these,
 //! so a plan's N_avg is exactly what training measures.
 
-use crate::check::config::Curve;
+use crate::check::config::{Curve, Scope};
 
 /// A resolved pruning window: mask updates at `start`, `start + every`, ... up to `end`
 /// inclusive (steps count from 0).
@@ -106,6 +106,15 @@ pub fn sparsity_at(updates: &[Update], step: u64) -> f64 {
 /// `sparsity`, so masks computed from it never need to regrow.
 pub fn pruned(sparsity: f64, size: u64) -> u64 {
     ((sparsity * size as f64).round() as u64).min(size)
+}
+
+/// Weights removed at `sparsity` from matrices of `sizes`: one count over all of them (`global`),
+/// or one per matrix (`layerwise`). The planner's N_avg and the trainer's masks both use it.
+pub fn pruned_in(sparsity: f64, scope: Scope, sizes: impl IntoIterator<Item = u64>) -> u64 {
+    match scope {
+        Scope::Global => pruned(sparsity, sizes.into_iter().sum()),
+        Scope::Layerwise => sizes.into_iter().map(|size| pruned(sparsity, size)).sum(),
+    }
 }
 
 #[cfg(test)]

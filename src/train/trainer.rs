@@ -17,7 +17,7 @@ use super::masks::Masks;
 use super::model::Decoder;
 use crate::check::config::{Decay, Interval, TrialConfig};
 use crate::data::tokens::{Sampler, Tokens};
-use crate::plan::{PlannedTrial, Shape};
+use crate::plan::PlannedTrial;
 use crate::prune;
 
 /// What one step did.
@@ -201,7 +201,7 @@ impl<'a> Trainer<'a> {
         let batch = self.planned.config.batch as usize;
         let (mut total, mut count) = (0.0, 0usize);
         for chunk in windows.chunks(batch.max(1)) {
-            let (inputs, targets) = self.batch_on(chunk, &model_device(&self.device));
+            let (inputs, targets) = self.batch_on(chunk, &self.device.clone().inner());
             let loss = self.loss(&model, inputs, targets);
             let value = loss.into_data().try_to_vec::<f32>().map(|v| f64::from(v[0])).unwrap_or(f64::NAN);
             total += value * chunk.len() as f64;
@@ -246,7 +246,10 @@ impl<'a> Trainer<'a> {
         self.masks.update(&weights, sparsity, prune.scope, prune.method, self.planned.config.seed ^ step);
         self.rebuild_mask_tensors();
         self.model = self.apply_masks(self.model.clone());
-        debug_assert_eq!(self.masks.pruned(), expected_pruned(self.planned, sparsity));
+        debug_assert_eq!(
+            self.masks.pruned(),
+            prune::pruned_in(sparsity, self.planned.config.prune.scope, self.masks.keep.iter().map(|m| m.len() as u64))
+        );
     }
 
     /// The masks as tensors on the device, from `self.masks`.
@@ -306,21 +309,6 @@ impl<'a> Trainer<'a> {
         let logits = model.forward(inputs);
         let [batch, seq, vocab] = logits.dims();
         CrossEntropyLossConfig::new().init(&logits.device()).forward(logits.reshape([batch * seq, vocab]), targets)
-    }
-}
-
-/// The device of a model's inference copy (`valid()` drops autodiff).
-fn model_device(device: &Device) -> Device {
-    device.clone().inner()
-}
-
-/// The pruned count the planner assumed at `sparsity`.
-fn expected_pruned(planned: &PlannedTrial, sparsity: f64) -> u64 {
-    let shape = Shape::of(&planned.config.model);
-    let sizes: Vec<u64> = shape.prunable(&planned.config.prune.targets).map(|m| m.size()).collect();
-    match planned.config.prune.scope {
-        crate::check::config::Scope::Global => prune::pruned(sparsity, sizes.iter().sum()),
-        crate::check::config::Scope::Layerwise => sizes.iter().map(|&s| prune::pruned(sparsity, s)).sum(),
     }
 }
 

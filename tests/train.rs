@@ -21,7 +21,7 @@ fn planned(text: &str) -> PlannedTrial {
 /// Trains every step, checking after each that the non-zero count reported is the one measured
 /// on the weights themselves.
 fn train(planned: &PlannedTrial) -> Vec<StepReport> {
-    let tokens = Tokens::load(&planned.config.data, Path::new(".")).unwrap();
+    let tokens = Tokens::load(&planned.config.data, Path::new("."), None).unwrap();
     let mut trainer = Trainer::new(planned, &tokens, &sprs::train::backend::cpu()).unwrap();
     let prunable: u64 =
         sprs::plan::Shape::of(&planned.config.model).prunable(&planned.config.prune.targets).map(|m| m.size()).sum();
@@ -88,7 +88,7 @@ fn a_non_finite_loss_fails_the_step_cleanly() {
     let planned = planned(&format!(
         "{TINY}train t {{ data = markov {{ context = 16, source.tokens = 20k }}, model = llama {{ width = 32, depth = 1, heads = 2, mlp = 64 }}, batch = 4, budget = 10 steps }}\n"
     ));
-    let tokens = Tokens::load(&planned.config.data, Path::new(".")).unwrap();
+    let tokens = Tokens::load(&planned.config.data, Path::new("."), None).unwrap();
     let device = sprs::train::backend::cpu().autodiff();
     // One NaN weight in the first attention matrix poisons every logit.
     let model = sprs::train::model::Decoder::new(&planned.config.model, &device).map_prunable(
@@ -120,7 +120,7 @@ fn tokens_beyond_the_vocabulary_are_a_data_error() {
         "use std::models::llama\ntrain t { data = { source = tokens(\"ids.bin\"), context = 16 }, model = llama { width = 32, depth = 1, heads = 2, mlp = 64, vocab = 100 }, batch = 4, budget = 10 steps }\n".into(),
     );
     let planned = output.plan.expect("plans").trials.remove(0);
-    let tokens = Tokens::load(&planned.config.data, dir.path()).unwrap();
+    let tokens = Tokens::load(&planned.config.data, dir.path(), None).unwrap();
     match Trainer::new(&planned, &tokens, &sprs::train::backend::cpu()) {
         Err(sprs::train::trainer::Failure::Data(message)) => {
             assert!(message.contains("token 1000, beyond the model's vocabulary of 100"), "{message}")
@@ -181,4 +181,23 @@ fn gradients_are_clipped_by_their_global_norm() {
     let mut untouched = grads();
     sprs::train::trainer::clip_global_norm(&model, &mut untouched, norm * 10.0);
     assert!((host_norm(&model, &untouched) - norm).abs() < 1e-9 * norm);
+}
+
+#[test]
+fn a_bpe_tokenizer_is_trained_on_the_text_and_sets_the_vocabulary() {
+    let dir = tempfile::tempdir().unwrap();
+    let text: String =
+        (0..4000).map(|i| format!("the {} cat sat on the mat\n", ["red", "big", "old"][i % 3])).collect();
+    std::fs::write(dir.path().join("t.txt"), text).unwrap();
+    let output = plan_source(
+        &dir.path().join("main.sprs"),
+        "use std::models::llama\ntrain t { data = { source = text(\"t.txt\"), tokenizer = bpe { vocab = 320 }, context = 16 }, model = llama { width = 32, depth = 1, heads = 2, mlp = 64 }, optimizer.lr = 1e-2, batch = 8, budget = 40 steps }\n".into(),
+    );
+    let planned = output.plan.expect("plans").trials.remove(0);
+    assert_eq!(planned.config.model.vocab, 320);
+    let tokens = Tokens::load(&planned.config.data, dir.path(), Some(&dir.path().join("cache"))).unwrap();
+    let mut trainer = Trainer::new(&planned, &tokens, &sprs::train::backend::cpu()).unwrap();
+    let losses: Vec<f64> = (0..planned.steps).map(|step| trainer.step(step).unwrap().loss).collect();
+    assert!((losses[0] - 320f64.ln()).abs() < 0.3, "a uniform guess over 320 tokens: {}", losses[0]);
+    assert!(losses[losses.len() - 1] < losses[0] - 1.5, "{losses:?}");
 }

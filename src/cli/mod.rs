@@ -40,7 +40,7 @@ enum Command {
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
     },
-    /// Train every trial of the file whose result is missing, on a CPU backend.
+    /// Train every trial of the file whose result is missing.
     Run {
         /// The `.sprs` file to run.
         file: PathBuf,
@@ -50,9 +50,12 @@ enum Command {
         /// The results folder (default: `runs/<file stem>`).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// The backend: `flex` (default) or `ndarray` (when built with `--features ndarray`).
+        /// The backend: `flex` (default), `ndarray` or `tch` (each when built with its feature).
         #[arg(long, default_value = "flex")]
-        backend: BackendArg,
+        backend: sprs::train::backend::Backend,
+        /// Where the backend runs: `cpu`, or `cuda:N` with `--backend tch`.
+        #[arg(long, default_value = "cpu")]
+        device: sprs::train::backend::Target,
         /// Save a checkpoint of the running trial this often, in seconds.
         #[arg(long, default_value_t = 120)]
         checkpoint_every: u64,
@@ -71,24 +74,14 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check { files, format } => check::run(&files, format, std::io::stderr().is_terminal()),
         Command::Plan { file, format } => plan::run(&file, format, std::io::stderr().is_terminal()),
-        Command::Run { file, only, out, backend, checkpoint_every } => {
-            let backend = match backend {
-                BackendArg::Flex => sprs::train::backend::Backend::Flex,
-                BackendArg::Ndarray => sprs::train::backend::Backend::Ndarray,
-            };
+        Command::Run { file, only, out, backend, device, checkpoint_every } => {
             let checkpoint_every = std::time::Duration::from_secs(checkpoint_every);
-            let options = run::Options { only: only.as_deref(), out: out.as_deref(), backend, checkpoint_every };
+            let options =
+                run::Options { only: only.as_deref(), out: out.as_deref(), backend, device, checkpoint_every };
             run::run(&file, options, std::io::stderr().is_terminal())
         }
         Command::Explain { name, file } => explain::run(&name, file.as_deref()),
     }
-}
-
-/// `--backend`
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum BackendArg {
-    Flex,
-    Ndarray,
 }
 
 /// Checks and plans `path`, printing its diagnostics (one line each unless `format` is human).

@@ -7,12 +7,13 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use sprs::diagnostic::Format;
 use sprs::store::{Status, Store};
-use sprs::train::backend::Backend;
+use sprs::train::backend::{Backend, Target};
 
 pub struct Options<'a> {
     pub only: Option<&'a str>,
     pub out: Option<&'a Path>,
     pub backend: Backend,
+    pub device: Target,
     pub checkpoint_every: std::time::Duration,
 }
 
@@ -21,7 +22,7 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
         Ok(plan) => plan,
         Err(code) => return code,
     };
-    let device = match options.backend.device() {
+    let device = match options.backend.device(options.device) {
         Ok(device) => device,
         Err(error) => return super::usage_error(&error),
     };

@@ -3,7 +3,7 @@
 use super::hash::mix;
 use std::path::Path;
 
-use super::{corpus, split, synthetic};
+use super::{bpe, corpus, split, synthetic};
 use crate::check::config::{DataConfig, Dtype, Source, Tokenizer};
 
 /// The tokens of a data source, split into training and held-out ranges.
@@ -14,57 +14,159 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    /// Loads a source; `base` is the directory that config paths are relative to.
-    pub fn load(data: &DataConfig, base: &Path) -> Result<Tokens, String> {
-        let stream = read(&data.source, &data.tokenizer, base)?;
-        let (tokens, train, holdout) = match &data.valid {
+    /// Loads a source; `base` is the directory that config paths are relative to, and `cache`
+    /// where trained tokenizers are kept (none: train every time).
+    pub fn load(data: &DataConfig, base: &Path, cache: Option<&Path>) -> Result<Tokens, String> {
+        let mut out = Tokens { tokens: Vec::new(), train: Vec::new(), holdout: Vec::new() };
+        match &data.valid {
             Some(valid) => {
-                let mut tokens = stream;
-                let train = std::iter::once(0..tokens.len()).collect();
-                let valid = read(valid, &data.tokenizer, base)?;
-                let holdout = std::iter::once(tokens.len()..tokens.len() + valid.len()).collect();
-                tokens.extend(valid);
-                (tokens, train, holdout)
+                let train = Segments::read(&data.source, base)?.whole();
+                let holdout = Segments::read(valid, base)?.whole();
+                let tokenizer = Coder::new(&data.tokenizer, &[&train], base, cache)?;
+                out.push(&tokenizer, train, false)?;
+                out.push(&tokenizer, holdout, true)?;
             }
             None => {
-                let blocks = split::blocks(stream.len(), data.holdout);
-                let pick = |held: bool| blocks.iter().filter(|(_, h)| *h == held).map(|(r, _)| r.clone()).collect();
-                let (train, holdout) = (pick(false), pick(true));
-                (stream, train, holdout)
+                let segments = Segments::read(&data.source, base)?.split(data.holdout);
+                let train: Vec<&Segment> = segments.iter().filter(|(_, held)| !held).map(|(s, _)| s).collect();
+                let tokenizer = Coder::new(&data.tokenizer, &train, base, cache)?;
+                for (segment, held) in &segments {
+                    out.push(&tokenizer, segment.clone(), *held)?;
+                }
             }
-        };
-        Ok(Tokens { tokens, train, holdout })
+        }
+        Ok(out)
+    }
+
+    fn push(&mut self, coder: &Coder, segment: Segment, held: bool) -> Result<(), String> {
+        let start = self.tokens.len();
+        match segment {
+            Segment::Ids(ids) => self.tokens.extend(ids),
+            Segment::Text(text) => self.tokens.extend(coder.encode(&text)?),
+        }
+        let range = start..self.tokens.len();
+        if !range.is_empty() {
+            (if held { &mut self.holdout } else { &mut self.train }).push(range);
+        }
+        Ok(())
     }
 }
 
-fn read(source: &Source, tokenizer: &Tokenizer, base: &Path) -> Result<Vec<u32>, String> {
-    let bytes = |text: &[u8]| -> Result<Vec<u32>, String> {
-        match tokenizer {
-            Tokenizer::Bytes => Ok(text.iter().map(|&b| u32::from(b)).collect()),
-            other => Err(format!("the {other:?} tokenizer is not available yet; use `tokenizer = bytes`")),
-        }
-    };
-    match source {
-        Source::Bundled { name } => {
-            bytes(corpus::find(name).ok_or_else(|| format!("no bundled corpus `{name}`"))?.text()?)
-        }
-        Source::Text { paths } => {
-            let mut all = Vec::new();
-            for path in paths {
-                let text = std::fs::read(base.join(path)).map_err(|e| format!("cannot read `{path}`: {e}"))?;
-                all.extend(bytes(&text)?);
+/// A stretch of a source: text for a tokenizer, or token ids already.
+#[derive(Clone)]
+enum Segment {
+    Text(std::sync::Arc<[u8]>),
+    Ids(Vec<u32>),
+}
+
+/// A whole source, read.
+enum Segments {
+    Text(Vec<u8>),
+    Ids(Vec<u32>),
+}
+
+impl Segments {
+    fn read(source: &Source, base: &Path) -> Result<Segments, String> {
+        Ok(match source {
+            Source::Bundled { name } => Segments::Text(
+                corpus::find(name).ok_or_else(|| format!("no bundled corpus `{name}`"))?.text()?.to_vec(),
+            ),
+            Source::Text { paths } => {
+                let mut all = Vec::new();
+                for path in paths {
+                    all.extend(std::fs::read(base.join(path)).map_err(|e| format!("cannot read `{path}`: {e}"))?);
+                }
+                Segments::Text(all)
             }
-            Ok(all)
-        }
-        Source::Tokens { path, dtype } => {
-            let raw = std::fs::read(base.join(path)).map_err(|e| format!("cannot read `{path}`: {e}"))?;
-            Ok(match dtype {
-                Dtype::U16 => raw.chunks_exact(2).map(|c| u32::from(u16::from_le_bytes([c[0], c[1]]))).collect(),
-                Dtype::U32 => raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            })
-        }
-        Source::Synthetic(config) => Ok(synthetic::generate(config)),
+            Source::Tokens { path, dtype } => {
+                let raw = std::fs::read(base.join(path)).map_err(|e| format!("cannot read `{path}`: {e}"))?;
+                Segments::Ids(match dtype {
+                    Dtype::U16 => raw.chunks_exact(2).map(|c| u32::from(u16::from_le_bytes([c[0], c[1]]))).collect(),
+                    Dtype::U32 => raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+                })
+            }
+            Source::Synthetic(config) => Segments::Ids(synthetic::generate(config)),
+        })
     }
+
+    fn whole(self) -> Segment {
+        match self {
+            Segments::Text(text) => Segment::Text(text.into()),
+            Segments::Ids(ids) => Segment::Ids(ids),
+        }
+    }
+
+    /// The split into training and held-out stretches: [`split::blocks`] over the bytes of a
+    /// text (so every tokenizer holds out the same text) or over the ids, with neighbouring
+    /// blocks of the same side joined, so that training windows may cross their boundaries.
+    /// Text boundaries move forward to the next character boundary.
+    fn split(self, holdout: f64) -> Vec<(Segment, bool)> {
+        let len = match &self {
+            Segments::Text(text) => text.len(),
+            Segments::Ids(ids) => ids.len(),
+        };
+        let mut runs: Vec<(std::ops::Range<usize>, bool)> = Vec::new();
+        for (range, held) in split::blocks(len, holdout) {
+            match runs.last_mut() {
+                Some((last, side)) if *side == held => last.end = range.end,
+                _ => runs.push((range, held)),
+            }
+        }
+        match self {
+            Segments::Ids(ids) => runs.into_iter().map(|(r, held)| (Segment::Ids(ids[r].to_vec()), held)).collect(),
+            Segments::Text(text) => {
+                let boundary = |mut i: usize| {
+                    // UTF-8 continuation bytes are 0b10xxxxxx.
+                    while i < text.len() && text[i] & 0xC0 == 0x80 {
+                        i += 1;
+                    }
+                    i
+                };
+                runs.into_iter()
+                    .map(|(r, held)| (boundary(r.start)..boundary(r.end), held))
+                    .filter(|(r, _)| !r.is_empty())
+                    .map(|(r, held)| (Segment::Text(text[r].into()), held))
+                    .collect()
+            }
+        }
+    }
+}
+
+/// A data source's tokenizer, ready to encode.
+enum Coder {
+    Bytes,
+    Bpe(Box<tokenizers::Tokenizer>),
+}
+
+impl Coder {
+    /// The tokenizer, trained on `train` where it is trained.
+    fn new(tokenizer: &Tokenizer, train: &[&Segment], base: &Path, cache: Option<&Path>) -> Result<Coder, String> {
+        match tokenizer {
+            Tokenizer::Bytes => Ok(Coder::Bytes),
+            Tokenizer::File { path } => Ok(Coder::Bpe(Box::new(bpe::load(&base.join(path))?))),
+            Tokenizer::Bpe { vocab } => {
+                let texts = train
+                    .iter()
+                    .map(|s| match s {
+                        Segment::Text(text) => utf8(text),
+                        Segment::Ids(_) => Err("a `bpe` tokenizer needs a text source".to_string()),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Coder::Bpe(Box::new(bpe::trained(&texts, *vocab, cache)?)))
+            }
+        }
+    }
+
+    fn encode(&self, text: &[u8]) -> Result<Vec<u32>, String> {
+        match self {
+            Coder::Bytes => Ok(text.iter().map(|&b| u32::from(b)).collect()),
+            Coder::Bpe(tokenizer) => bpe::encode(tokenizer, utf8(text)?),
+        }
+    }
+}
+
+fn utf8(text: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(text).map_err(|e| format!("a BPE tokenizer needs UTF-8 text; byte {} is not", e.valid_up_to()))
 }
 
 /// Seeded sampling of training windows of `context + 1` tokens (inputs and shifted targets).
@@ -143,7 +245,7 @@ mod tests {
 
     #[test]
     fn batches_are_a_function_of_seed_and_step_and_stay_in_the_training_split() {
-        let tokens = Tokens::load(&markov(100_000), Path::new(".")).unwrap();
+        let tokens = Tokens::load(&markov(100_000), Path::new("."), None).unwrap();
         let sampler = Sampler::new(&tokens, 16).unwrap();
         assert_eq!(sampler.batch(1, 5, 8), sampler.batch(1, 5, 8));
         assert_ne!(sampler.batch(1, 5, 8), sampler.batch(1, 6, 8));
@@ -155,7 +257,7 @@ mod tests {
 
     #[test]
     fn evaluation_windows_are_fixed_held_out_and_bounded() {
-        let tokens = Tokens::load(&markov(100_000), Path::new(".")).unwrap();
+        let tokens = Tokens::load(&markov(100_000), Path::new("."), None).unwrap();
         let windows = eval_windows(&tokens, 16, 1000);
         assert_eq!(windows.len(), 1000 / 16);
         for start in &windows {
@@ -172,9 +274,44 @@ mod tests {
             holdout: 0.01,
             valid: None,
         };
-        let tokens = Tokens::load(&data, Path::new(".")).unwrap();
+        let tokens = Tokens::load(&data, Path::new("."), None).unwrap();
         assert_eq!(tokens.tokens.len() as u64, corpus::SHAKESPEARE.bytes);
         let held: usize = tokens.holdout.iter().map(|r| r.len()).sum();
         assert!((held as f64 / tokens.tokens.len() as f64 - 0.01).abs() < 0.002);
+    }
+
+    #[test]
+    fn bpe_holds_out_the_same_text_as_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = |i: usize| format!("line {i}: to be or not to be, that is the question — ñ\n");
+        let text: String = (0..3000).map(line).collect();
+        std::fs::write(dir.path().join("t.txt"), &text).unwrap();
+        let data = |tokenizer| DataConfig {
+            source: Source::Text { paths: vec!["t.txt".into()] },
+            tokenizer,
+            context: 16,
+            holdout: 0.1,
+            valid: None,
+        };
+        let cache = dir.path().join("cache");
+        let bytes = Tokens::load(&data(Tokenizer::Bytes), dir.path(), None).unwrap();
+        let bpe = Tokens::load(&data(Tokenizer::Bpe { vocab: 400 }), dir.path(), Some(&cache)).unwrap();
+        assert!(bpe.tokens.len() < bytes.tokens.len() / 2);
+        assert!(bpe.tokens.iter().all(|&id| id < 400));
+        let file = std::fs::read_dir(&cache).unwrap().next().unwrap().unwrap().path();
+        let tokenizer = tokenizers::Tokenizer::from_file(file).unwrap();
+        let held_bytes: Vec<u8> =
+            bytes.holdout.iter().flat_map(|r| bytes.tokens[r.clone()].iter().map(|&b| b as u8)).collect();
+        let held_bpe: String =
+            bpe.holdout.iter().map(|r| tokenizer.decode(&bpe.tokens[r.clone()], false).unwrap()).collect();
+        // The same text, up to where the block boundaries moved to whole characters.
+        assert!(
+            held_bytes.len().abs_diff(held_bpe.len()) <= 4 * bpe.holdout.len(),
+            "{} {}",
+            held_bytes.len(),
+            held_bpe.len()
+        );
+        assert_eq!(bytes.holdout.len(), bpe.holdout.len());
+        assert!(held_bpe.contains("to be or not"));
     }
 }

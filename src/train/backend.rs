@@ -1,48 +1,115 @@
-//! The one place that maps `--backend flex|ndarray|tch` to a Burn device. Models, masks and the
-//! training loop are written once; the device picks the backend at run time.
+//! The one place that maps `--backend flex|ndarray|tch --device cpu|cuda:N` to a Burn device.
+//! Models, masks and the training loop are written once; the device picks the backend at run time.
+
+use std::fmt;
+use std::str::FromStr;
 
 use burn::tensor::Device;
 
-/// A backend this build can run, by its `--backend` name.
+/// A backend, by its `--backend` name. Each is a cargo feature; `flex` is the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// Burn's embedded pure-Rust CPU backend.
     Flex,
+    /// Burn's ndarray CPU backend, kept for comparison.
     Ndarray,
+    /// LibTorch through burn-tch: CPU or CUDA (see the README for its setup).
+    Tch,
+}
+
+/// Where the backend runs, by its `--device` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Target {
+    #[default]
+    Cpu,
+    Cuda(usize),
 }
 
 impl Backend {
+    pub const ALL: [Backend; 3] = [Backend::Flex, Backend::Ndarray, Backend::Tch];
+
     pub fn name(self) -> &'static str {
         match self {
             Backend::Flex => "flex",
             Backend::Ndarray => "ndarray",
+            Backend::Tch => "tch",
+        }
+    }
+
+    /// Whether this build has the backend.
+    pub fn built(self) -> bool {
+        match self {
+            Backend::Flex => cfg!(feature = "flex"),
+            Backend::Ndarray => cfg!(feature = "ndarray"),
+            Backend::Tch => cfg!(feature = "tch"),
         }
     }
 
     /// The backends compiled into this build, default first.
     pub fn available() -> Vec<Backend> {
-        let mut out = Vec::new();
-        if cfg!(feature = "flex") {
-            out.push(Backend::Flex);
-        }
-        if cfg!(feature = "ndarray") {
-            out.push(Backend::Ndarray);
-        }
-        out
+        Self::ALL.into_iter().filter(|b| b.built()).collect()
     }
 
-    /// The device of this backend, or why it is not in this build.
-    pub fn device(self) -> Result<Device, String> {
-        match self {
+    /// The device of this backend on `target`, or why this build cannot give it.
+    pub fn device(self, target: Target) -> Result<Device, String> {
+        if !self.built() {
+            return Err(format!("this build of sprs has no `{0}` backend; rebuild with `--features {0}`", self.name()));
+        }
+        match (self, target) {
             #[cfg(feature = "flex")]
-            Backend::Flex => Ok(Device::flex()),
+            (Backend::Flex, Target::Cpu) => Ok(Device::flex()),
             #[cfg(feature = "ndarray")]
-            Backend::Ndarray => Ok(Device::ndarray()),
-            #[allow(unreachable_patterns)]
-            other => Err(format!(
-                "this build of sprs has no `{}` backend; rebuild with `--features {}`",
-                other.name(),
-                other.name()
+            (Backend::Ndarray, Target::Cpu) => Ok(Device::ndarray()),
+            #[cfg(feature = "tch")]
+            (Backend::Tch, Target::Cpu) => Ok(Device::libtorch()),
+            #[cfg(feature = "tch")]
+            (Backend::Tch, Target::Cuda(index)) => Ok(Device::libtorch_cuda(index)),
+            (backend, target) => Err(format!(
+                "the `{}` backend runs on the CPU only, not on `{target}`; use `--backend tch`",
+                backend.name()
             )),
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| format!("unknown backend `{s}`; expected one of: flex, ndarray, tch"))
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Cpu => f.write_str("cpu"),
+            Target::Cuda(index) => write!(f, "cuda:{index}"),
+        }
+    }
+}
+
+impl FromStr for Target {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cpu" => Ok(Target::Cpu),
+            "cuda" => Ok(Target::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Target::Cuda)
+                .ok_or_else(|| format!("unknown device `{s}`; expected `cpu`, `cuda` or `cuda:N`")),
         }
     }
 }
@@ -53,6 +120,31 @@ pub fn cpu() -> Device {
     // fails here at first use with this message.
     Backend::available()
         .first()
-        .and_then(|b| b.device().ok())
-        .expect("sprs is built with a CPU backend (feature `flex` or `ndarray`)")
+        .and_then(|b| b.device(Target::Cpu).ok())
+        .expect("sprs is built with a backend (feature `flex`, `ndarray` or `tch`)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for backend in Backend::ALL {
+            assert_eq!(backend.name().parse::<Backend>(), Ok(backend));
+        }
+        for target in [Target::Cpu, Target::Cuda(0), Target::Cuda(3)] {
+            assert_eq!(target.to_string().parse::<Target>(), Ok(target));
+        }
+        assert_eq!("cuda".parse::<Target>(), Ok(Target::Cuda(0)));
+        assert!("gpu".parse::<Target>().is_err());
+        assert!("cuda:x".parse::<Target>().is_err());
+        assert!("torch".parse::<Backend>().is_err());
+    }
+
+    #[test]
+    fn cpu_backends_refuse_cuda() {
+        let error = Backend::Flex.device(Target::Cuda(0)).unwrap_err();
+        assert!(error.contains("CPU only") || error.contains("no `flex`"), "{error}");
+    }
 }

@@ -51,7 +51,7 @@ pub fn run(
         c_dense: planned.c_dense,
         l: None,
     };
-    let tokens = match Tokens::load(&planned.config.data, base) {
+    let tokens = match Tokens::load(&planned.config.data, base, Some(&store.root.join("tokenizers"))) {
         Ok(tokens) => tokens,
         Err(error) => return failed(error, None),
     };

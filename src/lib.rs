@@ -6,6 +6,7 @@
 pub mod check;
 pub mod data;
 pub mod diagnostic;
+pub mod fit;
 pub mod plan;
 pub mod prune;
 pub mod store;

@@ -28,10 +28,18 @@ fn ui() {
         let relative = path.strip_prefix(root).unwrap();
         let output = plan_source(relative, text.clone());
         let renderer = Renderer { sources: &output.sources, color: false, width: 100 };
-        let found: BTreeSet<String> = output.diagnostics.iter().map(|d| d.code()).collect();
+        let mut diagnostics = output.diagnostics;
+        // Files under `fitting/` also run their fits, on CSV data or on results that do not exist.
+        if let (Some(checked), Some(plan)) = (&output.checked, &output.plan) {
+            if relative.starts_with("tests/ui/fitting") {
+                let store = sprs::store::Store::new(Some(Path::new("target/no-results")), relative);
+                sprs::fit::run_fits(&checked.fits, plan, &store, relative.parent().unwrap(), &mut diagnostics);
+            }
+        }
+        let found: BTreeSet<String> = diagnostics.iter().map(|d| d.code()).collect();
         assert_eq!(found, expected_codes(&text, path), "codes of {}", relative.display());
         let mut report = String::new();
-        for diag in &output.diagnostics {
+        for diag in &diagnostics {
             report.push_str(&renderer.short(diag));
             report.push('\n');
             report.push_str(&renderer.human(diag));
@@ -50,7 +58,7 @@ fn ui() {
 #[test]
 fn every_code_has_a_ui_case_and_a_line_in_the_docs() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let source: String = ["src/syntax/error.rs", "src/check/error.rs", "src/plan/error.rs"]
+    let source: String = ["src/syntax/error.rs", "src/check/error.rs", "src/plan/error.rs", "src/fit/error.rs"]
         .iter()
         .map(|file| std::fs::read_to_string(root.join(file)).unwrap())
         .collect();

@@ -181,8 +181,7 @@ impl Checker {
             self.emit(val.at, |span| CheckError::FileNotFound { path: path.clone(), span, help });
             return None;
         }
-        let relative = resolved.strip_prefix(&self.entry_dir).map(|p| p.to_path_buf()).unwrap_or(resolved);
-        Some(relative.display().to_string())
+        Some(relative_to(&resolved, &self.entry_dir).display().to_string())
     }
 
     fn source(&mut self, val: &Val, field: &str, partial: bool) -> Option<Json> {
@@ -366,4 +365,27 @@ fn unit_list(units: &[Unit]) -> String {
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
         [] => String::new(),
     }
+}
+
+/// `path` relative to the directory `base` (with `..` where it lies outside), so that paths in a
+/// resolved config mean the same from any working directory; absolute where the two share no
+/// root.
+fn relative_to(path: &std::path::Path, base: &std::path::Path) -> std::path::PathBuf {
+    use std::path::{Component, PathBuf};
+    let absolute = |p: &std::path::Path| {
+        let p = if p.as_os_str().is_empty() { std::path::Path::new(".") } else { p };
+        p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+    };
+    let (path, base) = (absolute(path), absolute(base));
+    let (mut ours, mut theirs) = (path.components().peekable(), base.components().peekable());
+    if ours.peek() != theirs.peek() {
+        return path;
+    }
+    while ours.peek().is_some() && ours.peek() == theirs.peek() {
+        ours.next();
+        theirs.next();
+    }
+    let mut out: PathBuf = theirs.map(|_| Component::ParentDir).collect();
+    out.extend(ours);
+    out
 }

@@ -15,10 +15,13 @@ use crate::syntax::ast::Expr;
 #[derive(Debug, Clone)]
 pub struct FitSpec {
     pub name: String,
+    /// The fit's name, for diagnostics of the fit engine.
+    pub at: Loc,
     pub sources: Vec<FitSource>,
     pub law: Expr,
     /// The law as written.
     pub law_text: String,
+    pub law_at: Loc,
     pub params: Vec<Param>,
     pub loss: Loss,
     pub holdout: Option<Holdout>,
@@ -29,15 +32,26 @@ pub struct FitSpec {
 #[derive(Debug, Clone)]
 pub enum FitSource {
     /// The trials of a sweep or train of the file.
-    Trials { item: String, filter: Option<Expr> },
+    Trials { item: String, filter: Option<Expr>, at: Loc },
     /// Rows of a CSV file; `path` is relative to the checked file's directory.
-    Csv { path: String, columns: Vec<Column>, filter: Option<Expr> },
+    Csv { path: String, columns: Vec<Column>, filter: Option<Expr>, at: Loc },
+}
+
+impl FitSource {
+    /// Where the source is named.
+    pub fn at(&self) -> Loc {
+        match self {
+            FitSource::Trials { at, .. } | FitSource::Csv { at, .. } => *at,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Column {
     pub observable: String,
     pub source: ColumnSource,
+    /// The column name or expression as written.
+    pub at: Loc,
 }
 
 #[derive(Debug, Clone)]
@@ -68,11 +82,12 @@ pub struct Holdout {
     pub observable: String,
     pub count: u64,
     pub largest: bool,
+    pub at: Loc,
 }
 
 impl Checker {
     /// Checks a fit. A template (a stdlib law, or a fit other fits derive from) needs no `on`.
-    pub(super) fn check_fit(&mut self, obj: &Rc<Obj>, name: &str, template: bool) -> Option<FitSpec> {
+    pub(super) fn check_fit(&mut self, obj: &Rc<Obj>, name: &str, fit_at: Loc, template: bool) -> Option<FitSpec> {
         let at = obj.at;
         let params = self.params(obj);
         let law = self.required(obj, "law", at)?;
@@ -113,7 +128,19 @@ impl Checker {
             Some(value) => self.sources(value?, &law)?,
         };
         let params = params?.into_iter().map(|(p, _)| p).collect();
-        Some(FitSpec { name: name.to_string(), sources, law, law_text, params, loss, holdout, bootstrap, seed })
+        Some(FitSpec {
+            name: name.to_string(),
+            at: fit_at,
+            sources,
+            law,
+            law_text,
+            law_at,
+            params,
+            loss,
+            holdout,
+            bootstrap,
+            seed,
+        })
     }
 
     fn required(&mut self, obj: &Rc<Obj>, field: &str, at: Loc) -> Option<Val> {
@@ -260,7 +287,7 @@ impl Checker {
                         false,
                     )?
                     .as_u64()?;
-                Some(Some(Holdout { observable: observable.clone(), count, largest: *name == "largest" }))
+                Some(Some(Holdout { observable: observable.clone(), count, largest: *name == "largest", at: value.at }))
             }
             other => {
                 let found = other.describe();
@@ -288,10 +315,11 @@ impl Checker {
                 _ => (item, None),
             };
             let filter_file = base.at.file;
+            let at = base.at;
             let source = match &base.v {
-                V::Sweep(name) => FitSource::Trials { item: name.clone(), filter: None },
+                V::Sweep(name) => FitSource::Trials { item: name.clone(), filter: None, at },
                 V::Record(obj) if obj.kind == Some(Kind::Train) && obj.class.is_some() => {
-                    FitSource::Trials { item: obj.class.clone().unwrap_or_default(), filter: None }
+                    FitSource::Trials { item: obj.class.clone().unwrap_or_default(), filter: None, at }
                 }
                 V::Call { name: "csv", args, named } => {
                     let path = self.existing_path(&args[0])?;
@@ -313,7 +341,7 @@ impl Checker {
                             self.emit(base.at, |span| CheckError::UnknownObservable { name: name.clone(), span, help });
                         }
                     }
-                    FitSource::Csv { path, columns, filter: None }
+                    FitSource::Csv { path, columns, filter: None, at }
                 }
                 other => {
                     let found = other.describe();
@@ -328,14 +356,14 @@ impl Checker {
             };
             let source = match (source, cond) {
                 (source, None) => source,
-                (FitSource::Trials { item, .. }, Some(cond)) => {
+                (FitSource::Trials { item, at, .. }, Some(cond)) => {
                     self.check_names_in(&cond, filter_file, &[], Names::Trials);
-                    FitSource::Trials { item, filter: Some((*cond).clone()) }
+                    FitSource::Trials { item, filter: Some((*cond).clone()), at }
                 }
-                (FitSource::Csv { path, columns, .. }, Some(cond)) => {
+                (FitSource::Csv { path, columns, at, .. }, Some(cond)) => {
                     let mapped: Vec<String> = columns.iter().map(|c| c.observable.clone()).collect();
                     self.check_names_in(&cond, filter_file, &mapped, Names::Mapped(&mapped));
-                    FitSource::Csv { path, columns, filter: Some((*cond).clone()) }
+                    FitSource::Csv { path, columns, filter: Some((*cond).clone()), at }
                 }
             };
             sources.push(source);
@@ -352,12 +380,16 @@ fn csv_columns(named: &[(String, Val)]) -> Vec<Column> {
         .iter()
         .filter_map(|c| match &c.v {
             V::Tuple(pair) => match (&pair[0].v, &pair[1].v) {
-                (V::Word(observable), V::Str(column)) => {
-                    Some(Column { observable: observable.clone(), source: ColumnSource::Name(column.clone()) })
-                }
-                (V::Word(observable), V::Expr(expr)) => {
-                    Some(Column { observable: observable.clone(), source: ColumnSource::Expr((**expr).clone()) })
-                }
+                (V::Word(observable), V::Str(column)) => Some(Column {
+                    observable: observable.clone(),
+                    source: ColumnSource::Name(column.clone()),
+                    at: pair[1].at,
+                }),
+                (V::Word(observable), V::Expr(expr)) => Some(Column {
+                    observable: observable.clone(),
+                    source: ColumnSource::Expr((**expr).clone()),
+                    at: pair[1].at,
+                }),
                 _ => None,
             },
             _ => None,

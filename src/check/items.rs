@@ -61,7 +61,8 @@ impl Checker {
                     let Some(value) = self.item(file, index, at) else { continue };
                     let V::Record(obj) = &value.v else { continue };
                     let template = library || fit_bases.contains(fit.name.node.as_str());
-                    if let Some(spec) = self.check_fit(obj, &fit.name.node, template) {
+                    let name_at = Loc { file, span: fit.name.span };
+                    if let Some(spec) = self.check_fit(obj, &fit.name.node, name_at, template) {
                         if !template {
                             fits.push(spec);
                         }

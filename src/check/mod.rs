@@ -15,7 +15,7 @@ mod explain;
 mod fit;
 mod items;
 mod load;
-mod observables;
+pub(crate) mod observables;
 mod records;
 mod reference;
 pub mod schema;
@@ -25,6 +25,7 @@ mod sweep;
 mod typeck;
 pub mod units;
 pub mod value;
+pub use value::Loc;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -39,7 +40,7 @@ pub use sweep::{Sites, Trial};
 
 use crate::diagnostic::Diag;
 use crate::syntax::ast;
-use value::{Cached, Loc};
+use value::Cached;
 
 /// The outcome of checking one file.
 pub struct CheckOutput {

@@ -133,7 +133,7 @@ impl Checker {
 }
 
 /// `a.b.c` as a string, if the expression is a chain of field accesses on a name.
-fn dotted(expr: &Expr) -> Option<String> {
+pub(crate) fn dotted(expr: &Expr) -> Option<String> {
     match &expr.kind {
         ExprKind::Name(name) => Some(name.clone()),
         ExprKind::Field { base, name } => Some(format!("{}.{}", dotted(base)?, name.node)),

@@ -3,6 +3,7 @@
 
 mod check;
 mod explain;
+mod fit;
 mod plan;
 mod run;
 
@@ -60,6 +61,20 @@ enum Command {
         #[arg(long, default_value_t = 120)]
         checkpoint_every: u64,
     },
+    /// Fit the file's laws to results on disk (or CSV data); write `fits/<name>.json` and `.svg`.
+    Fit {
+        /// The `.sprs` file whose fits to run.
+        file: PathBuf,
+        /// Only the fit of this name.
+        #[arg(long)]
+        only: Option<String>,
+        /// The results folder (default: `runs/<file stem>`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// A table per fit (`human`) or `{"fits": [...]}` (`json`).
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
     /// Print a named record, resolved with every default, and its docs.
     Explain {
         /// An item name: `journey`, `std::schedules::journey`, or an item of `--file`.
@@ -79,6 +94,10 @@ pub fn run(cli: Cli) -> ExitCode {
             let options =
                 run::Options { only: only.as_deref(), out: out.as_deref(), backend, device, checkpoint_every };
             run::run(&file, options, std::io::stderr().is_terminal())
+        }
+        Command::Fit { file, only, out, format } => {
+            let options = fit::Options { out: out.as_deref(), only: only.as_deref(), format };
+            fit::run(&file, options, std::io::stderr().is_terminal())
         }
         Command::Explain { name, file } => explain::run(&name, file.as_deref()),
     }

@@ -95,6 +95,11 @@ impl Store {
         Ok(Metrics { out: io::BufWriter::new(file) })
     }
 
+    /// Where fits write `<name>.json` and `<name>.svg`.
+    pub fn fits_dir(&self) -> PathBuf {
+        self.root.join("fits")
+    }
+
     /// Where a trial's checkpoint lives.
     pub fn checkpoint(&self, id: &str) -> PathBuf {
         self.trial_dir(id).join("checkpoint.bin")

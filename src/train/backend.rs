@@ -51,6 +51,9 @@ impl Backend {
     }
 
     /// The device of this backend on `target`, or why this build cannot give it.
+    // Burn 0.22 deprecates ndarray and tch in favour of flex and CubeCL; both are still the
+    // comparison and GPU backends of this version.
+    #[allow(deprecated)]
     pub fn device(self, target: Target) -> Result<Device, String> {
         if !self.built() {
             return Err(format!("this build of sprs has no `{0}` backend; rebuild with `--features {0}`", self.name()));

@@ -1,0 +1,132 @@
+//! `sprs fit FILE`: fits the file's laws to results on disk or CSV data, prints the table (or
+//! `--format json`), and writes `fits/<name>.json` and `fits/<name>.svg` in the results folder.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use sprs::diagnostic::{Format, Renderer};
+use sprs::fit::Fitted;
+use sprs::store::Store;
+
+pub struct Options<'a> {
+    pub out: Option<&'a Path>,
+    pub only: Option<&'a str>,
+    pub format: Format,
+}
+
+pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
+    let output = match sprs::plan::plan_file(path) {
+        Ok(output) => output,
+        Err(error) => return super::usage_error(&format!("cannot read `{}`: {error}", path.display())),
+    };
+    let renderer = Renderer { sources: &output.sources, color, width: 100 };
+    let print = |diags: &[sprs::diagnostic::Diag]| {
+        for diag in diags {
+            match options.format {
+                Format::Human => eprintln!("{}", renderer.human(diag)),
+                Format::Short | Format::Json => eprintln!("{}", renderer.short(diag)),
+            }
+        }
+    };
+    print(&output.diagnostics);
+    let (Some(checked), Some(plan)) = (&output.checked, &output.plan) else { return ExitCode::FAILURE };
+    let specs: Vec<_> =
+        checked.fits.iter().filter(|f| options.only.is_none_or(|only| f.name == only)).cloned().collect();
+    if specs.is_empty() {
+        return match options.only {
+            Some(only) => super::usage_error(&format!("`{}` has no fit named `{only}`", path.display())),
+            None => super::usage_error(&format!("`{}` has no fits", path.display())),
+        };
+    }
+    let store = Store::new(options.out, path);
+    let fitted = fit_and_write(&specs, plan, &store, path, options.format == Format::Human, &print);
+    let failed = specs.len() - fitted.len();
+    if options.format == Format::Json {
+        println!("{}", serde_json::json!({ "fits": fitted }));
+    }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Runs the fits, writes their JSON and plots, and prints each table when `tables`. Shared with
+/// `sprs run`, which fits after training.
+pub fn fit_and_write(
+    specs: &[sprs::check::FitSpec],
+    plan: &sprs::plan::Plan,
+    store: &Store,
+    path: &Path,
+    tables: bool,
+    print: &dyn Fn(&[sprs::diagnostic::Diag]),
+) -> Vec<Fitted> {
+    let base = path.parent().unwrap_or(Path::new(""));
+    let mut out = Vec::new();
+    for spec in specs {
+        let mut diags = Vec::new();
+        let fitted = sprs::fit::run_fits(std::slice::from_ref(spec), plan, store, base, &mut diags);
+        print(&diags);
+        for fitted in fitted {
+            let written = sprs::fit::write(&fitted, &store.fits_dir());
+            if tables {
+                print!("{}", table(&fitted));
+                match &written {
+                    Ok((json, svg)) => println!("  wrote {} and {}\n", json.display(), svg.display()),
+                    Err(error) => eprintln!("error: {error}"),
+                }
+            } else if let Err(error) = &written {
+                eprintln!("error: {error}");
+            }
+            out.push(fitted);
+        }
+    }
+    out
+}
+
+/// A fit as text: its parameters with their intervals, its errors and the compute-optimal
+/// allocation.
+pub fn table(fitted: &Fitted) -> String {
+    let mut out = format!("fit {}: L = {}\n", fitted.name, fitted.law);
+    out.push_str(&format!(
+        "  {} points, best of {} L-BFGS starts, objective {:.7} ({})\n",
+        fitted.points, fitted.starts, fitted.objective, fitted.loss
+    ));
+    let interval = if fitted.bootstrap > 0 {
+        format!("{:.0}% interval ({} resamples)", fitted.interval * 100.0, fitted.bootstrap)
+    } else {
+        "interval (no bootstrap)".to_string()
+    };
+    let width = fitted.params.iter().map(|p| p.name.len()).max().unwrap_or(0).max(5);
+    out.push_str(&format!("  {:<width$}  {:>12}  {interval}\n", "param", "value"));
+    for p in &fitted.params {
+        out.push_str(&format!("  {:<width$}  {:>12}  [{}, {}]\n", p.name, num(p.value), num(p.lo), num(p.hi)));
+    }
+    let errors = |e: &sprs::fit::Errors| format!("MAE {:.4}, RMSE of log L {:.4}", e.mae, e.rmse_log);
+    out.push_str(&format!("  in sample ({} points): {}\n", fitted.in_sample.points, errors(&fitted.in_sample)));
+    if let Some(holdout) = &fitted.holdout {
+        out.push_str(&format!("  held out ({} points): {}\n", holdout.points, errors(holdout)));
+    }
+    for o in &fitted.compute_optimal {
+        out.push_str(&format!(
+            "  compute-optimal at C = {:.2e}: N = {}, D = {} ({:.1} tokens/param), L = {:.4} ({})\n",
+            o.c,
+            sprs::plan::si(o.n),
+            sprs::plan::si(o.d),
+            o.d / o.n,
+            o.l,
+            o.method
+        ));
+    }
+    out
+}
+
+/// Four significant digits, in scientific notation outside [1e-3, 1e6).
+fn num(x: f64) -> String {
+    if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e6) {
+        format!("{x:.3e}")
+    } else {
+        let digits = (3 - x.abs().log10().floor() as i32).clamp(0, 6) as usize;
+        format!("{x:.digits$}")
+    }
+}

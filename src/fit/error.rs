@@ -1,0 +1,93 @@
+//! Fit diagnostics (`E06xx`, `W0006`): data that cannot be fitted, pointing at the part of the
+//! fit that names it.
+
+use miette::{Diagnostic, SourceSpan};
+use thiserror::Error;
+
+#[derive(Debug, Clone, Error, Diagnostic)]
+pub enum FitError {
+    #[error("cannot read `{path}`: {error}")]
+    #[diagnostic(code(sprs::E0601))]
+    CsvUnreadable {
+        path: String,
+        error: String,
+        #[label("this file")]
+        span: SourceSpan,
+    },
+
+    #[error("`{path}` has no column `{column}`")]
+    #[diagnostic(code(sprs::E0602))]
+    MissingColumn {
+        path: String,
+        column: String,
+        #[label("no such column")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("row {row} of `{path}` has `{value}` in column `{column}`, not a number")]
+    #[diagnostic(code(sprs::E0603), help("fix the row, or leave it out with `where`"))]
+    NotANumber {
+        path: String,
+        row: usize,
+        column: String,
+        value: String,
+        #[label("read from here")]
+        span: SourceSpan,
+    },
+
+    #[error("`{fit}` has {points} points to fit {params} parameters")]
+    #[diagnostic(code(sprs::E0604))]
+    TooFewPoints {
+        fit: String,
+        points: usize,
+        params: usize,
+        #[label("needs more points than parameters")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("the loss of {point} is {value}; a law is fitted to the logarithm of a positive loss")]
+    #[diagnostic(code(sprs::E0605), help("leave such points out with `where L > 0`"))]
+    NonPositiveLoss {
+        point: String,
+        value: f64,
+        #[label("from here")]
+        span: SourceSpan,
+    },
+
+    #[error("cannot evaluate {what} for {point}: {error}")]
+    #[diagnostic(code(sprs::E0606))]
+    Evaluation {
+        what: String,
+        point: String,
+        error: String,
+        #[label("here")]
+        span: SourceSpan,
+    },
+
+    #[error("no start of `{fit}` reached a finite objective")]
+    #[diagnostic(
+        code(sprs::E0607),
+        help("the law is not positive and finite near any start; check the law, or widen the start grid in `params`")
+    )]
+    NoFiniteStart {
+        fit: String,
+        #[label("every start failed")]
+        span: SourceSpan,
+    },
+
+    #[error("{missing} of the {total} trials of `{item}` have no result yet; `{fit}` uses the {found} that do")]
+    #[diagnostic(code(sprs::W0006), severity(Warning), help("run them with `sprs run`"))]
+    MissingResults {
+        fit: String,
+        item: String,
+        missing: usize,
+        total: usize,
+        found: usize,
+        #[label("not all trained")]
+        span: SourceSpan,
+    },
+}

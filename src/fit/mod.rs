@@ -1,0 +1,371 @@
+//! Fitting scaling laws: a law compiled to a differentiable tape ([`law`]), points from CSV files
+//! or trial results ([`data`]), L-BFGS from every start of the grid in parallel, keeping the best
+//! ([`optimize`]), a holdout, percentile bootstrap intervals, and the compute-optimal allocation.
+//! Plain Rust: no Burn.
+
+pub mod data;
+pub mod error;
+pub mod law;
+pub mod optimize;
+
+mod optimal;
+pub mod plot;
+
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::check::{FitSpec, Loss};
+use crate::data::hash::mix;
+use crate::diagnostic::Diag;
+use crate::plan::Plan;
+use crate::store::Store;
+use data::Point;
+use error::FitError;
+use law::Law;
+use optimize::{minimize, Objective, Stop};
+
+pub use optimal::{chinchilla_optimum, Optimum};
+
+/// A fitted law: the keys of `fit --format json` (SPEC.md, section 7) and more.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fitted {
+    pub name: String,
+    pub law: String,
+    /// Points fitted on (the holdout excluded).
+    pub points: usize,
+    pub objective: f64,
+    /// Each parameter's value and bootstrap interval, in the law's order.
+    #[serde(serialize_with = "params_map")]
+    pub params: Vec<ParamFit>,
+    pub in_sample: Errors,
+    pub holdout: Option<Errors>,
+    /// The loss: `huber(delta)` summed, or `mse`.
+    pub loss: String,
+    pub starts: usize,
+    /// Bootstrap resamples, and the interval's coverage.
+    pub bootstrap: u64,
+    pub interval: f64,
+    /// The compute-optimal N and D at a few compute budgets, for laws in N (or N_avg) and D.
+    pub compute_optimal: Vec<Optimum>,
+    /// Every point with its prediction, for plots and tables.
+    pub predictions: Vec<Prediction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParamFit {
+    pub name: String,
+    pub value: f64,
+    /// The bootstrap interval, or the value itself without a bootstrap.
+    pub lo: f64,
+    pub hi: f64,
+}
+
+/// Errors of the law's predictions: the mean absolute error of L, and the root mean square of
+/// the log residuals.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Errors {
+    pub points: usize,
+    pub mae: f64,
+    pub rmse_log: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    pub label: String,
+    #[serde(rename = "L")]
+    pub observed: f64,
+    pub predicted: f64,
+    pub held_out: bool,
+    /// The point's sparsity where it has one (trials), for plots.
+    #[serde(rename = "S", skip_serializing_if = "Option::is_none")]
+    pub sparsity: Option<f64>,
+}
+
+fn params_map<S: serde::Serializer>(params: &[ParamFit], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(params.len()))?;
+    for p in params {
+        map.serialize_entry(&p.name, &serde_json::json!({ "value": p.value, "lo": p.lo, "hi": p.hi }))?;
+    }
+    map.end()
+}
+
+/// The central share of bootstrap estimates in a reported interval.
+pub const INTERVAL: f64 = 0.95;
+
+/// Runs every fit of a planned file on its data: CSV paths are relative to `base`, trial results
+/// are read from `store`. Diagnostics (with their files) go to `diags`.
+pub fn run_fits(fits: &[FitSpec], plan: &Plan, store: &Store, base: &Path, diags: &mut Vec<Diag>) -> Vec<Fitted> {
+    fits.iter()
+        .filter_map(|spec| {
+            let points = data::load(spec, plan, store, base, diags)?;
+            match fit(spec, &points) {
+                Ok(fitted) => Some(fitted),
+                Err(diag) => {
+                    diags.push(diag);
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// Fits `spec` to `points`.
+pub fn fit(spec: &FitSpec, points: &[Point]) -> Result<Fitted, Diag> {
+    let params: Vec<(String, bool)> = spec.params.iter().map(|p| (p.name.clone(), p.log)).collect();
+    let law = Law::compile(&spec.law, &params).map_err(|error| {
+        Diag::new(
+            spec.law_at.file,
+            FitError::Evaluation {
+                what: "the law".into(),
+                point: "any point".into(),
+                error,
+                span: spec.law_at.span.into(),
+            },
+        )
+    })?;
+    // The law's variables and L at every point.
+    let mut rows = Vec::with_capacity(points.len());
+    let mut losses = Vec::with_capacity(points.len());
+    for point in points {
+        let row = law
+            .vars
+            .iter()
+            .map(|v| point.number(v).ok_or_else(|| format!("`{v}` is not a number here")))
+            .collect::<Result<Vec<_>, _>>();
+        let row = row.map_err(|error| {
+            Diag::new(
+                spec.law_at.file,
+                FitError::Evaluation {
+                    what: "the law".into(),
+                    point: point.label.clone(),
+                    error,
+                    span: spec.law_at.span.into(),
+                },
+            )
+        })?;
+        let loss = point.number("L").unwrap_or(f64::NAN);
+        if !(loss > 0.0 && loss.is_finite()) {
+            let span = spec.sources.first().map_or(spec.at.span, |s| s.at().span);
+            return Err(Diag::new(
+                spec.at.file,
+                FitError::NonPositiveLoss { point: point.label.clone(), value: loss, span: span.into() },
+            ));
+        }
+        rows.push(row);
+        losses.push(loss);
+    }
+    let held = held_out(spec, points);
+    let fit_rows: Vec<usize> = (0..points.len()).filter(|i| !held.contains(i)).collect();
+    if fit_rows.len() <= params.len() {
+        let help = if held.is_empty() {
+            "add data, or fit a law with fewer parameters".to_string()
+        } else {
+            format!("{} points are held out; hold out fewer, or add data", held.len())
+        };
+        return Err(Diag::new(
+            spec.at.file,
+            FitError::TooFewPoints {
+                fit: spec.name.clone(),
+                points: fit_rows.len(),
+                params: params.len(),
+                span: spec.at.span.into(),
+                help,
+            },
+        ));
+    }
+    let sub_rows: Vec<Vec<f64>> = fit_rows.iter().map(|&i| rows[i].clone()).collect();
+    let sub_log: Vec<f64> = fit_rows.iter().map(|&i| losses[i].ln()).collect();
+    let sub_logs: Vec<Vec<f64>> = sub_rows.iter().map(|r| r.iter().map(|x| x.ln()).collect()).collect();
+    let objective = Objective {
+        law: &law,
+        rows: &sub_rows,
+        log_rows: &sub_logs,
+        log_loss: &sub_log,
+        weights: None,
+        loss: spec.loss,
+    };
+    let starts = grid(spec);
+    let best = best_of(&objective, &starts).ok_or_else(|| {
+        Diag::new(spec.at.file, FitError::NoFiniteStart { fit: spec.name.clone(), span: spec.at.span.into() })
+    })?;
+    let values = law.natural(&best.0);
+    let intervals = bootstrap(spec, &objective, &best.0);
+    let mut scratch = Vec::new();
+    let predictions: Vec<Prediction> = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Prediction {
+            label: p.label.clone(),
+            observed: losses[i],
+            predicted: law.eval(&rows[i], &values, &mut scratch),
+            held_out: held.contains(&i),
+            sparsity: p.number("S"),
+        })
+        .collect();
+    let in_sample = errors(predictions.iter().filter(|p| !p.held_out));
+    let holdout = (!held.is_empty()).then(|| errors(predictions.iter().filter(|p| p.held_out)));
+    let largest_c = points.iter().filter_map(compute).fold(0.0, f64::max);
+    let compute_optimal = if largest_c > 0.0 {
+        [1.0, 10.0, 100.0].iter().filter_map(|k| optimal::optimum(spec, &law, &values, k * largest_c)).collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Fitted {
+        name: spec.name.clone(),
+        law: spec.law_text.clone(),
+        points: fit_rows.len(),
+        objective: best.1,
+        params: params
+            .iter()
+            .zip(&values)
+            .zip(intervals)
+            .map(|(((name, _), &value), interval)| {
+                let (lo, hi) = interval.unwrap_or((value, value));
+                ParamFit { name: name.clone(), value, lo, hi }
+            })
+            .collect(),
+        in_sample,
+        holdout,
+        loss: match spec.loss {
+            Loss::Huber(delta) => format!("huber({delta})"),
+            Loss::Mse => "mse".into(),
+        },
+        starts: starts.len(),
+        bootstrap: spec.bootstrap,
+        interval: INTERVAL,
+        compute_optimal,
+        predictions,
+    })
+}
+
+/// A point's training compute: `C`, or 6 N D.
+fn compute(point: &Point) -> Option<f64> {
+    point.number("C").or_else(|| Some(6.0 * point.number("N")? * point.number("D")?))
+}
+
+/// Every combination of the parameters' starts, first parameter slowest.
+pub fn grid(spec: &FitSpec) -> Vec<Vec<f64>> {
+    let mut out: Vec<Vec<f64>> = vec![Vec::new()];
+    for param in &spec.params {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                param.starts.iter().map(move |s| {
+                    let mut next = prefix.clone();
+                    next.push(*s);
+                    next
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// Ends of the grid search polished to full precision.
+const POLISHED: usize = 8;
+
+/// L-BFGS from every start in parallel, stopping as scipy does; then the [`POLISHED`] best ends
+/// are polished until the objective stops changing, and the lowest wins (the earliest start on
+/// ties, so the result does not depend on the number of threads).
+pub fn best_of(objective: &Objective, starts: &[Vec<f64>]) -> Option<(Vec<f64>, f64)> {
+    let by_value =
+        |a: &(usize, (Vec<f64>, f64)), b: &(usize, (Vec<f64>, f64))| a.1 .1.total_cmp(&b.1 .1).then(a.0.cmp(&b.0));
+    let mut ends: Vec<(usize, (Vec<f64>, f64))> = starts
+        .par_iter()
+        .map(|start| minimize(objective, start, Stop::SEARCH))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, end)| end.map(|e| (i, e)))
+        .collect();
+    ends.sort_by(by_value);
+    ends.truncate(POLISHED);
+    ends.par_iter()
+        .map(|(i, (theta, value))| {
+            let polished = minimize(objective, theta, Stop::POLISH).filter(|p| p.1 <= *value);
+            (*i, polished.unwrap_or_else(|| (theta.clone(), *value)))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .min_by(by_value)
+        .map(|(_, end)| end)
+}
+
+/// The indices of the held-out points: the `count` with the largest (or smallest) value of the
+/// holdout's observable; the earlier point first on ties.
+fn held_out(spec: &FitSpec, points: &[Point]) -> Vec<usize> {
+    let Some(holdout) = &spec.holdout else { return Vec::new() };
+    let mut order: Vec<(f64, usize)> =
+        points.iter().enumerate().map(|(i, p)| (p.number(&holdout.observable).unwrap_or(f64::NAN), i)).collect();
+    order.sort_by(|a, b| {
+        let by_value = if holdout.largest { b.0.total_cmp(&a.0) } else { a.0.total_cmp(&b.0) };
+        by_value.then(a.1.cmp(&b.1))
+    });
+    let mut held: Vec<usize> = order.iter().take(holdout.count as usize).map(|(_, i)| *i).collect();
+    held.sort_unstable();
+    held
+}
+
+/// Percentile intervals from `spec.bootstrap` resamples of the points (with replacement, seeded by
+/// `spec.seed`), each refitted by L-BFGS from the full fit's optimum.
+fn bootstrap(spec: &FitSpec, objective: &Objective, best: &[f64]) -> Vec<Option<(f64, f64)>> {
+    let n = objective.rows.len();
+    if spec.bootstrap == 0 {
+        return vec![None; best.len()];
+    }
+    let estimates: Vec<Vec<f64>> = (0..spec.bootstrap)
+        .into_par_iter()
+        .filter_map(|k| {
+            let mut weights = vec![0.0; n];
+            for i in 0..n as u64 {
+                weights[(mix(mix(spec.seed, k), i) % n as u64) as usize] += 1.0;
+            }
+            let resample = Objective { weights: Some(&weights), ..*objective };
+            minimize(&resample, best, Stop::POLISH).map(|(theta, _)| objective.law.natural(&theta))
+        })
+        .collect();
+    (0..best.len())
+        .map(|j| {
+            let mut values: Vec<f64> = estimates.iter().map(|e| e[j]).filter(|v| v.is_finite()).collect();
+            if values.is_empty() {
+                return None;
+            }
+            values.sort_by(f64::total_cmp);
+            let tail = (1.0 - INTERVAL) / 2.0;
+            Some((quantile(&values, tail), quantile(&values, 1.0 - tail)))
+        })
+        .collect()
+}
+
+/// The `q` quantile of sorted values, linearly interpolated (numpy's default).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let position = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (position.floor() as usize, position.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (position - lo as f64)
+}
+
+fn errors<'a>(predictions: impl Iterator<Item = &'a Prediction>) -> Errors {
+    let (mut count, mut abs, mut sq) = (0usize, 0.0, 0.0);
+    for p in predictions {
+        count += 1;
+        abs += (p.predicted - p.observed).abs();
+        sq += (p.predicted.ln() - p.observed.ln()).powi(2);
+    }
+    let n = count.max(1) as f64;
+    Errors { points: count, mae: abs / n, rmse_log: (sq / n).sqrt() }
+}
+
+/// Writes `<dir>/<name>.json` (atomically) and the plot `<dir>/<name>.svg`; returns both paths.
+pub fn write(fitted: &Fitted, dir: &Path) -> Result<(std::path::PathBuf, std::path::PathBuf), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    let json = dir.join(format!("{}.json", fitted.name));
+    let mut bytes = serde_json::to_vec_pretty(fitted).map_err(|e| e.to_string())?;
+    bytes.push(b'\n');
+    crate::store::write_atomic(&json, &bytes).map_err(|e| format!("cannot write `{}`: {e}", json.display()))?;
+    let svg = dir.join(format!("{}.svg", fitted.name));
+    plot::observed_vs_predicted(fitted, &svg)?;
+    Ok((json, svg))
+}

@@ -1,0 +1,131 @@
+//! The compute-optimal allocation of a fitted law: the N and D that minimise the loss at a given
+//! compute C = 6 N D. Closed form for laws of Chinchilla's shape (PAPER.md), otherwise a Brent
+//! search over log N for laws in one parameter count and D.
+
+use argmin::core::{CostFunction, Error, Executor, State};
+use argmin::solver::brent::BrentOpt;
+use serde::Serialize;
+
+use super::law::Law;
+use crate::check::FitSpec;
+use crate::syntax::ast::{BinaryOp, Expr, ExprKind};
+
+/// The compute-optimal model size and data at compute `C`, and the loss the law predicts there.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Optimum {
+    #[serde(rename = "C")]
+    pub c: f64,
+    /// The parameter count the law is in (`N`, `N_avg` or `N_final`).
+    #[serde(rename = "N")]
+    pub n: f64,
+    #[serde(rename = "D")]
+    pub d: f64,
+    #[serde(rename = "L")]
+    pub l: f64,
+    /// `closed form` or `numeric`.
+    pub method: &'static str,
+}
+
+/// Chinchilla's allocation for L = E + A / N^alpha + B / D^beta at compute C:
+/// N = G (C/6)^(beta/(alpha+beta)), D = (1/G) (C/6)^(alpha/(alpha+beta)),
+/// G = (alpha A / (beta B))^(1/(alpha+beta)).
+pub fn chinchilla_optimum(a: f64, b: f64, alpha: f64, beta: f64, c: f64) -> (f64, f64) {
+    let g = (alpha * a / (beta * b)).powf(1.0 / (alpha + beta));
+    let n = g * (c / 6.0).powf(beta / (alpha + beta));
+    let d = (c / 6.0).powf(alpha / (alpha + beta)) / g;
+    (n, d)
+}
+
+const COUNTS: [&str; 3] = ["N", "N_avg", "N_final"];
+
+/// The optimum at `c` for the fitted `values`, if the law is in one parameter count and `D`.
+pub(super) fn optimum(spec: &FitSpec, law: &Law, values: &[f64], c: f64) -> Option<Optimum> {
+    let count = law.vars.iter().find(|v| COUNTS.contains(&v.as_str()))?;
+    if law.vars.len() != 2 || !law.vars.iter().any(|v| v == "D") {
+        return None;
+    }
+    let value_of = |name: &str| law.params.iter().position(|(p, _)| p == name).map(|i| values[i]);
+    let predict = |n: f64, d: f64| {
+        let row: Vec<f64> = law.vars.iter().map(|v| if v == "D" { d } else { n }).collect();
+        law.eval(&row, values, &mut Vec::new())
+    };
+    if let Some([_, a, alpha, b, beta]) = chinchilla_shape(&spec.law, count) {
+        let [a, alpha, b, beta] = [value_of(&a)?, value_of(&alpha)?, value_of(&b)?, value_of(&beta)?];
+        if a > 0.0 && b > 0.0 && alpha > 0.0 && beta > 0.0 {
+            let (n, d) = chinchilla_optimum(a, b, alpha, beta, c);
+            return Some(Optimum { c, n, d, l: predict(n, d), method: "closed form" });
+        }
+    }
+    let n = numeric(&predict, c)?;
+    let d = c / (6.0 * n);
+    Some(Optimum { c, n, d, l: predict(n, d), method: "numeric" })
+}
+
+/// Brent's method over ln N in [0, ln(C/6)] (at least one parameter and one token).
+fn numeric(predict: &dyn Fn(f64, f64) -> f64, c: f64) -> Option<f64> {
+    struct Along<'a> {
+        predict: &'a dyn Fn(f64, f64) -> f64,
+        c: f64,
+    }
+    impl CostFunction for Along<'_> {
+        type Param = f64;
+        type Output = f64;
+        fn cost(&self, log_n: &f64) -> Result<f64, Error> {
+            let n = log_n.exp();
+            Ok((self.predict)(n, self.c / (6.0 * n)))
+        }
+    }
+    let top = (c / 6.0).ln();
+    if top.is_nan() || top <= 0.0 {
+        return None;
+    }
+    let solver = BrentOpt::new(0.0, top).set_tolerance(1e-12, 1e-12);
+    let result = Executor::new(Along { predict, c }, solver).configure(|s| s.max_iters(500)).run().ok()?;
+    result.state().get_best_param().map(|log_n| log_n.exp()).filter(|n| n.is_finite())
+}
+
+/// The names `[E, A, alpha, B, beta]` if `law` is `E + A / count^alpha + B / D^beta` (terms in
+/// any order).
+pub(super) fn chinchilla_shape(law: &Expr, count: &str) -> Option<[String; 5]> {
+    let mut terms = Vec::new();
+    flatten_sum(law, &mut terms);
+    if terms.len() != 3 {
+        return None;
+    }
+    let (mut e, mut n_term, mut d_term) = (None, None, None);
+    for term in terms {
+        match &term.kind {
+            ExprKind::Name(name) => e = Some(name.clone()),
+            ExprKind::Binary { op: BinaryOp::Div, lhs, rhs } => {
+                let (ExprKind::Name(coefficient), ExprKind::Binary { op: BinaryOp::Pow, lhs: base, rhs: exponent }) =
+                    (&lhs.kind, &rhs.kind)
+                else {
+                    return None;
+                };
+                let (ExprKind::Name(base), ExprKind::Name(exponent)) = (&base.kind, &exponent.kind) else {
+                    return None;
+                };
+                if base == count {
+                    n_term = Some((coefficient.clone(), exponent.clone()));
+                } else if base == "D" {
+                    d_term = Some((coefficient.clone(), exponent.clone()));
+                } else {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+    let ((a, alpha), (b, beta)) = (n_term?, d_term?);
+    Some([e?, a, alpha, b, beta])
+}
+
+fn flatten_sum<'a>(expr: &'a Expr, out: &mut Vec<&'a Expr>) {
+    match &expr.kind {
+        ExprKind::Binary { op: BinaryOp::Add, lhs, rhs } => {
+            flatten_sum(lhs, out);
+            flatten_sum(rhs, out);
+        }
+        _ => out.push(expr),
+    }
+}

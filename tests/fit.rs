@@ -1,0 +1,155 @@
+//! The fit engine against published and synthetic references.
+
+use std::path::{Path, PathBuf};
+
+use sprs::check::FitSpec;
+use sprs::fit::data::Point;
+use sprs::fit::{fit, Fitted};
+use sprs::plan::plan_source;
+use sprs::store::Store;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The checked fits of `text`, as if written in `dir/main.sprs`, and their points.
+fn fits_in(dir: &Path, text: &str) -> Vec<(FitSpec, Vec<Point>)> {
+    let output = plan_source(&dir.join("main.sprs"), text.to_string());
+    let errors: Vec<_> = output.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.error.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let (checked, plan) = (output.checked.unwrap(), output.plan.unwrap());
+    let store = Store::new(Some(&dir.join("runs")), &dir.join("main.sprs"));
+    checked
+        .fits
+        .into_iter()
+        .map(|spec| {
+            let mut diags = Vec::new();
+            let points = sprs::fit::data::load(&spec, &plan, &store, dir, &mut diags).expect("points");
+            (spec, points)
+        })
+        .collect()
+}
+
+fn param(fitted: &Fitted, name: &str) -> f64 {
+    fitted.params.iter().find(|p| p.name == name).unwrap().value
+}
+
+/// PAPER.md: refitting Chinchilla's Approach 3 on Epoch AI's 240 points gives A = 477.8,
+/// B = 2143.9, E = 1.8172, alpha = 0.3473, beta = 0.3672 and a summed Huber objective of
+/// 0.0010183.
+#[test]
+fn reproduces_the_epoch_refit_of_chinchilla() {
+    let text = "use std::laws::chinchilla\nfit epoch = chinchilla {\n  on = csv(\"tests/fixtures/chinchilla_epoch_svg.csv\", columns = { N = \"Model Size\", C = \"Training FLOP\", L = \"loss\", D = C / (6 * N) }) where L < 3.44\n}\n";
+    let (spec, points) = fits_in(&root(), text).remove(0);
+    assert_eq!(points.len(), 240);
+    let fitted = fit(&spec, &points).unwrap();
+    assert_eq!(fitted.starts, 4500);
+    let near = |name: &str, want: f64, tol: f64| {
+        let got = param(&fitted, name);
+        assert!((got - want).abs() <= tol, "{name} = {got}, published {want}");
+    };
+    near("alpha", 0.3473, 1e-3);
+    near("beta", 0.3672, 1e-3);
+    near("E", 1.8172, 1e-3);
+    near("A", 477.8, 477.8 * 0.01);
+    near("B", 2143.9, 2143.9 * 0.03);
+    assert!((fitted.objective - 0.0010183).abs() <= 1e-6, "objective {}", fitted.objective);
+    // The closed-form allocation minimises the fitted law along C = 6 N D: a numeric search
+    // over N agrees with it.
+    let optimum = fitted.compute_optimal[0];
+    assert_eq!(optimum.method, "closed form");
+    let law = |n: f64, d: f64| {
+        param(&fitted, "E")
+            + param(&fitted, "A") / n.powf(param(&fitted, "alpha"))
+            + param(&fitted, "B") / d.powf(param(&fitted, "beta"))
+    };
+    let c = optimum.c;
+    let best = (0..20_000)
+        .map(|i| optimum.n * (0.5 + i as f64 / 20_000.0))
+        .min_by(|a, b| law(*a, c / (6.0 * a)).total_cmp(&law(*b, c / (6.0 * b))))
+        .unwrap();
+    assert!((best / optimum.n - 1.0).abs() < 1e-3, "grid minimum {best}, closed form {}", optimum.n);
+    assert!((optimum.n * optimum.d * 6.0 / c - 1.0).abs() < 1e-9);
+}
+
+/// A seeded standard normal sequence (SplitMix64 and Box-Muller), independent of the engine.
+struct Normal(u64);
+
+impl Normal {
+    fn uniform(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn sample(&mut self) -> f64 {
+        let (u, v) = (self.uniform().max(1e-300), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}
+
+const TRUTH: [(&str, f64); 5] = [("E", 1.8), ("A", 400.0), ("B", 2000.0), ("alpha", 0.34), ("beta", 0.37)];
+
+/// `points` runs at log-uniform N in [1e7, 1e10] and D in [1e9, 1e12], with losses from the
+/// Chinchilla law at [`TRUTH`] times exp(sigma * noise), as a CSV file.
+fn synthetic_csv(path: &Path, points: usize, sigma: f64, seed: u64) {
+    let mut rng = Normal(seed);
+    let [e, a, b, alpha, beta] = TRUTH.map(|(_, v)| v);
+    let mut text = String::from("N,D,L\n");
+    for _ in 0..points {
+        let n = 10f64.powf(7.0 + 3.0 * rng.uniform());
+        let d = 10f64.powf(9.0 + 3.0 * rng.uniform());
+        let loss = (e + a / n.powf(alpha) + b / d.powf(beta)) * (sigma * rng.sample()).exp();
+        text.push_str(&format!("{n},{d},{loss}\n"));
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn recovers_the_parameters_of_synthetic_data() {
+    let dir = tempfile::tempdir().unwrap();
+    synthetic_csv(&dir.path().join("points.csv"), 200, 0.002, 7);
+    let text = "use std::laws::chinchilla\nfit f = chinchilla { on = csv(\"points.csv\", columns = { N = \"N\", D = \"D\", L = \"L\" }), holdout = largest(N, 10) }\n";
+    let (spec, points) = fits_in(dir.path(), text).remove(0);
+    let fitted = fit(&spec, &points).unwrap();
+    for (name, truth) in TRUTH {
+        let got = param(&fitted, name);
+        let tolerance = if name == "A" || name == "B" { 0.25 * truth } else { 0.03 * truth };
+        assert!((got - truth).abs() < tolerance, "{name}: {got} against {truth}");
+    }
+    // The noise is 0.2% of L; the law extrapolates to the ten largest models about as well.
+    assert!(fitted.in_sample.rmse_log < 0.003, "{:?}", fitted.in_sample);
+    let holdout = fitted.holdout.unwrap();
+    assert_eq!((fitted.points, holdout.points), (190, 10));
+    assert!(holdout.rmse_log < 0.005, "{holdout:?}");
+}
+
+/// Percentile intervals from 200 resamples cover the true value of each parameter in about 95%
+/// of 40 independent datasets (200 intervals in all).
+#[test]
+fn bootstrap_intervals_cover_the_truth_at_about_the_nominal_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut covered, mut total) = (0, 0);
+    for seed in 0..40 {
+        let csv = format!("points{seed}.csv");
+        synthetic_csv(&dir.path().join(&csv), 60, 0.01, 1000 + seed);
+        // Starts around the truth keep the test fast; the bootstrap starts from the optimum.
+        let text = format!(
+            "fit f {{\n  on = csv(\"{csv}\", columns = {{ N = \"N\", D = \"D\", L = \"L\" }})\n  law = E + A / N^alpha + B / D^beta\n  params = {{ E = {{ log = [0.5] }}, A = {{ log = [6] }}, B = {{ log = [7.5] }}, alpha = [0.3], beta = [0.4] }}\n  loss = mse\n  bootstrap = 200\n  seed = {seed}\n}}\n"
+        );
+        let (spec, points) = fits_in(dir.path(), &text).remove(0);
+        let fitted = fit(&spec, &points).unwrap();
+        for (name, truth) in TRUTH {
+            let p = fitted.params.iter().find(|p| p.name == name).unwrap();
+            assert!(p.lo <= p.value && p.value <= p.hi, "{p:?}");
+            covered += usize::from(p.lo <= truth && truth <= p.hi);
+            total += 1;
+        }
+    }
+    let rate = covered as f64 / total as f64;
+    // Binomial(200, 0.95) has a standard deviation of 1.5%; percentile intervals on 60 points run
+    // a little narrow.
+    assert!((0.85..=0.99).contains(&rate), "coverage {rate} ({covered} of {total})");
+}

@@ -94,7 +94,12 @@ fn main() {
     let tokens = Tokens::load(&dense.config.data, Path::new("."), None).expect("generated tokens");
     let per_step = (dense.config.batch * dense.config.data.context) as f64;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("model: {} parameters, context 128, batch 16; {} timed steps after {WARMUP}", dense.n, steps());
+    println!(
+        "model: {} parameters ({} in linear layers), context 128, batch 16; {} timed steps after {WARMUP}",
+        dense.params.total,
+        dense.params.linear,
+        steps()
+    );
     let torch = torch_rate(threads);
     match &torch {
         Ok(rate) => println!("{:<10} {rate:>9.0} tokens/s", "pytorch"),

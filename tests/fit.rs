@@ -153,3 +153,59 @@ fn bootstrap_intervals_cover_the_truth_at_about_the_nominal_rate() {
     // a little narrow.
     assert!((0.85..=0.99).contains(&rate), "coverage {rate} ({covered} of {total})");
 }
+
+/// A fit on a sweep's results on disk: the planned observables of each trial with a loss from
+/// a known law in N_avg, written as `result.json` files; `where` filters on an observable and on
+/// a config path; the failed trial and the one without a result are left out.
+#[test]
+fn fits_the_results_of_a_sweep_on_disk() {
+    use sprs::store::{Status, TrialResult};
+    let dir = tempfile::tempdir().unwrap();
+    let text = "use std::models::llama\nuse std::data::markov\nuse std::schedules::journey\n\
+        train base { data = markov, model = llama { width = 32, depth = 1, heads = 2, mlp = 64 }, batch = 4, budget = 100 steps }\n\
+        sweep grid = base {\n  model.width in [16, 24, 32, 40, 48, 56, 64, 72]\n  prune in [dense, journey { sparsity = 50%, every = 5 steps }, journey { sparsity = 80%, every = 5 steps }]\n  budget in [100, 200, 400] steps\n}\n\
+        fit unified { on = grid where model.width != 72, law = E + A / N_avg^alpha + B / D^beta, params = { E = { log = [0, 0.5] }, A = { log = [2, 4] }, B = { log = [4, 6] }, alpha = [0.3, 0.6], beta = [0.3, 0.6] } }\n\
+        fit dense_only { on = grid where S == 0 and model.width != 72, law = E + A / N^alpha + B / D^beta, params = { E = { log = [0, 0.5] }, A = { log = [2, 4] }, B = { log = [4, 6] }, alpha = [0.3, 0.6], beta = [0.3, 0.6] } }\n";
+    let output = plan_source(&dir.path().join("main.sprs"), text.into());
+    let plan = output.plan.unwrap();
+    let store = Store::new(Some(&dir.path().join("runs")), &dir.path().join("main.sprs"));
+    let truth = |n: f64, d: f64| 1.5 + 50.0 / n.powf(0.4) + 300.0 / d.powf(0.35);
+    for (i, t) in plan.trials.iter().enumerate() {
+        let failed = i == 0;
+        if i == 1 {
+            continue; // not run yet
+        }
+        let result = TrialResult {
+            id: t.id.clone(),
+            status: if failed { Status::Failed } else { Status::Ok },
+            error: failed.then(|| "the loss is NaN".into()),
+            step: failed.then_some(3),
+            n: t.n,
+            n_final: t.n_final,
+            n_avg: t.n_avg,
+            s: t.s,
+            d: t.d,
+            c: t.c,
+            c_dense: t.c_dense,
+            l: (!failed).then(|| truth(t.n_avg, t.d as f64)),
+        };
+        std::fs::create_dir_all(store.trial_dir(&t.id)).unwrap();
+        store.finish(&result).unwrap();
+    }
+    let checked = output.checked.unwrap();
+    let mut diags = Vec::new();
+    let fitted = sprs::fit::run_fits(&checked.fits, &plan, &store, dir.path(), &mut diags);
+    // The failed trial and the missing one: a warning for each fit, and no error.
+    assert_eq!(diags.iter().map(|d| d.code()).collect::<Vec<_>>(), ["W0006", "W0006"]);
+    let (unified, dense) = (&fitted[0], &fitted[1]);
+    // 72 trials, less the width-72 ones (9), the failed and the missing one (both width 16).
+    assert_eq!(unified.points, 72 - 9 - 2);
+    assert_eq!(dense.points, 24 - 3 - 2);
+    assert!(dense.predictions.iter().all(|p| p.sparsity == Some(0.0)));
+    // The losses are exactly the law in N_avg, so the unified fit recovers it.
+    for (name, want) in [("E", 1.5), ("A", 50.0), ("B", 300.0), ("alpha", 0.4), ("beta", 0.35)] {
+        let got = param(unified, name);
+        assert!((got / want - 1.0).abs() < 1e-3, "{name}: {got} against {want}");
+    }
+    assert!(unified.in_sample.rmse_log < 1e-6, "{:?}", unified.in_sample);
+}

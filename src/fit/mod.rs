@@ -178,15 +178,10 @@ pub fn fit(spec: &FitSpec, points: &[Point]) -> Result<Fitted, Diag> {
     }
     let sub_rows: Vec<Vec<f64>> = fit_rows.iter().map(|&i| rows[i].clone()).collect();
     let sub_log: Vec<f64> = fit_rows.iter().map(|&i| losses[i].ln()).collect();
-    let sub_logs: Vec<Vec<f64>> = sub_rows.iter().map(|r| r.iter().map(|x| x.ln()).collect()).collect();
-    let objective = Objective {
-        law: &law,
-        rows: &sub_rows,
-        log_rows: &sub_logs,
-        log_loss: &sub_log,
-        weights: None,
-        loss: spec.loss,
-    };
+    let cols: Vec<Vec<f64>> = (0..law.vars.len()).map(|k| sub_rows.iter().map(|r| r[k]).collect()).collect();
+    let logs: Vec<Vec<f64>> = cols.iter().map(|c| c.iter().map(|x| x.ln()).collect()).collect();
+    let objective =
+        Objective { law: &law, cols: &cols, logs: &logs, log_loss: &sub_log, weights: None, loss: spec.loss };
     let starts = grid(spec);
     let best = best_of(&objective, &starts).ok_or_else(|| {
         Diag::new(spec.at.file, FitError::NoFiniteStart { fit: spec.name.clone(), span: spec.at.span.into() })
@@ -312,7 +307,7 @@ fn held_out(spec: &FitSpec, points: &[Point]) -> Vec<usize> {
 /// Percentile intervals from `spec.bootstrap` resamples of the points (with replacement, seeded by
 /// `spec.seed`), each refitted by L-BFGS from the full fit's optimum.
 fn bootstrap(spec: &FitSpec, objective: &Objective, best: &[f64]) -> Vec<Option<(f64, f64)>> {
-    let n = objective.rows.len();
+    let n = objective.points();
     if spec.bootstrap == 0 {
         return vec![None; best.len()];
     }

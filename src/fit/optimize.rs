@@ -12,12 +12,13 @@ use crate::check::Loss;
 
 /// The sum over points of the loss of the log residuals, ln(prediction) - ln(L), as a function of
 /// the optimiser's coordinates (logs for `log` parameters).
+#[derive(Clone, Copy)]
 pub struct Objective<'a> {
     pub law: &'a Law,
-    /// The law's variables at each point.
-    pub rows: &'a [Vec<f64>],
+    /// The law's variables, column by column: `cols[k][p]` is variable `k` at point `p`.
+    pub cols: &'a [Vec<f64>],
     /// Their logarithms (NaN where not positive).
-    pub log_rows: &'a [Vec<f64>],
+    pub logs: &'a [Vec<f64>],
     /// ln L at each point.
     pub log_loss: &'a [f64],
     /// How often each point counts (a bootstrap resample), or once each.
@@ -26,21 +27,25 @@ pub struct Objective<'a> {
 }
 
 impl Objective<'_> {
+    pub fn points(&self) -> usize {
+        self.log_loss.len()
+    }
+
     /// The objective and its gradient at `theta`; `None` where the law is not positive and
     /// finite at some point.
     pub fn value_and_gradient(&self, theta: &[f64]) -> Option<(f64, Vec<f64>)> {
+        let n = self.points();
         let params = self.law.natural(theta);
-        let mut grad = vec![0.0; theta.len()];
         let (mut values, mut adjoint) = (Vec::new(), Vec::new());
+        let predictions = self.law.eval_batch(self.cols, self.logs, &params, n, &mut values);
+        let count: f64 = self.weights.map_or(n as f64, |w| w.iter().sum());
         let mut total = 0.0;
-        let count: f64 = self.weights.map_or(self.rows.len() as f64, |w| w.iter().sum());
-        for (i, (row, log_loss)) in self.rows.iter().zip(self.log_loss).enumerate() {
-            let weight = self.weights.map_or(1.0, |w| w[i]);
+        let mut seed = vec![0.0; n];
+        for (p, (&prediction, log_loss)) in predictions.iter().zip(self.log_loss).enumerate() {
+            let weight = self.weights.map_or(1.0, |w| w[p]);
             if weight == 0.0 {
                 continue;
             }
-            let logs = Some(self.log_rows[i].as_slice());
-            let prediction = self.law.eval_with_logs(row, logs, &params, &mut values);
             if !(prediction > 0.0 && prediction.is_finite()) {
                 return None;
             }
@@ -51,9 +56,11 @@ impl Objective<'_> {
                 Loss::Mse => (r * r / count, 2.0 * r / count),
             };
             total += weight * value;
-            // d/dparams of value = slope * d ln(prediction) = slope / prediction * d prediction.
-            self.law.add_gradient_with_logs(&values, logs, weight * slope / prediction, &mut adjoint, &mut grad);
+            // d value = slope d ln(prediction) = slope / prediction d prediction.
+            seed[p] = weight * slope / prediction;
         }
+        let mut grad = vec![0.0; theta.len()];
+        self.law.add_gradient_batch(&values, self.logs, &seed, &mut adjoint, &mut grad);
         for ((g, p), (_, log)) in grad.iter_mut().zip(&params).zip(&self.law.params) {
             if *log {
                 *g *= p;

@@ -80,3 +80,41 @@ fn explain_prints_a_stdlib_record() {
     assert!(stdout.starts_with("// std::schedules\n"));
     assert!(stdout.contains("schedule journey {"));
 }
+
+#[test]
+fn fit_prints_json_with_the_documented_keys_and_writes_its_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("N,D,L\n");
+    for i in 0..12 {
+        let (n, d) = (1e6 * 2f64.powi(i % 4), 1e8 * 2f64.powi(i / 4));
+        csv.push_str(&format!("{n},{d},{}\n", 2.0 + 30.0 / n.powf(0.3) + 90.0 / d.powf(0.3)));
+    }
+    std::fs::write(dir.path().join("points.csv"), csv).unwrap();
+    let file = dir.path().join("laws.sprs");
+    std::fs::write(
+        &file,
+        "use std::laws::chinchilla\nfit small = chinchilla {\n  on = csv(\"points.csv\", columns = { N = \"N\", D = \"D\", L = \"L\" })\n  params = { E = { log = [0.5] }, A = { log = [3] }, B = { log = [4] }, alpha = [0.3], beta = [0.3] }\n  holdout = largest(N, 3)\n  bootstrap = 20\n}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let output = sprs(&["fit", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let fit = &json["fits"][0];
+    for key in ["name", "law", "points", "objective", "params", "in_sample", "holdout"] {
+        assert!(fit.get(key).is_some(), "no `{key}` in {fit}");
+    }
+    for key in ["value", "lo", "hi"] {
+        assert!(fit["params"]["alpha"][key].is_f64(), "{key}");
+    }
+    for key in ["mae", "rmse_log"] {
+        assert!(fit["in_sample"][key].is_f64() && fit["holdout"][key].is_f64(), "{key}");
+    }
+    assert_eq!((fit["points"].as_u64(), fit["holdout"]["points"].as_u64()), (Some(9), Some(3)));
+    assert!(out.join("fits/small.json").exists());
+    let svg = std::fs::read_to_string(out.join("fits/small.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.matches("<circle").count() >= 12);
+    // A fit name that does not exist is a usage error.
+    let output = sprs(&["fit", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "--only", "nope"]);
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -105,7 +105,7 @@ pub fn run(cli: Cli) -> ExitCode {
 
 /// Checks and plans `path`, printing its diagnostics (one line each unless `format` is human).
 /// `Err` is the exit code when there is no plan.
-fn planned(path: &std::path::Path, format: Format, color: bool) -> Result<sprs::plan::Plan, ExitCode> {
+fn planned(path: &std::path::Path, format: Format, color: bool) -> Result<Planned, ExitCode> {
     let output = sprs::plan::plan_file(path)
         .map_err(|error| usage_error(&format!("cannot read `{}`: {error}", path.display())))?;
     let renderer = sprs::diagnostic::Renderer { sources: &output.sources, color, width: 100 };
@@ -115,7 +115,18 @@ fn planned(path: &std::path::Path, format: Format, color: bool) -> Result<sprs::
             Format::Short | Format::Json => eprintln!("{}", renderer.short(diag)),
         }
     }
-    output.plan.ok_or(ExitCode::FAILURE)
+    match (output.plan, output.checked) {
+        (Some(plan), Some(checked)) => Ok(Planned { plan, fits: checked.fits, sources: output.sources }),
+        _ => Err(ExitCode::FAILURE),
+    }
+}
+
+/// A file checked and planned without errors.
+struct Planned {
+    plan: sprs::plan::Plan,
+    fits: Vec<sprs::check::FitSpec>,
+    /// For the diagnostics of later phases.
+    sources: sprs::check::SourceMap,
 }
 
 /// Exit code 2 with a message: the command could not be carried out as asked.

@@ -8,7 +8,7 @@ use sprs::plan::{si, PlannedTrial};
 
 pub fn run(path: &Path, format: Format, color: bool) -> ExitCode {
     let plan = match super::planned(path, format, color) {
-        Ok(plan) => plan,
+        Ok(planned) => planned.plan,
         Err(code) => return code,
     };
     match format {

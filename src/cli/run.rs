@@ -18,8 +18,8 @@ pub struct Options<'a> {
 }
 
 pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
-    let plan = match super::planned(path, Format::Human, color) {
-        Ok(plan) => plan,
+    let super::Planned { plan, fits, sources } = match super::planned(path, Format::Human, color) {
+        Ok(planned) => planned,
         Err(code) => return code,
     };
     let device = match options.backend.device(options.device) {
@@ -93,6 +93,12 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
         failed.len(),
         store.root.display()
     );
+    // Then the file's fits, on every result on disk (not with `--only`, which runs a part).
+    if options.only.is_none() && !fits.is_empty() {
+        let renderer = sprs::diagnostic::Renderer { sources: &sources, color, width: 100 };
+        let print = |diags: &[sprs::diagnostic::Diag]| diags.iter().for_each(|d| eprintln!("{}", renderer.human(d)));
+        super::fit::fit_and_write(&fits, &plan, &store, path, true, &print);
+    }
     if failed.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -1,55 +1,175 @@
 //! A data source as a token stream with its split: what the trainer reads. Plain Rust.
 
-use super::hash::mix;
+use std::borrow::Cow;
+use std::ops::Range;
 use std::path::Path;
 
+use super::hash::mix;
 use super::{bpe, corpus, split, synthetic};
 use crate::check::config::{DataConfig, Dtype, Source, Tokenizer};
 
 /// The tokens of a data source, split into training and held-out ranges.
 pub struct Tokens {
-    pub tokens: Vec<u32>,
-    pub train: Vec<std::ops::Range<usize>>,
-    pub holdout: Vec<std::ops::Range<usize>>,
+    pub tokens: Stream,
+    pub train: Vec<Range<usize>>,
+    pub holdout: Vec<Range<usize>>,
+}
+
+/// A token stream: in memory, or memory-mapped `tokens(..)` files read in place.
+pub enum Stream {
+    Owned(Vec<u32>),
+    /// One file, or a training file and its `valid` file, one after the other.
+    Mapped(Vec<Mapped>),
+}
+
+/// A memory-mapped file of little-endian ids, at `start` in its stream.
+pub struct Mapped {
+    map: memmap2::Mmap,
+    dtype: Dtype,
+    start: usize,
+    len: usize,
+}
+
+impl Mapped {
+    fn open(path: &Path, shown: &str, dtype: Dtype, start: usize) -> Result<Mapped, String> {
+        let file = std::fs::File::open(path).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+        // SAFETY: the map is only read, and token files are inputs that nothing writes while a
+        // run reads them; one changed underneath would give wrong tokens, not unsafety in Rust
+        // terms beyond what any reader of a changing file sees.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("cannot map `{shown}`: {e}"))?;
+        let size = match dtype {
+            Dtype::U16 => 2,
+            Dtype::U32 => 4,
+        };
+        if map.len() % size != 0 {
+            return Err(format!("`{shown}` has {} bytes, not a whole number of {size}-byte ids", map.len()));
+        }
+        Ok(Mapped { len: map.len() / size, map, dtype, start })
+    }
+
+    fn get(&self, i: usize) -> u32 {
+        match self.dtype {
+            Dtype::U16 => u32::from(u16::from_le_bytes([self.map[2 * i], self.map[2 * i + 1]])),
+            Dtype::U32 => {
+                u32::from_le_bytes([self.map[4 * i], self.map[4 * i + 1], self.map[4 * i + 2], self.map[4 * i + 3]])
+            }
+        }
+    }
+}
+
+impl Stream {
+    pub fn len(&self) -> usize {
+        match self {
+            Stream::Owned(ids) => ids.len(),
+            Stream::Mapped(maps) => maps.iter().map(|m| m.len).sum(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The ids in `range`.
+    pub fn window(&self, range: Range<usize>) -> Cow<'_, [u32]> {
+        match self {
+            Stream::Owned(ids) => Cow::Borrowed(&ids[range]),
+            Stream::Mapped(maps) => Cow::Owned(
+                range
+                    .map(|i| {
+                        // Invariant: ranges lie inside the stream, and the maps cover it.
+                        let m = maps.iter().find(|m| i < m.start + m.len).expect("an id inside the stream");
+                        m.get(i - m.start)
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The largest id.
+    pub fn max(&self) -> Option<u32> {
+        match self {
+            Stream::Owned(ids) => ids.iter().copied().max(),
+            Stream::Mapped(maps) => maps.iter().flat_map(|m| (0..m.len).map(|i| m.get(i))).max(),
+        }
+    }
 }
 
 impl Tokens {
     /// Loads a source; `base` is the directory that config paths are relative to, and `cache`
     /// where trained tokenizers are kept (none: train every time).
     pub fn load(data: &DataConfig, base: &Path, cache: Option<&Path>) -> Result<Tokens, String> {
-        let mut out = Tokens { tokens: Vec::new(), train: Vec::new(), holdout: Vec::new() };
+        if let Some(tokens) = Tokens::mapped(data, base)? {
+            return Ok(tokens);
+        }
+        let mut ids = Vec::new();
+        let (mut train, mut holdout) = (Vec::new(), Vec::new());
+        let mut push = |coder: &Coder, segment: Segment, held: bool| -> Result<(), String> {
+            let start = ids.len();
+            match segment {
+                Segment::Ids(more) => ids.extend(more),
+                Segment::Text(text) => ids.extend(coder.encode(&text)?),
+            }
+            let range = start..ids.len();
+            if !range.is_empty() {
+                (if held { &mut holdout } else { &mut train }).push(range);
+            }
+            Ok(())
+        };
         match &data.valid {
             Some(valid) => {
                 let train = Segments::read(&data.source, base)?.whole();
                 let holdout = Segments::read(valid, base)?.whole();
                 let tokenizer = Coder::new(&data.tokenizer, &[&train], base, cache)?;
-                out.push(&tokenizer, train, false)?;
-                out.push(&tokenizer, holdout, true)?;
+                push(&tokenizer, train, false)?;
+                push(&tokenizer, holdout, true)?;
             }
             None => {
                 let segments = Segments::read(&data.source, base)?.split(data.holdout);
                 let train: Vec<&Segment> = segments.iter().filter(|(_, held)| !held).map(|(s, _)| s).collect();
                 let tokenizer = Coder::new(&data.tokenizer, &train, base, cache)?;
                 for (segment, held) in &segments {
-                    out.push(&tokenizer, segment.clone(), *held)?;
+                    push(&tokenizer, segment.clone(), *held)?;
                 }
             }
         }
-        Ok(out)
+        Ok(Tokens { tokens: Stream::Owned(ids), train, holdout })
     }
 
-    fn push(&mut self, coder: &Coder, segment: Segment, held: bool) -> Result<(), String> {
-        let start = self.tokens.len();
-        match segment {
-            Segment::Ids(ids) => self.tokens.extend(ids),
-            Segment::Text(text) => self.tokens.extend(coder.encode(&text)?),
+    /// `tokens(..)` files, memory-mapped and read in place (with a `valid` source, when that is
+    /// a token file too); `None` for other sources.
+    fn mapped(data: &DataConfig, base: &Path) -> Result<Option<Tokens>, String> {
+        let Source::Tokens { path, dtype } = &data.source else { return Ok(None) };
+        let first = Mapped::open(&base.join(path), path, *dtype, 0)?;
+        let len = first.len;
+        match &data.valid {
+            None => {
+                let (mut train, mut holdout) = (Vec::new(), Vec::new());
+                for (range, held) in runs(len, data.holdout) {
+                    (if held { &mut holdout } else { &mut train }).push(range);
+                }
+                Ok(Some(Tokens { tokens: Stream::Mapped(vec![first]), train, holdout }))
+            }
+            Some(Source::Tokens { path: valid, dtype }) => {
+                let second = Mapped::open(&base.join(valid), valid, *dtype, len)?;
+                let (train, holdout) =
+                    (std::iter::once(0..len).collect(), std::iter::once(len..len + second.len).collect());
+                Ok(Some(Tokens { tokens: Stream::Mapped(vec![first, second]), train, holdout }))
+            }
+            Some(_) => Ok(None),
         }
-        let range = start..self.tokens.len();
-        if !range.is_empty() {
-            (if held { &mut self.holdout } else { &mut self.train }).push(range);
-        }
-        Ok(())
     }
+}
+
+/// [`split::blocks`] with neighbouring blocks of the same side joined.
+fn runs(len: usize, holdout: f64) -> Vec<(Range<usize>, bool)> {
+    let mut runs: Vec<(Range<usize>, bool)> = Vec::new();
+    for (range, held) in split::blocks(len, holdout) {
+        match runs.last_mut() {
+            Some((last, side)) if *side == held => last.end = range.end,
+            _ => runs.push((range, held)),
+        }
+    }
+    runs
 }
 
 /// A stretch of a source: text for a tokenizer, or token ids already.
@@ -79,11 +199,8 @@ impl Segments {
                 Segments::Text(all)
             }
             Source::Tokens { path, dtype } => {
-                let raw = std::fs::read(base.join(path)).map_err(|e| format!("cannot read `{path}`: {e}"))?;
-                Segments::Ids(match dtype {
-                    Dtype::U16 => raw.chunks_exact(2).map(|c| u32::from(u16::from_le_bytes([c[0], c[1]]))).collect(),
-                    Dtype::U32 => raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-                })
+                let mapped = Mapped::open(&base.join(path), path, *dtype, 0)?;
+                Segments::Ids((0..mapped.len).map(|i| mapped.get(i)).collect())
             }
             Source::Synthetic(config) => Segments::Ids(synthetic::generate(config)),
         })
@@ -105,13 +222,7 @@ impl Segments {
             Segments::Text(text) => text.len(),
             Segments::Ids(ids) => ids.len(),
         };
-        let mut runs: Vec<(std::ops::Range<usize>, bool)> = Vec::new();
-        for (range, held) in split::blocks(len, holdout) {
-            match runs.last_mut() {
-                Some((last, side)) if *side == held => last.end = range.end,
-                _ => runs.push((range, held)),
-            }
-        }
+        let runs = runs(len, holdout);
         match self {
             Segments::Ids(ids) => runs.into_iter().map(|(r, held)| (Segment::Ids(ids[r].to_vec()), held)).collect(),
             Segments::Text(text) => {
@@ -297,13 +408,13 @@ mod tests {
         let bytes = Tokens::load(&data(Tokenizer::Bytes), dir.path(), None).unwrap();
         let bpe = Tokens::load(&data(Tokenizer::Bpe { vocab: 400 }), dir.path(), Some(&cache)).unwrap();
         assert!(bpe.tokens.len() < bytes.tokens.len() / 2);
-        assert!(bpe.tokens.iter().all(|&id| id < 400));
+        assert!(bpe.tokens.max() < Some(400));
         let file = std::fs::read_dir(&cache).unwrap().next().unwrap().unwrap().path();
         let tokenizer = tokenizers::Tokenizer::from_file(file).unwrap();
         let held_bytes: Vec<u8> =
-            bytes.holdout.iter().flat_map(|r| bytes.tokens[r.clone()].iter().map(|&b| b as u8)).collect();
+            bytes.holdout.iter().flat_map(|r| bytes.tokens.window(r.clone()).into_owned()).map(|b| b as u8).collect();
         let held_bpe: String =
-            bpe.holdout.iter().map(|r| tokenizer.decode(&bpe.tokens[r.clone()], false).unwrap()).collect();
+            bpe.holdout.iter().map(|r| tokenizer.decode(&bpe.tokens.window(r.clone()), false).unwrap()).collect();
         // The same text, up to where the block boundaries moved to whole characters.
         assert!(
             held_bytes.len().abs_diff(held_bpe.len()) <= 4 * bpe.holdout.len(),
@@ -313,5 +424,47 @@ mod tests {
         );
         assert_eq!(bytes.holdout.len(), bpe.holdout.len());
         assert!(held_bpe.contains("to be or not"));
+    }
+
+    #[test]
+    fn token_files_are_mapped_and_split_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let ids: Vec<u16> = (0..20_000u32).map(|i| (i * 7 % 1000) as u16).collect();
+        std::fs::write(dir.path().join("a.bin"), ids.iter().flat_map(|i| i.to_le_bytes()).collect::<Vec<u8>>())
+            .unwrap();
+        let wide: Vec<u8> = (0..3000u32).flat_map(|i| (70_000 + i).to_le_bytes()).collect();
+        std::fs::write(dir.path().join("b.bin"), wide).unwrap();
+        std::fs::write(dir.path().join("odd.bin"), [1u8, 2, 3]).unwrap();
+        let data = |valid: Option<Source>| DataConfig {
+            source: Source::Tokens { path: "a.bin".into(), dtype: Dtype::U16 },
+            tokenizer: Tokenizer::Bytes,
+            context: 16,
+            holdout: 0.2,
+            valid,
+        };
+        let tokens = Tokens::load(&data(None), dir.path(), None).unwrap();
+        assert!(matches!(tokens.tokens, Stream::Mapped(_)));
+        assert_eq!(tokens.tokens.len(), 20_000);
+        let all: Vec<u32> = tokens.tokens.window(0..20_000).into_owned();
+        assert_eq!(all, ids.iter().map(|&i| u32::from(i)).collect::<Vec<_>>());
+        let mut ranges: Vec<_> = tokens.train.iter().chain(&tokens.holdout).cloned().collect();
+        ranges.sort_by_key(|r| r.start);
+        assert_eq!(ranges.iter().map(|r| r.len()).sum::<usize>(), 20_000);
+        assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+        // The same split as the stream read into memory.
+        let runs: Vec<_> = runs(20_000, 0.2).into_iter().filter(|(_, h)| *h).map(|(r, _)| r).collect();
+        assert_eq!(tokens.holdout, runs);
+
+        let valid =
+            Tokens::load(&data(Some(Source::Tokens { path: "b.bin".into(), dtype: Dtype::U32 })), dir.path(), None)
+                .unwrap();
+        assert_eq!((valid.train.len(), valid.holdout.len()), (1, 1));
+        assert_eq!((valid.train[0].clone(), valid.holdout[0].clone()), (0..20_000, 20_000..23_000));
+        assert_eq!(valid.tokens.window(19_999..20_001).into_owned(), vec![u32::from(ids[19_999]), 70_000]);
+        assert_eq!(valid.tokens.max(), Some(72_999));
+
+        let odd = DataConfig { source: Source::Tokens { path: "odd.bin".into(), dtype: Dtype::U16 }, ..data(None) };
+        let error = Tokens::load(&odd, dir.path(), None).err().unwrap();
+        assert!(error.contains("3 bytes, not a whole number of 2-byte ids"), "{error}");
     }
 }

@@ -146,8 +146,8 @@ fn passes(cond: &Expr, point: &Point, at: Loc, diags: &mut Vec<Diag>) -> bool {
     }
 }
 
+/// A diagnostic for `expr`, written in the file of `at`.
 fn evaluation(at: Loc, expr: &Expr, what: &str, point: &Point, error: String) -> Diag {
-    let _ = at;
     Diag::new(
         at.file,
         FitError::Evaluation { what: what.into(), point: point.label.clone(), error, span: expr.span.into() },

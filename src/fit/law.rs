@@ -316,7 +316,7 @@ impl Law {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The expression of `text`.

@@ -148,10 +148,10 @@ pub fn fit(spec: &FitSpec, points: &[Point]) -> Result<Fitted, Diag> {
         })?;
         let loss = point.number("L").unwrap_or(f64::NAN);
         if !(loss > 0.0 && loss.is_finite()) {
-            let span = spec.sources.first().map_or(spec.at.span, |s| s.at().span);
+            let at = spec.sources.first().map_or(spec.at, |s| s.at());
             return Err(Diag::new(
-                spec.at.file,
-                FitError::NonPositiveLoss { point: point.label.clone(), value: loss, span: span.into() },
+                at.file,
+                FitError::NonPositiveLoss { point: point.label.clone(), value: loss, span: at.span.into() },
             ));
         }
         rows.push(row);
@@ -204,7 +204,7 @@ pub fn fit(spec: &FitSpec, points: &[Point]) -> Result<Fitted, Diag> {
     let holdout = (!held.is_empty()).then(|| errors(predictions.iter().filter(|p| p.held_out)));
     let largest_c = points.iter().filter_map(compute).fold(0.0, f64::max);
     let compute_optimal = if largest_c > 0.0 {
-        [1.0, 10.0, 100.0].iter().filter_map(|k| optimal::optimum(spec, &law, &values, k * largest_c)).collect()
+        [1.0, 10.0, 100.0].iter().filter_map(|k| optimal::optimum(&spec.law, &law, &values, k * largest_c)).collect()
     } else {
         Vec::new()
     };

@@ -7,7 +7,6 @@ use argmin::solver::brent::BrentOpt;
 use serde::Serialize;
 
 use super::law::Law;
-use crate::check::FitSpec;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind};
 
 /// The compute-optimal model size and data at compute `C`, and the loss the law predicts there.
@@ -38,8 +37,9 @@ pub fn chinchilla_optimum(a: f64, b: f64, alpha: f64, beta: f64, c: f64) -> (f64
 
 const COUNTS: [&str; 3] = ["N", "N_avg", "N_final"];
 
-/// The optimum at `c` for the fitted `values`, if the law is in one parameter count and `D`.
-pub(super) fn optimum(spec: &FitSpec, law: &Law, values: &[f64], c: f64) -> Option<Optimum> {
+/// The optimum at `c` for the fitted `values` of `law` (compiled from `expr`), if the law is in
+/// one parameter count and `D`.
+pub(super) fn optimum(expr: &Expr, law: &Law, values: &[f64], c: f64) -> Option<Optimum> {
     let count = law.vars.iter().find(|v| COUNTS.contains(&v.as_str()))?;
     if law.vars.len() != 2 || !law.vars.iter().any(|v| v == "D") {
         return None;
@@ -49,7 +49,7 @@ pub(super) fn optimum(spec: &FitSpec, law: &Law, values: &[f64], c: f64) -> Opti
         let row: Vec<f64> = law.vars.iter().map(|v| if v == "D" { d } else { n }).collect();
         law.eval(&row, values, &mut Vec::new())
     };
-    if let Some([_, a, alpha, b, beta]) = chinchilla_shape(&spec.law, count) {
+    if let Some([_, a, alpha, b, beta]) = chinchilla_shape(expr, count) {
         let [a, alpha, b, beta] = [value_of(&a)?, value_of(&alpha)?, value_of(&b)?, value_of(&beta)?];
         if a > 0.0 && b > 0.0 && alpha > 0.0 && beta > 0.0 {
             let (n, d) = chinchilla_optimum(a, b, alpha, beta, c);
@@ -127,5 +127,41 @@ fn flatten_sum<'a>(expr: &'a Expr, out: &mut Vec<&'a Expr>) {
             flatten_sum(rhs, out);
         }
         _ => out.push(expr),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fit::law::tests::expr;
+
+    const PARAMS: [(&str, bool); 5] = [("E", true), ("A", true), ("B", true), ("alpha", false), ("beta", false)];
+
+    fn compiled(text: &str) -> (Expr, Law) {
+        let expr = expr(text);
+        let params: Vec<(String, bool)> = PARAMS.iter().map(|(p, l)| (p.to_string(), *l)).collect();
+        let law = Law::compile(&expr, &params).unwrap();
+        (expr, law)
+    }
+
+    #[test]
+    fn the_numeric_search_agrees_with_the_closed_form() {
+        let values = [1.8172, 477.8, 2143.9, 0.3473, 0.3672];
+        let (shaped, law) = compiled("E + A / N^alpha + B / D^beta");
+        // The same law written otherwise is not recognised, so it is searched numerically.
+        let (other, other_law) = compiled("B * D^(-beta) + (E + A * N^(-alpha))");
+        for c in [1e18, 5.76e23, 1e26] {
+            let closed = optimum(&shaped, &law, &values, c).unwrap();
+            let numeric = optimum(&other, &other_law, &values, c).unwrap();
+            assert_eq!((closed.method, numeric.method), ("closed form", "numeric"));
+            assert!((numeric.n / closed.n - 1.0).abs() < 1e-5, "{numeric:?} against {closed:?}");
+            assert!((numeric.l - closed.l).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn laws_in_more_than_n_and_d_have_no_optimum() {
+        let (expr, law) = compiled("E + A / N^alpha + B / D^beta + S");
+        assert!(optimum(&expr, &law, &[1.8, 400.0, 400.0, 0.3, 0.3], 1e21).is_none());
     }
 }

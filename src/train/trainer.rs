@@ -72,7 +72,7 @@ impl<'a> Trainer<'a> {
     ) -> Result<Trainer<'a>, Failure> {
         let config = &planned.config;
         let device = device.clone();
-        if let Some(&largest) = tokens.tokens.iter().max() {
+        if let Some(largest) = tokens.tokens.max() {
             if u64::from(largest) >= config.model.vocab {
                 return Err(Failure::Data(format!(
                     "the data has token {largest}, beyond the model's vocabulary of {}",
@@ -293,7 +293,7 @@ impl<'a> Trainer<'a> {
         let mut inputs = Vec::with_capacity(starts.len() * context);
         let mut targets = Vec::with_capacity(starts.len() * context);
         for &start in starts {
-            let window = &self.tokens.tokens[start..start + context + 1];
+            let window = self.tokens.tokens.window(start..start + context + 1);
             inputs.extend(window[..context].iter().map(|&t| t as i64));
             targets.extend(window[1..].iter().map(|&t| t as i64));
         }

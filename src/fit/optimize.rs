@@ -147,8 +147,8 @@ pub fn minimize(objective: &Objective, start: &[f64], stop: Stop) -> Option<(Vec
         .ok()?;
     let run =
         Executor::new(problem, solver).configure(|state| state.param(start.to_vec()).max_iters(stop.max_iters)).run();
-    // A run that stops on an error (a line search stepping where the law is undefined) keeps the
-    // best point it reached.
+    // A run that stops on an error (a line search stepping where the law is undefined) gives no
+    // state back; its start then competes as it is.
     let best = match run {
         Ok(result) => {
             let state = result.state();

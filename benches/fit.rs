@@ -6,6 +6,8 @@
 //! start times 4500 is the reference. The python is `$SPRS_PYTHON`, else `.venv-torch/bin/python`
 //! (with `pip install scipy numpy`), else `python3`; without scipy the ratio is left out.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -15,17 +17,6 @@ use sprs::store::Store;
 
 const ROUNDS: usize = 3;
 const FIT: &str = "use std::laws::chinchilla\nfit epoch = chinchilla {\n  on = csv(\"tests/fixtures/chinchilla_epoch_svg.csv\", columns = { N = \"Model Size\", C = \"Training FLOP\", L = \"loss\", D = C / (6 * N) }) where L < 3.44\n}\n";
-
-fn python() -> String {
-    std::env::var("SPRS_PYTHON").ok().unwrap_or_else(|| {
-        let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-torch/bin/python");
-        if venv.exists() {
-            venv.display().to_string()
-        } else {
-            "python3".into()
-        }
-    })
-}
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -48,7 +39,7 @@ fn main() {
         "sprs:  {} starts on {} points in {seconds:.2} s (median of {ROUNDS}, {threads} threads), objective {:.7}",
         fitted.starts, fitted.points, fitted.objective
     );
-    let reference = Command::new(python())
+    let reference = Command::new(common::python("SPRS_PYTHON"))
         .arg(root.join("benches/reference_fit.py"))
         .arg(root.join("tests/fixtures/chinchilla_epoch_svg.csv"))
         .args(["--every", "10"])

@@ -12,6 +12,8 @@
 //! Mask updates: a trial pruned to 80% with an update every 4 steps is timed step by step; the
 //! update steps, less a plain masked step, give the cost of one update.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -60,21 +62,10 @@ fn mean(xs: impl IntoIterator<Item = f64>) -> f64 {
     sum / n.max(1) as f64
 }
 
-fn torch_python() -> String {
-    std::env::var("SPRS_TORCH_PYTHON").ok().unwrap_or_else(|| {
-        let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-torch/bin/python");
-        if venv.exists() {
-            venv.display().to_string()
-        } else {
-            "python3".into()
-        }
-    })
-}
-
 /// PyTorch's tokens/s on the same model, or why there is none.
 fn torch_rate(threads: usize) -> Result<f64, String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/reference_train.py");
-    let output = Command::new(torch_python())
+    let output = Command::new(common::python("SPRS_TORCH_PYTHON"))
         .arg(script)
         .args(["--steps", &steps().to_string(), "--warmup", &WARMUP.to_string(), "--threads", &threads.to_string()])
         .output()

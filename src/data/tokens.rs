@@ -127,8 +127,8 @@ impl Tokens {
                 let segments = Segments::read(&data.source, base)?.split(data.holdout);
                 let train: Vec<&Segment> = segments.iter().filter(|(_, held)| !held).map(|(s, _)| s).collect();
                 let tokenizer = Coder::new(&data.tokenizer, &train, base, cache)?;
-                for (segment, held) in &segments {
-                    push(&tokenizer, segment.clone(), *held)?;
+                for (segment, held) in segments {
+                    push(&tokenizer, segment, held)?;
                 }
             }
         }
@@ -173,9 +173,8 @@ fn runs(len: usize, holdout: f64) -> Vec<(Range<usize>, bool)> {
 }
 
 /// A stretch of a source: text for a tokenizer, or token ids already.
-#[derive(Clone)]
 enum Segment {
-    Text(std::sync::Arc<[u8]>),
+    Text(Box<[u8]>),
     Ids(Vec<u32>),
 }
 

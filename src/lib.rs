@@ -1,7 +1,9 @@
 //! sprs: a language and toolchain for sparse and dense pre-training studies.
 //!
 //! The phases run in one direction: [`syntax`] turns text into an AST, [`check`] resolves names,
-//! evaluates records, checks types and units, and expands sweeps into trials.
+//! evaluates records, checks types and units, and expands sweeps into trials; [`plan`] counts
+//! each trial's parameters, steps and compute; [`train`] (the only phase that uses Burn) trains
+//! them into the [`store`]; [`fit`] fits scaling laws to the results and [`report`] writes them up.
 
 pub mod check;
 pub mod data;
@@ -9,6 +11,7 @@ pub mod diagnostic;
 pub mod fit;
 pub mod plan;
 pub mod prune;
+pub mod report;
 pub mod store;
 pub mod syntax;
 pub mod train;

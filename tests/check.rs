@@ -37,7 +37,9 @@ fn every_stdlib_module_checks_cleanly() {
 fn every_experiment_checks_cleanly() {
     let files = sprs::check::sprs_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments")).unwrap();
     assert!(!files.is_empty());
-    for path in files {
+    // The paper's files need C4 token files that are not shipped: tests/plan.rs checks them with
+    // stand-in token files.
+    for path in files.into_iter().filter(|p| !p.components().any(|c| c.as_os_str() == "paper")) {
         let output = sprs::check::check_file(&path).unwrap();
         assert!(output.diagnostics.is_empty(), "{}:\n{}", path.display(), report(&output));
         let checked = output.checked.unwrap();

@@ -118,3 +118,61 @@ fn fit_prints_json_with_the_documented_keys_and_writes_its_plot() {
     let output = sprs(&["fit", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "--only", "nope"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// The trials of `sprs plan --format json` with these extra arguments.
+fn planned_with(file: &str, extra: &[&str]) -> (Output, Vec<serde_json::Value>) {
+    let mut args = vec!["plan", "--format", "json", file];
+    args.extend(extra);
+    let output = sprs(&args);
+    let trials = serde_json::from_slice::<serde_json::Value>(&output.stdout)
+        .ok()
+        .and_then(|json| json["trials"].as_array().cloned())
+        .unwrap_or_default();
+    (output, trials)
+}
+
+#[test]
+fn set_overrides_a_field_of_every_trial() {
+    let file = "experiments/chinchilla_sweep.sprs";
+    let (_, plain) = planned_with(file, &[]);
+    let (output, set) = planned_with(file, &["--set", "model.depth=3", "--set", "seed = 7"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(set.len(), plain.len());
+    for (a, b) in plain.iter().zip(&set) {
+        assert_eq!(b["config"]["model"]["depth"], 3);
+        assert_eq!(b["config"]["seed"], 7);
+        // The sweep's own axes still vary, and a different configuration is a different trial.
+        assert_eq!(a["config"]["model"]["width"], b["config"]["model"]["width"]);
+        assert_ne!(a["id"], b["id"]);
+        assert!(b["N"].as_u64() > a["N"].as_u64(), "a third block adds parameters");
+    }
+    // A value is an expression of the language, in the file's scope (`gradual` is the file's
+    // schedule). Set over a swept field, it makes the trials of that axis one (with a warning).
+    let (output, set) = planned_with(file, &["--set", "prune = gradual { sparsity = 30% }"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(set.len(), plain.len() / 3);
+    assert!(set.iter().all(|t| t["config"]["prune"]["sparsity"] == 0.3));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("W0003"));
+}
+
+#[test]
+fn a_bad_set_is_reported_where_it_was_written() {
+    let file = "experiments/chinchilla_sweep.sprs";
+    let short = |set: &str| {
+        let output = sprs(&["check", "--format", "short", file]);
+        assert!(output.status.success());
+        let output = sprs(&["plan", file, "--format", "short", "--set", set]);
+        assert_eq!(output.status.code(), Some(1), "--set {set}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let typo = short("model.widht=96");
+    assert!(typo.contains("--set:1:7: error[E0102]: a model has no field `widht`"), "{typo}");
+    let unit = short("budget = 10 steps + 1 tokens");
+    assert!(unit.starts_with("--set:1:"), "{unit}");
+    let syntax = short("model.width 96");
+    assert!(syntax.starts_with("--set:1:") && syntax.contains("error[E0001]: expected `.` or `=`"), "{syntax}");
+    // The human report shows the override itself, with the label under the mistake.
+    let human = sprs(&["plan", file, "--set", "model.widht=96"]);
+    let human = String::from_utf8_lossy(&human.stderr);
+    assert!(human.contains("[--set:1:7]") && human.contains("did you mean `width`?"), "{human}");
+}

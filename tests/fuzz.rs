@@ -76,9 +76,14 @@ const TOKENS: &[&str] = &[
 ];
 
 fn check(text: &str) {
+    check_with(text, &[]);
+}
+
+/// Checks and plans `text` with `--set` overrides, rendering every diagnostic.
+fn check_with(text: &str, set: &[String]) {
     // A name inside the crate's tests folder, so relative imports and data paths resolve somewhere real.
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui/fuzz_input.sprs");
-    let output = sprs::plan::plan_source(&path, text.to_string());
+    let output = sprs::plan::plan_source_with(&path, text.to_string(), set);
     let renderer = sprs::diagnostic::Renderer { sources: &output.sources, color: false, width: 80 };
     for diag in &output.diagnostics {
         // Rendering must not panic either, whatever the spans.
@@ -146,6 +151,17 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         check(&String::from_utf8_lossy(&bytes));
+    }
+
+    #[test]
+    fn arbitrary_set_overrides_never_panic(
+        path in prop::sample::select(vec!["model.width", "prune", "budget", "data.context", "seed", "x.y", "", "model"]),
+        tokens in proptest::collection::vec(0..TOKENS.len(), 0..4),
+        text in "\\PC{0,30}",
+    ) {
+        let file = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/chinchilla_sweep.sprs")).unwrap();
+        let value: String = tokens.iter().map(|&t| TOKENS[t]).collect();
+        check_with(&file, &[format!("{path} = {value}"), text]);
     }
 
     #[test]

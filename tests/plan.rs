@@ -180,3 +180,95 @@ fn plan_json_has_the_documented_keys() {
     let update = &trials[2]["prune"]["updates"][0];
     assert!(update[0].is_u64() && update[1].is_f64());
 }
+
+/// Plans a file of the repository, allowing warnings; panics with the diagnostics on an error.
+fn plan_path(path: &Path) -> Vec<PlannedTrial> {
+    let output = sprs::plan::plan_file(path).unwrap();
+    let renderer = sprs::diagnostic::Renderer { sources: &output.sources, color: false, width: 100 };
+    let errors: Vec<String> = output.diagnostics.iter().filter(|d| d.is_error()).map(|d| renderer.short(d)).collect();
+    assert!(errors.is_empty(), "{}:\n{}", path.display(), errors.join("\n"));
+    output.plan.unwrap().trials
+}
+
+/// The schedule grid of the paper at toy scale: the 10 (start, end) pairs of compute that fit,
+/// times 4 sparsities. Each boundary is a share of the run's own (sparse-aware) compute: the
+/// dense steps before `start` spend that share of C, to within one step.
+#[test]
+fn the_schedule_search_plans_its_40_schedules() {
+    let trials = plan_path(&Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/schedule_search.sprs"));
+    assert_eq!(trials.len(), 40);
+    let mut pairs: Vec<(u64, u64)> = Vec::new();
+    for t in &trials {
+        let fraction = |b: &sprs::check::config::Point| match b {
+            sprs::check::config::Point::Fraction { value, .. } => *value,
+            other => panic!("{other:?}"),
+        };
+        let (start, end) = (fraction(&t.config.prune.start), fraction(&t.config.prune.end));
+        assert!(start < end && end <= 1.0, "{}", t.name);
+        let pair = ((start * 100.0).round() as u64, (end * 100.0).round() as u64);
+        if !pairs.contains(&pair) {
+            pairs.push(pair);
+        }
+        let step = 6.0 * t.n as f64 * t.tokens_per_step as f64;
+        let start_step = t.prune.start_step.unwrap() as f64;
+        // Exact to a step where the boundaries have a fixed point. Where moving `start` changes the
+        // number of updates that fit before the end (and with it the compute), there may be
+        // none: the planner takes a member of the cycle it finds (75% to 100% of compute at 80%:
+        // start at step 1679 where 75% of C is 1699.7 steps), so allow 1% of the run.
+        let slack = step.max(0.01 * t.steps as f64 * step);
+        assert!(
+            (start_step * step - start * t.c).abs() <= slack,
+            "{}: dense compute before pruning: {start_step} steps for {}",
+            t.name,
+            start * t.c / step
+        );
+        assert!((t.s - t.config.prune.sparsity).abs() < 0.01, "{}", t.name);
+    }
+    pairs.sort();
+    let expected: Vec<(u64, u64)> = [0, 25, 50, 75]
+        .iter()
+        .flat_map(|&s| [25, 50, 75, 100].into_iter().filter(move |&e| e > s).map(move |e| (s, e)))
+        .collect();
+    assert_eq!(pairs, expected);
+}
+
+/// The paper's 58M, 162M and 468M configurations check and plan, with small stand-in token files
+/// in place of C4 (which is not shipped).
+#[test]
+fn the_paper_configurations_check_and_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/paper");
+    for file in sprs::check::sprs_files(&source).unwrap() {
+        std::fs::copy(&file, dir.path().join(file.file_name().unwrap())).unwrap();
+    }
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    let tokens: Vec<u8> = (0..100_000u32).flat_map(|i| ((i * 7919 % 32_000) as u16).to_le_bytes()).collect();
+    for name in ["c4_train.u16", "c4_valid.u16"] {
+        std::fs::write(dir.path().join("data").join(name), &tokens).unwrap();
+    }
+    // Linear parameters (the count the paper's N_avg uses): blocks of 4 w^2 attention and 3 w m
+    // SwiGLU weights, plus the untied head w x 32000.
+    let linear = |w: u64, depth: u64, mlp: u64| depth * (4 * w * w + 3 * w * mlp) + w * 32_000;
+    let sizes = [
+        ("llama_58m.sprs", linear(512, 6, 2048)),
+        ("llama_162m.sprs", linear(768, 12, 3072)),
+        ("llama_468m.sprs", linear(1024, 24, 4096)),
+    ];
+    assert_eq!(sizes[1].1, 137_822_208, "PAPER.md and std::models");
+    for (file, n) in sizes {
+        let trials = plan_path(&dir.path().join(file));
+        assert_eq!(trials.len(), 10, "{file}");
+        for t in &trials {
+            assert_eq!(t.n, n, "{file}");
+            assert_eq!(t.tokens_per_step, 256 * 2048);
+            // The journey schedule updates every 100 steps; dense runs have no updates.
+            let updates: Vec<u64> = t.prune.updates.iter().map(|u| u.0).collect();
+            assert!(updates.windows(2).all(|w| w[1] - w[0] == 100), "{}", t.name);
+            assert_eq!(updates.is_empty(), t.config.prune.sparsity == 0.0, "{}", t.name);
+        }
+    }
+    let all = plan_path(&dir.path().join("journey.sprs"));
+    assert_eq!(all.len(), 30);
+    let output = sprs::check::check_file(&dir.path().join("journey.sprs")).unwrap();
+    assert_eq!(output.checked.unwrap().fits.len(), 2);
+}

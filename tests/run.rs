@@ -76,8 +76,18 @@ train t {
 }
 ";
 
+/// The trial folders of a results folder (those with a `trial.json`), sorted.
+fn trial_dirs(out: &std::path::Path) -> Vec<std::path::PathBuf> {
+    // Absent before a run makes it; entries may come and go while a run writes.
+    let Ok(entries) = std::fs::read_dir(out) else { return Vec::new() };
+    let mut dirs: Vec<_> =
+        entries.filter_map(|e| Some(e.ok()?.path())).filter(|p| p.join("trial.json").exists()).collect();
+    dirs.sort();
+    dirs
+}
+
 fn only_trial_dir(out: &std::path::Path) -> std::path::PathBuf {
-    let mut dirs: Vec<_> = std::fs::read_dir(out).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut dirs = trial_dirs(out);
     assert_eq!(dirs.len(), 1);
     dirs.remove(0)
 }
@@ -102,11 +112,8 @@ fn a_killed_run_resumes_to_the_same_result() {
         .unwrap();
     let started = std::time::Instant::now();
     loop {
-        let checkpoint = std::fs::read_dir(&killed)
-            .ok()
-            .and_then(|mut d| d.next())
-            .map(|e| e.unwrap().path().join("checkpoint.bin"));
-        if checkpoint.is_some_and(|c| c.exists()) || started.elapsed().as_secs() > 60 {
+        let checkpoint = trial_dirs(&killed).first().cloned();
+        if checkpoint.is_some_and(|c| c.join("checkpoint.bin").exists()) || started.elapsed().as_secs() > 60 {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
@@ -124,4 +131,186 @@ fn a_killed_run_resumes_to_the_same_result() {
     let whole_trial = only_trial_dir(&whole);
     assert_eq!(read(&trial, "result.json"), read(&whole_trial, "result.json"));
     assert_eq!(read(&trial, "metrics.jsonl"), read(&whole_trial, "metrics.jsonl"));
+}
+
+/// Four trials of a few seconds each, two at a time.
+const SWEEP: &str = "use std::models::llama
+use std::data::markov
+use std::schedules::journey
+
+train base {
+    data   = markov { context = 16, source.tokens = 30k }
+    model  = llama { width = 32, depth = 1, heads = 2, mlp = 64 }
+    batch  = 4
+    budget = 240 steps
+    eval   = { every = 60 steps, tokens = 512 }
+}
+
+sweep s = base {
+    model.width in [16, 32]
+    prune in [dense, journey { sparsity = 60%, every = 10 steps }]
+}
+";
+
+fn read(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The rows of `results.csv`, by id.
+fn csv_ids(out: &std::path::Path) -> Vec<String> {
+    let mut reader = csv::Reader::from_path(out.join("results.csv")).unwrap();
+    reader.records().map(|r| r.unwrap()[0].to_string()).collect()
+}
+
+/// SIGKILL after the first finished trial of a sweep, with others half done, then a rerun: every
+/// trial appears exactly once, and every result and loss curve is bit for bit that of an
+/// uninterrupted run (flex on one machine is deterministic, also with trials side by side: each
+/// initialises its model under the backend's seed alone).
+#[test]
+fn a_sweep_killed_after_its_first_trial_reruns_to_the_uninterrupted_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sweep.sprs");
+    std::fs::write(&file, SWEEP).unwrap();
+    let file = file.to_str().unwrap();
+    let (whole, killed) = (dir.path().join("whole"), dir.path().join("killed"));
+    let run = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["run", file, "--out", out.to_str().unwrap(), "--jobs", "2"];
+        args.extend(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+
+    let uninterrupted = Command::new(env!("CARGO_BIN_EXE_sprs")).args(run(&whole, &[])).output().unwrap();
+    assert!(uninterrupted.status.success(), "{}", String::from_utf8_lossy(&uninterrupted.stderr));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sprs"))
+        .args(run(&killed, &["--checkpoint-every", "0"]))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let finished = || trial_dirs(&killed).iter().filter(|d| d.join("result.json").exists()).count();
+    while finished() == 0 && started.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let at_kill = finished();
+    assert!((1..4).contains(&at_kill), "{at_kill} trials had finished when the kill came");
+    assert!(trial_dirs(&killed).iter().any(|d| d.join("checkpoint.bin").exists()), "no trial was in flight");
+
+    let rerun = Command::new(env!("CARGO_BIN_EXE_sprs")).args(run(&killed, &[])).output().unwrap();
+    let stderr = String::from_utf8_lossy(&rerun.stderr);
+    assert!(rerun.status.success(), "{stderr}");
+    assert!(stderr.contains("resuming from its checkpoint"), "{stderr}");
+    assert!(stderr.contains(&format!("{} trained, {at_kill} already done, 0 failed", 4 - at_kill)), "{stderr}");
+
+    let (ours, theirs) = (trial_dirs(&killed), trial_dirs(&whole));
+    assert_eq!(ours.len(), 4);
+    assert_eq!(
+        ours.iter().map(|d| d.file_name()).collect::<Vec<_>>(),
+        theirs.iter().map(|d| d.file_name()).collect::<Vec<_>>()
+    );
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_eq!(read(&a.join("result.json")), read(&b.join("result.json")), "{}", a.display());
+        assert_eq!(read(&a.join("metrics.jsonl")), read(&b.join("metrics.jsonl")), "{}", a.display());
+        assert!(!a.join("checkpoint.bin").exists());
+    }
+    let mut ids = csv_ids(&killed);
+    assert_eq!(ids.len(), 4);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "every trial once in results.csv");
+    assert_eq!(read(&killed.join("results.csv")), read(&whole.join("results.csv")));
+}
+
+/// Counts what one `sprs run` says it trained: "N trials: K trained, ...".
+fn trained(stderr: &str) -> usize {
+    let summary = stderr.lines().rev().find(|l| l.contains(" trained, ")).unwrap_or_else(|| panic!("{stderr}"));
+    let (_, rest) = summary.split_once(": ").unwrap();
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
+/// Two `--shard` processes on one folder at once cover every trial exactly once; so do two
+/// processes without shards, which the per-trial locks keep apart.
+#[test]
+fn processes_sharing_a_folder_train_every_trial_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sweep.sprs");
+    std::fs::write(&file, SWEEP.replace("240 steps", "60 steps").replace("60 steps, tokens", "30 steps, tokens"))
+        .unwrap();
+    let file = file.to_str().unwrap();
+    for (name, shards) in [("sharded", [Some("1/2"), Some("2/2")]), ("locked", [None, None])] {
+        let out = dir.path().join(name);
+        let children: Vec<_> = shards
+            .iter()
+            .map(|shard| {
+                let mut args = vec!["run", file, "--out", out.to_str().unwrap(), "--jobs", "1"];
+                if let Some(shard) = shard {
+                    args.extend(["--shard", shard]);
+                }
+                Command::new(env!("CARGO_BIN_EXE_sprs"))
+                    .args(args)
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outputs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+        let stderrs: Vec<String> = outputs.iter().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).collect();
+        for (output, stderr) in outputs.iter().zip(&stderrs) {
+            assert!(output.status.success(), "{name}: {stderr}");
+        }
+        assert_eq!(stderrs.iter().map(|s| trained(s)).sum::<usize>(), 4, "{name}: {stderrs:?}");
+        if name == "sharded" {
+            assert_eq!(stderrs.iter().map(|s| trained(s)).collect::<Vec<_>>(), [2, 2]);
+        }
+        let dirs = trial_dirs(&out);
+        assert_eq!(dirs.len(), 4);
+        assert!(dirs.iter().all(|d| d.join("result.json").exists()));
+        assert_eq!(csv_ids(&out).len(), 4);
+        // Whichever process finished last saw every result and wrote the report.
+        assert!(out.join("report.md").exists(), "{name}: {stderrs:?}");
+    }
+}
+
+/// After its trials, `sprs run` fits the file's laws and writes the report: the trials, the loss
+/// curves, loss against N and N_avg, the fit, and the Journey law against N and N_final.
+#[test]
+fn a_finished_sweep_is_fitted_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("laws.sprs");
+    let text = SWEEP
+        .replace("240 steps", "40 steps")
+        .replace("60 steps, tokens", "20 steps, tokens")
+        .replace("model.width in [16, 32]", "model.width in [16, 24, 32, 40]")
+        + "use std::laws::journey_law\nfit unified = journey_law { on = s, holdout = largest(C, 1), bootstrap = 0 }\n";
+    std::fs::write(&file, text).unwrap();
+    let out = dir.path().join("runs");
+    let run = sprs(&["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("report: {}", out.join("report.md").display())), "{stderr}");
+    assert!(String::from_utf8_lossy(&run.stdout).contains("fit unified: E "));
+
+    let report = read(&out.join("report.md"));
+    assert_eq!(report.matches("| `s[model.width=").count(), 8, "a row per trial:\n{report}");
+    for needle in [
+        "![loss curves](report/loss_curves.svg)",
+        "![loss against N and N_avg](report/loss_vs_size.svg)",
+        "### `unified`: L = E + A / N_avg^alpha + B / D^beta",
+        "Held out: 1 points",
+        "## Which parameter count? `unified` over N_avg, N and N_final",
+        "\n| N_avg | ",
+        "\n| N | ",
+        "\n| N_final | ",
+    ] {
+        assert!(report.contains(needle), "no `{needle}` in\n{report}");
+    }
+    for svg in ["report/loss_curves.svg", "report/loss_vs_size.svg", "fits/unified.svg"] {
+        assert!(read(&out.join(svg)).starts_with("<svg"), "{svg}");
+    }
+    // Refitted with N_final in place of N_avg, the law sees 60% sparse runs as far smaller models
+    // than they trained as: the comparison must show a real difference of fit, whichever way.
+    let fitted: serde_json::Value = serde_json::from_str(&read(&out.join("fits/unified.json"))).unwrap();
+    assert_eq!(fitted["points"], 7);
 }

@@ -20,6 +20,25 @@ impl Checker {
         Some(self.load(origin, path.display().to_string(), text, &mut Vec::new()))
     }
 
+    /// Reads one `--set PATH=VALUE` as a source of its own (so that its diagnostics show it)
+    /// whose names are those of the entry file.
+    pub(super) fn load_override(&mut self, entry: FileId, text: &str) {
+        let id = self.sources.add(Origin::CommandLine, "--set".into(), text.to_string());
+        let names = self.modules.get(&entry).map(|m| m.names.clone()).unwrap_or_default();
+        let broken = self.modules.get(&entry).is_none_or(|m| m.broken);
+        let empty = Rc::new(ast::File { version: None, items: Vec::new() });
+        self.modules.insert(id, Module { ast: empty, names, broken });
+        self.borrowed_scope.insert(id, entry);
+        match syntax::parse_override(text) {
+            Ok(field) => self.set.push(super::records::Entry {
+                path: field.path.segments,
+                def: super::value::Def::Expr { expr: Rc::new(field.value), file: id },
+                file: id,
+            }),
+            Err(errors) => self.diags.extend(errors.into_iter().map(|e| Diag::new(id, e))),
+        }
+    }
+
     pub(super) fn load_std(&mut self, module: &str) -> Option<FileId> {
         let origin = Origin::Std(module.to_string());
         if let Some(id) = self.sources.find(&origin) {

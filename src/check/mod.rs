@@ -71,8 +71,26 @@ pub fn check_file(path: &Path) -> std::io::Result<CheckOutput> {
 
 /// Checks `text` as if it were the file at `path` (imports and data paths resolve from there).
 pub fn check_source(path: &Path, text: String) -> CheckOutput {
+    check_source_with(path, text, &[])
+}
+
+/// Checks the file at `path` with `--set PATH=VALUE` overrides: each applies to every trial, after
+/// the file's own fields and sweep axes, and is checked like a field written in the file (its
+/// names resolve in the file's scope). Fails only if the file cannot be read.
+pub fn check_file_with(path: &Path, set: &[String]) -> std::io::Result<CheckOutput> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(check_source_with(path, text, set))
+}
+
+/// [`check_source`] with `--set` overrides (see [`check_file_with`]).
+pub fn check_source_with(path: &Path, text: String, set: &[String]) -> CheckOutput {
     let mut checker = Checker::default();
     let entry = checker.load_entry(path, text);
+    if let Some(entry) = entry {
+        for text in set {
+            checker.load_override(entry, text);
+        }
+    }
     finish(checker, entry)
 }
 
@@ -142,6 +160,10 @@ struct Checker {
     defaults: Option<FileId>,
     /// Each schema default, parsed once.
     default_defs: HashMap<(schema::Kind, &'static str), value::Def>,
+    /// `--set` overrides, applied to every trial.
+    set: Vec<records::Entry>,
+    /// Each `--set` source and the file whose names it sees.
+    borrowed_scope: HashMap<FileId, FileId>,
 }
 
 impl Checker {
@@ -170,7 +192,8 @@ impl Checker {
 
     /// Resolves `name` as seen from `file`, following imports, then the prelude.
     fn resolve(&mut self, file: FileId, name: &str) -> Option<Target> {
-        let mut file = file;
+        // A `--set` override sees the names of the file it applies to.
+        let mut file = self.borrowed_scope.get(&file).copied().unwrap_or(file);
         let mut name = name.to_string();
         // Imports can re-export imports; a chain longer than this is a cycle.
         for _ in 0..64 {

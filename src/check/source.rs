@@ -16,6 +16,9 @@ pub enum Origin {
     Std(String),
     /// Field defaults of the kinds' schemas (`src/check/schema.rs`).
     Defaults,
+    /// A `--set PATH=VALUE` override given on the command line (paths in it are relative to the
+    /// working directory).
+    CommandLine,
 }
 
 #[derive(Debug)]
@@ -37,7 +40,7 @@ impl SourceFile {
 
     /// Whether the user wrote this file (as opposed to the stdlib or the schema defaults).
     pub fn is_user(&self) -> bool {
-        matches!(self.origin, Origin::Disk(_))
+        matches!(self.origin, Origin::Disk(_) | Origin::CommandLine)
     }
 
     /// 1-based line and column of a byte offset.

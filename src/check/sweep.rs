@@ -71,10 +71,23 @@ struct AxisSpec {
 impl Checker {
     /// The trial of a `train` item that no sweep derives from.
     pub(super) fn train_trial(&mut self, obj: &Rc<Obj>, name: &str, at: Loc) -> Option<Trial> {
+        let derived;
+        let obj = if self.set.is_empty() {
+            obj
+        } else {
+            let set = self.set_entries();
+            derived = self.derive(Some(obj), Some(Kind::Train), obj.class.clone(), set, at);
+            &derived
+        };
         let json = self.coerce_record(obj, Kind::Train, "", false)?;
         let config = self.config(json, obj.at)?;
         let sites = self.sites(obj, at);
         Some(Trial { id: trial_id(&config), name: name.to_string(), sweep: None, config, axes: Vec::new(), at, sites })
+    }
+
+    /// The `--set` overrides, last of a trial's entries: they override the file's fields and axes.
+    fn set_entries(&self) -> Vec<Entry> {
+        self.set.iter().map(|e| Entry { path: e.path.clone(), def: e.def.clone(), file: e.file }).collect()
     }
 
     fn config(&mut self, json: serde_json::Value, at: Loc) -> Option<TrialConfig> {
@@ -134,7 +147,12 @@ impl Checker {
                 named.push((label, value.text.clone()));
             }
             let anchor = axes.first().map(|a| a.values[index[0]].values[0].at).unwrap_or(sweep_at);
-            let obj = self.derive(Some(&base), Some(Kind::Train), base.class.clone(), entries, sweep_at);
+            let mut obj = self.derive(Some(&base), Some(Kind::Train), base.class.clone(), entries, sweep_at);
+            if !self.set.is_empty() {
+                // A layer of its own: `--set` may override what the sweep sets or sweeps.
+                let set = self.set_entries();
+                obj = self.derive(Some(&obj), Some(Kind::Train), obj.class.clone(), set, sweep_at);
+            }
             self.anchor = Some(anchor);
             let config = self.coerce_record(&obj, Kind::Train, "", false).and_then(|json| self.config(json, anchor));
             self.anchor = None;

@@ -10,12 +10,13 @@ use sprs::store::Store;
 
 pub struct Options<'a> {
     pub out: Option<&'a Path>,
+    pub set: &'a [String],
     pub only: Option<&'a str>,
     pub format: Format,
 }
 
 pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
-    let output = match sprs::plan::plan_file(path) {
+    let output = match sprs::plan::plan_file_with(path, options.set) {
         Ok(output) => output,
         Err(error) => return super::usage_error(&format!("cannot read `{}`: {error}", path.display())),
     };
@@ -84,6 +85,32 @@ pub fn fit_and_write(
     out
 }
 
+/// The N_avg fits of `specs` against the same laws over N and N_final, for the report.
+pub fn comparisons(
+    specs: &[sprs::check::FitSpec],
+    fitted: &[Fitted],
+    plan: &sprs::plan::Plan,
+    store: &Store,
+    path: &Path,
+    print: &dyn Fn(&[sprs::diagnostic::Diag]),
+) -> Vec<sprs::fit::compare::Comparison> {
+    let base = path.parent().unwrap_or(Path::new(""));
+    let mut diags = Vec::new();
+    let comparisons = sprs::fit::compare::compare(specs, fitted, plan, store, base, &mut diags);
+    print(&diags);
+    comparisons
+}
+
+/// A fit in one line: its parameters and errors.
+pub fn summary(fitted: &Fitted) -> String {
+    let params: Vec<String> = fitted.params.iter().map(|p| format!("{} {}", p.name, num(p.value))).collect();
+    let mut line = format!("fit {}: {}; in-sample MAE {:.4}", fitted.name, params.join(", "), fitted.in_sample.mae);
+    if let Some(holdout) = &fitted.holdout {
+        line.push_str(&format!(", held-out MAE {:.4}", holdout.mae));
+    }
+    line
+}
+
 /// A fit as text: its parameters with their intervals, its errors and the compute-optimal
 /// allocation.
 pub fn table(fitted: &Fitted) -> String {
@@ -121,12 +148,4 @@ pub fn table(fitted: &Fitted) -> String {
     out
 }
 
-/// Four significant digits, in scientific notation outside [1e-3, 1e6).
-fn num(x: f64) -> String {
-    if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e6) {
-        format!("{x:.3e}")
-    } else {
-        let digits = (3 - x.abs().log10().floor() as i32).clamp(0, 6) as usize;
-        format!("{x:.digits$}")
-    }
-}
+use sprs::report::num;

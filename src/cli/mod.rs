@@ -40,6 +40,9 @@ enum Command {
         /// A table (`human`) or `{"trials": [...]}` (`json`).
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
+        /// Override a field of every trial, as `PATH=VALUE` in the language (`--set seed=2`).
+        #[arg(long, value_name = "PATH=VALUE")]
+        set: Vec<String>,
     },
     /// Train every trial of the file whose result is missing.
     Run {
@@ -60,6 +63,17 @@ enum Command {
         /// Save a checkpoint of the running trial this often, in seconds.
         #[arg(long, default_value_t = 120)]
         checkpoint_every: u64,
+        /// Trials to train side by side (default: one per core on the CPU, one on a GPU); the
+        /// cores are divided between them.
+        #[arg(long, short)]
+        jobs: Option<usize>,
+        /// Run only share I of N (1-based) of the trials, for N machines sharing one results folder.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<run::Shard>,
+        /// Override a field of every trial, as `PATH=VALUE` in the language
+        /// (`--set model.depth=4`, `--set 'prune=journey { sparsity = 30% }'`); checked like the file.
+        #[arg(long, value_name = "PATH=VALUE")]
+        set: Vec<String>,
     },
     /// Fit the file's laws to results on disk (or CSV data); write `fits/<name>.json` and `.svg`.
     Fit {
@@ -74,6 +88,9 @@ enum Command {
         /// A table per fit (`human`) or `{"fits": [...]}` (`json`).
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
+        /// The `--set` overrides the trials were run with.
+        #[arg(long, value_name = "PATH=VALUE")]
+        set: Vec<String>,
     },
     /// Print a named record, resolved with every default, and its docs.
     Explain {
@@ -88,15 +105,23 @@ enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check { files, format } => check::run(&files, format, std::io::stderr().is_terminal()),
-        Command::Plan { file, format } => plan::run(&file, format, std::io::stderr().is_terminal()),
-        Command::Run { file, only, out, backend, device, checkpoint_every } => {
+        Command::Plan { file, format, set } => plan::run(&file, &set, format, std::io::stderr().is_terminal()),
+        Command::Run { file, only, out, backend, device, checkpoint_every, jobs, shard, set } => {
             let checkpoint_every = std::time::Duration::from_secs(checkpoint_every);
-            let options =
-                run::Options { only: only.as_deref(), out: out.as_deref(), backend, device, checkpoint_every };
+            let options = run::Options {
+                only: only.as_deref(),
+                out: out.as_deref(),
+                backend,
+                device,
+                checkpoint_every,
+                jobs,
+                shard,
+                set: &set,
+            };
             run::run(&file, options, std::io::stderr().is_terminal())
         }
-        Command::Fit { file, only, out, format } => {
-            let options = fit::Options { out: out.as_deref(), only: only.as_deref(), format };
+        Command::Fit { file, only, out, format, set } => {
+            let options = fit::Options { out: out.as_deref(), set: &set, only: only.as_deref(), format };
             fit::run(&file, options, std::io::stderr().is_terminal())
         }
         Command::Explain { name, file } => explain::run(&name, file.as_deref()),
@@ -105,8 +130,8 @@ pub fn run(cli: Cli) -> ExitCode {
 
 /// Checks and plans `path`, printing its diagnostics (one line each unless `format` is human).
 /// `Err` is the exit code when there is no plan.
-fn planned(path: &std::path::Path, format: Format, color: bool) -> Result<Planned, ExitCode> {
-    let output = sprs::plan::plan_file(path)
+fn planned(path: &std::path::Path, set: &[String], format: Format, color: bool) -> Result<Planned, ExitCode> {
+    let output = sprs::plan::plan_file_with(path, set)
         .map_err(|error| usage_error(&format!("cannot read `{}`: {error}", path.display())))?;
     let renderer = sprs::diagnostic::Renderer { sources: &output.sources, color, width: 100 };
     for diag in &output.diagnostics {

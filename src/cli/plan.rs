@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use sprs::diagnostic::Format;
 use sprs::plan::{si, PlannedTrial};
 
-pub fn run(path: &Path, format: Format, color: bool) -> ExitCode {
-    let plan = match super::planned(path, format, color) {
+pub fn run(path: &Path, set: &[String], format: Format, color: bool) -> ExitCode {
+    let plan = match super::planned(path, set, format, color) {
         Ok(planned) => planned.plan,
         Err(code) => return code,
     };

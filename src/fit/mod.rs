@@ -3,6 +3,7 @@
 //! ([`optimize`]), a holdout, percentile bootstrap intervals, and the compute-optimal allocation.
 //! Plain Rust: no Burn.
 
+pub mod compare;
 pub mod data;
 pub mod error;
 pub mod law;

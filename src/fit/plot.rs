@@ -16,7 +16,10 @@ pub fn observed_vs_predicted(fitted: &Fitted, path: &Path) -> Result<(), String>
     }
     let pad = ((hi - lo) * 0.05).max(1e-3);
     let (lo, hi) = (lo - pad, hi + pad);
-    let root = SVGBackend::new(path, (640, 560)).into_drawing_area();
+    // Drawn into a string and written atomically: processes sharing a results folder may write
+    // the same plot at once.
+    let mut svg = String::new();
+    let root = SVGBackend::with_string(&mut svg, (640, 560)).into_drawing_area();
     let draw = || -> Result<(), Box<dyn std::error::Error + '_>> {
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
@@ -58,5 +61,7 @@ pub fn observed_vs_predicted(fitted: &Fitted, path: &Path) -> Result<(), String>
         root.present()?;
         Ok(())
     };
-    draw().map_err(|e| format!("cannot draw `{}`: {e}", path.display()))
+    draw().map_err(|e| format!("cannot draw `{}`: {e}", path.display()))?;
+    drop(root);
+    crate::store::write_atomic(path, svg.as_bytes()).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }

@@ -86,6 +86,16 @@ pub fn plan_file(path: &Path) -> std::io::Result<PlanOutput> {
     Ok(finish(path, check_file(path)?))
 }
 
+/// Checks and plans the file at `path` with `--set` overrides (see [`crate::check::check_file_with`]).
+pub fn plan_file_with(path: &Path, set: &[String]) -> std::io::Result<PlanOutput> {
+    Ok(finish(path, crate::check::check_file_with(path, set)?))
+}
+
+/// Checks and plans `text` as the file at `path`, with `--set` overrides.
+pub fn plan_source_with(path: &Path, text: String, set: &[String]) -> PlanOutput {
+    finish(path, crate::check::check_source_with(path, text, set))
+}
+
 /// Checks and plans `text` as the file at `path`.
 pub fn plan_source(path: &Path, text: String) -> PlanOutput {
     finish(path, check_source(path, text))

@@ -229,7 +229,7 @@ impl<'a> Trial<'a> {
                 if end > start && every > end - start {
                     return Err(Problem::IntervalLongerThanWindow { every, start, end });
                 }
-                if (end - start) % every != 0 {
+                if !(end - start).is_multiple_of(every) {
                     if matches!(prune.curve, Curve::Cubic | Curve::Linear) {
                         return Err(Problem::EndOffGrid { start, end, every });
                     }

@@ -1,6 +1,12 @@
 //! Results on disk (SPEC.md, section 7): `runs/<file stem>/<trial id>/` holds `trial.json`
 //! (what the trial is), `metrics.jsonl` (one line per logged step) and `result.json` (its
 //! observables), written atomically and last, so a `result.json` that exists is complete.
+//! A process trains a trial only while it holds the trial's `lock` ([`Store::claim`]), so several
+//! processes can share one folder. `results.csv` is rebuilt from the trial folders.
+
+mod results;
+
+pub use results::{rebuild_results, Row};
 
 use std::fs;
 use std::io::{self, Write};
@@ -105,6 +111,22 @@ impl Store {
         self.trial_dir(id).join("checkpoint.bin")
     }
 
+    /// Claims the trial `id` for this process: `None` if another process holds it. The claim is
+    /// an advisory lock on `<id>/lock` (`flock` on Unix), which the system releases when the
+    /// claim is dropped or the process ends in any way, SIGKILL included: no stale lock is left
+    /// behind by a crash. (Advisory locks on network file systems are only as good as the
+    /// file system's support for them.)
+    pub fn claim(&self, id: &str) -> io::Result<Option<Claim>> {
+        let dir = self.trial_dir(id);
+        fs::create_dir_all(&dir)?;
+        let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("lock"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Claim { _file: file })),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(error)) => Err(error),
+        }
+    }
+
     /// Writes `result.json` atomically (a reader sees the whole result or none), then drops the
     /// checkpoint, which the result supersedes.
     pub fn finish(&self, result: &TrialResult) -> io::Result<()> {
@@ -114,6 +136,12 @@ impl Store {
             _ => Ok(()),
         }
     }
+}
+
+/// A trial claimed by this process (see [`Store::claim`]); dropping it releases the trial.
+#[derive(Debug)]
+pub struct Claim {
+    _file: fs::File,
 }
 
 /// `metrics.jsonl`: one JSON object per line.
@@ -138,15 +166,24 @@ fn to_json(value: &impl Serialize) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Writes to a temporary file in the same folder, syncs it, and renames it into place.
+/// Writes to a temporary file in the same folder, syncs it, and renames it into place: a reader
+/// sees the old file or the new one, never part of one. The temporary name holds the process id,
+/// so that processes writing the same shared file (`results.csv`, a fit) do not collide; one
+/// left by a killed process is ignored by every reader.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("tmp");
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     {
         let mut file = fs::File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
     }
-    fs::rename(&tmp, path)
+    fs::rename(&tmp, path)?;
+    // The rename itself reaches the disk when the folder is synced (where the system allows it).
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -177,11 +214,25 @@ mod tests {
         };
         store.finish(&result).unwrap();
         assert_eq!(store.result("abc"), Some(result));
-        assert!(!store.trial_dir("abc").join("result.tmp").exists());
+        let left: Vec<_> = fs::read_dir(store.trial_dir("abc")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.iter().all(|name| !name.to_string_lossy().ends_with(".tmp")), "{left:?}");
         let json: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(store.trial_dir("abc").join("result.json")).unwrap()).unwrap();
         for key in ["id", "status", "N", "N_final", "N_avg", "S", "D", "C", "C_dense", "L"] {
             assert!(json.get(key).is_some(), "{key}");
         }
+    }
+
+    #[test]
+    fn a_claimed_trial_cannot_be_claimed_again_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(Some(dir.path()), Path::new("x.sprs"));
+        let claim = store.claim("abc").unwrap();
+        assert!(claim.is_some());
+        // flock locks belong to the open file: a second open, as by another process, is refused.
+        assert!(store.claim("abc").unwrap().is_none());
+        assert!(store.claim("def").unwrap().is_some());
+        drop(claim);
+        assert!(store.claim("abc").unwrap().is_some());
     }
 }

@@ -11,5 +11,5 @@ mod parser;
 pub mod span;
 
 pub use error::SyntaxError;
-pub use parser::{parse, LANGUAGE_VERSION, MAX_DEPTH};
+pub use parser::{parse, parse_override, LANGUAGE_VERSION, MAX_DEPTH};
 pub use span::{Ident, Span, Spanned};

@@ -35,6 +35,24 @@ pub fn parse(source: &str) -> std::result::Result<File, Vec<SyntaxError>> {
     }
 }
 
+/// Parses one `PATH = VALUE` override, as given to `--set` on the command line.
+pub fn parse_override(source: &str) -> std::result::Result<Field, Vec<SyntaxError>> {
+    pest::set_error_detail(true);
+    let mut pairs = match Grammar::parse(Rule::set_override, source) {
+        Ok(pairs) => pairs,
+        Err(error) => return Err(vec![unexpected(source, &error)]),
+    };
+    let mut lower = Lower { source, errors: Vec::new(), depth: 0, too_deep: false };
+    // Invariant: `set_override` is `SOI ~ override_ ~ EOI`.
+    let pair = pairs.next().and_then(|p| p.into_inner().next()).expect("grammar yields one override");
+    let field = lower.field(pair);
+    if lower.errors.is_empty() {
+        Ok(field)
+    } else {
+        Err(lower.errors)
+    }
+}
+
 /// How deeply expressions may nest, counting operators of one chain (`1 + 1 + ...` is a
 /// left-deep tree) as levels. Later phases recurse over expressions; this bound keeps them
 /// far from the stack's limit on any input.

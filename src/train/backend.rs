@@ -4,7 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use burn::tensor::Device;
+/// The device a backend trains on (one type for every backend: Burn's dispatch device).
+pub use burn::tensor::Device;
 
 /// A backend, by its `--backend` name. Each is a cargo feature; `flex` is the default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -154,7 +154,21 @@ pub struct Decoder {
 impl Decoder {
     /// A freshly initialised model: weights normal with std 0.02, the projections into the
     /// residual stream scaled by 1 / sqrt(2 * depth) as in GPT-2, norms at one.
+    /// Every weight is drawn here, in a fixed order, rather than lazily at first use (Burn's
+    /// default), so that the draws happen while the caller holds the backend's seed.
     pub fn new(config: &ModelConfig, device: &Device) -> Decoder {
+        let model = Decoder::lazy(config, device);
+        struct Materialize;
+        impl burn::module::ModuleVisitor for Materialize {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                let _ = param.val();
+            }
+        }
+        model.visit(&mut Materialize);
+        model
+    }
+
+    fn lazy(config: &ModelConfig, device: &Device) -> Decoder {
         let out_std = INIT_STD / (2.0 * config.depth as f64).sqrt();
         let embed = |rows: u64| {
             EmbeddingConfig::new(rows as usize, config.width as usize)

@@ -58,8 +58,14 @@ impl<'a> Trainer<'a> {
     /// A fresh model for a planned trial, on an autodiff device over `device`.
     pub fn new(planned: &'a PlannedTrial, tokens: &'a Tokens, device: &Device) -> Result<Trainer<'a>, Failure> {
         let device = device.clone().autodiff();
+        // The backend's random generator is one per process: trials that start side by side
+        // (`sprs run --jobs`) would interleave their draws. Seeding and drawing under one lock
+        // keeps each trial's initialisation a function of its seed alone.
+        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
         device.seed(planned.config.seed);
         let model = Decoder::new(&planned.config.model, &device);
+        drop(guard);
         Trainer::with_model(planned, tokens, &device, model)
     }
 

@@ -1,0 +1,174 @@
+//! The report's SVG plots (plotters), drawn into strings so that they are written atomically.
+
+use plotters::prelude::*;
+
+use super::CurvePoint;
+use crate::store::Row;
+
+/// The colour of a final sparsity: dense in blue, sparser runs towards red.
+fn sparsity_color(s: f64) -> RGBColor {
+    if s <= 0.0 {
+        return RGBColor(31, 119, 180);
+    }
+    let t = s.clamp(0.0, 1.0);
+    RGBColor((120.0 + 135.0 * t) as u8, (150.0 * (1.0 - t)) as u8, (40.0 * (1.0 - t)) as u8)
+}
+
+/// The sparsities of `values`, rounded to a percent, in increasing order.
+fn sparsities(values: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut out: Vec<f64> = values.map(|s| (s * 100.0).round() / 100.0).collect();
+    out.sort_by(f64::total_cmp);
+    out.dedup();
+    out
+}
+
+fn sparsity_label(s: f64) -> String {
+    if s <= 0.0 {
+        "dense".into()
+    } else {
+        format!("sparsity {:.0}%", s * 100.0)
+    }
+}
+
+/// A label at 1, 2 and 5 times a power of ten, none elsewhere: a log axis labels every tick,
+/// which crowds the decades' upper ends.
+fn log_label(x: &f64) -> String {
+    let mantissa = x / 10f64.powf(x.log10().floor());
+    if [1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-6) {
+        crate::plan::si(*x)
+    } else {
+        String::new()
+    }
+}
+
+/// A range with a margin, on a log scale when `log`.
+fn bounds(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite() && (!log || *v > 0.0))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if !lo.is_finite() {
+        return (1.0, 10.0);
+    }
+    if log {
+        (lo / 1.15, hi * 1.15)
+    } else {
+        let pad = ((hi - lo) * 0.06).max(1e-3);
+        (lo - pad, hi + pad)
+    }
+}
+
+/// Held-out loss against tokens, one panel per final sparsity, one line per trial.
+pub fn loss_curves(curves: &[(String, f64, Vec<CurvePoint>)]) -> String {
+    let groups = sparsities(curves.iter().map(|c| c.1));
+    let columns = groups.len().min(3);
+    let rows = groups.len().div_ceil(columns.max(1));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (460 * columns as u32, 380 * rows as u32)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let (x_lo, x_hi) = bounds(curves.iter().flat_map(|c| c.2.iter().map(|p| p.0)), true);
+        let (y_lo, y_hi) = bounds(curves.iter().flat_map(|c| c.2.iter().map(|p| p.1)), false);
+        for (area, &group) in root.split_evenly((rows, columns)).iter().zip(&groups) {
+            let members: Vec<_> = curves.iter().filter(|c| (c.1 * 100.0).round() / 100.0 == group).collect();
+            let chart = ChartBuilder::on(area)
+                .caption(sparsity_label(group), ("sans-serif", 16))
+                .margin(12)
+                .x_label_area_size(36)
+                .y_label_area_size(48)
+                .build_cartesian_2d((x_lo..x_hi).log_scale(), y_lo..y_hi);
+            let Ok(mut chart) = chart else { continue };
+            let _ = chart
+                .configure_mesh()
+                .x_desc("tokens")
+                .y_desc("held-out loss")
+                .x_label_formatter(&log_label)
+                .light_line_style(WHITE.mix(0.0))
+                .draw();
+            for (index, (label, _, points)) in members.iter().enumerate() {
+                let color = Palette99::pick(index).to_rgba();
+                if let Ok(series) = chart.draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2))) {
+                    series
+                        .label(label.as_str())
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+                }
+            }
+            let _ = chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .label_font(("sans-serif", 11))
+                .border_style(BLACK.mix(0.3))
+                .background_style(WHITE.mix(0.9))
+                .draw();
+        }
+        let _ = root.present();
+    }
+    svg
+}
+
+/// A trial in the size plot: N, N_avg, S and L.
+type Point = (f64, f64, f64, f64);
+
+/// Final loss against N and against N_avg, side by side on the same axes, coloured by sparsity.
+pub fn loss_vs_size(rows: &[&Row]) -> String {
+    let points: Vec<Point> =
+        rows.iter().filter_map(|r| Some((r.result.n as f64, r.result.n_avg, r.result.s, r.result.l?))).collect();
+    let groups = sparsities(points.iter().map(|p| p.2));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (1000, 440)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let (x_lo, x_hi) = bounds(points.iter().flat_map(|p| [p.0, p.1]), true);
+        let (y_lo, y_hi) = bounds(points.iter().map(|p| p.3), false);
+        let panels = [("N (dense size)", false), ("N_avg (average size over training)", true)];
+        for (area, (axis, average)) in root.split_evenly((1, 2)).iter().zip(panels) {
+            let x_of = |p: &Point| if average { p.1 } else { p.0 };
+            let chart = ChartBuilder::on(area)
+                .caption(format!("loss against {axis}"), ("sans-serif", 16))
+                .margin(12)
+                .x_label_area_size(36)
+                .y_label_area_size(48)
+                .build_cartesian_2d((x_lo..x_hi).log_scale(), y_lo..y_hi);
+            let Ok(mut chart) = chart else { continue };
+            let _ = chart
+                .configure_mesh()
+                .x_desc(axis)
+                .y_desc("final held-out loss")
+                .x_label_formatter(&log_label)
+                .light_line_style(WHITE.mix(0.0))
+                .draw();
+            for &group in &groups {
+                let color = sparsity_color(group);
+                let members = points.iter().filter(|p| (p.2 * 100.0).round() / 100.0 == group);
+                let drawn = chart.draw_series(members.map(|p| marker(x_of(p), p.3, group, color)));
+                if let Ok(series) = drawn {
+                    series.label(sparsity_label(group)).legend(move |(x, y)| marker_at(x, y, group, color));
+                }
+            }
+            let _ = chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .border_style(BLACK.mix(0.3))
+                .background_style(WHITE.mix(0.9))
+                .draw();
+        }
+        let _ = root.present();
+    }
+    svg
+}
+
+/// A filled circle for a dense run, a triangle for a sparse one.
+fn marker<DB: DrawingBackend>(x: f64, y: f64, s: f64, color: RGBColor) -> DynElement<'static, DB, (f64, f64)> {
+    if s <= 0.0 {
+        Circle::new((x, y), 5, color.filled()).into_dyn()
+    } else {
+        TriangleMarker::new((x, y), 6, color.filled()).into_dyn()
+    }
+}
+
+fn marker_at<DB: DrawingBackend>(x: i32, y: i32, s: f64, color: RGBColor) -> DynElement<'static, DB, (i32, i32)> {
+    if s <= 0.0 {
+        Circle::new((x, y), 5, color.filled()).into_dyn()
+    } else {
+        TriangleMarker::new((x, y), 6, color.filled()).into_dyn()
+    }
+}

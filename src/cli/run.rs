@@ -133,7 +133,7 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let jobs = Jobs::choose(options.jobs, pending.len(), cores, options.backend, options.device);
     let started = Instant::now();
-    let mut tally = Tally { skipped: trials.len() - pending.len(), ..Tally::default() };
+    let shared = Mutex::new(Tally { skipped: trials.len() - pending.len(), ..Tally::default() });
     if !pending.is_empty() {
         eprintln!(
             "training {} of {} trials, {} at a time ({} thread{} each), into {}",
@@ -157,8 +157,14 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
             let _ = bars.println(line);
         }
     };
+    // The whole sweep on top, a bar per running trial below it.
+    let overall = bars.add(
+        ProgressBar::new(pending.len() as u64).with_style(
+            ProgressStyle::with_template("trials {pos}/{len}  elapsed {elapsed}  eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+    );
     let queue = Mutex::new(pending);
-    let shared = Mutex::new(std::mem::take(&mut tally));
     let results_lock = Mutex::new(());
     let count = trials.len();
     std::thread::scope(|scope| {
@@ -176,18 +182,21 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
                         Ok(None) => {
                             say(format!("{}: running in another process, left to it", planned.name));
                             lock(&shared).busy.push(planned.name.clone());
+                            overall.inc(1);
                             continue;
                         }
                         Err(error) => {
                             let error = format!("cannot lock its folder: {error}");
                             say(format!("{}: failed: {error}", planned.name));
                             lock(&shared).failed.push((planned.name.clone(), error));
+                            overall.inc(1);
                             continue;
                         }
                     };
                     // Another process may have finished it between the first look and the claim.
                     if finished(planned) {
                         lock(&shared).skipped += 1;
+                        overall.inc(1);
                         continue;
                     }
                     let bar = bars.add(trial_bar(planned, index, count));
@@ -223,6 +232,7 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
                         }
                     }
                     drop(tally);
+                    overall.inc(1);
                     // Rebuilt after every trial, so that it is current while a long sweep runs.
                     let _guard = lock(&results_lock);
                     if let Err(error) = sprs::store::rebuild_results(&store, &order) {
@@ -232,6 +242,7 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
             });
         }
     });
+    overall.finish_and_clear();
     let _ = bars.clear();
     let tally = shared.into_inner().unwrap_or_else(|e| e.into_inner());
     let results = sprs::store::rebuild_results(&store, &order);

@@ -123,7 +123,13 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
     let base = path.parent().unwrap_or(Path::new(""));
     let order: Vec<&str> = plan.trials.iter().map(|t| t.id.as_str()).collect();
 
-    let finished = |t: &PlannedTrial| store.result(&t.id).is_some_and(|r| r.status == Status::Ok);
+    let finished = |t: &PlannedTrial| {
+        let done = store.result(&t.id).is_some_and(|r| r.status == Status::Ok);
+        if done {
+            let _ = store.drop_checkpoint(&t.id);
+        }
+        done
+    };
     let mut pending: Vec<(usize, &PlannedTrial)> =
         trials.iter().copied().enumerate().filter(|(_, t)| !finished(t)).collect();
     // Longest first (by dense compute, 6 N D), so that side by side no job is left with one long

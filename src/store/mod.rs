@@ -131,7 +131,14 @@ impl Store {
     /// checkpoint, which the result supersedes.
     pub fn finish(&self, result: &TrialResult) -> io::Result<()> {
         write_atomic(&self.trial_dir(&result.id).join("result.json"), &to_json(result)?)?;
-        match fs::remove_file(self.checkpoint(&result.id)) {
+        self.drop_checkpoint(&result.id)
+    }
+
+    /// Removes a finished trial's checkpoint: one is left behind when a process dies between
+    /// writing the result and removing it. Safe without the trial's lock, since nothing resumes a
+    /// trial that has a result.
+    pub fn drop_checkpoint(&self, id: &str) -> io::Result<()> {
+        match fs::remove_file(self.checkpoint(id)) {
             Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
             _ => Ok(()),
         }

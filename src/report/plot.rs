@@ -105,14 +105,25 @@ pub fn loss_curves(curves: &[(String, f64, Vec<CurvePoint>)]) -> String {
     svg
 }
 
-/// A trial in the size plot: N, N_avg, S and L.
-type Point = (f64, f64, f64, f64);
+/// A trial in the size plot: N, N_avg, S, L and its budget in tokens per parameter.
+type Point = (f64, f64, f64, f64, f64);
 
-/// Final loss against N and against N_avg, side by side on the same axes, coloured by sparsity.
+/// Final loss against N and against N_avg, side by side on the same axes: coloured by sparsity,
+/// circles for dense runs and triangles for sparse ones, larger for larger budgets (D / N).
 pub fn loss_vs_size(rows: &[&Row]) -> String {
-    let points: Vec<Point> =
-        rows.iter().filter_map(|r| Some((r.result.n as f64, r.result.n_avg, r.result.s, r.result.l?))).collect();
+    let points: Vec<Point> = rows
+        .iter()
+        .filter_map(|r| {
+            let ratio = (r.result.d as f64 / r.result.n.max(1) as f64 * 10.0).round() / 10.0;
+            Some((r.result.n as f64, r.result.n_avg, r.result.s, r.result.l?, ratio))
+        })
+        .collect();
     let groups = sparsities(points.iter().map(|p| p.2));
+    let mut budgets: Vec<f64> = points.iter().map(|p| p.4).collect();
+    budgets.sort_by(f64::total_cmp);
+    budgets.dedup();
+    // Sizes by rank: the smallest budget smallest; more than four budgets share the largest size.
+    let size = |ratio: f64| 4 + 2 * budgets.iter().position(|b| *b == ratio).unwrap_or(0).min(3) as i32;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (1000, 440)).into_drawing_area();
@@ -139,9 +150,20 @@ pub fn loss_vs_size(rows: &[&Row]) -> String {
             for &group in &groups {
                 let color = sparsity_color(group);
                 let members = points.iter().filter(|p| (p.2 * 100.0).round() / 100.0 == group);
-                let drawn = chart.draw_series(members.map(|p| marker(x_of(p), p.3, group, color)));
+                let drawn = chart.draw_series(members.map(|p| marker(x_of(p), p.3, group, size(p.4), color)));
                 if let Ok(series) = drawn {
-                    series.label(sparsity_label(group)).legend(move |(x, y)| marker_at(x, y, group, color));
+                    series.label(sparsity_label(group)).legend(move |(x, y)| marker_at(x, y, group, 5, color));
+                }
+            }
+            if budgets.len() > 1 {
+                let grey = RGBColor(120, 120, 120);
+                for &ratio in &budgets {
+                    let r = size(ratio);
+                    if let Ok(series) = chart.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>()) {
+                        series
+                            .label(format!("{ratio} tokens/param"))
+                            .legend(move |(x, y)| Circle::new((x, y), r, grey.filled()));
+                    }
                 }
             }
             let _ = chart
@@ -156,19 +178,25 @@ pub fn loss_vs_size(rows: &[&Row]) -> String {
     svg
 }
 
-/// A filled circle for a dense run, a triangle for a sparse one.
-fn marker<DB: DrawingBackend>(x: f64, y: f64, s: f64, color: RGBColor) -> DynElement<'static, DB, (f64, f64)> {
+/// A filled circle for a dense run, a triangle for a sparse one, of radius `r`.
+fn marker<DB: DrawingBackend>(x: f64, y: f64, s: f64, r: i32, color: RGBColor) -> DynElement<'static, DB, (f64, f64)> {
     if s <= 0.0 {
-        Circle::new((x, y), 5, color.filled()).into_dyn()
+        Circle::new((x, y), r, color.filled()).into_dyn()
     } else {
-        TriangleMarker::new((x, y), 6, color.filled()).into_dyn()
+        TriangleMarker::new((x, y), r + 1, color.filled()).into_dyn()
     }
 }
 
-fn marker_at<DB: DrawingBackend>(x: i32, y: i32, s: f64, color: RGBColor) -> DynElement<'static, DB, (i32, i32)> {
+fn marker_at<DB: DrawingBackend>(
+    x: i32,
+    y: i32,
+    s: f64,
+    r: i32,
+    color: RGBColor,
+) -> DynElement<'static, DB, (i32, i32)> {
     if s <= 0.0 {
-        Circle::new((x, y), 5, color.filled()).into_dyn()
+        Circle::new((x, y), r, color.filled()).into_dyn()
     } else {
-        TriangleMarker::new((x, y), 6, color.filled()).into_dyn()
+        TriangleMarker::new((x, y), r + 1, color.filled()).into_dyn()
     }
 }

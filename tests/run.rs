@@ -309,8 +309,14 @@ fn a_finished_sweep_is_fitted_and_reported() {
     for svg in ["report/loss_curves.svg", "report/loss_vs_size.svg", "fits/unified.svg"] {
         assert!(read(&out.join(svg)).starts_with("<svg"), "{svg}");
     }
-    // Refitted with N_final in place of N_avg, the law sees 60% sparse runs as far smaller models
-    // than they trained as: the comparison must show a real difference of fit, whichever way.
     let fitted: serde_json::Value = serde_json::from_str(&read(&out.join("fits/unified.json"))).unwrap();
     assert_eq!(fitted["points"], 7);
+    // The three counts differ on the sparse runs, so the three fits are three different fits:
+    // the rows of the comparison (objective and errors) are not copies of one another.
+    let row = |count: &str| {
+        let start = report.find(&format!("\n| {count} | ")).unwrap() + 1;
+        report[start..].lines().next().unwrap().split(" | ").skip(1).collect::<Vec<_>>().join(" | ")
+    };
+    let (average, dense, last) = (row("N_avg"), row("N"), row("N_final"));
+    assert!(average != dense && average != last && dense != last, "{average}\n{dense}\n{last}");
 }

@@ -171,7 +171,7 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
         ),
     );
     let queue = Mutex::new(pending);
-    let results_lock = Mutex::new(());
+    let rebuilt: Mutex<Option<Instant>> = Mutex::new(None);
     let count = trials.len();
     std::thread::scope(|scope| {
         for _ in 0..jobs.jobs {
@@ -239,10 +239,14 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
                     }
                     drop(tally);
                     overall.inc(1);
-                    // Rebuilt after every trial, so that it is current while a long sweep runs.
-                    let _guard = lock(&results_lock);
-                    if let Err(error) = sprs::store::rebuild_results(&store, &order) {
-                        say(format!("error: cannot write results.csv: {error}"));
+                    // Kept current while a long sweep runs: rebuilt after a trial, at most every
+                    // 30 s (a rebuild reads every folder), and once more at the end.
+                    let mut last = lock(&rebuilt);
+                    if last.is_none_or(|at| at.elapsed().as_secs() >= 30) {
+                        if let Err(error) = sprs::store::rebuild_results(&store, &order) {
+                            say(format!("error: cannot write results.csv: {error}"));
+                        }
+                        *last = Some(Instant::now());
                     }
                 }
             });
@@ -279,7 +283,8 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
     };
     // Fits and the report need every trial of the file: a shard, `--only`, or a trial another
     // process is running leaves them to the process that finishes last (or to `sprs fit`).
-    let missing = plan.trials.iter().filter(|t| !results.iter().any(|r| r.result.id == t.id)).count();
+    let on_disk: std::collections::HashSet<&str> = results.iter().map(|r| r.result.id.as_str()).collect();
+    let missing = plan.trials.iter().filter(|t| !on_disk.contains(t.id.as_str())).count();
     let mut fits_failed = false;
     if missing > 0 {
         eprintln!(

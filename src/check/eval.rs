@@ -228,9 +228,7 @@ impl Checker {
             return Some(Val { v: V::Word(word.to_string()), at });
         }
         let target = self.resolve(file, name);
-        // A name used by a `--set` override counts as used in the file whose scope it borrows.
-        let owner = self.borrowed_scope.get(&file).copied().unwrap_or(file);
-        self.used.insert((owner, name.to_string()));
+        self.used.insert((self.scope(file), name.to_string()));
         match target {
             // The value is labeled where it is used: that is where a mismatch is to be fixed.
             Some(Target::Item(item_file, index)) => self.item(item_file, index, at).map(|v| Val { at, ..v }),

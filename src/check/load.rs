@@ -21,13 +21,11 @@ impl Checker {
     }
 
     /// Reads one `--set PATH=VALUE` as a source of its own (so that its diagnostics show it)
-    /// whose names are those of the entry file.
+    /// that sees the names of the entry file (see [`Checker::scope`]).
     pub(super) fn load_override(&mut self, entry: FileId, text: &str) {
         let id = self.sources.add(Origin::CommandLine, "--set".into(), text.to_string());
-        let names = self.modules.get(&entry).map(|m| m.names.clone()).unwrap_or_default();
-        let broken = self.modules.get(&entry).is_none_or(|m| m.broken);
         let empty = Rc::new(ast::File { version: None, items: Vec::new() });
-        self.modules.insert(id, Module { ast: empty, names, broken });
+        self.modules.insert(id, Module { ast: empty, names: HashMap::new(), broken: false });
         self.borrowed_scope.insert(id, entry);
         match syntax::parse_override(text) {
             Ok(field) => self.set.push(super::records::Entry {

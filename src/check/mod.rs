@@ -190,10 +190,15 @@ impl Checker {
         &self.modules[&file]
     }
 
+    /// The file whose names are visible in `file`: itself, or for a `--set` override the file it
+    /// applies to.
+    fn scope(&self, file: FileId) -> FileId {
+        self.borrowed_scope.get(&file).copied().unwrap_or(file)
+    }
+
     /// Resolves `name` as seen from `file`, following imports, then the prelude.
     fn resolve(&mut self, file: FileId, name: &str) -> Option<Target> {
-        // A `--set` override sees the names of the file it applies to.
-        let mut file = self.borrowed_scope.get(&file).copied().unwrap_or(file);
+        let mut file = self.scope(file);
         let mut name = name.to_string();
         // Imports can re-export imports; a chain longer than this is a cycle.
         for _ in 0..64 {
@@ -229,7 +234,7 @@ impl Checker {
 
     /// Every name visible from `file`, for did-you-mean suggestions.
     fn names_in_scope(&self, file: FileId) -> Vec<String> {
-        let mut names: Vec<String> = self.module(file).names.keys().cloned().collect();
+        let mut names: Vec<String> = self.module(self.scope(file)).names.keys().cloned().collect();
         names.extend(builtins::FUNCTIONS.iter().map(|s| s.to_string()));
         names.extend(stdlib::PRELUDE.iter().map(|(_, n)| n.to_string()));
         names

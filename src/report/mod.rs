@@ -27,7 +27,7 @@ pub fn write(
 ) -> io::Result<PathBuf> {
     let dir = store.root.join("report");
     std::fs::create_dir_all(&dir)?;
-    let ids: Vec<&str> = plan.trials.iter().map(|t| t.id.as_str()).collect();
+    let ids: std::collections::HashSet<&str> = plan.trials.iter().map(|t| t.id.as_str()).collect();
     // This file's trials only: the folder may hold results of an earlier version of the file.
     let rows: Vec<&Row> = rows.iter().filter(|r| ids.contains(&r.result.id.as_str())).collect();
     let ok: Vec<&Row> = rows.iter().copied().filter(|r| r.result.status == Status::Ok).collect();
@@ -99,13 +99,8 @@ fn trial_table(rows: &[&Row]) -> String {
 
 /// The held-out losses of a trial's `metrics.jsonl`, against tokens seen.
 fn curve(store: &Store, row: &Row) -> Vec<CurvePoint> {
-    let dir = store.trial_dir(&row.result.id);
-    let tokens_per_step = std::fs::read_to_string(dir.join("trial.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|t| t["tokens_per_step"].as_f64())
-        .unwrap_or(1.0);
-    let text = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap_or_default();
+    let tokens_per_step = row.tokens_per_step.unwrap_or(1.0);
+    let text = std::fs::read_to_string(store.trial_dir(&row.result.id).join("metrics.jsonl")).unwrap_or_default();
     text.lines()
         .filter_map(|line| {
             let line: serde_json::Value = serde_json::from_str(line).ok()?;

@@ -1,5 +1,8 @@
 //! The report's SVG plots (plotters), drawn into strings so that they are written atomically.
 
+use plotters::coord::combinators::LogCoord;
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::CurvePoint;
@@ -14,9 +17,14 @@ fn sparsity_color(s: f64) -> RGBColor {
     RGBColor((120.0 + 135.0 * t) as u8, (150.0 * (1.0 - t)) as u8, (40.0 * (1.0 - t)) as u8)
 }
 
+/// A sparsity rounded to a percent: the groups of the plots.
+fn group_of(s: f64) -> f64 {
+    (s * 100.0).round() / 100.0
+}
+
 /// The sparsities of `values`, rounded to a percent, in increasing order.
 fn sparsities(values: impl Iterator<Item = f64>) -> Vec<f64> {
-    let mut out: Vec<f64> = values.map(|s| (s * 100.0).round() / 100.0).collect();
+    let mut out: Vec<f64> = values.map(group_of).collect();
     out.sort_by(f64::total_cmp);
     out.dedup();
     out
@@ -57,6 +65,44 @@ fn bounds(values: impl Iterator<Item = f64>, log: bool) -> (f64, f64) {
     }
 }
 
+/// A panel with a log x axis, its caption and its axes drawn.
+type Panel<'a, DB> = ChartContext<'a, DB, Cartesian2d<LogCoord<f64>, RangedCoordf64>>;
+
+fn panel<'a, DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    caption: &str,
+    (x_lo, x_hi): (f64, f64),
+    (y_lo, y_hi): (f64, f64),
+    (x_desc, y_desc): (&str, &str),
+) -> Option<Panel<'a, DB>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(48)
+        .build_cartesian_2d((x_lo..x_hi).log_scale(), y_lo..y_hi)
+        .ok()?;
+    let _ = chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(&log_label)
+        .light_line_style(WHITE.mix(0.0))
+        .draw();
+    Some(chart)
+}
+
+/// The legend of a panel, in its upper right corner.
+fn legend<'a, DB: DrawingBackend + 'a>(chart: &mut Panel<'a, DB>) {
+    let _ = chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", 11))
+        .border_style(BLACK.mix(0.3))
+        .background_style(WHITE.mix(0.9))
+        .draw();
+}
+
 /// Held-out loss against tokens, one panel per final sparsity, one line per trial.
 pub fn loss_curves(curves: &[(String, f64, Vec<CurvePoint>)]) -> String {
     let groups = sparsities(curves.iter().map(|c| c.1));
@@ -66,24 +112,12 @@ pub fn loss_curves(curves: &[(String, f64, Vec<CurvePoint>)]) -> String {
     {
         let root = SVGBackend::with_string(&mut svg, (460 * columns as u32, 380 * rows as u32)).into_drawing_area();
         let _ = root.fill(&WHITE);
-        let (x_lo, x_hi) = bounds(curves.iter().flat_map(|c| c.2.iter().map(|p| p.0)), true);
-        let (y_lo, y_hi) = bounds(curves.iter().flat_map(|c| c.2.iter().map(|p| p.1)), false);
+        let x = bounds(curves.iter().flat_map(|c| c.2.iter().map(|p| p.0)), true);
+        let y = bounds(curves.iter().flat_map(|c| c.2.iter().map(|p| p.1)), false);
         for (area, &group) in root.split_evenly((rows, columns)).iter().zip(&groups) {
-            let members: Vec<_> = curves.iter().filter(|c| (c.1 * 100.0).round() / 100.0 == group).collect();
-            let chart = ChartBuilder::on(area)
-                .caption(sparsity_label(group), ("sans-serif", 16))
-                .margin(12)
-                .x_label_area_size(36)
-                .y_label_area_size(48)
-                .build_cartesian_2d((x_lo..x_hi).log_scale(), y_lo..y_hi);
-            let Ok(mut chart) = chart else { continue };
-            let _ = chart
-                .configure_mesh()
-                .x_desc("tokens")
-                .y_desc("held-out loss")
-                .x_label_formatter(&log_label)
-                .light_line_style(WHITE.mix(0.0))
-                .draw();
+            let members: Vec<_> = curves.iter().filter(|c| group_of(c.1) == group).collect();
+            let axes = ("tokens", "held-out loss");
+            let Some(mut chart) = panel(area, &sparsity_label(group), x, y, axes) else { continue };
             for (index, (label, _, points)) in members.iter().enumerate() {
                 let color = Palette99::pick(index).to_rgba();
                 if let Ok(series) = chart.draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2))) {
@@ -92,13 +126,7 @@ pub fn loss_curves(curves: &[(String, f64, Vec<CurvePoint>)]) -> String {
                         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
                 }
             }
-            let _ = chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .label_font(("sans-serif", 11))
-                .border_style(BLACK.mix(0.3))
-                .background_style(WHITE.mix(0.9))
-                .draw();
+            legend(&mut chart);
         }
         let _ = root.present();
     }
@@ -128,28 +156,16 @@ pub fn loss_vs_size(rows: &[&Row]) -> String {
     {
         let root = SVGBackend::with_string(&mut svg, (1000, 440)).into_drawing_area();
         let _ = root.fill(&WHITE);
-        let (x_lo, x_hi) = bounds(points.iter().flat_map(|p| [p.0, p.1]), true);
-        let (y_lo, y_hi) = bounds(points.iter().map(|p| p.3), false);
+        let x = bounds(points.iter().flat_map(|p| [p.0, p.1]), true);
+        let y = bounds(points.iter().map(|p| p.3), false);
         let panels = [("N (dense size)", false), ("N_avg (average size over training)", true)];
         for (area, (axis, average)) in root.split_evenly((1, 2)).iter().zip(panels) {
             let x_of = |p: &Point| if average { p.1 } else { p.0 };
-            let chart = ChartBuilder::on(area)
-                .caption(format!("loss against {axis}"), ("sans-serif", 16))
-                .margin(12)
-                .x_label_area_size(36)
-                .y_label_area_size(48)
-                .build_cartesian_2d((x_lo..x_hi).log_scale(), y_lo..y_hi);
-            let Ok(mut chart) = chart else { continue };
-            let _ = chart
-                .configure_mesh()
-                .x_desc(axis)
-                .y_desc("final held-out loss")
-                .x_label_formatter(&log_label)
-                .light_line_style(WHITE.mix(0.0))
-                .draw();
+            let caption = format!("loss against {axis}");
+            let Some(mut chart) = panel(area, &caption, x, y, (axis, "final held-out loss")) else { continue };
             for &group in &groups {
                 let color = sparsity_color(group);
-                let members = points.iter().filter(|p| (p.2 * 100.0).round() / 100.0 == group);
+                let members = points.iter().filter(|p| group_of(p.2) == group);
                 let drawn = chart.draw_series(members.map(|p| marker(x_of(p), p.3, group, size(p.4), color)));
                 if let Ok(series) = drawn {
                     series.label(sparsity_label(group)).legend(move |(x, y)| marker_at(x, y, group, 5, color));
@@ -166,12 +182,7 @@ pub fn loss_vs_size(rows: &[&Row]) -> String {
                     }
                 }
             }
-            let _ = chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .border_style(BLACK.mix(0.3))
-                .background_style(WHITE.mix(0.9))
-                .draw();
+            legend(&mut chart);
         }
         let _ = root.present();
     }

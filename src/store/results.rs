@@ -18,6 +18,8 @@ pub struct Row {
     pub sweep: Option<String>,
     /// The resolved configuration, as `trial.json` holds it.
     pub config: Value,
+    /// Tokens per optimizer step (absent from a `trial.json` written by hand).
+    pub tokens_per_step: Option<f64>,
 }
 
 /// The observables, in SPEC.md's order, and how to read each from a result.
@@ -52,6 +54,7 @@ impl Store {
                     name: trial["name"].as_str().unwrap_or(&id).to_string(),
                     sweep: trial["sweep"].as_str().map(str::to_string),
                     config: trial["config"].clone(),
+                    tokens_per_step: trial["tokens_per_step"].as_f64(),
                 })
             })
             .collect();

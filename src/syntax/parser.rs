@@ -19,35 +19,31 @@ struct Grammar;
 /// Parses a whole file. Syntax errors stop the parse, except errors inside otherwise
 /// well-formed tokens (bad escapes, missing separators), which are all collected.
 pub fn parse(source: &str) -> std::result::Result<File, Vec<SyntaxError>> {
-    // Literal-token detail is what lets the message say "expected `}`" instead of naming rules.
-    pest::set_error_detail(true);
-    let mut pairs = match Grammar::parse(Rule::file, source) {
-        Ok(pairs) => pairs,
-        Err(error) => return Err(vec![unexpected(source, &error)]),
-    };
-    let mut lower = Lower { source, errors: Vec::new(), depth: 0, too_deep: false };
-    // Invariant: a successful parse of `file` yields exactly one `file` pair.
-    let file = lower.file(pairs.next().expect("grammar yields one file pair"));
-    if lower.errors.is_empty() {
-        Ok(file)
-    } else {
-        Err(lower.errors)
-    }
+    parse_rule(source, Rule::file, |lower, file| lower.file(file))
 }
 
 /// Parses one `PATH = VALUE` override, as given to `--set` on the command line.
 pub fn parse_override(source: &str) -> std::result::Result<Field, Vec<SyntaxError>> {
+    parse_rule(source, Rule::set_override, |lower, set| {
+        // Invariant: `set_override` is `SOI ~ override_ ~ EOI`.
+        lower.field(set.into_inner().next().expect("`set_override` holds one override"))
+    })
+}
+
+/// Runs the grammar's `rule` over `source` and lowers the one pair it yields.
+fn parse_rule<T>(
+    source: &str,
+    rule: Rule,
+    lower_pair: impl FnOnce(&mut Lower, Pair<Rule>) -> T,
+) -> std::result::Result<T, Vec<SyntaxError>> {
+    // Literal-token detail is what lets the message say "expected `}`" instead of naming rules.
     pest::set_error_detail(true);
-    let mut pairs = match Grammar::parse(Rule::set_override, source) {
-        Ok(pairs) => pairs,
-        Err(error) => return Err(vec![unexpected(source, &error)]),
-    };
+    let mut pairs = Grammar::parse(rule, source).map_err(|error| vec![unexpected(source, &error)])?;
     let mut lower = Lower { source, errors: Vec::new(), depth: 0, too_deep: false };
-    // Invariant: `set_override` is `SOI ~ override_ ~ EOI`.
-    let pair = pairs.next().and_then(|p| p.into_inner().next()).expect("grammar yields one override");
-    let field = lower.field(pair);
+    // Invariant: a successful parse of a rule that spans SOI to EOI yields exactly one pair.
+    let value = lower_pair(&mut lower, pairs.next().expect("grammar yields one pair"));
     if lower.errors.is_empty() {
-        Ok(field)
+        Ok(value)
     } else {
         Err(lower.errors)
     }

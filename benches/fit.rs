@@ -23,8 +23,8 @@ fn main() {
     let output = plan_source(&root.join("bench.sprs"), FIT.into());
     let (checked, plan) = (output.checked.expect("checks"), output.plan.expect("plans"));
     let spec = &checked.fits[0];
-    let store = Store::new(Some(&root.join("target/bench-runs")), Path::new("bench.sprs"));
-    let points = sprs::fit::data::load(spec, &plan, &store, root, &mut Vec::new()).expect("points");
+    let store = Store::new(Some(&root.join("target/bench-runs")), Path::new("bench.sprs")).expect("a results folder");
+    let points = sprs::fit::data::load(spec, &plan, &store, &output.access, &mut Vec::new()).expect("points");
     let mut times = Vec::new();
     let mut fitted = None;
     for _ in 0..ROUNDS {

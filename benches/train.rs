@@ -82,7 +82,7 @@ fn torch_rate(threads: usize) -> Result<f64, String> {
 fn main() {
     let trials = trials();
     let (dense, pruned) = (&trials[0], &trials[1]);
-    let tokens = Tokens::load(&dense.config.data, Path::new("."), None).expect("generated tokens");
+    let tokens = Tokens::load(&dense.config.data, &sprs::access::Access::default(), None).expect("generated tokens");
     let per_step = (dense.config.batch * dense.config.data.context) as f64;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(

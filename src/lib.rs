@@ -4,10 +4,13 @@
 //! evaluates records, checks types and units, and expands sweeps into trials; [`plan`] counts
 //! each trial's parameters, steps and compute; [`train`] (the only phase that uses Burn) trains
 //! them into the [`store`]; [`fit`] fits scaling laws to the results and [`report`] writes them up.
+//! [`access`] decides what a file may read, for every phase that reads.
 
+pub mod access;
 pub mod check;
 pub mod data;
 pub mod diagnostic;
+pub mod escape;
 pub mod fit;
 pub mod plan;
 pub mod prune;

@@ -18,13 +18,13 @@ fn fits_in(dir: &Path, text: &str) -> Vec<(FitSpec, Vec<Point>)> {
     let errors: Vec<_> = output.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.error.to_string()).collect();
     assert!(errors.is_empty(), "{errors:?}");
     let (checked, plan) = (output.checked.unwrap(), output.plan.unwrap());
-    let store = Store::new(Some(&dir.join("runs")), &dir.join("main.sprs"));
+    let store = Store::new(Some(&dir.join("runs")), &dir.join("main.sprs")).unwrap();
     checked
         .fits
         .into_iter()
         .map(|spec| {
             let mut diags = Vec::new();
-            let points = sprs::fit::data::load(&spec, &plan, &store, dir, &mut diags).expect("points");
+            let points = sprs::fit::data::load(&spec, &plan, &store, &output.access, &mut diags).expect("points");
             (spec, points)
         })
         .collect()
@@ -168,7 +168,7 @@ fn fits_the_results_of_a_sweep_on_disk() {
         fit dense_only { on = grid where S == 0 and model.width != 72, law = E + A / N^alpha + B / D^beta, params = { E = { log = [0, 0.5] }, A = { log = [2, 4] }, B = { log = [4, 6] }, alpha = [0.3, 0.6], beta = [0.3, 0.6] } }\n";
     let output = plan_source(&dir.path().join("main.sprs"), text.into());
     let plan = output.plan.unwrap();
-    let store = Store::new(Some(&dir.path().join("runs")), &dir.path().join("main.sprs"));
+    let store = Store::new(Some(&dir.path().join("runs")), &dir.path().join("main.sprs")).unwrap();
     let truth = |n: f64, d: f64| 1.5 + 50.0 / n.powf(0.4) + 300.0 / d.powf(0.35);
     for (i, t) in plan.trials.iter().enumerate() {
         let failed = i == 0;
@@ -194,7 +194,7 @@ fn fits_the_results_of_a_sweep_on_disk() {
     }
     let checked = output.checked.unwrap();
     let mut diags = Vec::new();
-    let fitted = sprs::fit::run_fits(&checked.fits, &plan, &store, dir.path(), &mut diags);
+    let fitted = sprs::fit::run_fits(&checked.fits, &plan, &store, &output.access, &mut diags);
     // The failed trial and the missing one: a warning for each fit, and no error.
     assert_eq!(diags.iter().map(|d| d.code()).collect::<Vec<_>>(), ["W0006", "W0006"]);
     let (unified, dense) = (&fitted[0], &fitted[1]);

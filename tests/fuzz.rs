@@ -83,7 +83,8 @@ fn check(text: &str) {
 fn check_with(text: &str, set: &[String]) {
     // A name inside the crate's tests folder, so relative imports and data paths resolve somewhere real.
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui/fuzz_input.sprs");
-    let output = sprs::plan::plan_source_with(&path, text.to_string(), set);
+    let options = sprs::check::Options { set: set.to_vec(), ..sprs::check::Options::new(&path) };
+    let output = sprs::plan::plan_source_with(&path, text.to_string(), &options);
     let renderer = sprs::diagnostic::Renderer { sources: &output.sources, color: false, width: 80 };
     for diag in &output.diagnostics {
         // Rendering must not panic either, whatever the spans.

@@ -297,7 +297,7 @@ fn a_finished_sweep_is_fitted_and_reported() {
     for needle in [
         "![loss curves](report/loss_curves.svg)",
         "![loss against N and N_avg](report/loss_vs_size.svg)",
-        "### `unified`: L = E + A / N_avg^alpha + B / D^beta",
+        "### `unified`: L = `E + A / N_avg^alpha + B / D^beta`",
         "Held out: 1 points",
         "## Which parameter count? `unified` over N_avg, N and N_final",
         "\n| N_avg | ",

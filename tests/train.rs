@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use sprs::access::Access;
 use sprs::data::tokens::Tokens;
 use sprs::plan::{plan_source, PlannedTrial};
 use sprs::prune::{sparsity_at, Update};
@@ -21,7 +22,7 @@ fn planned(text: &str) -> PlannedTrial {
 /// Trains every step, checking after each that the non-zero count reported is the one measured
 /// on the weights themselves.
 fn train(planned: &PlannedTrial) -> Vec<StepReport> {
-    let tokens = Tokens::load(&planned.config.data, Path::new("."), None).unwrap();
+    let tokens = Tokens::load(&planned.config.data, &Access::default(), None).unwrap();
     let mut trainer = Trainer::new(planned, &tokens, &sprs::train::backend::cpu()).unwrap();
     let prunable: u64 =
         sprs::plan::Shape::of(&planned.config.model).prunable(&planned.config.prune.targets).map(|m| m.size()).sum();
@@ -88,7 +89,7 @@ fn a_non_finite_loss_fails_the_step_cleanly() {
     let planned = planned(&format!(
         "{TINY}train t {{ data = markov {{ context = 16, source.tokens = 20k }}, model = llama {{ width = 32, depth = 1, heads = 2, mlp = 64 }}, batch = 4, budget = 10 steps }}\n"
     ));
-    let tokens = Tokens::load(&planned.config.data, Path::new("."), None).unwrap();
+    let tokens = Tokens::load(&planned.config.data, &Access::default(), None).unwrap();
     let device = sprs::train::backend::cpu().autodiff();
     // One NaN weight in the first attention matrix poisons every logit.
     let model = sprs::train::model::Decoder::new(&planned.config.model, &device).map_prunable(
@@ -120,7 +121,7 @@ fn tokens_beyond_the_vocabulary_are_a_data_error() {
         "use std::models::llama\ntrain t { data = { source = tokens(\"ids.bin\"), context = 16 }, model = llama { width = 32, depth = 1, heads = 2, mlp = 64, vocab = 100 }, batch = 4, budget = 10 steps }\n".into(),
     );
     let planned = output.plan.expect("plans").trials.remove(0);
-    let tokens = Tokens::load(&planned.config.data, dir.path(), None).unwrap();
+    let tokens = Tokens::load(&planned.config.data, &output.access, None).unwrap();
     match Trainer::new(&planned, &tokens, &sprs::train::backend::cpu()) {
         Err(sprs::train::trainer::Failure::Data(message)) => {
             assert!(message.contains("token 1000, beyond the model's vocabulary of 100"), "{message}")
@@ -195,7 +196,7 @@ fn a_bpe_tokenizer_is_trained_on_the_text_and_sets_the_vocabulary() {
     );
     let planned = output.plan.expect("plans").trials.remove(0);
     assert_eq!(planned.config.model.vocab, 320);
-    let tokens = Tokens::load(&planned.config.data, dir.path(), Some(&dir.path().join("cache"))).unwrap();
+    let tokens = Tokens::load(&planned.config.data, &output.access, Some(&dir.path().join("cache"))).unwrap();
     let mut trainer = Trainer::new(&planned, &tokens, &sprs::train::backend::cpu()).unwrap();
     let losses: Vec<f64> = (0..planned.steps).map(|step| trainer.step(step).unwrap().loss).collect();
     assert!((losses[0] - 320f64.ln()).abs() < 0.3, "a uniform guess over 320 tokens: {}", losses[0]);

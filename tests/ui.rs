@@ -1,6 +1,7 @@
 //! Golden diagnostics: every `tests/ui/**/*.sprs` states on its first line the codes it must
 //! produce (`// expect: E0201, W0001`, or `// expect: ok`); the test checks and plans the file,
 //! asserts exactly those codes, and snapshots the rendered report (no colour, width 100) with insta.
+//! Files under `run/` are planned with a machine's memory, as `sprs run` plans them.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -26,14 +27,21 @@ fn ui() {
     insta::glob!("ui/**/*.sprs", |path| {
         let text = std::fs::read_to_string(path).unwrap();
         let relative = path.strip_prefix(root).unwrap();
-        let output = plan_source(relative, text.clone());
+        // Files under `run/` are planned as `sprs run` plans them, on a machine of 8 GiB.
+        let output = if relative.starts_with("tests/ui/run") {
+            let mut options = sprs::check::Options::new(relative);
+            options.limits.memory = Some(8 << 30);
+            sprs::plan::plan_source_with(relative, text.clone(), &options)
+        } else {
+            plan_source(relative, text.clone())
+        };
         let renderer = Renderer { sources: &output.sources, color: false, width: 100 };
         let mut diagnostics = output.diagnostics;
         // Files under `fitting/` also run their fits, on CSV data or on results that do not exist.
         if let (Some(checked), Some(plan)) = (&output.checked, &output.plan) {
             if relative.starts_with("tests/ui/fitting") {
-                let store = sprs::store::Store::new(Some(Path::new("target/no-results")), relative);
-                sprs::fit::run_fits(&checked.fits, plan, &store, relative.parent().unwrap(), &mut diagnostics);
+                let store = sprs::store::Store::new(Some(Path::new("target/no-results")), relative).unwrap();
+                sprs::fit::run_fits(&checked.fits, plan, &store, &output.access, &mut diagnostics);
             }
         }
         let found: BTreeSet<String> = diagnostics.iter().map(|d| d.code()).collect();

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use super::schema::{self, Ty};
 use super::source::FileId;
 use super::units::Unit;
-use super::value::{fmt_number, Loc, Num, Obj, Val, V};
+use super::value::{fmt_number, Items, Loc, Num, Obj, Val, V};
 use super::{CheckError, Checker};
 use crate::syntax::ast::{Arg, ExprKind};
 
@@ -214,11 +214,11 @@ impl Checker {
                 }
             };
             columns.push(Val {
-                v: V::Tuple(vec![Val { v: V::Word(name), at: name_at }, Val { v: value, at: value_at }]),
+                v: V::Tuple(Items::new(vec![Val { v: V::Word(name), at: name_at }, Val { v: value, at: value_at }])),
                 at: name_at,
             });
         }
-        Some(Val { v: V::List(columns), at })
+        Some(Val { v: V::List(Items::new(columns)), at })
     }
 
     fn math(&mut self, function: &'static str, values: Vec<Val>, at: Loc) -> Option<Val> {
@@ -326,7 +326,7 @@ impl Checker {
             return None;
         }
         let items = (0..count as usize).map(|i| Val { v: V::Num(Num::plain(from + step * i as f64)), at }).collect();
-        Some(Val { v: V::List(items), at })
+        Some(Val { v: V::List(Items::new(items)), at })
     }
 }
 

@@ -62,7 +62,7 @@ impl Checker {
             Ty::Betas => match &val.v {
                 V::Tuple(items) if items.len() == 2 => {
                     let mut betas = Vec::new();
-                    for item in items {
+                    for item in items.iter() {
                         let n = self.number(item, field, &[Unit::NONE])?;
                         self.range(item, field, n, 0.0, 1.0, false, true)?;
                         betas.push(json!(n));
@@ -167,28 +167,28 @@ impl Checker {
         }
     }
 
-    /// A string argument of a call, as a path checked to exist relative to the file it is in.
+    /// A string argument of a call, as a path the file may read (see [`crate::access`]),
+    /// relative to the checked file's folder.
     pub(super) fn existing_path(&mut self, val: &Val) -> Option<String> {
         let V::Str(path) = &val.v else {
             self.wrong(val, "a path string", None);
             return None;
         };
-        let file = self.sources.get(val.at.file);
-        let resolved = super::load::normalize(&file.dir().join(path));
-        if !resolved.exists() {
-            let help =
-                Some(format!("paths are relative to the file that names them; looked for `{}`", resolved.display()));
-            self.emit(val.at, |span| CheckError::FileNotFound { path: path.clone(), span, help });
-            return None;
+        let written = self.sources.get(val.at.file).dir().join(path);
+        match self.access.locate(&written) {
+            Ok(place) => Some(relative_to(&place.path, &self.entry_dir).display().to_string()),
+            Err(denied) => {
+                self.refuse(val.at, path, &written, denied, false);
+                None
+            }
         }
-        Some(relative_to(&resolved, &self.entry_dir).display().to_string())
     }
 
     fn source(&mut self, val: &Val, field: &str, partial: bool) -> Option<Json> {
         match &val.v {
             V::Call { name: "text", args, .. } => {
                 let paths = match &args[0].v {
-                    V::List(items) if !items.is_empty() => items.clone(),
+                    V::List(items) if !items.is_empty() => items.to_vec(),
                     V::List(_) => return self.wrong(&args[0], "at least one path", None),
                     _ => vec![args[0].clone()],
                 };

@@ -121,6 +121,27 @@ pub enum CheckError {
         first: SourceSpan,
     },
 
+    #[error("cannot import `{path}`: {reason}")]
+    #[diagnostic(code(sprs::E0114))]
+    UseRefused {
+        path: String,
+        reason: String,
+        #[label("not importable")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("`{path}` is outside the project")]
+    #[diagnostic(code(sprs::E0115))]
+    OutsideProject {
+        path: String,
+        #[label("outside the project root")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
     #[error("references nest more than {max} levels deep")]
     #[diagnostic(code(sprs::E0113), help("an item that names an item that names an item ... this deep is almost certainly generated; flatten the chain"))]
     TooDeep {
@@ -225,6 +246,77 @@ pub enum CheckError {
         path: String,
         #[label("no such file")]
         span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("cannot read `{path}`: {reason}")]
+    #[diagnostic(
+        code(sprs::E0213),
+        help("name a regular file that you can read: sprs does not read folders, devices or pipes")
+    )]
+    Unreadable {
+        path: String,
+        reason: String,
+        #[label("cannot be read")]
+        span: SourceSpan,
+    },
+
+    #[error("{what} has {count} elements, more than the {max} a value may have")]
+    #[diagnostic(
+        code(sprs::E0214),
+        help("a value this large is almost always a typo (a grid step, a nested list); shrink it")
+    )]
+    TooManyElements {
+        what: String,
+        count: String,
+        max: u64,
+        #[label("too large")]
+        span: SourceSpan,
+    },
+
+    #[error("`{sweep}` has {count} trials, more than the limit of {max}")]
+    #[diagnostic(code(sprs::E0215))]
+    TooManyTrials {
+        sweep: String,
+        count: String,
+        max: u64,
+        #[label("{count} trials")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("`{fit}` has a start grid of {count} points, more than the limit of {max}")]
+    #[diagnostic(code(sprs::E0216))]
+    TooManyStarts {
+        fit: String,
+        count: String,
+        max: u64,
+        #[label("the product of these grids")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
+    #[error("each token of this generated corpus takes about {draws} random draws, more than the {max} allowed")]
+    #[diagnostic(code(sprs::E0218))]
+    CostlyGeneration {
+        draws: String,
+        max: String,
+        #[label("too many successors to draw")]
+        span: SourceSpan,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("{message}")]
+    #[diagnostic(code(sprs::E0217))]
+    DataMismatch {
+        message: String,
+        #[label("{label}")]
+        span: SourceSpan,
+        label: String,
         #[help]
         help: Option<String>,
     },

@@ -9,7 +9,7 @@ use super::records::word_help;
 use super::schema::{Kind, Ty};
 use super::source::FileId;
 use super::units::Unit;
-use super::value::{Basis, Loc, Num, Obj, Val, V};
+use super::value::{Basis, Items, Loc, Num, Obj, Val, MAX_ELEMENTS, V};
 use super::{builtins, did_you_mean, stdlib, CheckError, Checker, Target};
 use crate::syntax::ast::{Expr, ExprKind, UnaryOp};
 use crate::syntax::Ident;
@@ -58,14 +58,14 @@ impl Checker {
                 if values.len() < items.len() {
                     return None;
                 }
-                V::List(values)
+                V::List(self.items(values, "this list", at)?)
             }
             ExprKind::Tuple(items) => {
                 let values: Vec<Val> = items.iter().filter_map(|i| self.eval(i, file, this, None)).collect();
                 if values.len() < items.len() {
                     return None;
                 }
-                V::Tuple(values)
+                V::Tuple(self.items(values, "this tuple", at)?)
             }
             ExprKind::Str(s) => V::Str(s.clone()),
             ExprKind::Bool(b) => V::Bool(*b),
@@ -183,6 +183,17 @@ impl Checker {
         Some(Val { v, at })
     }
 
+    /// The elements of a list or tuple, if they are few enough ([`MAX_ELEMENTS`]).
+    pub(super) fn items(&mut self, values: Vec<Val>, what: &str, at: Loc) -> Option<Items> {
+        let items = Items::new(values);
+        if items.weight() > MAX_ELEMENTS {
+            let (what, count) = (what.to_string(), items.weight().to_string());
+            self.emit(at, |span| CheckError::TooManyElements { what, count, max: MAX_ELEMENTS, span });
+            return None;
+        }
+        Some(items)
+    }
+
     /// `base.name`
     fn access(&mut self, base: Val, name: &Ident, file: FileId) -> Option<Val> {
         let at = Loc { file, span: name.span };
@@ -215,7 +226,7 @@ impl Checker {
                     Some(k) => k.fields().iter().map(|f| f.name.to_string()).collect(),
                     None => obj.slots.iter().map(|s| s.name.clone()).collect(),
                 };
-                let help = did_you_mean(&name.node, names.iter().map(String::as_str));
+                let help = self.suggest(&name.node, names.iter().map(String::as_str));
                 self.emit(at, |span| CheckError::UnknownField { field: name.node.clone(), kind, span, help });
             }
         }
@@ -253,20 +264,19 @@ impl Checker {
                     Some(module) => {
                         Some(format!("`{name}` is in the standard library: add `use std::{module}::{name}`"))
                     }
-                    None => did_you_mean(
-                        name,
-                        names
-                            .iter()
-                            .map(String::as_str)
-                            .chain(builtins::WORDS.iter().copied())
-                            .chain(UNIT_WORDS.iter().copied()),
-                    )
-                    .map(|help| {
-                        match UNIT_WORDS.iter().find(|u| help.contains(&format!("`{u}`"))) {
+                    None => self
+                        .suggest(
+                            name,
+                            names
+                                .iter()
+                                .map(String::as_str)
+                                .chain(builtins::WORDS.iter().copied())
+                                .chain(UNIT_WORDS.iter().copied()),
+                        )
+                        .map(|help| match UNIT_WORDS.iter().find(|u| help.contains(&format!("`{u}`"))) {
                             Some(unit) => format!("did you mean the unit `{unit}`, as in `20 tokens/{unit}`?"),
                             None => help,
-                        }
-                    }),
+                        }),
                 };
                 self.emit(at, |span| CheckError::UnknownName { name: name.to_string(), span, help });
                 None

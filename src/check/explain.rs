@@ -16,13 +16,15 @@ pub struct Explanation {
     pub text: String,
 }
 
-/// Explains `name`: an item of `file` if given, else a stdlib item (`journey` or
-/// `std::schedules::journey`). `Err` says why nothing was found.
-pub fn explain(name: &str, file: Option<&Path>) -> Result<Explanation, String> {
+/// Explains `name`: an item of `file` (checked with its options) if given, else a stdlib item
+/// (`journey` or `std::schedules::journey`). `Err` says why nothing was found.
+pub fn explain(name: &str, file: Option<(&Path, &super::Options)>) -> Result<Explanation, String> {
     let mut checker = Checker::default();
     let mut places: Vec<FileId> = Vec::new();
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    if let Some((path, options)) = file {
+        checker.access = options.access.clone();
+        checker.limits = options.limits;
+        let text = super::read_entry(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
         places.extend(checker.load_entry(path, text));
     }
     let (module, item) = match name.strip_prefix("std::").and_then(|rest| rest.split_once("::")) {
@@ -44,7 +46,7 @@ pub fn explain(name: &str, file: Option<&Path>) -> Result<Explanation, String> {
     }
     Err(format!(
         "no item `{name}` in {}the standard library",
-        file.map(|f| format!("`{}` or ", f.display())).unwrap_or_default()
+        file.map(|(f, _)| format!("`{}` or ", f.display())).unwrap_or_default()
     ))
 }
 

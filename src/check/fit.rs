@@ -127,7 +127,16 @@ impl Checker {
             }
             Some(value) => self.sources(value?, &law)?,
         };
-        let params = params?.into_iter().map(|(p, _)| p).collect();
+        let params: Vec<Param> = params?.into_iter().map(|(p, _)| p).collect();
+        let starts = params.iter().try_fold(1u64, |count, p| count.checked_mul(p.starts.len() as u64));
+        if starts.is_none_or(|starts| starts > self.limits.fit_starts) {
+            let at = self.field_at(obj, "params");
+            let (max, count) =
+                (self.limits.fit_starts, starts.map_or_else(|| "2^64 or more".into(), |s| s.to_string()));
+            let help = "L-BFGS runs from every point of the grid (the product of the parameters' start lists): use fewer starts per parameter, or raise the limit with `--max-fit-starts N`".to_string();
+            self.emit(at, |span| CheckError::TooManyStarts { fit: name.to_string(), count, max, span, help });
+            return None;
+        }
         Some(FitSpec {
             name: name.to_string(),
             at: fit_at,
@@ -207,7 +216,7 @@ impl Checker {
 
     fn starts(&mut self, value: &Val) -> Option<Vec<f64>> {
         let items = match &value.v {
-            V::List(items) if !items.is_empty() => items.clone(),
+            V::List(items) if !items.is_empty() => items.to_vec(),
             V::Num(_) => vec![value.clone()],
             other => {
                 let found = other.describe();
@@ -305,7 +314,7 @@ impl Checker {
     /// `on = grid where S == 0`, `on = [a, b]`, `on = csv(..)`.
     fn sources(&mut self, value: Val, law: &Expr) -> Option<Vec<FitSource>> {
         let items = match value.v {
-            V::List(items) => items,
+            V::List(items) => items.to_vec(),
             _ => vec![value],
         };
         let mut sources = Vec::new();

@@ -9,6 +9,7 @@ use super::schema::{FieldDefault, Kind};
 use super::source::{FileId, Origin};
 use super::value::Loc;
 use super::{did_you_mean, stdlib, Binding, CheckError, Checker, Module};
+use crate::access::{shown, Denied};
 use crate::diagnostic::Diag;
 use crate::syntax::ast::{self, ItemKind, UseOrigin};
 use crate::syntax::{self, Span};
@@ -16,7 +17,8 @@ use crate::syntax::{self, Span};
 impl Checker {
     pub(super) fn load_entry(&mut self, path: &Path, text: String) -> Option<FileId> {
         self.entry_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let origin = Origin::Disk(normalize(path));
+        // The real path, so that an import of the entry file by another path is recognised.
+        let origin = Origin::Disk(path.canonicalize().unwrap_or_else(|_| normalize(path)));
         Some(self.load(origin, path.display().to_string(), text, &mut Vec::new()))
     }
 
@@ -170,8 +172,35 @@ impl Checker {
                 found
             }
             UseOrigin::File { path, .. } => {
-                let resolved = normalize(&self.sources.get(from).dir().join(path));
-                let origin = Origin::Disk(resolved.clone());
+                let written = self.sources.get(from).dir().join(path);
+                let place = match self.access.locate(&written) {
+                    Ok(place) => place,
+                    Err(Denied::NotFound) => {
+                        let help = Some(format!(
+                            "paths in `use` are relative to the importing file; looked for `{}`",
+                            shown(&written)
+                        ));
+                        self.emit(at, |span| CheckError::ImportNotFound { what: format!("file `{path}`"), span, help });
+                        return None;
+                    }
+                    Err(denied) => {
+                        self.refuse(at, path, &written, denied, true);
+                        return None;
+                    }
+                };
+                if place.path.extension().is_none_or(|e| e != "sprs") {
+                    let help = Some(
+                        "`use` imports `.sprs` files; name data files in `text(..)`, `tokens(..)` or `csv(..)`".into(),
+                    );
+                    self.emit(at, |span| CheckError::UseRefused {
+                        path: path.clone(),
+                        reason: "it is not a `.sprs` file".into(),
+                        span,
+                        help,
+                    });
+                    return None;
+                }
+                let origin = Origin::Disk(place.path.clone());
                 if let Some(existing) = self.sources.find(&origin) {
                     if let Some(pos) = stack.iter().position(|f| *f == existing) {
                         let mut chain: Vec<String> =
@@ -183,14 +212,15 @@ impl Checker {
                     }
                     return Some(existing);
                 }
-                match std::fs::read_to_string(&resolved) {
-                    Ok(text) => Some(self.load(origin, display_path(&resolved), text, stack)),
-                    Err(_) => {
-                        let help = Some(format!(
-                            "paths in `use` are relative to the importing file; looked for `{}`",
-                            resolved.display()
-                        ));
-                        self.emit(at, |span| CheckError::ImportNotFound { what: format!("file `{path}`"), span, help });
+                match crate::check::read_entry(&place.path) {
+                    Ok(text) => Some(self.load(origin, shown(&place.path), text, stack)),
+                    Err(error) => {
+                        self.emit(at, |span| CheckError::UseRefused {
+                            path: path.clone(),
+                            reason: error.to_string(),
+                            span,
+                            help: None,
+                        });
                         None
                     }
                 }
@@ -198,13 +228,40 @@ impl Checker {
         }
     }
 
+    /// The diagnostic for a path the file may not read (`import`: named by `use`).
+    pub(super) fn refuse(&mut self, at: Loc, path: &str, written: &Path, denied: Denied, import: bool) {
+        match denied {
+            Denied::Outside { root } => {
+                let help = format!(
+                    "files are read only inside the project root `{root}` (the nearest folder above the checked file with `.git`, or `--root`); allow another folder with `--allow-read DIR` or `SPRS_ALLOW_READ`"
+                );
+                self.emit(at, |span| CheckError::OutsideProject { path: path.to_string(), span, help });
+            }
+            Denied::NotFound => {
+                let help = Some(format!(
+                    "paths are relative to the file that names them; looked for `{}`",
+                    shown(&normalize(written))
+                ));
+                self.emit(at, |span| CheckError::FileNotFound { path: path.to_string(), span, help });
+            }
+            other if import => {
+                let reason = other.to_string();
+                self.emit(at, |span| CheckError::UseRefused { path: path.to_string(), reason, span, help: None })
+            }
+            other => {
+                let reason = other.to_string();
+                self.emit(at, |span| CheckError::Unreadable { path: path.to_string(), reason, span })
+            }
+        }
+    }
+
     fn check_imported_name(&mut self, from: FileId, target: FileId, origin: &UseOrigin, name: &syntax::Ident) {
         let module = &self.modules[&target];
-        if module.broken || module.ast.items.iter().any(|item| item.name().is_some_and(|n| n.node == name.node)) {
+        if module.broken || matches!(module.names.get(&name.node), Some(Binding::Item(_))) {
             return;
         }
-        let candidates: Vec<&str> = module.ast.items.iter().filter_map(|i| i.name()).map(|n| n.node.as_str()).collect();
-        let help = did_you_mean(&name.node, candidates.iter().copied());
+        let ast = module.ast.clone();
+        let help = self.suggest(&name.node, ast.items.iter().filter_map(|i| i.name()).map(|n| n.node.as_str()));
         let module_name = match origin {
             UseOrigin::Module { segments, .. } => segments.join("::"),
             UseOrigin::File { path, .. } => format!("\"{path}\""),
@@ -227,9 +284,4 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
-}
-
-fn display_path(path: &Path) -> String {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    path.strip_prefix(&cwd).unwrap_or(path).display().to_string()
 }

@@ -19,7 +19,7 @@ pub(crate) mod observables;
 mod records;
 mod reference;
 pub mod schema;
-mod source;
+pub(crate) mod source;
 pub mod stdlib;
 mod sweep;
 mod typeck;
@@ -38,9 +38,48 @@ pub use reference::reference;
 pub use source::{sprs_files, FileId, Origin, SourceFile, SourceMap};
 pub use sweep::{Sites, Trial};
 
+use crate::access::{Access, MAX_SOURCE_BYTES};
 use crate::diagnostic::Diag;
 use crate::syntax::ast;
 use value::Cached;
+
+/// How a file is checked: `--set` overrides, what it may read, and the limits on what it may
+/// make the tools build.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `--set PATH=VALUE` overrides, as written: each applies to every trial, after the file's
+    /// own fields and sweep axes, and is checked like a field written in the file (its names
+    /// resolve in the file's scope).
+    pub set: Vec<String>,
+    pub access: Access,
+    pub limits: Limits,
+}
+
+impl Options {
+    /// The defaults for the file at `path`: its discovered root, nothing else readable, default
+    /// limits, no overrides.
+    pub fn new(path: &Path) -> Options {
+        Options { set: Vec::new(), access: Access::for_entry(path), limits: Limits::default() }
+    }
+}
+
+/// Limits a user may raise on the command line (the others are fixed; see `docs/security.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Trials per file (`--max-trials`).
+    pub trials: u64,
+    /// Starts of one fit's grid: the product of its parameters' start counts (`--max-fit-starts`).
+    pub fit_starts: u64,
+    /// The memory a trial may need, in bytes: `sprs run` sets the machine's (unless `--force`);
+    /// checking and planning alone set none.
+    pub memory: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { trials: 100_000, fit_starts: 100_000, memory: None }
+    }
+}
 
 /// The outcome of checking one file.
 pub struct CheckOutput {
@@ -48,6 +87,8 @@ pub struct CheckOutput {
     pub diagnostics: Vec<Diag>,
     /// Present when there were no errors (warnings allowed).
     pub checked: Option<Checked>,
+    /// What the file may read: the run and the fits read its data through it.
+    pub access: Access,
 }
 
 impl CheckOutput {
@@ -63,31 +104,44 @@ pub struct Checked {
     pub fits: Vec<FitSpec>,
 }
 
-/// Checks the file at `path`. Fails only if the file cannot be read.
+/// Checks the file at `path` with the default [`Options`]. Fails only if the file cannot be read.
 pub fn check_file(path: &Path) -> std::io::Result<CheckOutput> {
-    let text = std::fs::read_to_string(path)?;
-    Ok(check_source(path, text))
+    check_file_with(path, &Options::new(path))
 }
 
 /// Checks `text` as if it were the file at `path` (imports and data paths resolve from there).
 pub fn check_source(path: &Path, text: String) -> CheckOutput {
-    check_source_with(path, text, &[])
+    check_source_with(path, text, &Options::new(path))
 }
 
-/// Checks the file at `path` with `--set PATH=VALUE` overrides: each applies to every trial, after
-/// the file's own fields and sweep axes, and is checked like a field written in the file (its
-/// names resolve in the file's scope). Fails only if the file cannot be read.
-pub fn check_file_with(path: &Path, set: &[String]) -> std::io::Result<CheckOutput> {
-    let text = std::fs::read_to_string(path)?;
-    Ok(check_source_with(path, text, set))
+/// Checks the file at `path` with `options`. Fails only if the file cannot be read: it must be a
+/// regular file of at most [`MAX_SOURCE_BYTES`] bytes of UTF-8.
+pub fn check_file_with(path: &Path, options: &Options) -> std::io::Result<CheckOutput> {
+    Ok(check_source_with(path, read_entry(path)?, options))
 }
 
-/// [`check_source`] with `--set` overrides (see [`check_file_with`]).
-pub fn check_source_with(path: &Path, text: String, set: &[String]) -> CheckOutput {
-    let mut checker = Checker::default();
+/// Reads an entry file named on the command line: a regular file, of bounded size, in UTF-8.
+pub fn read_entry(path: &Path) -> std::io::Result<String> {
+    let invalid = |e: crate::access::Denied| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string());
+    let file = crate::access::open_regular(path).map_err(|e| match e {
+        crate::access::Denied::NotFound => std::io::Error::from(std::io::ErrorKind::NotFound),
+        other => invalid(other),
+    })?;
+    let bytes = crate::access::read_capped(file, MAX_SOURCE_BYTES).map_err(invalid)?;
+    String::from_utf8(bytes).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("byte {} is not UTF-8; a `.sprs` file is UTF-8 text", e.utf8_error().valid_up_to()),
+        )
+    })
+}
+
+/// [`check_source`] with `options`.
+pub fn check_source_with(path: &Path, text: String, options: &Options) -> CheckOutput {
+    let mut checker = Checker { access: options.access.clone(), limits: options.limits, ..Checker::default() };
     let entry = checker.load_entry(path, text);
     if let Some(entry) = entry {
-        for text in set {
+        for text in &options.set {
             checker.load_override(entry, text);
         }
     }
@@ -107,8 +161,16 @@ fn finish(mut checker: Checker, entry: Option<FileId>) -> CheckOutput {
     let mut diagnostics = std::mem::take(&mut checker.diags);
     diagnostics.sort_by_key(Diag::position);
     let has_errors = diagnostics.iter().any(Diag::is_error);
-    CheckOutput { sources: checker.sources, diagnostics, checked: if has_errors { None } else { checked } }
+    CheckOutput {
+        sources: checker.sources,
+        diagnostics,
+        checked: if has_errors { None } else { checked },
+        access: checker.access,
+    }
 }
+
+/// The most unknown names that get a did-you-mean from the names in scope.
+const MAX_SUGGESTIONS: usize = 100;
 
 /// What a name in a file's scope refers to.
 #[derive(Debug, Clone)]
@@ -140,6 +202,13 @@ enum Target {
 /// The state of one check.
 #[derive(Default)]
 struct Checker {
+    /// What the files may read.
+    access: Access,
+    limits: Limits,
+    /// Trials made so far, against `limits.trials`.
+    trials_counted: u64,
+    /// Unknown names given a did-you-mean so far.
+    suggested: usize,
     sources: SourceMap,
     modules: HashMap<FileId, Module>,
     diags: Vec<Diag>,
@@ -232,12 +301,29 @@ impl Checker {
         builtins::is_word(name).then(|| Target::Word(name.to_string()))
     }
 
-    /// Every name visible from `file`, for did-you-mean suggestions.
-    fn names_in_scope(&self, file: FileId) -> Vec<String> {
+    /// Every name visible from `file`, for did-you-mean suggestions (none once the checker has
+    /// made [`MAX_SUGGESTIONS`]).
+    fn names_in_scope(&mut self, file: FileId) -> Vec<String> {
+        if self.suggested >= MAX_SUGGESTIONS {
+            return Vec::new();
+        }
         let mut names: Vec<String> = self.module(self.scope(file)).names.keys().cloned().collect();
         names.extend(builtins::FUNCTIONS.iter().map(|s| s.to_string()));
         names.extend(stdlib::PRELUDE.iter().map(|(_, n)| n.to_string()));
         names
+    }
+}
+
+impl Checker {
+    /// [`did_you_mean`] among candidates that may be many (the items of a file, the fields of a
+    /// record): after [`MAX_SUGGESTIONS`] of them, none, since each compares `name` with every
+    /// candidate and a generated file with thousands of mistakes would take quadratic time.
+    fn suggest<'a>(&mut self, name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+        self.suggested += 1;
+        if self.suggested > MAX_SUGGESTIONS {
+            return None;
+        }
+        did_you_mean(name, candidates)
     }
 }
 

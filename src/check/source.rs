@@ -1,7 +1,7 @@
 //! The files of one check: the user's files, the ones they import, and the embedded stdlib.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Index of a file in a [`SourceMap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -27,6 +27,9 @@ pub struct SourceFile {
     /// The name shown in diagnostics.
     pub name: String,
     pub text: Arc<String>,
+    /// The offset at which each line starts, made on first use: a file with thousands of
+    /// diagnostics finds each one's line without rescanning the text.
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
@@ -43,13 +46,34 @@ impl SourceFile {
         matches!(self.origin, Origin::Disk(_) | Origin::CommandLine)
     }
 
-    /// 1-based line and column of a byte offset.
+    /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        (line, before[line_start..].chars().count() + 1)
+        let offset = floor_char_boundary(&self.text, offset);
+        let line = self.line_of(offset);
+        (line + 1, self.text[self.line_starts()[line]..offset].chars().count() + 1)
+    }
+
+    /// The 0-based line holding a byte offset (lines end at `\n`).
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.line_starts().partition_point(|&start| start <= offset).saturating_sub(1)
+    }
+
+    /// The byte range of 0-based line `line`, without its `\n`.
+    pub fn line_range(&self, line: usize) -> std::ops::Range<usize> {
+        let starts = self.line_starts();
+        let start = starts.get(line).copied().unwrap_or(self.text.len());
+        let end = starts.get(line + 1).map_or(self.text.len(), |next| next - 1);
+        start..end.max(start)
+    }
+
+    /// How many lines the file has.
+    pub fn line_count(&self) -> usize {
+        self.line_starts().len()
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts
+            .get_or_init(|| std::iter::once(0).chain(self.text.match_indices('\n').map(|(i, _)| i + 1)).collect())
     }
 }
 
@@ -79,7 +103,7 @@ pub struct SourceMap {
 
 impl SourceMap {
     pub fn add(&mut self, origin: Origin, name: String, text: String) -> FileId {
-        self.files.push(SourceFile { origin, name, text: Arc::new(text) });
+        self.files.push(SourceFile { origin, name, text: Arc::new(text), line_starts: OnceLock::new() });
         FileId(self.files.len() as u32 - 1)
     }
 
@@ -90,4 +114,13 @@ impl SourceMap {
     pub fn find(&self, origin: &Origin) -> Option<FileId> {
         self.files.iter().position(|f| &f.origin == origin).map(|i| FileId(i as u32))
     }
+}
+
+/// The largest character boundary at or before `offset` (clamped to the text).
+pub fn floor_char_boundary(text: &str, offset: usize) -> usize {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
 }

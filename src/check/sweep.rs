@@ -10,7 +10,7 @@ use super::config::TrialConfig;
 use super::records::Entry;
 use super::schema::{self, Kind, Ty};
 use super::source::FileId;
-use super::value::{Def, Loc, Obj, Val, V};
+use super::value::{Def, Items, Loc, Obj, Val, V};
 use super::{did_you_mean, CheckError, Checker};
 use crate::syntax::ast::{self, ExprKind, SweepEntry};
 use crate::syntax::LANGUAGE_VERSION;
@@ -39,6 +39,8 @@ pub struct Trial {
 /// Locations of a trial's budget and schedule fields, for plan diagnostics.
 #[derive(Debug, Clone, Copy)]
 pub struct Sites {
+    pub data: Loc,
+    pub model: Loc,
     pub budget: Loc,
     pub sparsity: Loc,
     pub start: Loc,
@@ -57,7 +59,10 @@ pub fn trial_id(config: &TrialConfig) -> String {
     hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-/// One value of an axis: a value per path, and how it was written.
+/// The most characters of one axis value in a trial's name.
+const MAX_SHOWN: usize = 60;
+
+/// One value of an axis: a value per path, and how it is shown in trial names.
 struct AxisValue {
     values: Vec<Val>,
     text: String,
@@ -71,6 +76,10 @@ struct AxisSpec {
 impl Checker {
     /// The trial of a `train` item that no sweep derives from.
     pub(super) fn train_trial(&mut self, obj: &Rc<Obj>, name: &str, at: Loc) -> Option<Trial> {
+        if !self.count_trials(1) {
+            self.too_many_trials(Some(1), at, name);
+            return None;
+        }
         let derived;
         let obj = if self.set.is_empty() {
             obj
@@ -83,6 +92,30 @@ impl Checker {
         let config = self.config(json, obj.at)?;
         let sites = self.sites(obj, at);
         Some(Trial { id: trial_id(&config), name: name.to_string(), sweep: None, config, axes: Vec::new(), at, sites })
+    }
+
+    /// Counts `count` more trials against the file's limit; `false` if they do not fit.
+    pub(super) fn count_trials(&mut self, count: u64) -> bool {
+        let left = self.limits.trials.saturating_sub(self.trials_counted);
+        if count > left {
+            return false;
+        }
+        self.trials_counted += count;
+        true
+    }
+
+    /// The error for a sweep or train whose trials exceed the file's limit (`count` is `None`
+    /// when the count overflows 64 bits).
+    pub(super) fn too_many_trials(&mut self, count: Option<u64>, at: Loc, name: &str) {
+        let max = self.limits.trials;
+        let count = count.map_or_else(|| "2^64 or more".to_string(), |c| c.to_string());
+        let before = self.trials_counted;
+        let help = if before > 0 {
+            format!("the file's items before it already make {before} trials; sweep fewer values, or raise the limit with `--max-trials N`")
+        } else {
+            "sweep fewer values (each axis multiplies the trials), or raise the limit with `--max-trials N`".to_string()
+        };
+        self.emit(at, |span| CheckError::TooManyTrials { sweep: name.to_string(), count, max, span, help });
     }
 
     /// The `--set` overrides, last of a trial's entries: they override the file's fields and axes.
@@ -130,7 +163,14 @@ impl Checker {
         if !ok && axes.len() < sweep.entries.iter().filter(|e| matches!(e, SweepEntry::Axis(_))).count() {
             return Vec::new();
         }
-        let total: usize = axes.iter().map(|a| a.values.len()).product();
+        let total = axes.iter().try_fold(1u64, |count, axis| count.checked_mul(axis.values.len() as u64));
+        let total = match total {
+            Some(total) if self.count_trials(total) => total as usize,
+            _ => {
+                self.too_many_trials(total, sweep_at, &sweep.name.node);
+                return Vec::new();
+            }
+        };
         let mut trials = Vec::with_capacity(total);
         let mut index = vec![0; axes.len()];
         for _ in 0..total {
@@ -188,7 +228,9 @@ impl Checker {
                 index[k] = 0;
             }
         }
-        self.dedup(trials)
+        let mut trials = self.dedup(trials);
+        Self::unique_names(&mut trials);
+        trials
     }
 
     /// Where a checked trial's budget and schedule fields were written, moved into the user's
@@ -202,11 +244,24 @@ impl Checker {
         let prune_at = |field: &str| prune.as_ref().map_or(at, |p| here(self.field_at(p, field)));
         let fallback = |loc: Loc| if self.sources.get(loc.file).is_user() { loc } else { at };
         Sites {
+            data: fallback(here(self.field_at(train, "data"))),
+            model: fallback(here(self.field_at(train, "model"))),
             budget: fallback(here(self.field_at(train, "budget"))),
             sparsity: fallback(prune_at("sparsity")),
             start: fallback(prune_at("start")),
             end: fallback(prune_at("end")),
             every: fallback(prune_at("every")),
+        }
+    }
+
+    /// Appends its id to the name of a trial whose name an earlier trial has (values that show
+    /// alike, or shown cut short), so that names are unique.
+    fn unique_names(trials: &mut [Trial]) {
+        let mut seen = std::collections::HashSet::new();
+        for trial in trials {
+            if !seen.insert(trial.name.clone()) {
+                trial.name = format!("{}#{}", trial.name, trial.id);
+            }
         }
     }
 
@@ -247,7 +302,7 @@ impl Checker {
                             values
                                 .into_iter()
                                 .collect::<Option<Vec<_>>>()
-                                .map(|vs| Val { v: V::Tuple(vs), at: Loc { file, span: item.span } })
+                                .map(|vs| Val { v: V::Tuple(Items::new(vs)), at: Loc { file, span: item.span } })
                         }
                         _ => self.eval(item, file, None, want),
                     };
@@ -261,7 +316,7 @@ impl Checker {
             _ => {
                 let value = self.eval(&axis.values, file, None, None)?;
                 match value.v {
-                    V::List(values) => values.into_iter().map(|v| (Some(v), &axis.values)).collect(),
+                    V::List(values) => values.iter().map(|v| (Some(v.clone()), &axis.values)).collect(),
                     other => {
                         let found = other.describe();
                         self.emit(value.at, |span| CheckError::WrongType {
@@ -280,20 +335,12 @@ impl Checker {
             return None;
         }
         let mut values = Vec::new();
-        for (value, expr) in items {
+        for (value, _) in items {
             let Some(value) = value else { continue };
-            let mut text = if std::ptr::eq(expr, &axis.values) {
-                self.text(value.at)
-            } else {
-                self.text(Loc { file, span: expr.span })
-            };
-            // A list's unit belongs to every value: `budget=10 tokens/param`.
-            if let ExprKind::List { unit: Some(unit), .. } = &axis.values.kind {
-                text = format!("{text} {}", self.text(Loc { file, span: unit.span }));
-            }
+            let text = self.shown(&value);
             let per_path = if axis.tuple {
                 match value.v {
-                    V::Tuple(elems) if elems.len() == axis.paths.len() => elems,
+                    V::Tuple(elems) if elems.len() == axis.paths.len() => elems.to_vec(),
                     V::Tuple(elems) => {
                         let (expected, found) = (axis.paths.len(), elems.len());
                         self.emit(value.at, |span| CheckError::AxisArity { expected, found, span });
@@ -311,6 +358,27 @@ impl Checker {
             values.push(AxisValue { values: per_path, text });
         }
         Some(AxisSpec { paths: axis.paths.clone(), values })
+    }
+
+    /// An axis value as a trial's name shows it: evaluated where it is a number, string, word
+    /// or a tuple or list of them (`seed=7`, `budget=10 tokens/param`), as written where it is a
+    /// record (`prune=journey { sparsity = 50% }`), on one line, with control characters escaped
+    /// and at most [`MAX_SHOWN`] characters.
+    fn shown(&self, value: &Val) -> String {
+        let text = match &value.v {
+            V::Num(n) => n.to_string(),
+            V::Str(s) => format!("{s:?}"),
+            V::Bool(b) => b.to_string(),
+            V::Word(w) => w.clone(),
+            V::Tuple(items) => format!("({})", items.iter().map(|i| self.shown(i)).collect::<Vec<_>>().join(", ")),
+            V::List(items) => format!("[{}]", items.iter().map(|i| self.shown(i)).collect::<Vec<_>>().join(", ")),
+            _ => self.text(value.at).split_whitespace().collect::<Vec<_>>().join(" "),
+        };
+        let text = crate::escape::controls(&text);
+        match text.char_indices().nth(MAX_SHOWN) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None => text.into_owned(),
+        }
     }
 
     /// The type at an axis path, or an error naming the first segment that does not exist.

@@ -118,6 +118,51 @@ impl Checker {
                     });
                     return None;
                 }
+                let config: crate::check::config::SyntheticConfig =
+                    serde_json::from_value(Json::Object(map.clone())).ok()?;
+                let draws = crate::data::synthetic::draws_per_token(&config);
+                if draws > crate::data::synthetic::MAX_DRAWS_PER_TOKEN {
+                    let at = self.field_at(obj, "branching");
+                    let help = Some(
+                        "successors are drawn at random until `branching` distinct ones are found, which takes longer as `branching` nears `vocab`; lower `branching`".to_string(),
+                    );
+                    self.emit(at, |span| CheckError::CostlyGeneration {
+                        draws: fmt_number(draws.round()),
+                        max: fmt_number(crate::data::synthetic::MAX_DRAWS_PER_TOKEN),
+                        span,
+                        help,
+                    });
+                    return None;
+                }
+            }
+            Kind::Data => {
+                let is_ids = |key: &str| {
+                    map.get(key)
+                        .and_then(Json::as_object)
+                        .is_some_and(|s| s.contains_key("tokens") || s.contains_key("synthetic"))
+                };
+                let trained = map.get("tokenizer").and_then(Json::as_object).is_some_and(|t| t.contains_key("bpe"));
+                if trained && is_ids("source") {
+                    let at = self.field_at(obj, "tokenizer");
+                    self.emit(at, |span| CheckError::DataMismatch {
+                        message: "a `bpe` tokenizer is trained on text, but this source is token ids already".into(),
+                        span,
+                        label: "needs a text source".into(),
+                        help: Some("use `text(..)` or `bundled(..)` as the source, or drop the tokenizer".into()),
+                    });
+                    return None;
+                }
+                if !map.contains_key("valid") && num(map, "holdout") == Some(0.0) {
+                    let at = self.field_at(obj, "holdout");
+                    self.emit(at, |span| CheckError::DataMismatch {
+                        message: "`holdout` is 0% and there is no `valid` source: nothing is left to evaluate on"
+                            .into(),
+                        span,
+                        label: "nothing held out".into(),
+                        help: Some("hold out a fraction (`holdout = 1%`), or give a separate `valid` source".into()),
+                    });
+                    return None;
+                }
             }
             Kind::Train => self.fill_model(obj, map)?,
             _ => {}

@@ -70,8 +70,8 @@ pub enum V {
     Bool(bool),
     /// An enum word such as `cosine` or `global`.
     Word(String),
-    List(Vec<Val>),
-    Tuple(Vec<Val>),
+    List(Items),
+    Tuple(Items),
     Record(Rc<Obj>),
     /// A builtin function, before it is called.
     Builtin(&'static str),
@@ -115,6 +115,49 @@ impl V {
             V::Expr(_) => "an expression".into(),
             V::Filtered { .. } => "a filtered set".into(),
             V::Sweep(name) => format!("the sweep `{name}`"),
+        }
+    }
+}
+
+/// The most values a list or tuple may hold, counting the values of the lists and tuples nested
+/// in it: a file of a few lines could otherwise build lists of lists of gigabytes.
+pub const MAX_ELEMENTS: u64 = 100_000;
+
+/// The elements of a list or tuple. Shared: a value named in many places is not copied. It knows
+/// its weight (how many values it holds, nested ones included), so that a limit on it is checked
+/// in constant time however the value was built.
+#[derive(Debug, Clone)]
+pub struct Items {
+    vals: Rc<[Val]>,
+    weight: u64,
+}
+
+impl Items {
+    pub fn new(vals: Vec<Val>) -> Items {
+        let weight = vals.iter().map(|v| v.v.weight()).fold(0u64, u64::saturating_add);
+        Items { vals: vals.into(), weight }
+    }
+
+    /// The values held, nested ones included; a scalar or an empty list counts one.
+    pub fn weight(&self) -> u64 {
+        self.weight.max(1)
+    }
+}
+
+impl std::ops::Deref for Items {
+    type Target = [Val];
+
+    fn deref(&self) -> &[Val] {
+        &self.vals
+    }
+}
+
+impl V {
+    /// How many values this is (see [`Items::weight`]).
+    pub fn weight(&self) -> u64 {
+        match self {
+            V::List(items) | V::Tuple(items) => items.weight(),
+            _ => 1,
         }
     }
 }

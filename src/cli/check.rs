@@ -4,15 +4,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use sprs::diagnostic::{Format, Renderer};
-use sprs::plan::plan_file;
+use sprs::plan::plan_file_with;
 
-pub fn run(files: &[PathBuf], format: Format, color: bool) -> ExitCode {
+pub fn run(files: &[PathBuf], project: &super::Project, format: Format, color: bool) -> ExitCode {
     let mut errors = 0;
     let mut warnings = 0;
     let mut json = Vec::new();
     for path in files {
         // Checking includes planning: budgets and schedules are validated on the step grid.
-        let output = match plan_file(path) {
+        let options = match project.options(path, &[]) {
+            Ok(options) => options,
+            Err(code) => return code,
+        };
+        let output = match plan_file_with(path, &options) {
             Ok(output) => output,
             Err(error) => return super::usage_error(&format!("cannot read `{}`: {error}", path.display())),
         };

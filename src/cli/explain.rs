@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(name: &str, file: Option<&Path>) -> ExitCode {
-    match sprs::check::explain(name, file) {
+pub fn run(name: &str, file: Option<&Path>, options: Option<&sprs::check::Options>) -> ExitCode {
+    match sprs::check::explain(name, file.zip(options)) {
         Ok(explanation) => {
             println!("// {}", explanation.home);
             print!("{}", explanation.text);

@@ -4,19 +4,21 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use sprs::access::Access;
 use sprs::diagnostic::{Format, Renderer};
 use sprs::fit::Fitted;
 use sprs::store::Store;
 
 pub struct Options<'a> {
     pub out: Option<&'a Path>,
-    pub set: &'a [String],
+    /// How the file is checked (`--set`, `--root`, `--allow-read`, limits).
+    pub check: &'a sprs::check::Options,
     pub only: Option<&'a str>,
     pub format: Format,
 }
 
 pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
-    let output = match sprs::plan::plan_file_with(path, options.set) {
+    let output = match sprs::plan::plan_file_with(path, options.check) {
         Ok(output) => output,
         Err(error) => return super::usage_error(&format!("cannot read `{}`: {error}", path.display())),
     };
@@ -39,9 +41,13 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
             None => super::usage_error(&format!("`{}` has no fits", path.display())),
         };
     }
-    let store = Store::new(options.out, path);
-    let fitted = fit_and_write(&specs, plan, &store, path, options.format == Format::Human, &print);
-    let failed = specs.len() - fitted.len();
+    let store = match Store::new(options.out, path) {
+        Ok(store) => store,
+        Err(error) => return super::usage_error(&error.to_string()),
+    };
+    let (fitted, unwritten) =
+        fit_and_write(&specs, plan, &store, &output.access, options.format == Format::Human, &print);
+    let failed = specs.len() - fitted.len() + unwritten;
     if options.format == Format::Json {
         println!("{}", serde_json::json!({ "fits": fitted }));
     }
@@ -53,23 +59,25 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
 }
 
 /// Runs the fits, writes their JSON and plots, and prints each table when `tables`. Shared with
-/// `sprs run`, which fits after training.
+/// `sprs run`, which fits after training. Returns the fits made and how many of them could not
+/// be written.
 pub fn fit_and_write(
     specs: &[sprs::check::FitSpec],
     plan: &sprs::plan::Plan,
     store: &Store,
-    path: &Path,
+    access: &Access,
     tables: bool,
     print: &dyn Fn(&[sprs::diagnostic::Diag]),
-) -> Vec<Fitted> {
-    let base = path.parent().unwrap_or(Path::new(""));
+) -> (Vec<Fitted>, usize) {
     let mut out = Vec::new();
+    let mut unwritten = 0;
     for spec in specs {
         let mut diags = Vec::new();
-        let fitted = sprs::fit::run_fits(std::slice::from_ref(spec), plan, store, base, &mut diags);
+        let fitted = sprs::fit::run_fits(std::slice::from_ref(spec), plan, store, access, &mut diags);
         print(&diags);
         for fitted in fitted {
-            let written = sprs::fit::write(&fitted, &store.fits_dir());
+            let written = sprs::fit::write(&fitted, store);
+            unwritten += usize::from(written.is_err());
             if tables {
                 print!("{}", table(&fitted));
                 match &written {
@@ -82,7 +90,7 @@ pub fn fit_and_write(
             out.push(fitted);
         }
     }
-    out
+    (out, unwritten)
 }
 
 /// The N_avg fits of `specs` against the same laws over N and N_final, for the report.
@@ -91,12 +99,11 @@ pub fn comparisons(
     fitted: &[Fitted],
     plan: &sprs::plan::Plan,
     store: &Store,
-    path: &Path,
+    access: &Access,
     print: &dyn Fn(&[sprs::diagnostic::Diag]),
 ) -> Vec<sprs::fit::compare::Comparison> {
-    let base = path.parent().unwrap_or(Path::new(""));
     let mut diags = Vec::new();
-    let comparisons = sprs::fit::compare::compare(specs, fitted, plan, store, base, &mut diags);
+    let comparisons = sprs::fit::compare::compare(specs, fitted, plan, store, access, &mut diags);
     print(&diags);
     comparisons
 }

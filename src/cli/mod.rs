@@ -22,6 +22,37 @@ pub struct Cli {
     command: Command,
 }
 
+/// What a file may read, and the limits on what it may make sprs build (`docs/security.md`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Project {
+    /// The project root: files may read only inside it (default: the nearest folder above the
+    /// file that holds `.git`, else the file's own folder).
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Also allow reading inside DIR (repeatable; `SPRS_ALLOW_READ` adds a `:`-separated list).
+    #[arg(long = "allow-read", value_name = "DIR")]
+    allow_read: Vec<PathBuf>,
+    /// The most trials a file may have.
+    #[arg(long, value_name = "N", default_value_t = sprs::check::Limits::default().trials)]
+    max_trials: u64,
+    /// The most starts a fit's grid may have.
+    #[arg(long, value_name = "N", default_value_t = sprs::check::Limits::default().fit_starts)]
+    max_fit_starts: u64,
+}
+
+impl Project {
+    /// The check options for `file`, with `--set` overrides; `Err` is the exit code of a usage
+    /// error (a `--root` or `--allow-read` that cannot be used).
+    fn options(&self, file: &std::path::Path, set: &[String]) -> Result<sprs::check::Options, ExitCode> {
+        let mut allow = self.allow_read.clone();
+        allow.extend(sprs::access::Access::allowed_from_env());
+        let access = sprs::access::Access::new(file, self.root.as_deref(), &allow)
+            .map_err(|error| usage_error(&error.to_string()))?;
+        let limits = sprs::check::Limits { trials: self.max_trials, fit_starts: self.max_fit_starts, memory: None };
+        Ok(sprs::check::Options { set: set.to_vec(), access, limits })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Parse, resolve, type- and unit-check files, expand their sweeps and validate them.
@@ -32,6 +63,8 @@ enum Command {
         /// How to print diagnostics.
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
+        #[command(flatten)]
+        project: Project,
     },
     /// Show every trial: parameter counts, steps, tokens, compute and pruning breakpoints.
     Plan {
@@ -43,6 +76,8 @@ enum Command {
         /// Override a field of every trial, as `PATH=VALUE` in the language (`--set seed=2`).
         #[arg(long, value_name = "PATH=VALUE")]
         set: Vec<String>,
+        #[command(flatten)]
+        project: Project,
     },
     /// Train every trial of the file whose result is missing.
     Run {
@@ -74,6 +109,11 @@ enum Command {
         /// (`--set model.depth=4`, `--set 'prune=journey { sparsity = 30% }'`); checked like the file.
         #[arg(long, value_name = "PATH=VALUE")]
         set: Vec<String>,
+        /// Train trials whose estimated memory exceeds the machine's (see `sprs plan`).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        project: Project,
     },
     /// Fit the file's laws to results on disk (or CSV data); write `fits/<name>.json` and `.svg`.
     Fit {
@@ -91,6 +131,8 @@ enum Command {
         /// The `--set` overrides the trials were run with.
         #[arg(long, value_name = "PATH=VALUE")]
         set: Vec<String>,
+        #[command(flatten)]
+        project: Project,
     },
     /// Print a named record, resolved with every default, and its docs.
     Explain {
@@ -99,14 +141,29 @@ enum Command {
         /// Look for the item in this file first.
         #[arg(long)]
         file: Option<PathBuf>,
+        #[command(flatten)]
+        project: Project,
     },
 }
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Check { files, format } => check::run(&files, format, std::io::stderr().is_terminal()),
-        Command::Plan { file, format, set } => plan::run(&file, &set, format, std::io::stderr().is_terminal()),
-        Command::Run { file, only, out, backend, device, checkpoint_every, jobs, shard, set } => {
+        Command::Check { files, format, project } => {
+            check::run(&files, &project, format, std::io::stderr().is_terminal())
+        }
+        Command::Plan { file, format, set, project } => match project.options(&file, &set) {
+            Ok(options) => plan::run(&file, &options, format, std::io::stderr().is_terminal()),
+            Err(code) => code,
+        },
+        Command::Run { file, only, out, backend, device, checkpoint_every, jobs, shard, set, force, project } => {
+            let mut check = match project.options(&file, &set) {
+                Ok(options) => options,
+                Err(code) => return code,
+            };
+            // The machine's memory bounds a CPU trial; a GPU's is not known here.
+            if !force && device == sprs::train::backend::Target::Cpu {
+                check.limits.memory = sprs::plan::memory::machine();
+            }
             let checkpoint_every = std::time::Duration::from_secs(checkpoint_every);
             let options = run::Options {
                 only: only.as_deref(),
@@ -116,22 +173,37 @@ pub fn run(cli: Cli) -> ExitCode {
                 checkpoint_every,
                 jobs,
                 shard,
-                set: &set,
+                check: &check,
             };
             run::run(&file, options, std::io::stderr().is_terminal())
         }
-        Command::Fit { file, only, out, format, set } => {
-            let options = fit::Options { out: out.as_deref(), set: &set, only: only.as_deref(), format };
+        Command::Fit { file, only, out, format, set, project } => {
+            let check = match project.options(&file, &set) {
+                Ok(options) => options,
+                Err(code) => return code,
+            };
+            let options = fit::Options { out: out.as_deref(), check: &check, only: only.as_deref(), format };
             fit::run(&file, options, std::io::stderr().is_terminal())
         }
-        Command::Explain { name, file } => explain::run(&name, file.as_deref()),
+        Command::Explain { name, file, project } => {
+            let options = match file.as_deref().map(|f| project.options(f, &[])).transpose() {
+                Ok(options) => options,
+                Err(code) => return code,
+            };
+            explain::run(&name, file.as_deref(), options.as_ref())
+        }
     }
 }
 
 /// Checks and plans `path`, printing its diagnostics (one line each unless `format` is human).
 /// `Err` is the exit code when there is no plan.
-fn planned(path: &std::path::Path, set: &[String], format: Format, color: bool) -> Result<Planned, ExitCode> {
-    let output = sprs::plan::plan_file_with(path, set)
+fn planned(
+    path: &std::path::Path,
+    options: &sprs::check::Options,
+    format: Format,
+    color: bool,
+) -> Result<Planned, ExitCode> {
+    let output = sprs::plan::plan_file_with(path, options)
         .map_err(|error| usage_error(&format!("cannot read `{}`: {error}", path.display())))?;
     let renderer = sprs::diagnostic::Renderer { sources: &output.sources, color, width: 100 };
     for diag in &output.diagnostics {
@@ -141,7 +213,9 @@ fn planned(path: &std::path::Path, set: &[String], format: Format, color: bool) 
         }
     }
     match (output.plan, output.checked) {
-        (Some(plan), Some(checked)) => Ok(Planned { plan, fits: checked.fits, sources: output.sources }),
+        (Some(plan), Some(checked)) => {
+            Ok(Planned { plan, fits: checked.fits, sources: output.sources, access: output.access })
+        }
         _ => Err(ExitCode::FAILURE),
     }
 }
@@ -152,6 +226,8 @@ struct Planned {
     fits: Vec<sprs::check::FitSpec>,
     /// For the diagnostics of later phases.
     sources: sprs::check::SourceMap,
+    /// What the file may read: its data, at run time.
+    access: sprs::access::Access,
 }
 
 /// Exit code 2 with a message: the command could not be carried out as asked.

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use sprs::diagnostic::Format;
 use sprs::plan::{si, PlannedTrial};
 
-pub fn run(path: &Path, set: &[String], format: Format, color: bool) -> ExitCode {
-    let plan = match super::planned(path, set, format, color) {
+pub fn run(path: &Path, options: &sprs::check::Options, format: Format, color: bool) -> ExitCode {
+    let plan = match super::planned(path, options, format, color) {
         Ok(planned) => planned.plan,
         Err(code) => return code,
     };
@@ -19,10 +19,11 @@ pub fn run(path: &Path, set: &[String], format: Format, color: bool) -> ExitCode
     ExitCode::SUCCESS
 }
 
-/// One row per trial: id, name, N, N_avg, D, steps, C and the pruning breakpoints.
+/// One row per trial: id, name, N, N_avg, D, steps, C, estimated peak memory and the pruning
+/// breakpoints.
 fn table(trials: &[PlannedTrial]) -> String {
-    let header = ["id", "name", "N", "N_avg", "D", "steps", "C", "pruning"];
-    let rows: Vec<[String; 8]> = trials
+    let header = ["id", "name", "N", "N_avg", "D", "steps", "C", "memory", "pruning"];
+    let rows: Vec<[String; 9]> = trials
         .iter()
         .map(|t| {
             [
@@ -33,6 +34,7 @@ fn table(trials: &[PlannedTrial]) -> String {
                 si(t.d as f64),
                 t.steps.to_string(),
                 format!("{:.2e}", t.c),
+                sprs::plan::memory::bytes(t.memory.total),
                 pruning(t),
             ]
         })
@@ -47,7 +49,7 @@ fn table(trials: &[PlannedTrial]) -> String {
         let mut out = String::new();
         for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
             // Names and the pruning column read left to right; numbers line up on the right.
-            let left = matches!(i, 0 | 1 | 7);
+            let left = matches!(i, 0 | 1 | 8);
             let pad = " ".repeat(width - cell.chars().count());
             out.push_str(&if left { format!("{cell}{pad}") } else { format!("{pad}{cell}") });
             out.push_str("  ");

@@ -27,8 +27,8 @@ pub struct Options<'a> {
     /// Trials trained side by side; `None` chooses (see [`Jobs::choose`]).
     pub jobs: Option<usize>,
     pub shard: Option<Shard>,
-    /// `--set PATH=VALUE` overrides, as written.
-    pub set: &'a [String],
+    /// How the file is checked (`--set`, `--root`, `--allow-read`, limits).
+    pub check: &'a sprs::check::Options,
 }
 
 /// `--shard I/N`: the trials whose position in the file's plan is I-1 modulo N. Positions are
@@ -95,7 +95,8 @@ struct Tally {
 }
 
 pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
-    let super::Planned { plan, fits, sources } = match super::planned(path, options.set, Format::Human, color) {
+    let super::Planned { plan, fits, sources, access } = match super::planned(path, options.check, Format::Human, color)
+    {
         Ok(planned) => planned,
         Err(code) => return code,
     };
@@ -119,8 +120,10 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
         Some(shard) => named.iter().enumerate().filter(|(i, _)| shard.takes(*i)).map(|(_, t)| *t).collect(),
         None => named,
     };
-    let store = Store::new(options.out, path);
-    let base = path.parent().unwrap_or(Path::new(""));
+    let store = match Store::new(options.out, path) {
+        Ok(store) => store,
+        Err(error) => return super::usage_error(&error.to_string()),
+    };
     let order: Vec<&str> = plan.trials.iter().map(|t| t.id.as_str()).collect();
 
     let finished = |t: &PlannedTrial| {
@@ -156,7 +159,9 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
     } else {
         ProgressDrawTarget::hidden()
     });
+    // Lines can hold what a file wrote (a path in an error): escaped for the terminal.
     let say = |line: String| {
+        let line = sprs::escape::controls(&line).into_owned();
         if bars.is_hidden() {
             eprintln!("{line}");
         } else {
@@ -210,7 +215,8 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
                         say(format!("{}: resuming from its checkpoint", planned.name));
                     }
                     let clock = Instant::now();
-                    let result = pool.install(|| train(planned, base, &device, &store, options.checkpoint_every, &bar));
+                    let result =
+                        pool.install(|| train(planned, &access, &device, &store, options.checkpoint_every, &bar, &say));
                     bar.finish_and_clear();
                     bars.remove(&bar);
                     let written = store.finish(&result);
@@ -267,6 +273,14 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
     if !tally.busy.is_empty() {
         summary.push_str(&format!(", {} running in another process", tally.busy.len()));
     }
+    if let (false, Some(peak)) = (tally.trained.is_empty(), sprs::plan::memory::process_peak()) {
+        let estimate = trials.iter().map(|t| t.memory.total).max().unwrap_or(0);
+        summary.push_str(&format!(
+            "; peak memory {} (largest estimate {})",
+            sprs::plan::memory::bytes(peak),
+            sprs::plan::memory::bytes(estimate)
+        ));
+    }
     eprintln!("{summary} ({:.1} min)", started.elapsed().as_secs_f64() / 60.0);
     for (name, error) in &tally.failed {
         eprintln!("  failed: {name}: {error}");
@@ -295,9 +309,9 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
     } else {
         let renderer = sprs::diagnostic::Renderer { sources: &sources, color, width: 100 };
         let print = |diags: &[sprs::diagnostic::Diag]| diags.iter().for_each(|d| eprintln!("{}", renderer.human(d)));
-        let fitted = super::fit::fit_and_write(&fits, &plan, &store, path, false, &print);
-        fits_failed = fitted.len() < fits.len();
-        let comparisons = super::fit::comparisons(&fits, &fitted, &plan, &store, path, &print);
+        let (fitted, unwritten) = super::fit::fit_and_write(&fits, &plan, &store, &access, false, &print);
+        fits_failed = fitted.len() < fits.len() || unwritten > 0;
+        let comparisons = super::fit::comparisons(&fits, &fitted, &plan, &store, &access, &print);
         match sprs::report::write(&store, &plan, &results, &fitted, &comparisons) {
             Ok(report) => {
                 for fitted in &fitted {
@@ -324,27 +338,36 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
 /// Trains one trial, showing its steps on `bar`.
 fn train(
     planned: &PlannedTrial,
-    base: &Path,
+    access: &sprs::access::Access,
     device: &sprs::train::backend::Device,
     store: &Store,
     checkpoint_every: std::time::Duration,
     bar: &ProgressBar,
+    say: &dyn Fn(String),
 ) -> TrialResult {
     let started = Instant::now();
     let mut first = None;
     let tokens_per_step = planned.tokens_per_step as f64;
-    sprs::train::run::run(planned, base, device, store, checkpoint_every, &mut |report| {
-        // The rate counts the steps of this process only, not those before a resume.
-        let first = *first.get_or_insert(report.step);
-        let steps = (report.step + 1 - first) as f64;
-        bar.set_position(report.step + 1);
-        bar.set_message(format!(
-            "loss {:.3}  {:.0} tokens/s  sparsity {:.0}%",
-            report.loss,
-            steps * tokens_per_step / started.elapsed().as_secs_f64().max(1e-9),
-            report.sparsity * 100.0
-        ));
-    })
+    sprs::train::run::run(
+        planned,
+        access,
+        device,
+        store,
+        checkpoint_every,
+        &mut |report| {
+            // The rate counts the steps of this process only, not those before a resume.
+            let first = *first.get_or_insert(report.step);
+            let steps = (report.step + 1 - first) as f64;
+            bar.set_position(report.step + 1);
+            bar.set_message(format!(
+                "loss {:.3}  {:.0} tokens/s  sparsity {:.0}%",
+                report.loss,
+                steps * tokens_per_step / started.elapsed().as_secs_f64().max(1e-9),
+                report.sparsity * 100.0
+            ));
+        },
+        &mut |warning| say(format!("{}: warning: {warning}", planned.name)),
+    )
 }
 
 fn trial_bar(planned: &PlannedTrial, index: usize, count: usize) -> ProgressBar {

@@ -4,6 +4,8 @@
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
+
+use crate::access::{Access, MAX_TOKENIZER_BYTES};
 use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
 use tokenizers::models::TrainerWrapper;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
@@ -18,7 +20,8 @@ const CHUNK: usize = 1 << 16;
 pub fn trained(texts: &[&str], vocab: u64, cache: Option<&Path>) -> Result<Tokenizer, String> {
     let path = cache.map(|dir| dir.join(format!("bpe-{vocab}-{}.json", key(texts, vocab))));
     if let Some(path) = &path {
-        if let Ok(tokenizer) = Tokenizer::from_file(path) {
+        let cached = crate::store::files::read(path, MAX_TOKENIZER_BYTES).ok();
+        if let Some(tokenizer) = cached.and_then(|bytes| Tokenizer::from_bytes(bytes).ok()) {
             return Ok(tokenizer);
         }
     }
@@ -29,9 +32,11 @@ pub fn trained(texts: &[&str], vocab: u64, cache: Option<&Path>) -> Result<Token
     Ok(tokenizer)
 }
 
-/// A tokenizer from a `tokenizer.json` file.
-pub fn load(path: &Path) -> Result<Tokenizer, String> {
-    Tokenizer::from_file(path).map_err(|e| format!("cannot load the tokenizer `{}`: {e}", path.display()))
+/// A tokenizer from a `tokenizer.json` file (a configuration path, read through `access`).
+pub fn load(access: &Access, path: &str) -> Result<Tokenizer, String> {
+    let cannot = |e: String| format!("cannot load the tokenizer `{path}`: {e}");
+    let (bytes, _) = access.read(&access.base().join(path), MAX_TOKENIZER_BYTES).map_err(|e| cannot(e.to_string()))?;
+    Tokenizer::from_bytes(bytes).map_err(|e| cannot(e.to_string()))
 }
 
 /// The token ids of `text`.
@@ -61,7 +66,7 @@ fn train(texts: &[&str], vocab: u64) -> Result<Tokenizer, String> {
 fn save(tokenizer: &Tokenizer, path: &Path) -> Result<(), String> {
     let json = tokenizer.to_string(false).map_err(|e| format!("cannot serialize the tokenizer: {e}"))?;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+        crate::store::files::create_dir(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
     }
     crate::store::write_atomic(path, json.as_bytes()).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }

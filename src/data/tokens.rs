@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::hash::mix;
 use super::{bpe, corpus, split, synthetic};
+use crate::access::Access;
 use crate::check::config::{DataConfig, Dtype, Source, Tokenizer};
 
 /// The tokens of a data source, split into training and held-out ranges.
@@ -31,8 +32,8 @@ pub struct Mapped {
 }
 
 impl Mapped {
-    fn open(path: &Path, shown: &str, dtype: Dtype, start: usize) -> Result<Mapped, String> {
-        let file = std::fs::File::open(path).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+    fn open(access: &Access, shown: &str, dtype: Dtype, start: usize) -> Result<Mapped, String> {
+        let (file, _) = access.open(&access.base().join(shown)).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
         // SAFETY: the map is only read, and token files are inputs that nothing writes while a
         // run reads them; one changed underneath would give wrong tokens, not unsafety in Rust
         // terms beyond what any reader of a changing file sees.
@@ -95,10 +96,10 @@ impl Stream {
 }
 
 impl Tokens {
-    /// Loads a source; `base` is the directory that config paths are relative to, and `cache`
-    /// where trained tokenizers are kept (none: train every time).
-    pub fn load(data: &DataConfig, base: &Path, cache: Option<&Path>) -> Result<Tokens, String> {
-        if let Some(tokens) = Tokens::mapped(data, base)? {
+    /// Loads a source, reading its files through `access` (config paths are relative to its
+    /// base); `cache` is where trained tokenizers are kept (none: train every time).
+    pub fn load(data: &DataConfig, access: &Access, cache: Option<&Path>) -> Result<Tokens, String> {
+        if let Some(tokens) = Tokens::mapped(data, access)? {
             return Ok(tokens);
         }
         let mut ids = Vec::new();
@@ -117,16 +118,16 @@ impl Tokens {
         };
         match &data.valid {
             Some(valid) => {
-                let train = Segments::read(&data.source, base)?.whole();
-                let holdout = Segments::read(valid, base)?.whole();
-                let tokenizer = Coder::new(&data.tokenizer, &[&train], base, cache)?;
+                let train = Segments::read(&data.source, access)?.whole();
+                let holdout = Segments::read(valid, access)?.whole();
+                let tokenizer = Coder::new(&data.tokenizer, &[&train], access, cache)?;
                 push(&tokenizer, train, false)?;
                 push(&tokenizer, holdout, true)?;
             }
             None => {
-                let segments = Segments::read(&data.source, base)?.split(data.holdout);
+                let segments = Segments::read(&data.source, access)?.split(data.holdout);
                 let train: Vec<&Segment> = segments.iter().filter(|(_, held)| !held).map(|(s, _)| s).collect();
-                let tokenizer = Coder::new(&data.tokenizer, &train, base, cache)?;
+                let tokenizer = Coder::new(&data.tokenizer, &train, access, cache)?;
                 for (segment, held) in segments {
                     push(&tokenizer, segment, held)?;
                 }
@@ -137,9 +138,9 @@ impl Tokens {
 
     /// `tokens(..)` files, memory-mapped and read in place (with a `valid` source, when that is
     /// a token file too); `None` for other sources.
-    fn mapped(data: &DataConfig, base: &Path) -> Result<Option<Tokens>, String> {
+    fn mapped(data: &DataConfig, access: &Access) -> Result<Option<Tokens>, String> {
         let Source::Tokens { path, dtype } = &data.source else { return Ok(None) };
-        let first = Mapped::open(&base.join(path), path, *dtype, 0)?;
+        let first = Mapped::open(access, path, *dtype, 0)?;
         let len = first.len;
         match &data.valid {
             None => {
@@ -150,7 +151,7 @@ impl Tokens {
                 Ok(Some(Tokens { tokens: Stream::Mapped(vec![first]), train, holdout }))
             }
             Some(Source::Tokens { path: valid, dtype }) => {
-                let second = Mapped::open(&base.join(valid), valid, *dtype, len)?;
+                let second = Mapped::open(access, valid, *dtype, len)?;
                 let (train, holdout) =
                     (std::iter::once(0..len).collect(), std::iter::once(len..len + second.len).collect());
                 Ok(Some(Tokens { tokens: Stream::Mapped(vec![first, second]), train, holdout }))
@@ -161,7 +162,7 @@ impl Tokens {
 }
 
 /// [`split::blocks`] with neighbouring blocks of the same side joined.
-fn runs(len: usize, holdout: f64) -> Vec<(Range<usize>, bool)> {
+pub fn runs(len: usize, holdout: f64) -> Vec<(Range<usize>, bool)> {
     let mut runs: Vec<(Range<usize>, bool)> = Vec::new();
     for (range, held) in split::blocks(len, holdout) {
         match runs.last_mut() {
@@ -185,7 +186,7 @@ enum Segments {
 }
 
 impl Segments {
-    fn read(source: &Source, base: &Path) -> Result<Segments, String> {
+    fn read(source: &Source, access: &Access) -> Result<Segments, String> {
         Ok(match source {
             Source::Bundled { name } => Segments::Text(
                 corpus::find(name).ok_or_else(|| format!("no bundled corpus `{name}`"))?.text()?.to_vec(),
@@ -193,12 +194,14 @@ impl Segments {
             Source::Text { paths } => {
                 let mut all = Vec::new();
                 for path in paths {
-                    all.extend(std::fs::read(base.join(path)).map_err(|e| format!("cannot read `{path}`: {e}"))?);
+                    let cannot = |e: String| format!("cannot read `{path}`: {e}");
+                    let (mut file, _) = access.open(&access.base().join(path)).map_err(|e| cannot(e.to_string()))?;
+                    std::io::Read::read_to_end(&mut file, &mut all).map_err(|e| cannot(e.to_string()))?;
                 }
                 Segments::Text(all)
             }
             Source::Tokens { path, dtype } => {
-                let mapped = Mapped::open(&base.join(path), path, *dtype, 0)?;
+                let mapped = Mapped::open(access, path, *dtype, 0)?;
                 Segments::Ids((0..mapped.len).map(|i| mapped.get(i)).collect())
             }
             Source::Synthetic(config) => Segments::Ids(synthetic::generate(config)),
@@ -250,10 +253,10 @@ enum Coder {
 
 impl Coder {
     /// The tokenizer, trained on `train` where it is trained.
-    fn new(tokenizer: &Tokenizer, train: &[&Segment], base: &Path, cache: Option<&Path>) -> Result<Coder, String> {
+    fn new(tokenizer: &Tokenizer, train: &[&Segment], access: &Access, cache: Option<&Path>) -> Result<Coder, String> {
         match tokenizer {
             Tokenizer::Bytes => Ok(Coder::Bytes),
-            Tokenizer::File { path } => Ok(Coder::Bpe(Box::new(bpe::load(&base.join(path))?))),
+            Tokenizer::File { path } => Ok(Coder::Bpe(Box::new(bpe::load(access, path)?))),
             Tokenizer::Bpe { vocab } => {
                 let texts = train
                     .iter()
@@ -355,7 +358,7 @@ mod tests {
 
     #[test]
     fn batches_are_a_function_of_seed_and_step_and_stay_in_the_training_split() {
-        let tokens = Tokens::load(&markov(100_000), Path::new("."), None).unwrap();
+        let tokens = Tokens::load(&markov(100_000), &Access::default(), None).unwrap();
         let sampler = Sampler::new(&tokens, 16).unwrap();
         assert_eq!(sampler.batch(1, 5, 8), sampler.batch(1, 5, 8));
         assert_ne!(sampler.batch(1, 5, 8), sampler.batch(1, 6, 8));
@@ -367,7 +370,7 @@ mod tests {
 
     #[test]
     fn evaluation_windows_are_fixed_held_out_and_bounded() {
-        let tokens = Tokens::load(&markov(100_000), Path::new("."), None).unwrap();
+        let tokens = Tokens::load(&markov(100_000), &Access::default(), None).unwrap();
         let windows = eval_windows(&tokens, 16, 1000);
         assert_eq!(windows.len(), 1000 / 16);
         for start in &windows {
@@ -384,7 +387,7 @@ mod tests {
             holdout: 0.01,
             valid: None,
         };
-        let tokens = Tokens::load(&data, Path::new("."), None).unwrap();
+        let tokens = Tokens::load(&data, &Access::default(), None).unwrap();
         assert_eq!(tokens.tokens.len() as u64, corpus::SHAKESPEARE.bytes);
         let held: usize = tokens.holdout.iter().map(|r| r.len()).sum();
         assert!((held as f64 / tokens.tokens.len() as f64 - 0.01).abs() < 0.002);
@@ -404,8 +407,14 @@ mod tests {
             valid: None,
         };
         let cache = dir.path().join("cache");
-        let bytes = Tokens::load(&data(Tokenizer::Bytes), dir.path(), None).unwrap();
-        let bpe = Tokens::load(&data(Tokenizer::Bpe { vocab: 400 }), dir.path(), Some(&cache)).unwrap();
+        let bytes =
+            Tokens::load(&data(Tokenizer::Bytes), &Access::for_entry(&dir.path().join("x.sprs")), None).unwrap();
+        let bpe = Tokens::load(
+            &data(Tokenizer::Bpe { vocab: 400 }),
+            &Access::for_entry(&dir.path().join("x.sprs")),
+            Some(&cache),
+        )
+        .unwrap();
         assert!(bpe.tokens.len() < bytes.tokens.len() / 2);
         assert!(bpe.tokens.max() < Some(400));
         let file = std::fs::read_dir(&cache).unwrap().next().unwrap().unwrap().path();
@@ -441,7 +450,7 @@ mod tests {
             holdout: 0.2,
             valid,
         };
-        let tokens = Tokens::load(&data(None), dir.path(), None).unwrap();
+        let tokens = Tokens::load(&data(None), &Access::for_entry(&dir.path().join("x.sprs")), None).unwrap();
         assert!(matches!(tokens.tokens, Stream::Mapped(_)));
         assert_eq!(tokens.tokens.len(), 20_000);
         let all: Vec<u32> = tokens.tokens.window(0..20_000).into_owned();
@@ -454,16 +463,19 @@ mod tests {
         let runs: Vec<_> = runs(20_000, 0.2).into_iter().filter(|(_, h)| *h).map(|(r, _)| r).collect();
         assert_eq!(tokens.holdout, runs);
 
-        let valid =
-            Tokens::load(&data(Some(Source::Tokens { path: "b.bin".into(), dtype: Dtype::U32 })), dir.path(), None)
-                .unwrap();
+        let valid = Tokens::load(
+            &data(Some(Source::Tokens { path: "b.bin".into(), dtype: Dtype::U32 })),
+            &Access::for_entry(&dir.path().join("x.sprs")),
+            None,
+        )
+        .unwrap();
         assert_eq!((valid.train.len(), valid.holdout.len()), (1, 1));
         assert_eq!((valid.train[0].clone(), valid.holdout[0].clone()), (0..20_000, 20_000..23_000));
         assert_eq!(valid.tokens.window(19_999..20_001).into_owned(), vec![u32::from(ids[19_999]), 70_000]);
         assert_eq!(valid.tokens.max(), Some(72_999));
 
         let odd = DataConfig { source: Source::Tokens { path: "odd.bin".into(), dtype: Dtype::U16 }, ..data(None) };
-        let error = Tokens::load(&odd, dir.path(), None).err().unwrap();
+        let error = Tokens::load(&odd, &Access::for_entry(&dir.path().join("x.sprs")), None).err().unwrap();
         assert!(error.contains("3 bytes, not a whole number of 2-byte ids"), "{error}");
     }
 }

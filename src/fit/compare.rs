@@ -2,9 +2,8 @@
 //! size) and over `N_final` (the size at the end), fitted to the same points with the same held-out
 //! points. The better count has the lower in-sample and held-out error.
 
-use std::path::Path;
-
 use super::{data, fit, Fitted};
+use crate::access::Access;
 use crate::check::FitSpec;
 use crate::diagnostic::Diag;
 use crate::plan::Plan;
@@ -45,7 +44,7 @@ pub fn compare(
     fitted: &[Fitted],
     plan: &Plan,
     store: &Store,
-    base: &Path,
+    access: &Access,
     diags: &mut Vec<Diag>,
 ) -> Vec<Comparison> {
     let mut out = Vec::new();
@@ -55,7 +54,7 @@ pub fn compare(
         if variants.is_empty() {
             continue;
         }
-        let Some(points) = data::load(spec, plan, store, base, diags) else { continue };
+        let Some(points) = data::load(spec, plan, store, access, diags) else { continue };
         let mut comparison = Comparison { fit: spec.name.clone(), variants: vec![(AVERAGE.into(), done.clone())] };
         for (count, variant) in ALTERNATIVES.iter().zip(&variants) {
             match fit(variant, &points) {

@@ -1,11 +1,10 @@
 //! The points a fit is made on: rows of a CSV file, or the results of a file's trials, each a
 //! set of named values (observables and config paths), filtered by `where` conditions.
 
-use std::path::Path;
-
 use serde_json::{Map, Value as Json};
 
 use super::error::FitError;
+use crate::access::{Access, MAX_CSV_BYTES};
 use crate::check::observables::dotted;
 use crate::check::{ColumnSource, FitSource, FitSpec, Loc};
 use crate::diagnostic::Diag;
@@ -39,6 +38,9 @@ impl Point {
         self.get(name).and_then(Json::as_f64)
     }
 }
+
+/// The most rows a fit reads from one CSV file.
+pub const MAX_CSV_ROWS: usize = 1_000_000;
 
 /// A value while evaluating a condition or a derived column.
 #[derive(Debug, Clone, PartialEq)]
@@ -156,13 +158,13 @@ fn evaluation(at: Loc, expr: &Expr, what: &str, point: &Point, error: String) ->
 
 /// The points of a fit from all its sources. Errors and warnings go to `diags`; the points are
 /// `None` after an error.
-pub fn load(spec: &FitSpec, plan: &Plan, store: &Store, base: &Path, diags: &mut Vec<Diag>) -> Option<Vec<Point>> {
+pub fn load(spec: &FitSpec, plan: &Plan, store: &Store, access: &Access, diags: &mut Vec<Diag>) -> Option<Vec<Point>> {
     let errors_before = diags.iter().filter(|d| d.is_error()).count();
     let mut points = Vec::new();
     for source in &spec.sources {
         match source {
             FitSource::Csv { path, columns, filter, at } => {
-                let Some(rows) = csv_points(path, columns, base, *at, diags) else { continue };
+                let Some(rows) = csv_points(path, columns, access, *at, diags) else { continue };
                 points.extend(rows.into_iter().filter(|p| filter.as_ref().is_none_or(|c| passes(c, p, *at, diags))));
             }
             FitSource::Trials { item, filter, at } => {
@@ -206,20 +208,23 @@ pub fn load(spec: &FitSpec, plan: &Plan, store: &Store, base: &Path, diags: &mut
 fn csv_points(
     path: &str,
     columns: &[crate::check::Column],
-    base: &Path,
+    access: &Access,
     at: Loc,
     diags: &mut Vec<Diag>,
 ) -> Option<Vec<Point>> {
     let unreadable = |error: String| {
         Diag::new(at.file, FitError::CsvUnreadable { path: path.to_string(), error, span: at.span.into() })
     };
-    let mut reader = match csv::Reader::from_path(base.join(path)) {
-        Ok(reader) => reader,
+    // What the file holds is shown in diagnostics (its header, a cell that is not a number) only
+    // when it lies inside the project root, not in a folder allowed with `--allow-read`.
+    let (bytes, in_root) = match access.read(&access.base().join(path), MAX_CSV_BYTES) {
+        Ok((bytes, place)) => (bytes, place.in_root),
         Err(error) => {
             diags.push(unreadable(error.to_string()));
             return None;
         }
     };
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
     let headers: Vec<String> = match reader.headers() {
         Ok(headers) => headers.iter().map(str::to_string).collect(),
         Err(error) => {
@@ -233,8 +238,12 @@ fn csv_points(
             match headers.iter().position(|h| h == name) {
                 Some(i) => indices.push(Some(i)),
                 None => {
-                    let help = crate::check::did_you_mean(name, headers.iter().map(String::as_str))
-                        .or_else(|| Some(format!("its columns are {}", quoted(&headers))));
+                    let help = if in_root {
+                        crate::check::did_you_mean(name, headers.iter().map(String::as_str))
+                            .or_else(|| Some(format!("its columns are {}", quoted(&headers))))
+                    } else {
+                        Some("the file is outside the project root, so its columns are not shown".into())
+                    };
                     diags.push(Diag::new(
                         column.at.file,
                         FitError::MissingColumn {
@@ -253,6 +262,10 @@ fn csv_points(
     }
     let mut points = Vec::new();
     for (row, record) in reader.records().enumerate() {
+        if row >= MAX_CSV_ROWS {
+            diags.push(unreadable(format!("it has more than {MAX_CSV_ROWS} rows")));
+            return None;
+        }
         let record = match record {
             Ok(record) => record,
             Err(error) => {
@@ -275,7 +288,7 @@ fn csv_points(
                                     path: path.to_string(),
                                     row: row + 1,
                                     column: name.clone(),
-                                    value: text.to_string(),
+                                    value: if in_root { format!("`{text}`") } else { "a value".into() },
                                     span: column.at.span.into(),
                                 },
                             ));

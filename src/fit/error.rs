@@ -26,7 +26,7 @@ pub enum FitError {
         help: Option<String>,
     },
 
-    #[error("row {row} of `{path}` has `{value}` in column `{column}`, not a number")]
+    #[error("row {row} of `{path}` has {value} in column `{column}`, not a number")]
     #[diagnostic(code(sprs::E0603), help("fix the row, or leave it out with `where`"))]
     NotANumber {
         path: String,

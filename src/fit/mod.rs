@@ -12,11 +12,10 @@ pub mod optimize;
 mod optimal;
 pub mod plot;
 
-use std::path::Path;
-
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::access::Access;
 use crate::check::{FitSpec, Loss};
 use crate::data::hash::mix;
 use crate::diagnostic::Diag;
@@ -96,12 +95,12 @@ fn params_map<S: serde::Serializer>(params: &[ParamFit], s: S) -> Result<S::Ok, 
 /// The central share of bootstrap estimates in a reported interval.
 pub const INTERVAL: f64 = 0.95;
 
-/// Runs every fit of a planned file on its data: CSV paths are relative to `base`, trial results
+/// Runs every fit of a planned file on its data: CSV files are read through `access`, trial results
 /// are read from `store`. Diagnostics (with their files) go to `diags`.
-pub fn run_fits(fits: &[FitSpec], plan: &Plan, store: &Store, base: &Path, diags: &mut Vec<Diag>) -> Vec<Fitted> {
+pub fn run_fits(fits: &[FitSpec], plan: &Plan, store: &Store, access: &Access, diags: &mut Vec<Diag>) -> Vec<Fitted> {
     fits.iter()
         .filter_map(|spec| {
-            let points = data::load(spec, plan, store, base, diags)?;
+            let points = data::load(spec, plan, store, access, diags)?;
             match fit(spec, &points) {
                 Ok(fitted) => Some(fitted),
                 Err(diag) => {
@@ -354,9 +353,10 @@ fn errors<'a>(predictions: impl Iterator<Item = &'a Prediction>) -> Errors {
     Errors { points: count, mae: abs / n, rmse_log: (sq / n).sqrt() }
 }
 
-/// Writes `<dir>/<name>.json` (atomically) and the plot `<dir>/<name>.svg`; returns both paths.
-pub fn write(fitted: &Fitted, dir: &Path) -> Result<(std::path::PathBuf, std::path::PathBuf), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+/// Writes `fits/<name>.json` (atomically) and the plot `fits/<name>.svg` in the results folder;
+/// returns both paths.
+pub fn write(fitted: &Fitted, store: &Store) -> Result<(std::path::PathBuf, std::path::PathBuf), String> {
+    let dir = store.folder("fits").map_err(|e| format!("cannot create `{}`: {e}", store.fits_dir().display()))?;
     let json = dir.join(format!("{}.json", fitted.name));
     let mut bytes = serde_json::to_vec_pretty(fitted).map_err(|e| e.to_string())?;
     bytes.push(b'\n');

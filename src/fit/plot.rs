@@ -23,7 +23,7 @@ pub fn observed_vs_predicted(fitted: &Fitted, path: &Path) -> Result<(), String>
     let draw = || -> Result<(), Box<dyn std::error::Error + '_>> {
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(format!("{}: L = {}", fitted.name, fitted.law), ("sans-serif", 18))
+            .caption(format!("{}: L = {}", fitted.name, crate::escape::controls(&fitted.law)), ("sans-serif", 18))
             .margin(16)
             .x_label_area_size(44)
             .y_label_area_size(56)

@@ -100,4 +100,33 @@ pub enum PlanError {
         #[label("more than one epoch")]
         span: SourceSpan,
     },
+
+    #[error(
+        "in `{trial}`, no stretch of the {split} split holds a window of {window} tokens (the longest has {longest})"
+    )]
+    #[diagnostic(
+        code(sprs::E0311),
+        help("the data is split into held-out and training stretches of 4096-token blocks; use more data, a smaller `context`, or a larger `holdout`")
+    )]
+    DataTooSmall {
+        trial: String,
+        split: &'static str,
+        longest: u64,
+        window: u64,
+        #[label("too little data for one window")]
+        span: SourceSpan,
+    },
+
+    #[error("`{trial}` needs about {needs} of memory to train, more than the {available} of this machine")]
+    #[diagnostic(
+        code(sprs::E0401),
+        help("`sprs plan` shows each trial's estimate; use a smaller batch, context or model, or run with `--force` to try anyway")
+    )]
+    OutOfMemory {
+        trial: String,
+        needs: String,
+        available: String,
+        #[label("too large for this machine")]
+        span: SourceSpan,
+    },
 }

@@ -49,9 +49,17 @@ pub enum Problem {
 pub struct Solution {
     pub steps: u64,
     pub window: Option<Window>,
-    pub updates: Vec<Update>,
+    /// The mask updates, made on demand (a solve tries many schedules and keeps one).
+    pub schedule: Option<Schedule>,
     /// Non-zero counted parameters summed over all steps.
     pub param_steps: u128,
+}
+
+impl Solution {
+    /// Every mask update, in order.
+    pub fn updates(&self) -> Vec<Update> {
+        self.schedule.map(|schedule| schedule.updates()).unwrap_or_default()
+    }
 }
 
 /// The numbers of a trial that do not depend on how long it runs.
@@ -80,7 +88,13 @@ impl<'a> Trial<'a> {
 
     /// Weights removed at `sparsity`: one global count, or one per matrix for `layerwise`.
     pub fn pruned(&self, sparsity: f64) -> u64 {
-        prune::pruned_in(sparsity, self.config.prune.scope, self.prunable.iter().map(|(_, size)| *size))
+        match self.config.prune.scope {
+            // `pruned_in` of the sizes, without summing them at every update of a long schedule.
+            Scope::Global => prune::pruned(sparsity, self.prunable_total),
+            Scope::Layerwise => {
+                prune::pruned_in(sparsity, Scope::Layerwise, self.prunable.iter().map(|(_, size)| *size))
+            }
+        }
     }
 
     /// Non-zero counted parameters at `sparsity`.
@@ -189,8 +203,7 @@ impl<'a> Trial<'a> {
     /// The schedule of a run of `steps` steps, with `reference` parameter-steps as the total
     /// compute that fractions of compute refer to.
     fn schedule(&self, steps: u64, reference: f64) -> Result<Solution, Problem> {
-        let dense =
-            Solution { steps, window: None, updates: Vec::new(), param_steps: steps as u128 * self.counted as u128 };
+        let dense = Solution { steps, window: None, schedule: None, param_steps: steps as u128 * self.counted as u128 };
         if !self.prunes() {
             return Ok(dense);
         }
@@ -213,6 +226,8 @@ impl<'a> Trial<'a> {
             });
         }
         let window = |end: u64| Window { start, end, every };
+        // Sums of compute before a candidate end, as `(end, sum)`.
+        let tried: std::cell::RefCell<Vec<(u64, u128)>> = std::cell::RefCell::new(Vec::new());
         let end = match (prune.curve, prune.end) {
             (Curve::OneShot, _) => start,
             (_, Point::Steps(_) | Point::Tokens(_)) => {
@@ -254,7 +269,9 @@ impl<'a> Trial<'a> {
                         let target = value * reference * (1.0 - TOLERANCE);
                         let exact = |k: u64| {
                             let end = start + k * every;
-                            self.spent_before(&Schedule::new(prune.curve, prune.sparsity, window(end)), end) as f64
+                            let sum = self.spent_before(&Schedule::new(prune.curve, prune.sparsity, window(end)), end);
+                            tried.borrow_mut().push((end, sum));
+                            sum as f64
                         };
                         let (mut lo, mut hi) = (0, k_max);
                         while lo < hi {
@@ -266,13 +283,9 @@ impl<'a> Trial<'a> {
                                 lo = mid + 1;
                             }
                         }
-                        while lo < k_max && exact(lo) < target {
-                            lo += 1;
-                        }
-                        while lo > 0 && exact(lo - 1) >= target {
-                            lo -= 1;
-                        }
-                        lo
+                        // The estimate is close: gallop from it, so that the exact sums (each a
+                        // pass over the updates) are few however long the schedule.
+                        first_from(lo, k_max, |k| exact(k) >= target)
                     }
                     Basis::Steps | Basis::Tokens => {
                         let raw = ceil(value * steps as f64);
@@ -290,8 +303,17 @@ impl<'a> Trial<'a> {
         }
         let window = window(end);
         let schedule = Schedule::new(prune.curve, prune.sparsity, window);
-        let param_steps = self.spent_before(&schedule, steps);
-        Ok(Solution { steps, window: Some(window), updates: schedule.updates(), param_steps })
+        // The compute before the end, if the search above summed it, plus the steps after the
+        // last update: the same total as a new pass over the updates, without the pass.
+        let before_end = tried.borrow().iter().find(|(at, _)| *at == end).map(|(_, sum)| *sum);
+        let param_steps = match (before_end, schedule.len()) {
+            (Some(before), updates) if updates > 0 => {
+                let last = schedule.update(updates - 1);
+                before + (steps - end) as u128 * self.nonzero(last.sparsity) as u128
+            }
+            _ => self.spent_before(&schedule, steps),
+        };
+        Ok(Solution { steps, window: Some(window), schedule: Some(schedule), param_steps })
     }
 
     /// The step a point resolves to. A fraction of compute as a point before pruning starts is
@@ -339,6 +361,54 @@ impl<'a> Trial<'a> {
     }
 }
 
+/// The smallest `k` in `0..=max` at which `reaches` holds, or `max` if it holds nowhere, for a
+/// predicate that is false up to some `k` and true from there on. It searches outward from
+/// `guess` in doubling steps, then bisects: O(log distance) calls.
+fn first_from(guess: u64, max: u64, reaches: impl Fn(u64) -> bool) -> u64 {
+    let guess = guess.min(max);
+    // The answer lies in lo..=hi, and `reaches(hi)` holds.
+    let (mut lo, mut hi) = (0, guess);
+    if reaches(guess) {
+        let mut step = 1;
+        while hi > 0 {
+            let probe = hi.saturating_sub(step);
+            if !reaches(probe) {
+                lo = probe + 1;
+                break;
+            }
+            hi = probe;
+            step *= 2;
+        }
+    } else {
+        let mut step = 1;
+        lo = guess + 1;
+        loop {
+            if lo > max {
+                return max;
+            }
+            let probe = guess.saturating_add(step).min(max);
+            if reaches(probe) {
+                hi = probe;
+                break;
+            }
+            if probe == max {
+                return max;
+            }
+            lo = probe + 1;
+            step *= 2;
+        }
+    }
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if reaches(mid) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo
+}
+
 fn too_long() -> Problem {
     Problem::TooLarge { what: format!("the budget needs more than the {MAX_STEPS} steps a plan may have") }
 }
@@ -347,4 +417,26 @@ fn too_long() -> Problem {
 fn ceil(x: f64) -> u64 {
     // `as` saturates: a huge value becomes u64::MAX and is caught by MAX_STEPS.
     (x * (1.0 - TOLERANCE)).ceil().max(0.0) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_from;
+
+    #[test]
+    fn the_outward_search_finds_the_first_point_that_reaches() {
+        for max in [0u64, 1, 2, 7, 100] {
+            for threshold in 0..=max + 2 {
+                for guess in 0..=max + 1 {
+                    let calls = std::cell::Cell::new(0);
+                    let found = first_from(guess, max, |k| {
+                        calls.set(calls.get() + 1);
+                        k >= threshold
+                    });
+                    assert_eq!(found, threshold.min(max), "max {max}, threshold {threshold}, guess {guess}");
+                    assert!(calls.get() <= 4 * (64 - max.leading_zeros() as usize) + 2, "{} calls", calls.get());
+                }
+            }
+        }
+    }
 }

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::PathBuf;
 
+use crate::escape::{markdown_code, markdown_text};
 use crate::fit::compare::Comparison;
 use crate::fit::{Errors, Fitted};
 use crate::plan::{si, Plan};
@@ -25,15 +26,14 @@ pub fn write(
     fitted: &[Fitted],
     comparisons: &[Comparison],
 ) -> io::Result<PathBuf> {
-    let dir = store.root.join("report");
-    std::fs::create_dir_all(&dir)?;
+    let dir = store.folder("report")?;
     let ids: std::collections::HashSet<&str> = plan.trials.iter().map(|t| t.id.as_str()).collect();
     // This file's trials only: the folder may hold results of an earlier version of the file.
     let rows: Vec<&Row> = rows.iter().filter(|r| ids.contains(&r.result.id.as_str())).collect();
     let ok: Vec<&Row> = rows.iter().copied().filter(|r| r.result.status == Status::Ok).collect();
     let stem = store.root.file_name().map_or_else(|| "sprs".into(), |s| s.to_string_lossy().into_owned());
 
-    let mut md = format!("# {stem}\n\n");
+    let mut md = format!("# {}\n\n", markdown_text(&stem));
     let failed = rows.len() - ok.len();
     let _ = writeln!(
         md,
@@ -81,12 +81,12 @@ fn trial_table(rows: &[&Row]) -> String {
         let r = &row.result;
         let loss = match (r.status, r.l) {
             (Status::Ok, Some(l)) => format!("{l:.4}"),
-            _ => format!("failed: {}", r.error.as_deref().unwrap_or("").replace('|', "\\|")),
+            _ => format!("failed: {}", markdown_text(r.error.as_deref().unwrap_or(""))),
         };
         let _ = writeln!(
             md,
-            "| `{}` | {} | {} | {:.0}% | {} | {:.2e} | {loss} |",
-            row.name,
+            "| {} | {} | {} | {:.0}% | {} | {:.2e} | {loss} |",
+            markdown_code(&row.name),
             si(r.n as f64),
             si(r.n_avg),
             r.s * 100.0,
@@ -100,7 +100,8 @@ fn trial_table(rows: &[&Row]) -> String {
 /// The held-out losses of a trial's `metrics.jsonl`, against tokens seen.
 fn curve(store: &Store, row: &Row) -> Vec<CurvePoint> {
     let tokens_per_step = row.tokens_per_step.unwrap_or(1.0);
-    let text = std::fs::read_to_string(store.trial_dir(&row.result.id).join("metrics.jsonl")).unwrap_or_default();
+    let path = store.trial_dir(&row.result.id).join("metrics.jsonl");
+    let text = crate::store::files::read_to_string(&path, u64::MAX).unwrap_or_default();
     text.lines()
         .filter_map(|line| {
             let line: serde_json::Value = serde_json::from_str(line).ok()?;
@@ -115,7 +116,7 @@ fn curve_label(row: &Row) -> String {
 }
 
 fn fit_section(fit: &Fitted) -> String {
-    let mut md = format!("\n### `{}`: L = {}\n\n", fit.name, fit.law);
+    let mut md = format!("\n### `{}`: L = {}\n\n", fit.name, markdown_code(&fit.law));
     let _ = writeln!(
         md,
         "{} points, best of {} L-BFGS starts, objective {:.6} ({}). Plot: [observed against predicted](fits/{}.svg).\n",

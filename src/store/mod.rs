@@ -4,8 +4,10 @@
 //! A process trains a trial only while it holds the trial's `lock` ([`Store::claim`]), so several
 //! processes can share one folder. `results.csv` is rebuilt from the trial folders.
 
+pub mod files;
 mod results;
 
+pub use files::write_atomic;
 pub use results::{rebuild_results, Row};
 
 use std::fs;
@@ -56,28 +58,69 @@ pub struct Store {
 }
 
 impl Store {
-    /// `out`, or `runs/<stem of file>` next to the working directory.
-    pub fn new(out: Option<&Path>, file: &Path) -> Store {
-        let stem = file.file_stem().map_or_else(|| "sprs".into(), |s| s.to_string_lossy().into_owned());
-        Store { root: out.map_or_else(|| Path::new("runs").join(stem), Path::to_path_buf) }
+    /// `out`, or `runs/<stem of file>` under the working directory. The stem must be a plain
+    /// name (a file called `...sprs` has the stem `..`). Folders of the default path that exist
+    /// must be real folders, not links: a project could otherwise ship `runs/<stem>` pointing
+    /// anywhere. An `--out` folder is the user's choice and may be a link.
+    pub fn new(out: Option<&Path>, file: &Path) -> io::Result<Store> {
+        if let Some(out) = out {
+            return Ok(Store { root: out.to_path_buf() });
+        }
+        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let plain = Path::new(&stem).components().count() == 1
+            && matches!(Path::new(&stem).components().next(), Some(std::path::Component::Normal(_)));
+        if !plain || stem.starts_with('.') {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "`{}` has no name to file its results under (its stem is `{stem}`); rename it, or choose a folder with `--out DIR`",
+                    file.display()
+                ),
+            ));
+        }
+        let root = Path::new("runs").join(stem);
+        for dir in [Path::new("runs"), root.as_path()] {
+            if fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "`{}` is a symbolic link; sprs does not write through it (choose a folder with `--out DIR`)",
+                        dir.display()
+                    ),
+                ));
+            }
+        }
+        Ok(Store { root })
     }
 
     pub fn trial_dir(&self, id: &str) -> PathBuf {
         self.root.join(id)
     }
 
+    /// Creates the results folder and the folder `name` inside it (neither may be a link).
+    pub fn folder(&self, name: &str) -> io::Result<PathBuf> {
+        fs::create_dir_all(&self.root)?;
+        let dir = self.root.join(name);
+        files::create_dir(&dir)?;
+        Ok(dir)
+    }
+
     /// The result of a trial, if one was written.
     pub fn result(&self, id: &str) -> Option<TrialResult> {
-        let text = fs::read_to_string(self.trial_dir(id).join("result.json")).ok()?;
+        let text = files::read_to_string(&self.trial_dir(id).join("result.json"), files::MAX_JSON_BYTES).ok()?;
         serde_json::from_str(&text).ok()
     }
 
-    /// Starts a trial's folder: `trial.json`, and an empty `metrics.jsonl` to append to.
-    pub fn begin(&self, id: &str, trial: &impl Serialize) -> io::Result<Metrics> {
-        let dir = self.trial_dir(id);
-        fs::create_dir_all(&dir)?;
-        write_atomic(&dir.join("trial.json"), &to_json(trial)?)?;
-        let file = fs::File::create(dir.join("metrics.jsonl"))?;
+    /// Writes a trial's `trial.json` (what it is), first thing, so that a trial that fails before
+    /// it trains still has a row in `results.csv`.
+    pub fn describe(&self, id: &str, trial: &impl Serialize) -> io::Result<()> {
+        let dir = self.folder(id)?;
+        write_atomic(&dir.join("trial.json"), &to_json(trial)?)
+    }
+
+    /// Starts a trial's `metrics.jsonl`, empty, to append to.
+    pub fn begin(&self, id: &str) -> io::Result<Metrics> {
+        let file = files::create(&self.folder(id)?.join("metrics.jsonl"))?;
         Ok(Metrics { out: io::BufWriter::new(file) })
     }
 
@@ -85,7 +128,11 @@ impl Store {
     /// checkpoint, and to be run again) are dropped.
     pub fn resume_metrics(&self, id: &str, step: u64) -> io::Result<Metrics> {
         let path = self.trial_dir(id).join("metrics.jsonl");
-        let text = fs::read_to_string(&path).unwrap_or_default();
+        let text = match files::read_to_string(&path, u64::MAX) {
+            Ok(text) => text,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => String::new(),
+            Err(error) => return Err(error),
+        };
         let kept: String = text
             .lines()
             .filter(|line| {
@@ -97,8 +144,7 @@ impl Store {
             .map(|line| format!("{line}\n"))
             .collect();
         write_atomic(&path, kept.as_bytes())?;
-        let file = fs::OpenOptions::new().append(true).open(path)?;
-        Ok(Metrics { out: io::BufWriter::new(file) })
+        Ok(Metrics { out: io::BufWriter::new(files::append(&path)?) })
     }
 
     /// Where fits write `<name>.json` and `<name>.svg`.
@@ -117,9 +163,7 @@ impl Store {
     /// behind by a crash. (Advisory locks on network file systems are only as good as the
     /// file system's support for them.)
     pub fn claim(&self, id: &str) -> io::Result<Option<Claim>> {
-        let dir = self.trial_dir(id);
-        fs::create_dir_all(&dir)?;
-        let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join("lock"))?;
+        let file = files::lock_file(&self.folder(id)?.join("lock"))?;
         match file.try_lock() {
             Ok(()) => Ok(Some(Claim { _file: file })),
             Err(fs::TryLockError::WouldBlock) => Ok(None),
@@ -130,7 +174,8 @@ impl Store {
     /// Writes `result.json` atomically (a reader sees the whole result or none), then drops the
     /// checkpoint, which the result supersedes.
     pub fn finish(&self, result: &TrialResult) -> io::Result<()> {
-        write_atomic(&self.trial_dir(&result.id).join("result.json"), &to_json(result)?)?;
+        let dir = self.folder(&result.id)?;
+        write_atomic(&dir.join("result.json"), &to_json(result)?)?;
         self.drop_checkpoint(&result.id)
     }
 
@@ -173,26 +218,6 @@ fn to_json(value: &impl Serialize) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Writes to a temporary file in the same folder, syncs it, and renames it into place: a reader
-/// sees the old file or the new one, never part of one. The temporary name holds the process id,
-/// so that processes writing the same shared file (`results.csv`, a fit) do not collide; one
-/// left by a killed process is ignored by every reader.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    // The rename itself reaches the disk when the folder is synced (where the system allows it).
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let _ = fs::File::open(dir).and_then(|d| d.sync_all());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,8 +225,9 @@ mod tests {
     #[test]
     fn results_round_trip_and_are_written_whole() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(Some(dir.path()), Path::new("x.sprs"));
-        let mut metrics = store.begin("abc", &serde_json::json!({ "id": "abc" })).unwrap();
+        let store = Store::new(Some(dir.path()), Path::new("x.sprs")).unwrap();
+        store.describe("abc", &serde_json::json!({ "id": "abc" })).unwrap();
+        let mut metrics = store.begin("abc").unwrap();
         metrics.log(&serde_json::json!({ "step": 0, "loss": 5.5 })).unwrap();
         metrics.flush().unwrap();
         assert!(store.result("abc").is_none());
@@ -233,7 +259,7 @@ mod tests {
     #[test]
     fn a_claimed_trial_cannot_be_claimed_again_until_released() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(Some(dir.path()), Path::new("x.sprs"));
+        let store = Store::new(Some(dir.path()), Path::new("x.sprs")).unwrap();
         let claim = store.claim("abc").unwrap();
         assert!(claim.is_some());
         // flock locks belong to the open file: a second open, as by another process, is refused.

@@ -44,10 +44,17 @@ impl Store {
         let mut rows: Vec<Row> = entries
             .filter_map(|entry| {
                 let entry = entry.ok()?;
+                // A trial folder is a folder, not a link to one elsewhere.
+                if !entry.file_type().ok()?.is_dir() {
+                    return None;
+                }
                 let id = entry.file_name().to_str()?.to_string();
                 let result = self.result(&id)?;
-                let trial: Value =
-                    serde_json::from_str(&fs::read_to_string(entry.path().join("trial.json")).ok()?).ok()?;
+                let trial: Value = serde_json::from_str(
+                    &super::files::read_to_string(&entry.path().join("trial.json"), super::files::MAX_JSON_BYTES)
+                        .ok()?,
+                )
+                .ok()?;
                 // A folder renamed or copied by hand is not taken for the trial it names.
                 (result.id == id).then(|| Row {
                     result,
@@ -144,7 +151,7 @@ mod tests {
             "id": id, "name": format!("grid[w={width}]"), "sweep": "grid",
             "config": { "model": { "width": width, "depth": 2 }, "budget": { "tokens": 1000.0 } },
         });
-        store.begin(id, &trial).unwrap();
+        store.describe(id, &trial).unwrap();
         let result = TrialResult {
             id: id.into(),
             status: if loss.is_some() { Status::Ok } else { Status::Failed },
@@ -165,11 +172,11 @@ mod tests {
     #[test]
     fn results_csv_has_a_row_per_finished_trial_and_the_fields_that_differ() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(Some(dir.path()), std::path::Path::new("x.sprs"));
+        let store = Store::new(Some(dir.path()), std::path::Path::new("x.sprs")).unwrap();
         finished(&store, "bbbb", 64, Some(2.5));
         finished(&store, "aaaa", 32, None);
         // A trial that started and has no result yet, and a folder that is not a trial.
-        store.begin("cccc", &serde_json::json!({ "id": "cccc", "name": "x", "config": {} })).unwrap();
+        store.describe("cccc", &serde_json::json!({ "id": "cccc", "name": "x", "config": {} })).unwrap();
         fs::create_dir_all(dir.path().join("tokenizers")).unwrap();
 
         let (path, rows) = rebuild_results(&store, &["bbbb"]).unwrap();

@@ -57,7 +57,7 @@ impl Checkpoint {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
-        let damaged = || "the checkpoint is damaged".to_string();
+        let damaged = || "it is damaged".to_string();
         let rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or_else(damaged)?;
         let mut sections = Vec::new();
         let mut at = 0usize;
@@ -68,14 +68,14 @@ impl Checkpoint {
             sections.push(rest.get(at..at.checked_add(len).ok_or_else(damaged)?).ok_or_else(damaged)?);
             at += len;
         }
-        let header: Header =
-            serde_json::from_slice(sections[0]).map_err(|e| format!("the checkpoint header is damaged: {e}"))?;
+        let header: Header = serde_json::from_slice(sections[0]).map_err(|e| format!("its header is damaged: {e}"))?;
         let mut keep = Vec::new();
-        let mut offset = 0;
+        let mut offset = 0usize;
         for &size in &header.mask_sizes {
-            let packed = sections[1].get(offset..offset + size.div_ceil(8)).ok_or_else(damaged)?;
+            let end = offset.checked_add(size.div_ceil(8)).ok_or_else(damaged)?;
+            let packed = sections[1].get(offset..end).ok_or_else(damaged)?;
             keep.push((0..size).map(|i| packed[i / 8] & (1 << (i % 8)) != 0).collect());
-            offset += size.div_ceil(8);
+            offset = end;
         }
         Ok(Checkpoint { header, masks: Masks { keep }, model: sections[2].to_vec(), optimizer: sections[3].to_vec() })
     }

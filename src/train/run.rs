@@ -1,17 +1,17 @@
 //! Running one planned trial to its result: steps, evaluations at `eval.every` and at the end,
 //! a line of `metrics.jsonl` per step, and the observables measured on the weights.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
 use serde::Serialize;
 
 use super::trainer::{Failure, StepReport, Trainer};
+use crate::access::Access;
 use crate::check::config::Interval;
 use crate::data::tokens::{eval_windows, Tokens};
 use crate::plan::PlannedTrial;
-use crate::store::{write_atomic, Status, Store, TrialResult};
+use crate::store::{files, write_atomic, Status, Store, TrialResult};
 
 /// One line of `metrics.jsonl`.
 #[derive(Debug, Serialize)]
@@ -27,15 +27,18 @@ pub struct MetricsLine {
 }
 
 /// Trains `planned` on `device` into `store`, calling `progress` after each step, and returns its
-/// result (a failure is a result too). Continues from the trial's checkpoint if there is one, and
-/// saves one every `checkpoint_every`. `base` is the directory that data paths are relative to.
+/// result (a failure is a result too). Continues from the trial's checkpoint if there is one that
+/// fits the trial (one that does not is renamed `checkpoint.bin.invalid`, with a message to
+/// `warn`, and the trial starts over), and saves one every `checkpoint_every`. Data is read
+/// through `access`.
 pub fn run(
     planned: &PlannedTrial,
-    base: &Path,
+    access: &Access,
     device: &Device,
     store: &Store,
     checkpoint_every: Duration,
     progress: &mut dyn FnMut(&StepReport),
+    warn: &mut dyn FnMut(String),
 ) -> TrialResult {
     let failed = |error: String, step: Option<u64>| TrialResult {
         id: planned.id.clone(),
@@ -51,20 +54,52 @@ pub fn run(
         c_dense: planned.c_dense,
         l: None,
     };
-    let tokens = match Tokens::load(&planned.config.data, base, Some(&store.root.join("tokenizers"))) {
+    // What the trial is goes to disk before anything can fail, so that a failed trial has its
+    // row in `results.csv` (which is built from `trial.json` and `result.json`).
+    if let Err(error) = store.describe(&planned.id, planned) {
+        return failed(format!("cannot write trial.json: {error}"), None);
+    }
+    let tokens = match Tokens::load(&planned.config.data, access, Some(&store.root.join("tokenizers"))) {
         Ok(tokens) => tokens,
         Err(error) => return failed(error, None),
     };
     let checkpoint = store.checkpoint(&planned.id);
-    let started = match std::fs::read(&checkpoint) {
-        Ok(bytes) => Trainer::resume(planned, &tokens, device, &bytes).and_then(|(trainer, step, sum)| {
+    let resumed = match files::read(&checkpoint, u64::MAX) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => Some(Err(Failure::Checkpoint(error.to_string()))),
+        Ok(bytes) => Some(Trainer::resume(planned, &tokens, device, &bytes)),
+    };
+    let resumed = match resumed {
+        Some(Err(Failure::Checkpoint(reason))) => {
+            let aside = checkpoint.with_extension("bin.invalid");
+            match std::fs::rename(&checkpoint, &aside) {
+                Ok(()) => warn(format!(
+                    "its checkpoint cannot be continued from ({reason}); moved to {} and starting over",
+                    aside.display()
+                )),
+                Err(error) => {
+                    return failed(
+                        format!("its checkpoint is invalid ({reason}) and cannot be moved aside: {error}"),
+                        None,
+                    )
+                }
+            }
+            None
+        }
+        other => other,
+    };
+    let started = match resumed {
+        Some(resumed) => resumed.and_then(|(trainer, step, sum)| {
             store
                 .resume_metrics(&planned.id, step)
                 .map(|m| (trainer, step, sum, m))
-                .map_err(|e| Failure::Data(e.to_string()))
+                .map_err(|e| Failure::Data(format!("cannot reopen metrics.jsonl: {e}")))
         }),
-        Err(_) => Trainer::new(planned, &tokens, device).and_then(|trainer| {
-            store.begin(&planned.id, planned).map(|m| (trainer, 0, 0, m)).map_err(|e| Failure::Data(e.to_string()))
+        None => Trainer::new(planned, &tokens, device).and_then(|trainer| {
+            store
+                .begin(&planned.id)
+                .map(|m| (trainer, 0, 0, m))
+                .map_err(|e| Failure::Data(format!("cannot write metrics.jsonl: {e}")))
         }),
     };
     let (mut trainer, first_step, mut nonzero_sum, mut metrics) = match started {
@@ -87,7 +122,7 @@ pub fn run(
             Err(failure) => {
                 let step = match failure {
                     Failure::NonFinite { step, .. } => Some(step),
-                    Failure::Data(_) => None,
+                    Failure::Data(_) | Failure::Checkpoint(_) => None,
                 };
                 let _ = metrics.flush();
                 return failed(describe(&failure), step);
@@ -147,5 +182,6 @@ fn describe(failure: &Failure) -> String {
     match failure {
         Failure::NonFinite { step, loss } => format!("the training loss became {loss} at step {step}"),
         Failure::Data(error) => error.clone(),
+        Failure::Checkpoint(reason) => format!("its checkpoint cannot be continued from: {reason}"),
     }
 }

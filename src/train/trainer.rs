@@ -39,6 +39,9 @@ pub enum Failure {
     NonFinite { step: u64, loss: f64 },
     /// The data cannot feed this trial.
     Data(String),
+    /// The checkpoint cannot be continued from: damaged, or not this trial's state. The run sets
+    /// it aside and starts over.
+    Checkpoint(String),
 }
 
 pub struct Trainer<'a> {
@@ -126,22 +129,56 @@ impl<'a> Trainer<'a> {
         device: &Device,
         bytes: &[u8],
     ) -> Result<(Trainer<'a>, u64, u128), Failure> {
-        let checkpoint = Checkpoint::decode(bytes).map_err(Failure::Data)?;
-        if checkpoint.header.id != planned.id {
-            return Err(Failure::Data(format!("the checkpoint belongs to trial `{}`", checkpoint.header.id)));
+        let invalid = |reason: String| Failure::Checkpoint(reason);
+        let checkpoint = Checkpoint::decode(bytes).map_err(invalid)?;
+        let header = &checkpoint.header;
+        if header.id != planned.id {
+            return Err(invalid(format!("it belongs to trial `{}`", crate::escape::controls(&header.id))));
         }
-        let damaged = |e: String| Failure::Data(format!("the checkpoint is damaged: {e}"));
+        // A checkpoint is saved before a step that is not the first or past the last.
+        if header.step == 0 || header.step >= planned.steps {
+            return Err(invalid(format!(
+                "it continues at step {}, outside the run's {} steps",
+                header.step, planned.steps
+            )));
+        }
         let sum: u128 =
-            checkpoint.header.nonzero_sum.parse().map_err(|e: std::num::ParseIntError| damaged(e.to_string()))?;
+            header.nonzero_sum.parse().map_err(|e| invalid(format!("its non-zero count is damaged: {e}")))?;
+        if sum > u128::from(header.step) * u128::from(planned.n) {
+            return Err(invalid(format!(
+                "it counts {sum} non-zero parameter-steps in {} steps of at most {}",
+                header.step, planned.n
+            )));
+        }
         let device = device.clone().autodiff();
-        let record =
-            ModuleRecord::from_bytes(Bytes::from_bytes_vec(checkpoint.model)).map_err(|e| damaged(e.to_string()))?;
-        let model = Decoder::new(&planned.config.model, &device).load_record(record);
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(checkpoint.model))
+            .map_err(|e| invalid(format!("its model is damaged: {e}")))?;
+        let model = Decoder::new(&planned.config.model, &device)
+            .try_load_record(record)
+            .map_err(|e| invalid(format!("its model does not fit this trial: {e}")))?;
         let mut trainer = Trainer::with_model(planned, tokens, &device, model)?;
+        let sizes: Vec<usize> = trainer.masks.keep.iter().map(Vec::len).collect();
+        let found: Vec<usize> = checkpoint.masks.keep.iter().map(Vec::len).collect();
+        if found != sizes {
+            return Err(invalid(format!("its masks have sizes {found:?}, the model's matrices {sizes:?}")));
+        }
+        // The masks hold exactly the pruned count of the sparsity in force before `step`.
+        let prune = &planned.config.prune;
+        let updates: Vec<prune::Update> =
+            planned.prune.updates.iter().map(|&(step, sparsity)| prune::Update { step, sparsity }).collect();
+        let in_force = prune::sparsity_at(&updates, header.step - 1);
+        let expected = prune::pruned_in(in_force, prune.scope, sizes.iter().map(|&s| s as u64));
+        if checkpoint.masks.pruned() != expected {
+            return Err(invalid(format!(
+                "its masks prune {} weights where the plan has {expected} before step {}",
+                checkpoint.masks.pruned(),
+                header.step
+            )));
+        }
         trainer.optim = trainer
             .optim
             .from_bytes(Bytes::from_bytes_vec(checkpoint.optimizer))
-            .map_err(|e| damaged(e.to_string()))?;
+            .map_err(|e| invalid(format!("its optimizer state is damaged: {e}")))?;
         trainer.masks = checkpoint.masks;
         trainer.rebuild_mask_tensors();
         Ok((trainer, checkpoint.header.step, sum))

@@ -1,12 +1,17 @@
 //! Diagnostics of every phase, each tied to the file it points into, and their renderings:
-//! miette's graphical report, one short line, or JSON (SPEC.md, section 7).
+//! miette's graphical report, one short line, or JSON (SPEC.md, section 7). Text that comes from
+//! a file (names, paths, the source itself) reaches a terminal with its control characters
+//! escaped, and the graphical report shows an [`excerpt::Excerpt`] of the file, not the file.
+
+mod excerpt;
 
 use std::fmt;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, Severity};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, Severity};
 use serde::Serialize;
 
 use crate::check::{FileId, SourceMap};
+use crate::escape;
 
 /// One diagnostic and the file its labels point into.
 #[derive(Debug)]
@@ -64,10 +69,9 @@ impl Renderer<'_> {
     /// The graphical report, as rustc-like text.
     pub fn human(&self, diag: &Diag) -> String {
         let file = self.sources.get(diag.file);
-        let with_source = WithSource {
-            inner: diag.error.as_ref(),
-            source: NamedSource::new(file.name.clone(), file.text.as_str().to_string()),
-        };
+        let labels = diag.error.labels().map(Iterator::collect).unwrap_or_default();
+        let (source, labels) = excerpt::Excerpt::new(file, labels);
+        let with_source = WithSource { inner: diag.error.as_ref(), source, labels };
         let theme = if self.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
         let handler = GraphicalReportHandler::new_themed(theme).with_width(self.width).with_links(false);
         let mut out = String::new();
@@ -81,7 +85,13 @@ impl Renderer<'_> {
         let file = self.sources.get(diag.file);
         let (line, col) = diag.primary().map_or((1, 1), |l| file.line_col(l.offset()));
         let severity = if diag.is_error() { "error" } else { "warning" };
-        format!("{}:{line}:{col}: {severity}[{}]: {}", file.name, diag.code(), diag.error)
+        let message = diag.error.to_string();
+        format!(
+            "{}:{line}:{col}: {severity}[{}]: {}",
+            escape::controls(&file.name),
+            diag.code(),
+            escape::controls(&message)
+        )
     }
 
     pub fn json(&self, diag: &Diag) -> JsonDiagnostic {
@@ -117,10 +127,12 @@ pub struct JsonDiagnostic {
     pub label: Option<String>,
 }
 
-/// A diagnostic with its source attached, as miette's renderer wants it.
+/// A diagnostic with its excerpt attached, as miette's renderer wants it, its labels moved into
+/// the excerpt, and its text escaped for a terminal.
 struct WithSource<'a> {
     inner: &'a (dyn Diagnostic + Send + Sync),
-    source: NamedSource<String>,
+    source: excerpt::Excerpt,
+    labels: Vec<LabeledSpan>,
 }
 
 impl fmt::Debug for WithSource<'_> {
@@ -131,7 +143,7 @@ impl fmt::Debug for WithSource<'_> {
 
 impl fmt::Display for WithSource<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self.inner, f)
+        f.write_str(&escape::controls(&self.inner.to_string()))
     }
 }
 
@@ -145,10 +157,11 @@ impl Diagnostic for WithSource<'_> {
         self.inner.severity()
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.inner.help()
+        let help = self.inner.help()?.to_string();
+        Some(Box::new(escape::controls(&help).into_owned()))
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        self.inner.labels()
+        Some(Box::new(self.labels.iter().cloned()))
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         Some(&self.source)

@@ -1,18 +1,25 @@
-//! No input may make the parser, the checker or the planner panic (or run away). Two generators: arbitrary text, and valid
-//! files (every shipped experiment and UI case) with random edits. `PROPTEST_CASES` scales the
-//! run (the default is kept small for CI; see the README for a longer run).
+//! No input may make the parser, the checker, the planner or the renderer panic (or run away).
+//! The generators: arbitrary text and bytes, `--set` overrides, valid files (every shipped
+//! experiment and UI case) with random edits, and the shapes of the security audit
+//! (docs/security.md): very long lines, deep nesting, huge grids and sweeps, and paths that
+//! reach outside the project. `PROPTEST_CASES` scales the run (the default is kept small for CI);
+//! `scripts/fuzz.sh N` runs N inputs in all, in release mode.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use proptest::prelude::*;
 
-fn corpus() -> Vec<String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    ["experiments", "tests/ui", "stdlib"]
-        .iter()
-        .flat_map(|dir| sprs::check::sprs_files(&root.join(dir)).unwrap())
-        .map(|path| std::fs::read_to_string(path).unwrap())
-        .collect()
+fn corpus() -> &'static [String] {
+    static CORPUS: OnceLock<Vec<String>> = OnceLock::new();
+    CORPUS.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        ["experiments", "tests/ui", "stdlib"]
+            .iter()
+            .flat_map(|dir| sprs::check::sprs_files(&root.join(dir)).unwrap())
+            .map(|path| std::fs::read_to_string(path).unwrap())
+            .collect()
+    })
 }
 
 /// Tokens that tend to reach deep into the checker when spliced into a valid file.
@@ -82,9 +89,14 @@ fn check(text: &str) {
 /// Checks and plans `text` with `--set` overrides, rendering every diagnostic.
 fn check_with(text: &str, set: &[String]) {
     // A name inside the crate's tests folder, so relative imports and data paths resolve somewhere real.
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui/fuzz_input.sprs");
-    let options = sprs::check::Options { set: set.to_vec(), ..sprs::check::Options::new(&path) };
-    let output = sprs::plan::plan_source_with(&path, text.to_string(), &options);
+    static PLACE: OnceLock<(PathBuf, sprs::check::Options)> = OnceLock::new();
+    let (path, options) = PLACE.get_or_init(|| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui/fuzz_input.sprs");
+        let options = sprs::check::Options::new(&path);
+        (path, options)
+    });
+    let options = sprs::check::Options { set: set.to_vec(), ..options.clone() };
+    let output = sprs::plan::plan_source_with(path, text.to_string(), &options);
     let renderer = sprs::diagnostic::Renderer { sources: &output.sources, color: false, width: 80 };
     for diag in &output.diagnostics {
         // Rendering must not panic either, whatever the spans.
@@ -141,6 +153,96 @@ fn apply(text: &str, edits: &[Edit]) -> String {
     chars.into_iter().collect()
 }
 
+/// What opens a level of nesting, for the deep-nesting shape.
+const OPENERS: &[&str] = &["[", "(", "{ a = ", "/*", "-", "not ", "x.", "journey { sparsity = ", "\"", "1 + ", "f("];
+
+/// Paths a file might name, inside the project and out of it.
+const PATHS: &[&str] = &[
+    "/etc/passwd",
+    "/proc/self/environ",
+    "/dev/zero",
+    "/dev/stdin",
+    "../../Cargo.toml",
+    "../ok",
+    "../ok/late_binding.sprs",
+    "../../fixtures/chinchilla_epoch_svg.csv",
+    "../../../../../../../../etc/passwd",
+    "ok/../../../../../../etc/passwd",
+    "",
+    ".",
+    "..",
+    "a\u{0}b",
+    "\u{1b}[2J",
+    "/",
+    "//",
+    "~/.ssh/id_rsa",
+];
+
+/// One of the audit's shapes.
+#[derive(Debug, Clone)]
+enum Shape {
+    /// `spaces` spaces, then a token: a diagnostic far to the right.
+    LongLine { spaces: usize, token: usize },
+    /// An opener repeated `depth` times, then a token.
+    Nested { opener: usize, depth: usize, token: usize },
+    /// Grids of up to 10^`size` values: alone, crossed in a sweep, or in lists of lists.
+    Grid { size: u32, step: u32, axes: usize, nest: usize },
+    /// A path in one of the places a file names one.
+    Reach { place: usize, path: usize },
+}
+
+fn shape() -> impl Strategy<Value = Shape> {
+    prop_oneof![
+        (0usize..140_000, 0..TOKENS.len()).prop_map(|(spaces, token)| Shape::LongLine { spaces, token }),
+        // Mostly around the 200-level bound, now and then far beyond it.
+        (0..OPENERS.len(), prop_oneof![9 => 0usize..400, 1 => 0usize..60_000], 0..TOKENS.len())
+            .prop_map(|(opener, depth, token)| Shape::Nested { opener, depth, token }),
+        (0u32..8, 0u32..4, 0usize..5, 0usize..4).prop_map(|(size, step, axes, nest)| Shape::Grid {
+            size,
+            step,
+            axes,
+            nest
+        }),
+        (0usize..6, 0..PATHS.len()).prop_map(|(place, path)| Shape::Reach { place, path }),
+    ]
+}
+
+fn render(shape: &Shape) -> String {
+    const BASE: &str = "use std::models::llama\nuse std::data::shakespeare\n\
+        train base { data = shakespeare, model = llama { width = 16, depth = 1 }, budget = 100 steps }\n";
+    match *shape {
+        Shape::LongLine { spaces, token } => format!("{BASE}{}{}\n", " ".repeat(spaces), TOKENS[token]),
+        Shape::Nested { opener, depth, token } => {
+            format!("let x = {}{}\n", OPENERS[opener].repeat(depth), TOKENS[token])
+        }
+        Shape::Grid { size, step, axes, nest } => {
+            let step = ["1", "0.5", "7", "1e-3"][step as usize];
+            // A sweep of one large axis is a legitimate 100,000 trials, slow to check and not
+            // what this shape is for: one axis sweeps at most 10^3 values.
+            let size = if axes == 1 { size.min(3) } else { size };
+            let grid = format!("grid(0, {}, {step})", 10u64.pow(size));
+            let mut value = "g".to_string();
+            for _ in 0..nest {
+                value = format!("[{value}, {value}]");
+            }
+            let paths = ["seed", "batch", "optimizer.lr", "eval.tokens", "data.context"];
+            let axes: String = paths[..axes].iter().map(|p| format!("  {p} in g\n")).collect();
+            format!("{BASE}let g = {grid}\nlet v = {value}\nsweep s = base {{\n{axes}}}\n")
+        }
+        Shape::Reach { place, path } => {
+            let path = PATHS[path];
+            match place {
+                0 => format!("use \"{path}\"::{{x}}\nlet y = x\n"),
+                1 => format!("{BASE}train t = base {{ data = {{ source = text(\"{path}\") }} }}\n"),
+                2 => format!("{BASE}train t = base {{ data = {{ source = tokens(\"{path}\") }}, model.vocab = 300 }}\n"),
+                3 => format!("{BASE}train t = base {{ data = {{ source = text(\"{path}\"), tokenizer = file(\"{path}\") }}, model.vocab = 300 }}\n"),
+                4 => format!("fit f {{ on = csv(\"{path}\", columns = {{ N = \"x\", L = \"y\" }}), law = E + N, params = {{ E = [1] }} }}\n"),
+                _ => format!("{BASE}sweep s = base {{ data.source in [text(\"{path}\"), tokens(\"{path}\")] }}\n"),
+            }
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -160,9 +262,10 @@ proptest! {
         tokens in proptest::collection::vec(0..TOKENS.len(), 0..4),
         text in "\\PC{0,30}",
     ) {
-        let file = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/chinchilla_sweep.sprs")).unwrap();
+        static FILE: OnceLock<String> = OnceLock::new();
+        let file = FILE.get_or_init(|| std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/chinchilla_sweep.sprs")).unwrap());
         let value: String = tokens.iter().map(|&t| TOKENS[t]).collect();
-        check_with(&file, &[format!("{path} = {value}"), text]);
+        check_with(file, &[format!("{path} = {value}"), text]);
     }
 
     #[test]
@@ -170,5 +273,11 @@ proptest! {
         let corpus = corpus();
         let text = &corpus[file.index(corpus.len())];
         check(&apply(text, &edits));
+    }
+
+    #[test]
+    fn the_audits_shapes_never_panic(shapes in proptest::collection::vec(shape(), 1..3)) {
+        let text: String = shapes.iter().map(render).collect();
+        check(&text);
     }
 }

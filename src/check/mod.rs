@@ -19,6 +19,7 @@ pub(crate) mod observables;
 mod records;
 mod reference;
 pub mod schema;
+mod shown;
 pub(crate) mod source;
 pub mod stdlib;
 mod sweep;

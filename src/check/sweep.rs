@@ -59,9 +59,6 @@ pub fn trial_id(config: &TrialConfig) -> String {
     hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-/// The most characters of one axis value in a trial's name.
-const MAX_SHOWN: usize = 60;
-
 /// One value of an axis: a value per path, and how it is shown in trial names.
 struct AxisValue {
     values: Vec<Val>,
@@ -229,7 +226,7 @@ impl Checker {
             }
         }
         let mut trials = self.dedup(trials);
-        Self::unique_names(&mut trials);
+        super::shown::unique_names(&mut trials);
         trials
     }
 
@@ -251,17 +248,6 @@ impl Checker {
             start: fallback(prune_at("start")),
             end: fallback(prune_at("end")),
             every: fallback(prune_at("every")),
-        }
-    }
-
-    /// Appends its id to the name of a trial whose name an earlier trial has (values that show
-    /// alike, or shown cut short), so that names are unique.
-    fn unique_names(trials: &mut [Trial]) {
-        let mut seen = std::collections::HashSet::new();
-        for trial in trials {
-            if !seen.insert(trial.name.clone()) {
-                trial.name = format!("{}#{}", trial.name, trial.id);
-            }
         }
     }
 
@@ -290,7 +276,7 @@ impl Checker {
         for path in &axis.paths {
             types.push(self.axis_path(file, path)?);
         }
-        let items: Vec<(Option<Val>, &ast::Expr)> = match &axis.values.kind {
+        let items: Vec<Option<Val>> = match &axis.values.kind {
             ExprKind::List { items, unit } => items
                 .iter()
                 .map(|item| {
@@ -306,17 +292,16 @@ impl Checker {
                         }
                         _ => self.eval(item, file, None, want),
                     };
-                    let value = match (value, unit) {
+                    match (value, unit) {
                         (Some(value), Some(unit)) => self.apply_unit(value, unit, file),
                         (value, _) => value,
-                    };
-                    (value, item)
+                    }
                 })
                 .collect(),
             _ => {
                 let value = self.eval(&axis.values, file, None, None)?;
                 match value.v {
-                    V::List(values) => values.iter().map(|v| (Some(v.clone()), &axis.values)).collect(),
+                    V::List(values) => values.iter().cloned().map(Some).collect(),
                     other => {
                         let found = other.describe();
                         self.emit(value.at, |span| CheckError::WrongType {
@@ -335,8 +320,7 @@ impl Checker {
             return None;
         }
         let mut values = Vec::new();
-        for (value, _) in items {
-            let Some(value) = value else { continue };
+        for value in items.into_iter().flatten() {
             let text = self.shown(&value);
             let per_path = if axis.tuple {
                 match value.v {
@@ -358,27 +342,6 @@ impl Checker {
             values.push(AxisValue { values: per_path, text });
         }
         Some(AxisSpec { paths: axis.paths.clone(), values })
-    }
-
-    /// An axis value as a trial's name shows it: evaluated where it is a number, string, word
-    /// or a tuple or list of them (`seed=7`, `budget=10 tokens/param`), as written where it is a
-    /// record (`prune=journey { sparsity = 50% }`), on one line, with control characters escaped
-    /// and at most [`MAX_SHOWN`] characters.
-    fn shown(&self, value: &Val) -> String {
-        let text = match &value.v {
-            V::Num(n) => n.to_string(),
-            V::Str(s) => format!("{s:?}"),
-            V::Bool(b) => b.to_string(),
-            V::Word(w) => w.clone(),
-            V::Tuple(items) => format!("({})", items.iter().map(|i| self.shown(i)).collect::<Vec<_>>().join(", ")),
-            V::List(items) => format!("[{}]", items.iter().map(|i| self.shown(i)).collect::<Vec<_>>().join(", ")),
-            _ => self.text(value.at).split_whitespace().collect::<Vec<_>>().join(" "),
-        };
-        let text = crate::escape::controls(&text);
-        match text.char_indices().nth(MAX_SHOWN) {
-            Some((cut, _)) => format!("{}…", &text[..cut]),
-            None => text.into_owned(),
-        }
     }
 
     /// The type at an axis path, or an error naming the first segment that does not exist.

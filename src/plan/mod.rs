@@ -3,6 +3,7 @@
 
 mod error;
 pub mod memory;
+mod search;
 pub mod shape;
 mod solve;
 

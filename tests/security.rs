@@ -225,10 +225,20 @@ fn a_run_writes_through_no_link_in_its_results_folder() {
     std::os::unix::fs::symlink(&victim, trial.join("lock")).unwrap();
     assert_eq!(sprs_in(&project, &["run", "tiny.sprs"]).status.code(), Some(1));
     fs::remove_dir_all(project.join("runs")).unwrap();
-    // The trial's folder itself, and the default results folder, as links.
+    // The trial's folder itself as a link, to a folder with a finished result and a checkpoint:
+    // neither is taken for the trial's, and nothing there is removed.
+    let elsewhere = dir.path().join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    let result = format!(
+        r#"{{"id": "{id}", "status": "ok", "N": 1, "N_final": 1, "N_avg": 1.0, "S": 0.0, "D": 1, "C": 1.0, "C_dense": 1.0, "L": 1.0}}"#
+    );
+    fs::write(elsewhere.join("result.json"), result).unwrap();
+    fs::write(elsewhere.join("checkpoint.bin"), "keep").unwrap();
     fs::create_dir_all(project.join("runs/tiny")).unwrap();
-    std::os::unix::fs::symlink(dir.path().join("outside"), project.join("runs/tiny").join(id)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, project.join("runs/tiny").join(id)).unwrap();
     assert_eq!(sprs_in(&project, &["run", "tiny.sprs"]).status.code(), Some(1));
+    assert_eq!(fs::read_to_string(elsewhere.join("checkpoint.bin")).unwrap(), "keep");
+    assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 2, "nothing was written there");
     fs::remove_dir_all(project.join("runs")).unwrap();
     fs::create_dir_all(project.join("runs")).unwrap();
     std::os::unix::fs::symlink(dir.path().join("outside"), project.join("runs/tiny")).unwrap();

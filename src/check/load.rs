@@ -178,7 +178,7 @@ impl Checker {
                     Err(Denied::NotFound) => {
                         let help = Some(format!(
                             "paths in `use` are relative to the importing file; looked for `{}`",
-                            shown(&written)
+                            shown(&normalize(&written))
                         ));
                         self.emit(at, |span| CheckError::ImportNotFound { what: format!("file `{path}`"), span, help });
                         return None;

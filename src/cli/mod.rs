@@ -186,11 +186,10 @@ pub fn run(cli: Cli) -> ExitCode {
             fit::run(&file, options, std::io::stderr().is_terminal())
         }
         Command::Explain { name, file, project } => {
-            let options = match file.as_deref().map(|f| project.options(f, &[])).transpose() {
-                Ok(options) => options,
-                Err(code) => return code,
-            };
-            explain::run(&name, file.as_deref(), options.as_ref())
+            match file.as_deref().map(|f| project.options(f, &[])).transpose() {
+                Ok(options) => explain::run(&name, file.as_deref().zip(options.as_ref())),
+                Err(code) => code,
+            }
         }
     }
 }

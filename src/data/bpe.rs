@@ -4,12 +4,12 @@
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
-
-use crate::access::{Access, MAX_TOKENIZER_BYTES};
 use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
 use tokenizers::models::TrainerWrapper;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::Tokenizer;
+
+use crate::access::{Access, MAX_TOKENIZER_BYTES};
 
 /// Bytes of text per encoding chunk. Chunks end at line ends, so the tokens do not depend on the
 /// number of threads that encode them.

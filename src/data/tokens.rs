@@ -32,18 +32,19 @@ pub struct Mapped {
 }
 
 impl Mapped {
-    fn open(access: &Access, shown: &str, dtype: Dtype, start: usize) -> Result<Mapped, String> {
-        let (file, _) = access.open(&access.base().join(shown)).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+    /// Maps the token file at configuration path `path`, read through `access`.
+    fn open(access: &Access, path: &str, dtype: Dtype, start: usize) -> Result<Mapped, String> {
+        let (file, _) = access.open(&access.base().join(path)).map_err(|e| format!("cannot read `{path}`: {e}"))?;
         // SAFETY: the map is only read, and token files are inputs that nothing writes while a
         // run reads them; one changed underneath would give wrong tokens, not unsafety in Rust
         // terms beyond what any reader of a changing file sees.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("cannot map `{shown}`: {e}"))?;
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("cannot map `{path}`: {e}"))?;
         let size = match dtype {
             Dtype::U16 => 2,
             Dtype::U32 => 4,
         };
         if map.len() % size != 0 {
-            return Err(format!("`{shown}` has {} bytes, not a whole number of {size}-byte ids", map.len()));
+            return Err(format!("`{path}` has {} bytes, not a whole number of {size}-byte ids", map.len()));
         }
         Ok(Mapped { len: map.len() / size, map, dtype, start })
     }

@@ -54,6 +54,11 @@ pub fn create_dir(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Whether `path` is a folder and not a link to one.
+pub fn is_real_dir(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
 /// Creates or truncates `path` for writing.
 pub fn create(path: &Path) -> io::Result<File> {
     let file = options().write(true).create(true).truncate(true).open(path).map_err(|e| link(e, path))?;

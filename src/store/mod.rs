@@ -105,9 +105,14 @@ impl Store {
         Ok(dir)
     }
 
-    /// The result of a trial, if one was written.
+    /// The result of a trial, if one was written (in a real folder: a trial folder that is a link
+    /// is not taken for the trial).
     pub fn result(&self, id: &str) -> Option<TrialResult> {
-        let text = files::read_to_string(&self.trial_dir(id).join("result.json"), files::MAX_JSON_BYTES).ok()?;
+        let dir = self.trial_dir(id);
+        if !files::is_real_dir(&dir) {
+            return None;
+        }
+        let text = files::read_to_string(&dir.join("result.json"), files::MAX_JSON_BYTES).ok()?;
         serde_json::from_str(&text).ok()
     }
 
@@ -183,6 +188,9 @@ impl Store {
     /// writing the result and removing it. Safe without the trial's lock, since nothing resumes a
     /// trial that has a result.
     pub fn drop_checkpoint(&self, id: &str) -> io::Result<()> {
+        if !files::is_real_dir(&self.trial_dir(id)) {
+            return Ok(());
+        }
         match fs::remove_file(self.checkpoint(id)) {
             Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
             _ => Ok(()),

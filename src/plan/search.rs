@@ -1,4 +1,5 @@
-//! Searching a monotone predicate over whole numbers, from a good guess.
+//! Searching a monotone predicate over whole numbers: by bisection, or outward from a good
+//! guess.
 
 /// The smallest `k` in `0..=max` at which `reaches` holds, or `max` if it holds nowhere, for a
 /// predicate that is false up to some `k` and true from there on. It searches outward from
@@ -37,6 +38,13 @@ pub(super) fn first_from(guess: u64, max: u64, reaches: impl Fn(u64) -> bool) ->
             step *= 2;
         }
     }
+    bisect(lo, hi, reaches)
+}
+
+/// The smallest `k` in `lo..=hi` at which `reaches` holds, for a predicate that is false up to
+/// some `k` and true from there on; `hi` when it holds nowhere below `hi` (whether or not it holds
+/// at `hi`, which is never asked).
+pub(super) fn bisect(mut lo: u64, mut hi: u64, reaches: impl Fn(u64) -> bool) -> u64 {
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         if reaches(mid) {

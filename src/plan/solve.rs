@@ -11,7 +11,7 @@
 use crate::check::config::{Basis, Budget, Curve, Interval, Method, Point, Scope, TrialConfig};
 use crate::prune::{self, Schedule, Update, Window};
 
-use super::search::first_from;
+use super::search::{bisect, first_from};
 use super::shape::Shape;
 
 /// Compute is compared with a relative tolerance, so that a budget written as an exact
@@ -186,15 +186,7 @@ impl<'a> Trial<'a> {
         };
         // Every step costs at least the final non-zero count, so this many steps always suffice.
         let floor = self.nonzero(if self.prunes() { self.config.prune.sparsity } else { 0.0 }).max(1) as f64;
-        let (mut lo, mut hi) = (1u64, ceil(reference / floor).saturating_add(1).min(MAX_STEPS + 1));
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if reaches(mid) {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
+        let lo = bisect(1, ceil(reference / floor).saturating_add(1).min(MAX_STEPS + 1), reaches);
         if lo > MAX_STEPS {
             return Err(too_long());
         }
@@ -274,19 +266,12 @@ impl<'a> Trial<'a> {
                             tried.borrow_mut().push((end, sum));
                             sum as f64
                         };
-                        let (mut lo, mut hi) = (0, k_max);
-                        while lo < hi {
-                            let mid = lo + (hi - lo) / 2;
-                            let estimate = self.estimate_before_end(start, every, mid).unwrap_or_else(|| exact(mid));
-                            if estimate >= target {
-                                hi = mid;
-                            } else {
-                                lo = mid + 1;
-                            }
-                        }
+                        let guess = bisect(0, k_max, |k| {
+                            self.estimate_before_end(start, every, k).unwrap_or_else(|| exact(k)) >= target
+                        });
                         // The estimate is close: gallop from it, so that the exact sums (each a
                         // pass over the updates) are few however long the schedule.
-                        first_from(lo, k_max, |k| exact(k) >= target)
+                        first_from(guess, k_max, |k| exact(k) >= target)
                     }
                     Basis::Steps | Basis::Tokens => {
                         let raw = ceil(value * steps as f64);

@@ -101,10 +101,11 @@ fn trial_table(rows: &[&Row]) -> String {
 fn curve(store: &Store, row: &Row) -> Vec<CurvePoint> {
     let tokens_per_step = row.tokens_per_step.unwrap_or(1.0);
     let path = store.trial_dir(&row.result.id).join("metrics.jsonl");
-    let text = crate::store::files::read_to_string(&path, u64::MAX).unwrap_or_default();
-    text.lines()
+    let Ok(lines) = crate::store::files::lines(&path) else { return Vec::new() };
+    lines
+        .map_while(Result::ok)
         .filter_map(|line| {
-            let line: serde_json::Value = serde_json::from_str(line).ok()?;
+            let line: serde_json::Value = serde_json::from_str(&line).ok()?;
             let step = line["step"].as_f64()?;
             Some(((step + 1.0) * tokens_per_step, line.get("eval_loss")?.as_f64()?))
         })

@@ -111,6 +111,11 @@ fn link(error: io::Error, path: &Path) -> io::Error {
 /// left by a killed process is ignored by every reader. A write that fails (a full disk) removes
 /// its temporary file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_with(path, |out| out.write_all(bytes))
+}
+
+/// [`write_atomic`] of what `write` writes.
+pub fn write_atomic_with(path: &Path, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let written = (|| {
@@ -120,9 +125,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
             Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
             _ => {}
         }
-        let mut file = options().write(true).create_new(true).open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
+        let mut out = io::BufWriter::new(options().write(true).create_new(true).open(&tmp)?);
+        write(&mut out)?;
+        out.into_inner().map_err(io::IntoInnerError::into_error)?.sync_all()?;
         fs::rename(&tmp, path)
     })();
     if let Err(error) = written {
@@ -134,6 +139,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = File::open(dir).and_then(|d| d.sync_all());
     }
     Ok(())
+}
+
+/// The lines of `path`, read as they are needed (a long run's metrics hold millions).
+pub fn lines(path: &Path) -> io::Result<impl Iterator<Item = io::Result<String>>> {
+    let file = regular(options().read(true).open(path).map_err(|e| link(e, path))?, path)?;
+    Ok(io::BufRead::lines(io::BufReader::new(file)))
 }
 
 #[cfg(all(test, unix))]

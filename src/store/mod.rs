@@ -133,22 +133,24 @@ impl Store {
     /// checkpoint, and to be run again) are dropped.
     pub fn resume_metrics(&self, id: &str, step: u64) -> io::Result<Metrics> {
         let path = self.trial_dir(id).join("metrics.jsonl");
-        let text = match files::read_to_string(&path, u64::MAX) {
-            Ok(text) => text,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => String::new(),
+        let lines = match files::lines(&path) {
+            Ok(lines) => Some(lines),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => None,
             Err(error) => return Err(error),
         };
-        let kept: String = text
-            .lines()
-            .filter(|line| {
-                serde_json::from_str::<serde_json::Value>(line)
+        files::write_atomic_with(&path, |out| {
+            for line in lines.into_iter().flatten() {
+                let line = line?;
+                let before = serde_json::from_str::<serde_json::Value>(&line)
                     .ok()
                     .and_then(|v| v["step"].as_u64())
-                    .is_some_and(|s| s < step)
-            })
-            .map(|line| format!("{line}\n"))
-            .collect();
-        write_atomic(&path, kept.as_bytes())?;
+                    .is_some_and(|s| s < step);
+                if before {
+                    writeln!(out, "{line}")?;
+                }
+            }
+            Ok(())
+        })?;
         Ok(Metrics { out: io::BufWriter::new(files::append(&path)?) })
     }
 

@@ -158,6 +158,24 @@ impl Access {
     }
 }
 
+/// The text of a `.sprs` file: a regular file of at most [`MAX_SOURCE_BYTES`] bytes of UTF-8
+/// (the file named on the command line, whatever the project root, and every import once
+/// located).
+pub fn read_source(path: &Path) -> io::Result<String> {
+    let invalid = |e: Denied| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
+    let file = open_regular(path).map_err(|e| match e {
+        Denied::NotFound => io::Error::from(io::ErrorKind::NotFound),
+        other => invalid(other),
+    })?;
+    let bytes = read_capped(file, MAX_SOURCE_BYTES).map_err(invalid)?;
+    String::from_utf8(bytes).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("byte {} is not UTF-8; a `.sprs` file is UTF-8 text", e.utf8_error().valid_up_to()),
+        )
+    })
+}
+
 /// Opens `path` for reading, refusing symlinks and anything but a regular file.
 pub fn open_regular(path: &Path) -> Result<File, Denied> {
     let mut options = fs::OpenOptions::new();

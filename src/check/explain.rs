@@ -24,7 +24,7 @@ pub fn explain(name: &str, file: Option<(&Path, &super::Options)>) -> Result<Exp
     if let Some((path, options)) = file {
         checker.access = options.access.clone();
         checker.limits = options.limits;
-        let text = super::read_entry(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        let text = crate::access::read_source(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
         places.extend(checker.load_entry(path, text));
     }
     let (module, item) = match name.strip_prefix("std::").and_then(|rest| rest.split_once("::")) {

@@ -212,7 +212,7 @@ impl Checker {
                     }
                     return Some(existing);
                 }
-                match crate::check::read_entry(&place.path) {
+                match crate::access::read_source(&place.path) {
                     Ok(text) => Some(self.load(origin, shown(&place.path), text, stack)),
                     Err(error) => {
                         self.emit(at, |span| CheckError::UseRefused {

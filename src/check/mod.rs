@@ -39,7 +39,7 @@ pub use reference::reference;
 pub use source::{sprs_files, FileId, Origin, SourceFile, SourceMap};
 pub use sweep::{Sites, Trial};
 
-use crate::access::{Access, MAX_SOURCE_BYTES};
+use crate::access::Access;
 use crate::diagnostic::Diag;
 use crate::syntax::ast;
 use value::Cached;
@@ -115,26 +115,10 @@ pub fn check_source(path: &Path, text: String) -> CheckOutput {
     check_source_with(path, text, &Options::new(path))
 }
 
-/// Checks the file at `path` with `options`. Fails only if the file cannot be read: it must be a
-/// regular file of at most [`MAX_SOURCE_BYTES`] bytes of UTF-8.
+/// Checks the file at `path` with `options`. Fails only if the file cannot be read (see
+/// [`crate::access::read_source`]).
 pub fn check_file_with(path: &Path, options: &Options) -> std::io::Result<CheckOutput> {
-    Ok(check_source_with(path, read_entry(path)?, options))
-}
-
-/// Reads an entry file named on the command line: a regular file, of bounded size, in UTF-8.
-pub fn read_entry(path: &Path) -> std::io::Result<String> {
-    let invalid = |e: crate::access::Denied| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string());
-    let file = crate::access::open_regular(path).map_err(|e| match e {
-        crate::access::Denied::NotFound => std::io::Error::from(std::io::ErrorKind::NotFound),
-        other => invalid(other),
-    })?;
-    let bytes = crate::access::read_capped(file, MAX_SOURCE_BYTES).map_err(invalid)?;
-    String::from_utf8(bytes).map_err(|e| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("byte {} is not UTF-8; a `.sprs` file is UTF-8 text", e.utf8_error().valid_up_to()),
-        )
-    })
+    Ok(check_source_with(path, crate::access::read_source(path)?, options))
 }
 
 /// [`check_source`] with `options`.

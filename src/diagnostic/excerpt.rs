@@ -131,7 +131,8 @@ impl Excerpt {
                 }
             })
             .collect();
-        (Excerpt { name: file.name.clone(), text: excerpt, pieces, starts }, moved)
+        let name = crate::escape::controls(&file.name).into_owned();
+        (Excerpt { name, text: excerpt, pieces, starts }, moved)
     }
 
     /// The file's 0-based line of an excerpt line.

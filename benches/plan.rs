@@ -1,8 +1,9 @@
 //! Planning a 10,000-trial sweep against the 1 s budget of the planner issue, and one trial with
 //! the longest schedules a plan allows. Run with `cargo bench --bench plan`.
 //!
-//! The sweep crosses 25 widths, 5 schedules (dense and journey at 4 sparsities, whose
-//! `of compute` boundaries are solved as fixed points), 20 budgets and 4 seeds. Prints the
+//! The sweep crosses 25 widths, 5 schedules (dense and journey at 4 sparsities, updated every
+//! 2% of training, whose `of compute` boundaries are solved as fixed points), 20 budgets and 4
+//! seeds. Prints the
 //! median time to check and expand it, to plan it, and the total's ratio to the budget. The long
 //! schedule is `journey` updating every step of a 999,999-step run (about 480,000 updates, and
 //! a dozen fixed-point rounds), the case of a small file that made `sprs check` slow; its time
@@ -20,7 +21,8 @@ fn sweep() -> String {
     format!(
         "use std::models::llama\nuse std::data::shakespeare\nuse std::schedules::journey\n\
          train base {{ data = shakespeare {{ context = 64 }}, model = llama {{ width = 64, depth = 2 }}, batch = 16, budget = 20 tokens/param }}\n\
-         sweep big = base {{\n  model.width in [{}]\n  prune in [dense, journey {{ sparsity = 20% }}, journey {{ sparsity = 40% }}, journey {{ sparsity = 60% }}, journey {{ sparsity = 80% }}]\n  budget in [{}] tokens/param\n  seed in [1, 2, 3, 4]\n}}\n",
+         schedule gradual = journey {{ every = 2% }}\n\
+         sweep big = base {{\n  model.width in [{}]\n  prune in [dense, gradual {{ sparsity = 20% }}, gradual {{ sparsity = 40% }}, gradual {{ sparsity = 60% }}, gradual {{ sparsity = 80% }}]\n  budget in [{}] tokens/param\n  seed in [1, 2, 3, 4]\n}}\n",
         widths.join(", "),
         budgets.join(", ")
     )
@@ -40,7 +42,9 @@ fn main() {
         let start = Instant::now();
         let (plan, diagnostics) = sprs::plan::plan(&checked, &output.access, None);
         plan_times.push(start.elapsed());
-        assert!(diagnostics.is_empty());
+        // Warnings only (the largest models see their data more than once).
+        let errors: Vec<String> = diagnostics.iter().filter(|d| d.is_error()).map(|d| d.error.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}");
         trials = plan.trials.len();
     }
     let median = |mut v: Vec<Duration>| {

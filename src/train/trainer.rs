@@ -20,6 +20,18 @@ use crate::data::tokens::{Sampler, Tokens};
 use crate::plan::PlannedTrial;
 use crate::prune;
 
+/// A freshly initialised model for `planned`. The backend's random generator is one per
+/// process: trials that start or resume side by side (`sprs run --jobs`) would interleave their
+/// draws. Seeding and drawing under one lock keeps each trial's initialisation a function of its
+/// seed alone, and a resumed trial (whose weights the checkpoint then replaces) from drawing in
+/// the middle of another's.
+fn seeded_model(planned: &PlannedTrial, device: &Device) -> Decoder {
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    device.seed(planned.config.seed);
+    Decoder::new(&planned.config.model, device)
+}
+
 /// What one step did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepReport {
@@ -61,14 +73,7 @@ impl<'a> Trainer<'a> {
     /// A fresh model for a planned trial, on an autodiff device over `device`.
     pub fn new(planned: &'a PlannedTrial, tokens: &'a Tokens, device: &Device) -> Result<Trainer<'a>, Failure> {
         let device = device.clone().autodiff();
-        // The backend's random generator is one per process: trials that start side by side
-        // (`sprs run --jobs`) would interleave their draws. Seeding and drawing under one lock
-        // keeps each trial's initialisation a function of its seed alone.
-        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
-        device.seed(planned.config.seed);
-        let model = Decoder::new(&planned.config.model, &device);
-        drop(guard);
+        let model = seeded_model(planned, &device);
         Trainer::with_model(planned, tokens, &device, model)
     }
 
@@ -153,7 +158,7 @@ impl<'a> Trainer<'a> {
         let device = device.clone().autodiff();
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(checkpoint.model))
             .map_err(|e| invalid(format!("its model is damaged: {e}")))?;
-        let model = Decoder::new(&planned.config.model, &device)
+        let model = seeded_model(planned, &device)
             .try_load_record(record)
             .map_err(|e| invalid(format!("its model does not fit this trial: {e}")))?;
         let mut trainer = Trainer::with_model(planned, tokens, &device, model)?;

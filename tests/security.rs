@@ -430,3 +430,21 @@ fn an_invalid_checkpoint_is_set_aside_and_the_trial_starts_over() {
         assert_eq!(read(&out), read(&project.join("clean")), "{name}");
     }
 }
+
+/// A project of many files, each importing the next: the chain is bounded like a chain of
+/// references, and the stack is never exhausted.
+#[test]
+fn a_long_chain_of_imports_is_bounded() {
+    let (_dir, project) = project("f0.sprs", "use \"f1.sprs\"::{v1}\nlet v0 = v1\n");
+    for i in 1..2000 {
+        fs::write(
+            project.join(format!("f{i}.sprs")),
+            format!("use \"f{}.sprs\"::{{v{}}}\nlet v{i} = v{}\n", i + 1, i + 1, i + 1),
+        )
+        .unwrap();
+    }
+    fs::write(project.join("f2000.sprs"), "let v2000 = 1\n").unwrap();
+    let out = sprs_within_a_minute(&project, &["check", "--format", "short", "f0.sprs"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("E0113"), "{}", text(&out));
+}

@@ -212,6 +212,12 @@ impl Checker {
                     }
                     return Some(existing);
                 }
+                // Each import of a chain is loaded inside the one before it: bound the chain as
+                // reference chains are bounded.
+                if stack.len() >= super::records::MAX_CHAIN {
+                    self.emit(at, |span| CheckError::TooDeep { max: super::records::MAX_CHAIN, span });
+                    return None;
+                }
                 match crate::access::read_source(&place.path) {
                     Ok(text) => Some(self.load(origin, shown(&place.path), text, stack)),
                     Err(error) => {

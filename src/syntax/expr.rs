@@ -10,8 +10,14 @@ use super::span::Span;
 impl Lower<'_> {
     pub(super) fn expr(&mut self, pair: Pair<Rule>) -> Expr {
         let pair_span = span(&pair);
-        // Operators of one chain each add a level to the tree they build.
-        let chain = pair.clone().into_inner().count().saturating_sub(1) / 2 + 1;
+        // Operators of one chain each add a level to the tree they build: one per operator where
+        // operands alternate with operators, one per prefix operator or postfix suffix (`--x`,
+        // `a.b.c`) where they wrap a single operand.
+        let inner = pair.clone().into_inner().count();
+        let chain = match pair.as_rule() {
+            Rule::neg_expr | Rule::not_expr | Rule::postfix => inner.max(1),
+            _ => inner.saturating_sub(1) / 2 + 1,
+        };
         if self.depth + chain > MAX_DEPTH {
             if !self.too_deep {
                 self.too_deep = true;

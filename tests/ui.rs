@@ -1,7 +1,8 @@
 //! Golden diagnostics: every `tests/ui/**/*.sprs` states on its first line the codes it must
 //! produce (`// expect: E0201, W0001`, or `// expect: ok`); the test checks and plans the file,
 //! asserts exactly those codes, and snapshots the rendered report (no colour, width 100) with insta.
-//! Files under `run/` are planned with a machine's memory, as `sprs run` plans them.
+//! Files under `run/` are planned with a machine's memory, as `sprs run` plans them, and files
+//! under `plan/without_data/` without their missing data files, as `sprs plan` plans them.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -27,10 +28,14 @@ fn ui() {
     insta::glob!("ui/**/*.sprs", |path| {
         let text = std::fs::read_to_string(path).unwrap();
         let relative = path.strip_prefix(root).unwrap();
-        // Files under `run/` are planned as `sprs run` plans them, on a machine of 8 GiB.
+        // Files under `run/` are planned as `sprs run` plans them, on a machine of 8 GiB; files
+        // under `plan/without_data/` as `sprs plan` does, without their missing data files.
         let output = if relative.starts_with("tests/ui/run") {
             let mut options = sprs::check::Options::new(relative);
             options.limits.memory = Some(8 << 30);
+            sprs::plan::plan_source_with(relative, text.clone(), &options)
+        } else if relative.starts_with("tests/ui/plan/without_data") {
+            let options = sprs::check::Options { require_data: false, ..sprs::check::Options::new(relative) };
             sprs::plan::plan_source_with(relative, text.clone(), &options)
         } else {
             plan_source(relative, text.clone())

@@ -9,6 +9,7 @@ use super::schema::{Kind, Ty};
 use super::units::Unit;
 use super::value::{fmt_number, Num, Obj, Val, V};
 use super::{did_you_mean, CheckError, Checker};
+use crate::access::Denied;
 
 fn interval(min: f64, max: f64, min_open: bool, max_open: bool) -> String {
     let open = if min_open { "(" } else { "[" };
@@ -177,6 +178,17 @@ impl Checker {
         let written = self.sources.get(val.at.file).dir().join(path);
         match self.access.locate(&written) {
             Ok(place) => Some(relative_to(&place.path, &self.entry_dir).display().to_string()),
+            // A data file that is not here yet: everything that can be known without it is still
+            // checked and planned (see `Missing`).
+            Err(Denied::NotFound) => {
+                let looked = super::load::normalize(&written);
+                let at = self.user_loc(val.at);
+                // Each trial that uses the data names it again: once per place is enough.
+                if !self.missing.iter().any(|m| m.at == at && m.looked == looked) {
+                    self.missing.push(super::Missing { at, path: path.clone(), looked: looked.clone() });
+                }
+                Some(relative_to(&looked, &self.entry_dir).display().to_string())
+            }
             Err(denied) => {
                 self.refuse(val.at, path, &written, denied, false);
                 None

@@ -399,6 +399,19 @@ pub enum CheckError {
         span: SourceSpan,
     },
 
+    #[error("planned without the data files that are not here ({count}): {files}")]
+    #[diagnostic(
+        code(sprs::W0007),
+        severity(Warning),
+        help("what needs their contents (their size: W0005 and E0311) is not checked; `sprs check` and `sprs run` need them")
+    )]
+    PlannedWithoutData {
+        count: usize,
+        files: String,
+        #[label("not here")]
+        span: SourceSpan,
+    },
+
     #[error("unused import `{name}`")]
     #[diagnostic(code(sprs::W0002), severity(Warning), help("remove it"))]
     UnusedImport {

@@ -86,8 +86,9 @@ pub struct Holdout {
 }
 
 impl Checker {
-    /// Checks a fit. A template (a stdlib law, or a fit other fits derive from) needs no `on`.
-    pub(super) fn check_fit(&mut self, obj: &Rc<Obj>, name: &str, fit_at: Loc, template: bool) -> Option<FitSpec> {
+    /// Checks a fit. One without `on` is a template (a stdlib law, or a fit other fits derive
+    /// from): its law and parameters are checked, and it has no sources.
+    pub(super) fn check_fit(&mut self, obj: &Rc<Obj>, name: &str, fit_at: Loc) -> Option<FitSpec> {
         let at = obj.at;
         let params = self.params(obj);
         let law = self.required(obj, "law", at)?;
@@ -111,20 +112,7 @@ impl Checker {
         let bootstrap = self.count_field(obj, "bootstrap")?;
         let seed = self.count_field(obj, "seed")?;
         let sources = match self.field(obj, "on", at) {
-            None if template => Vec::new(),
-            None => {
-                let help = Some(
-                    "add `on = SWEEP` (a sweep or train of this file), or `on = csv(\"points.csv\", columns = { .. })`"
-                        .to_string(),
-                );
-                self.emit(at, |span| CheckError::MissingField {
-                    field: "on".into(),
-                    kind: Kind::Fit.article(),
-                    span,
-                    help,
-                });
-                return None;
-            }
+            None => Vec::new(),
             Some(value) => self.sources(value?, &law)?,
         };
         let params: Vec<Param> = params?.into_iter().map(|(p, _)| p).collect();

@@ -7,12 +7,12 @@ use super::records::record_kind;
 use super::source::FileId;
 use super::value::{Loc, V};
 use super::{CheckError, Checked, Checker};
-use crate::syntax::ast::{ItemKind, RecordKind};
+use crate::syntax::ast::{self, ItemKind, RecordKind};
 
 impl Checker {
     pub(super) fn check_entry(&mut self, file: FileId) -> Checked {
         let ast = self.module(file).ast.clone();
-        let library = !self.sources.get(file).is_user();
+        let stdlib = !self.sources.get(file).is_user();
         // A sweep's base and a fit that other fits derive from are templates, not runs.
         let sweep_bases: HashSet<&str> = ast
             .items
@@ -32,6 +32,7 @@ impl Checker {
             .collect();
         let mut trials = Vec::new();
         let mut fits = Vec::new();
+        let mut templates: HashSet<String> = HashSet::new();
         for (index, item) in ast.items.iter().enumerate() {
             let at = Loc { file, span: item.span };
             match &item.kind {
@@ -49,7 +50,10 @@ impl Checker {
                             trials.push((at, trial));
                         }
                     } else {
-                        self.coerce_record(obj, record_kind(*kind), &name.node, true);
+                        let kind = record_kind(*kind);
+                        if let Some(checked) = self.coerce_record(obj, kind, &name.node, true) {
+                            self.validate_item(obj, kind, &name.node, checked);
+                        }
                     }
                 }
                 ItemKind::Sweep(sweep) => {
@@ -60,26 +64,31 @@ impl Checker {
                 ItemKind::Fit(fit) => {
                     let Some(value) = self.item(file, index, at) else { continue };
                     let V::Record(obj) = &value.v else { continue };
-                    let template = library || fit_bases.contains(fit.name.node.as_str());
                     let name_at = Loc { file, span: fit.name.span };
-                    if let Some(spec) = self.check_fit(obj, &fit.name.node, name_at, template) {
-                        if !template {
-                            fits.push(spec);
-                        }
+                    let Some(spec) = self.check_fit(obj, &fit.name.node, name_at) else { continue };
+                    // A fit without data, or one that others derive from, is a template.
+                    if spec.sources.is_empty() || stdlib || fit_bases.contains(fit.name.node.as_str()) {
+                        templates.insert(fit.name.node.clone());
+                    } else {
+                        fits.push(spec);
                     }
                 }
             }
         }
         let trials = self.dedup(trials);
         // Errors can hide uses (an item referenced only from a broken expression), so unused
-        // items are reported only for files that check cleanly otherwise.
-        if !library && !self.diags.iter().any(crate::diagnostic::Diag::is_error) {
-            self.warn_unused(file);
+        // items are reported only for files that check cleanly otherwise. A file with no trials
+        // and no fits to run is a library: its items are there for others to import.
+        let library = trials.is_empty() && fits.is_empty();
+        if !stdlib && !self.diags.iter().any(crate::diagnostic::Diag::is_error) {
+            self.warn_unused(file, library, &templates);
         }
         Checked { trials, fits }
     }
 
-    fn warn_unused(&mut self, file: FileId) {
+    /// Warns about the imports of `file` that nothing uses and, unless it is a library, its items
+    /// (records, constants and fit templates) that nothing uses.
+    fn warn_unused(&mut self, file: FileId, library: bool, templates: &HashSet<String>) {
         let ast = self.module(file).ast.clone();
         for item in &ast.items {
             match &item.kind {
@@ -92,10 +101,13 @@ impl Checker {
                         }
                     }
                 }
-                ItemKind::Let { name, .. } | ItemKind::Record { name, .. } => {
+                _ if library => {}
+                ItemKind::Let { name, .. } | ItemKind::Record { name, .. } | ItemKind::Fit(ast::Fit { name, .. }) => {
                     let kind = match &item.kind {
                         ItemKind::Record { kind: RecordKind::Train, .. } => continue,
                         ItemKind::Record { kind, .. } => record_kind(*kind).name(),
+                        ItemKind::Fit(_) if templates.contains(&name.node) => "fit template",
+                        ItemKind::Fit(_) => continue,
                         _ => "constant",
                     };
                     if !self.used.contains(&(file, name.node.clone())) && !name.node.starts_with('_') {
@@ -103,7 +115,7 @@ impl Checker {
                         self.emit(at, |span| CheckError::UnusedItem { kind, name: name.node.clone(), span });
                     }
                 }
-                ItemKind::Sweep(_) | ItemKind::Fit(_) => {}
+                ItemKind::Sweep(_) => {}
             }
         }
     }

@@ -54,13 +54,17 @@ pub struct Options {
     pub set: Vec<String>,
     pub access: Access,
     pub limits: Limits,
+    /// Whether a data file that does not exist is an error (E0209: `check`, `run`, `fit`), or
+    /// the file is planned without it, with one warning (W0007: `plan`, to size a study before
+    /// its data is downloaded).
+    pub require_data: bool,
 }
 
 impl Options {
     /// The defaults for the file at `path`: its discovered root, nothing else readable, default
     /// limits, no overrides.
     pub fn new(path: &Path) -> Options {
-        Options { set: Vec::new(), access: Access::for_entry(path), limits: Limits::default() }
+        Options { set: Vec::new(), access: Access::for_entry(path), limits: Limits::default(), require_data: true }
     }
 }
 
@@ -82,11 +86,24 @@ impl Default for Limits {
     }
 }
 
+/// A data file a file names that is not here.
+#[derive(Debug, Clone)]
+pub struct Missing {
+    /// Where it is named.
+    pub at: Loc,
+    /// As written.
+    pub path: String,
+    /// Where it was looked for.
+    pub looked: std::path::PathBuf,
+}
+
 /// The outcome of checking one file.
 pub struct CheckOutput {
     pub sources: SourceMap,
     pub diagnostics: Vec<Diag>,
-    /// Present when there were no errors (warnings allowed).
+    /// Present when there were no errors (warnings allowed) but, possibly, the E0209 of data files
+    /// that are not here: it is everything that can be known without them. [`crate::plan`] plans
+    /// it, and has no plan if there are errors.
     pub checked: Option<Checked>,
     /// What the file may read: the run and the fits read its data through it.
     pub access: Access,
@@ -130,7 +147,7 @@ pub fn check_source_with(path: &Path, text: String, options: &Options) -> CheckO
             checker.load_override(entry, text);
         }
     }
-    finish(checker, entry)
+    finish(checker, entry, options.require_data)
 }
 
 /// Checks a stdlib module on its own, as the tests do for every module.
@@ -138,14 +155,36 @@ pub fn check_std(module: &str) -> Option<CheckOutput> {
     stdlib::module(module)?;
     let mut checker = Checker::default();
     let entry = checker.load_std(module);
-    Some(finish(checker, entry))
+    Some(finish(checker, entry, true))
 }
 
-fn finish(mut checker: Checker, entry: Option<FileId>) -> CheckOutput {
+fn finish(mut checker: Checker, entry: Option<FileId>, require_data: bool) -> CheckOutput {
     let checked = entry.filter(|f| !checker.modules[f].broken).map(|file| checker.check_entry(file));
     let mut diagnostics = std::mem::take(&mut checker.diags);
-    diagnostics.sort_by_key(Diag::position);
     let has_errors = diagnostics.iter().any(Diag::is_error);
+    let missing = std::mem::take(&mut checker.missing);
+    if require_data {
+        for m in missing {
+            let help = Some(format!(
+                "paths are relative to the file that names them; looked for `{}`",
+                crate::access::shown(&m.looked)
+            ));
+            diagnostics
+                .push(Diag::new(m.at.file, CheckError::FileNotFound { path: m.path, span: m.at.span.into(), help }));
+        }
+    } else if let Some(first) = missing.first() {
+        let mut files: Vec<String> = Vec::new();
+        for m in &missing {
+            let file = format!("`{}`", m.path);
+            if !files.contains(&file) {
+                files.push(file);
+            }
+        }
+        let (count, files) = (files.len(), files.join(", "));
+        let warning = CheckError::PlannedWithoutData { count, files, span: first.at.span.into() };
+        diagnostics.push(Diag::new(first.at.file, warning));
+    }
+    diagnostics.sort_by_key(Diag::position);
     CheckOutput {
         sources: checker.sources,
         diagnostics,
@@ -194,6 +233,8 @@ struct Checker {
     trials_counted: u64,
     /// Unknown names given a did-you-mean so far.
     suggested: usize,
+    /// Data files named that are not here.
+    missing: Vec<Missing>,
     sources: SourceMap,
     modules: HashMap<FileId, Module>,
     diags: Vec<Diag>,

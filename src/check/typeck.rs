@@ -69,12 +69,25 @@ impl Checker {
         }
     }
 
+    /// Checks a named model or schedule on its own, as far as the fields it sets allow: its rules
+    /// that need several fields (`heads` divides `width`, `end` after `start`, a method for a
+    /// sparsity), so that a library of records is checked without a trial that uses them. A
+    /// trial that uses the record meets the same error at the same place, reported once.
+    /// `checked` is the record's JSON from a partial [`Checker::coerce_record`].
+    pub(super) fn validate_item(&mut self, obj: &Obj, kind: Kind, name: &str, checked: Json) {
+        if let (Kind::Model | Kind::Schedule, Json::Object(mut map)) = (kind, checked) {
+            let _ = self.validate(obj, kind, name, &mut map);
+        }
+    }
+
     /// Checks that need several fields of one record.
     fn validate(&mut self, obj: &Obj, kind: Kind, path: &str, map: &mut Map<String, Json>) -> Option<()> {
         let num = |map: &Map<String, Json>, key: &str| map.get(key).and_then(Json::as_f64);
         match kind {
             Kind::Model => {
-                let (width, heads) = (num(map, "width")? as u64, num(map, "heads")? as u64);
+                // A record checked on its own may not set both (a template leaves `width` open).
+                let (Some(width), Some(heads)) = (num(map, "width"), num(map, "heads")) else { return Some(()) };
+                let (width, heads) = (width as u64, heads as u64);
                 if width % heads != 0 {
                     let nearest = (1..=width).filter(|h| width % h == 0).min_by_key(|h| h.abs_diff(heads)).unwrap_or(1);
                     let help = Some(format!("each head gets `width / heads` dimensions; with width {width}, heads = {nearest} divides evenly"));
@@ -94,7 +107,7 @@ impl Checker {
                         return None;
                     }
                 }
-                let sparsity = num(map, "sparsity")?;
+                let sparsity = num(map, "sparsity").unwrap_or(0.0);
                 if map.get("method").and_then(Json::as_str) == Some("none") && sparsity > 0.0 {
                     let sparsity = format!("{}%", fmt_number(sparsity * 100.0));
                     self.emit(self.field_at(obj, "sparsity"), |span| CheckError::SparsityWithoutMethod {

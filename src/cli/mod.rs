@@ -49,7 +49,7 @@ impl Project {
         let access = sprs::access::Access::new(file, self.root.as_deref(), &allow)
             .map_err(|error| usage_error(&error.to_string()))?;
         let limits = sprs::check::Limits { trials: self.max_trials, fit_starts: self.max_fit_starts, memory: None };
-        Ok(sprs::check::Options { set: set.to_vec(), access, limits })
+        Ok(sprs::check::Options { set: set.to_vec(), access, limits, require_data: true })
     }
 }
 
@@ -152,7 +152,11 @@ pub fn run(cli: Cli) -> ExitCode {
             check::run(&files, &project, format, std::io::stderr().is_terminal())
         }
         Command::Plan { file, format, set, project } => match project.options(&file, &set) {
-            Ok(options) => plan::run(&file, &options, format, std::io::stderr().is_terminal()),
+            // A study is planned before its data is downloaded: missing data files are a warning.
+            Ok(options) => {
+                let options = sprs::check::Options { require_data: false, ..options };
+                plan::run(&file, &options, format, std::io::stderr().is_terminal())
+            }
             Err(code) => code,
         },
         Command::Run { file, only, out, backend, device, checkpoint_every, jobs, shard, set, force, project } => {

@@ -116,12 +116,14 @@ pub fn plan_source(path: &Path, text: String) -> PlanOutput {
 
 fn finish(output: CheckOutput, memory: Option<u64>) -> PlanOutput {
     let CheckOutput { sources, mut diagnostics, checked, access } = output;
-    let plan = checked.as_ref().and_then(|checked| {
+    let plan = checked.as_ref().map(|checked| {
         let (plan, plan_diagnostics) = plan(checked, &access, memory);
-        let ok = !plan_diagnostics.iter().any(Diag::is_error);
         diagnostics.extend(plan_diagnostics);
-        ok.then_some(plan)
+        plan
     });
+    // A file with errors has no plan, though it was planned (missing data files are errors for
+    // `check` and `run`, and everything else is still reported).
+    let plan = plan.filter(|_| !diagnostics.iter().any(Diag::is_error));
     diagnostics.sort_by_key(Diag::position);
     PlanOutput { sources, diagnostics, plan, checked, access }
 }

@@ -272,3 +272,22 @@ fn the_paper_configurations_check_and_plan() {
     let output = sprs::check::check_file(&dir.path().join("journey.sprs")).unwrap();
     assert_eq!(output.checked.unwrap().fits.len(), 2);
 }
+
+/// Without their C4 files, the paper's configurations still plan (as `sprs plan` plans them, with
+/// one W0007), and the same trials as with the files: a study can be sized before its data is
+/// downloaded. Checking them (as `check` and `run` do) reports the missing files.
+#[test]
+fn the_paper_configurations_plan_without_their_data() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/paper");
+    for name in ["llama_58m.sprs", "llama_162m.sprs", "llama_468m.sprs", "journey.sprs"] {
+        let path = dir.join(name);
+        let options = sprs::check::Options { require_data: false, ..sprs::check::Options::new(&path) };
+        let output = sprs::plan::plan_file_with(&path, &options).unwrap();
+        let codes: Vec<String> = output.diagnostics.iter().map(|d| d.code()).collect();
+        assert_eq!(codes, ["W0007"], "{name}");
+        let trials = output.plan.expect("a plan").trials;
+        assert_eq!(trials.len(), if name == "journey.sprs" { 30 } else { 10 }, "{name}");
+        let checked = sprs::plan::plan_file(&path).unwrap();
+        assert!(checked.plan.is_none() && checked.diagnostics.iter().all(|d| d.code() == "E0209"), "{name}");
+    }
+}

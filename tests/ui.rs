@@ -68,6 +68,30 @@ fn ui() {
     });
 }
 
+/// Codes by phase (docs/errors.md): each file of diagnostics defines only its phase's families,
+/// and the docs name every family in use.
+#[test]
+fn codes_belong_to_their_phase() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let families: &[(&str, &[&str])] = &[
+        ("src/syntax/error.rs", &["E00"]),
+        ("src/check/error.rs", &["E01", "E02", "E03", "E05", "W00"]),
+        ("src/plan/error.rs", &["E03", "E04", "W00"]),
+        ("src/fit/error.rs", &["E06", "W00"]),
+    ];
+    let docs = std::fs::read_to_string(root.join("docs/errors.md")).unwrap();
+    for (file, allowed) in families {
+        let source = std::fs::read_to_string(root.join(file)).unwrap();
+        for (i, _) in source.match_indices("code(sprs::") {
+            let code = &source[i + 11..i + 16];
+            assert!(allowed.iter().any(|f| code.starts_with(f)), "{code} in {file}");
+            if code.starts_with('E') {
+                assert!(docs.contains(&format!("`{}xx`", &code[..3])), "docs/errors.md does not name {}xx", &code[..3]);
+            }
+        }
+    }
+}
+
 #[test]
 fn every_code_has_a_ui_case_and_a_line_in_the_docs() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

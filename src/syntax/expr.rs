@@ -57,12 +57,7 @@ impl Lower<'_> {
                 let mut parts = pair.into_inner();
                 let mut lhs = self.expr(parts.next().expect("operand"));
                 while let Some(op) = parts.next() {
-                    let op = match op.as_str() {
-                        "+" => BinaryOp::Add,
-                        "-" => BinaryOp::Sub,
-                        "*" => BinaryOp::Mul,
-                        _ => BinaryOp::Div,
-                    };
+                    let op = operator(op);
                     let rhs = self.expr(parts.next().expect("operand after operator"));
                     lhs = binary(op, lhs, rhs);
                 }
@@ -73,14 +68,7 @@ impl Lower<'_> {
                 let lhs = self.expr(parts.next().expect("operand"));
                 match parts.next() {
                     Some(op) => {
-                        let op = match op.as_str() {
-                            "==" => BinaryOp::Eq,
-                            "!=" => BinaryOp::Ne,
-                            "<=" => BinaryOp::Le,
-                            ">=" => BinaryOp::Ge,
-                            "<" => BinaryOp::Lt,
-                            _ => BinaryOp::Gt,
-                        };
+                        let op = operator(op);
                         let rhs = self.expr(parts.next().expect("operand after comparison"));
                         binary(op, lhs, rhs)
                     }
@@ -265,4 +253,23 @@ fn unit(pair: Pair<Rule>) -> UnitAst {
     let mut words = pair.into_inner().map(ident);
     let numerator = words.next().expect("unit has a word");
     UnitAst { numerator, denominator: words.next(), span: unit_span }
+}
+
+/// The operator of an `add_op`, `mul_op` or `cmp_op` pair.
+fn operator(pair: Pair<Rule>) -> BinaryOp {
+    // Invariant: each operator rule of the grammar is a choice of exactly one `op_*` rule.
+    let op = pair.into_inner().next().expect("an operator rule holds one operator");
+    match op.as_rule() {
+        Rule::op_eq => BinaryOp::Eq,
+        Rule::op_ne => BinaryOp::Ne,
+        Rule::op_le => BinaryOp::Le,
+        Rule::op_ge => BinaryOp::Ge,
+        Rule::op_lt => BinaryOp::Lt,
+        Rule::op_gt => BinaryOp::Gt,
+        Rule::op_add => BinaryOp::Add,
+        Rule::op_sub => BinaryOp::Sub,
+        Rule::op_mul => BinaryOp::Mul,
+        Rule::op_div => BinaryOp::Div,
+        other => unreachable!("`{other:?}` is not an operator rule of the grammar"),
+    }
 }

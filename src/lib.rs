@@ -4,7 +4,8 @@
 //! evaluates records, checks types and units, and expands sweeps into trials; [`plan`] counts
 //! each trial's parameters, steps and compute; [`train`] (the only phase that uses Burn) trains
 //! them into the [`store`]; [`fit`] fits scaling laws to the results and [`report`] writes them up.
-//! [`access`] decides what a file may read, for every phase that reads.
+//! [`access`] decides what a file may read, for every phase that reads; [`sweep`] runs a plan's
+//! trials side by side and concludes with the fits and the report.
 
 pub mod access;
 pub mod check;
@@ -16,5 +17,6 @@ pub mod plan;
 pub mod prune;
 pub mod report;
 pub mod store;
+pub mod sweep;
 pub mod syntax;
 pub mod train;

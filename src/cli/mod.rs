@@ -104,7 +104,7 @@ enum Command {
         jobs: Option<usize>,
         /// Run only share I of N (1-based) of the trials, for N machines sharing one results folder.
         #[arg(long, value_name = "I/N")]
-        shard: Option<run::Shard>,
+        shard: Option<sprs::sweep::Shard>,
         /// Override a field of every trial, as `PATH=VALUE` in the language
         /// (`--set model.depth=4`, `--set 'prune=journey { sparsity = 30% }'`); checked like the file.
         #[arg(long, value_name = "PATH=VALUE")]
@@ -168,17 +168,15 @@ pub fn run(cli: Cli) -> ExitCode {
             if !force && device == sprs::train::backend::Target::Cpu {
                 check.limits.memory = sprs::plan::memory::machine();
             }
-            let checkpoint_every = std::time::Duration::from_secs(checkpoint_every);
-            let options = run::Options {
-                only: only.as_deref(),
-                out: out.as_deref(),
-                backend,
-                device,
-                checkpoint_every,
-                jobs,
+            let sweep = sprs::sweep::Options {
+                only,
                 shard,
-                check: &check,
+                jobs,
+                backend,
+                target: device,
+                checkpoint_every: std::time::Duration::from_secs(checkpoint_every),
             };
+            let options = run::Options { out: out.as_deref(), sweep, check: &check };
             run::run(&file, options, std::io::stderr().is_terminal())
         }
         Command::Fit { file, only, out, format, set, project } => {

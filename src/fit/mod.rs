@@ -8,6 +8,7 @@ pub mod data;
 pub mod error;
 pub mod law;
 pub mod optimize;
+pub mod table;
 
 mod optimal;
 pub mod plot;
@@ -351,6 +352,38 @@ fn errors<'a>(predictions: impl Iterator<Item = &'a Prediction>) -> Errors {
     }
     let n = count.max(1) as f64;
     Errors { points: count, mae: abs / n, rmse_log: (sq / n).sqrt() }
+}
+
+/// One fit of a file, run on its data and written: what `sprs fit` and the end of `sprs run`
+/// show, in this order.
+#[derive(Debug)]
+pub struct Outcome {
+    pub name: String,
+    /// Warnings (W0006) and, when no fit was made, why.
+    pub diagnostics: Vec<Diag>,
+    pub fitted: Option<Fitted>,
+    /// `fits/<name>.json` and `.svg`, or why they could not be written; `None` without a fit.
+    pub written: Option<Result<(std::path::PathBuf, std::path::PathBuf), String>>,
+}
+
+impl Outcome {
+    /// No fit, or one that could not be written.
+    pub fn failed(&self) -> bool {
+        self.fitted.is_none() || matches!(self.written, Some(Err(_)))
+    }
+}
+
+/// Runs each fit of `specs` on its data (see [`run_fits`]) and writes it to the results folder.
+pub fn fit_and_write(specs: &[FitSpec], plan: &Plan, store: &Store, access: &Access) -> Vec<Outcome> {
+    specs
+        .iter()
+        .map(|spec| {
+            let mut diagnostics = Vec::new();
+            let fitted = run_fits(std::slice::from_ref(spec), plan, store, access, &mut diagnostics).pop();
+            let written = fitted.as_ref().map(|fitted| write(fitted, store));
+            Outcome { name: spec.name.clone(), diagnostics, fitted, written }
+        })
+        .collect()
 }
 
 /// Writes `fits/<name>.json` (atomically) and the plot `fits/<name>.svg` in the results folder;

@@ -1,0 +1,52 @@
+//! A fit as text for a terminal: in one line, or as a table with its intervals, errors and the
+//! compute-optimal allocation.
+
+use super::Fitted;
+use crate::report::num;
+
+/// A fit in one line: its parameters and errors.
+pub fn summary(fitted: &Fitted) -> String {
+    let params: Vec<String> = fitted.params.iter().map(|p| format!("{} {}", p.name, num(p.value))).collect();
+    let mut line = format!("fit {}: {}; in-sample MAE {:.4}", fitted.name, params.join(", "), fitted.in_sample.mae);
+    if let Some(holdout) = &fitted.holdout {
+        line.push_str(&format!(", held-out MAE {:.4}", holdout.mae));
+    }
+    line
+}
+
+/// A fit as text: its parameters with their intervals, its errors and the compute-optimal
+/// allocation.
+pub fn table(fitted: &Fitted) -> String {
+    let mut out = format!("fit {}: L = {}\n", fitted.name, fitted.law);
+    out.push_str(&format!(
+        "  {} points, best of {} L-BFGS starts, objective {:.7} ({})\n",
+        fitted.points, fitted.starts, fitted.objective, fitted.loss
+    ));
+    let interval = if fitted.bootstrap > 0 {
+        format!("{:.0}% interval ({} resamples)", fitted.interval * 100.0, fitted.bootstrap)
+    } else {
+        "interval (no bootstrap)".to_string()
+    };
+    let width = fitted.params.iter().map(|p| p.name.len()).max().unwrap_or(0).max(5);
+    out.push_str(&format!("  {:<width$}  {:>12}  {interval}\n", "param", "value"));
+    for p in &fitted.params {
+        out.push_str(&format!("  {:<width$}  {:>12}  [{}, {}]\n", p.name, num(p.value), num(p.lo), num(p.hi)));
+    }
+    let errors = |e: &super::Errors| format!("MAE {:.4}, RMSE of log L {:.4}", e.mae, e.rmse_log);
+    out.push_str(&format!("  in sample ({} points): {}\n", fitted.in_sample.points, errors(&fitted.in_sample)));
+    if let Some(holdout) = &fitted.holdout {
+        out.push_str(&format!("  held out ({} points): {}\n", holdout.points, errors(holdout)));
+    }
+    for o in &fitted.compute_optimal {
+        out.push_str(&format!(
+            "  compute-optimal at C = {:.2e}: N = {}, D = {} ({:.1} tokens/param), L = {:.4} ({})\n",
+            o.c,
+            crate::plan::si(o.n),
+            crate::plan::si(o.d),
+            o.d / o.n,
+            o.l,
+            o.method
+        ));
+    }
+    out
+}

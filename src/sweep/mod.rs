@@ -1,0 +1,224 @@
+//! Running a plan's trials, several side by side, into a results folder; then, once every trial
+//! of the file has a result, its fits and its report ([`conclude`]). The command line, a Slurm
+//! worker and a language server call these and show the [`Event`]s as they like.
+//!
+//! Each trial is claimed with a lock in its folder before it trains ([`Store::claim`]), so
+//! processes that share a results folder (`--shard I/N` on many machines, or a rerun started by
+//! mistake beside a running one) never train one trial twice.
+
+mod conclude;
+mod options;
+
+pub use conclude::{conclude, Conclusion};
+pub use options::{Jobs, Options, Shard};
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::access::Access;
+use crate::plan::{Plan, PlannedTrial};
+use crate::store::{Status, Store, TrialResult};
+use crate::train::backend::Device;
+use crate::train::trainer::StepReport;
+
+/// What happens while trials train, for whoever shows it.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Training begins: `pending` of the `total` trials given, `jobs.jobs` at a time.
+    Start {
+        pending: usize,
+        total: usize,
+        jobs: Jobs,
+    },
+    /// Another process holds the trial: it is left to it.
+    Busy(&'a PlannedTrial),
+    /// A trial begins, or continues from its checkpoint; `position` counts from 0 among `count`.
+    Begin {
+        trial: &'a PlannedTrial,
+        position: usize,
+        count: usize,
+        resuming: bool,
+    },
+    Step {
+        trial: &'a PlannedTrial,
+        report: &'a StepReport,
+    },
+    Warning {
+        trial: &'a PlannedTrial,
+        message: String,
+    },
+    /// A trial is over.
+    End {
+        trial: &'a PlannedTrial,
+        outcome: Outcome<'a>,
+    },
+    /// `results.csv` could not be rebuilt during the sweep (it is tried again at the end).
+    ResultsUnwritten(String),
+}
+
+/// How a trial ended.
+#[derive(Debug)]
+pub enum Outcome<'a> {
+    Trained {
+        result: &'a TrialResult,
+        seconds: f64,
+    },
+    Failed(String),
+    /// Another process finished it first.
+    AlreadyDone,
+}
+
+/// Shows the events of a sweep; called from the threads that train.
+pub trait Progress: Sync {
+    fn event(&self, event: Event<'_>);
+}
+
+/// What became of the trials given.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Trials given.
+    pub trials: usize,
+    pub trained: Vec<String>,
+    /// Finished before (by this or another process).
+    pub skipped: usize,
+    /// Held by another process.
+    pub busy: Vec<String>,
+    /// Names and errors.
+    pub failed: Vec<(String, String)>,
+}
+
+/// The trials of `plan` that `options` select (`--only`, then `--shard`); an error names what
+/// `--only` asked for when nothing has that name.
+pub fn select<'p>(plan: &'p Plan, options: &Options) -> Result<Vec<&'p PlannedTrial>, String> {
+    let named: Vec<&PlannedTrial> = plan
+        .trials
+        .iter()
+        .filter(|t| options.only.as_deref().is_none_or(|only| t.name == only || t.sweep.as_deref() == Some(only)))
+        .collect();
+    if named.is_empty() {
+        return Err(format!("no trial is named `{}`", options.only.as_deref().unwrap_or_default()));
+    }
+    Ok(match options.shard {
+        Some(shard) => named.iter().enumerate().filter(|(i, _)| shard.takes(*i)).map(|(_, t)| *t).collect(),
+        None => named,
+    })
+}
+
+/// Trains every one of `trials` that has no result yet into `store`, reading data through
+/// `access`, on `device`, and tells `progress` what happens. `order` is the plan's trial order,
+/// for `results.csv`, which is rebuilt after a trial at most every 30 s (a rebuild reads every
+/// folder). `Err` if the machine cannot start the threads.
+pub fn train(
+    plan: &Plan,
+    trials: &[&PlannedTrial],
+    store: &Store,
+    access: &Access,
+    device: &Device,
+    options: &Options,
+    progress: &dyn Progress,
+) -> Result<Tally, String> {
+    let finished = |t: &PlannedTrial| {
+        let done = store.result(&t.id).is_some_and(|r| r.status == Status::Ok);
+        if done {
+            let _ = store.drop_checkpoint(&t.id);
+        }
+        done
+    };
+    let mut pending: Vec<(usize, &PlannedTrial)> =
+        trials.iter().copied().enumerate().filter(|(_, t)| !finished(t)).collect();
+    // Longest first (by dense compute, 6 N D), so that side by side no job is left with one long
+    // trial at the end while the others idle.
+    pending.sort_by(|a, b| b.1.c_dense.total_cmp(&a.1.c_dense).then(a.0.cmp(&b.0)));
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let jobs = Jobs::choose(options.jobs, pending.len(), cores, options.backend, options.target);
+    let tally = Mutex::new(Tally { trials: trials.len(), skipped: trials.len() - pending.len(), ..Tally::default() });
+    if pending.is_empty() {
+        return Ok(lock_into(tally));
+    }
+    progress.event(Event::Start { pending: pending.len(), total: trials.len(), jobs });
+    let pools = (0..jobs.jobs)
+        .map(|_| rayon::ThreadPoolBuilder::new().num_threads(jobs.threads).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| format!("cannot start a thread pool: {error}"))?;
+    let order: Vec<&str> = plan.trials.iter().map(|t| t.id.as_str()).collect();
+    let queue = Mutex::new(VecDeque::from(pending));
+    let rebuilt: Mutex<Option<Instant>> = Mutex::new(None);
+    let count = trials.len();
+    std::thread::scope(|scope| {
+        for pool in &pools {
+            scope.spawn(|| {
+                // The queue's lock is held only while taking the next trial.
+                let next = || lock(&queue).pop_front();
+                while let Some((position, trial)) = next() {
+                    let end = |outcome| progress.event(Event::End { trial, outcome });
+                    let claim = match store.claim(&trial.id) {
+                        Ok(Some(claim)) => claim,
+                        Ok(None) => {
+                            lock(&tally).busy.push(trial.name.clone());
+                            progress.event(Event::Busy(trial));
+                            continue;
+                        }
+                        Err(error) => {
+                            let error = format!("cannot lock its folder: {error}");
+                            lock(&tally).failed.push((trial.name.clone(), error.clone()));
+                            end(Outcome::Failed(error));
+                            continue;
+                        }
+                    };
+                    // Another process may have finished it between the first look and the claim.
+                    if finished(trial) {
+                        lock(&tally).skipped += 1;
+                        end(Outcome::AlreadyDone);
+                        continue;
+                    }
+                    let resuming = store.checkpoint(&trial.id).exists();
+                    progress.event(Event::Begin { trial, position, count, resuming });
+                    let clock = Instant::now();
+                    let result = pool.install(|| {
+                        crate::train::run::run(
+                            trial,
+                            access,
+                            device,
+                            store,
+                            options.checkpoint_every,
+                            &mut |report| progress.event(Event::Step { trial, report }),
+                            &mut |message| progress.event(Event::Warning { trial, message }),
+                        )
+                    });
+                    let written = store.finish(&result);
+                    drop(claim);
+                    let outcome = match (written, result.status) {
+                        (Err(error), _) => Outcome::Failed(format!("cannot write its result: {error}")),
+                        (Ok(()), Status::Ok) => {
+                            Outcome::Trained { result: &result, seconds: clock.elapsed().as_secs_f64() }
+                        }
+                        (Ok(()), Status::Failed) => Outcome::Failed(result.error.clone().unwrap_or_default()),
+                    };
+                    match &outcome {
+                        Outcome::Failed(error) => lock(&tally).failed.push((trial.name.clone(), error.clone())),
+                        _ => lock(&tally).trained.push(trial.name.clone()),
+                    }
+                    end(outcome);
+                    let mut last = lock(&rebuilt);
+                    if last.is_none_or(|at| at.elapsed().as_secs() >= 30) {
+                        if let Err(error) = crate::store::rebuild_results(store, &order) {
+                            progress.event(Event::ResultsUnwritten(error.to_string()));
+                        }
+                        *last = Some(Instant::now());
+                    }
+                }
+            });
+        }
+    });
+    Ok(lock_into(tally))
+}
+
+/// A mutex's value, also after a thread panicked while holding it (the tallies stay usable).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn lock_into<T>(mutex: Mutex<T>) -> T {
+    mutex.into_inner().unwrap_or_else(|e| e.into_inner())
+}

@@ -63,6 +63,20 @@ train t {
 }
 ";
 
+const PRUNED: &str = "use std::models::llama
+use std::data::markov
+use std::schedules::journey
+
+train t {
+    data   = markov { context = 16, source.tokens = 20k }
+    model  = llama { width = 16, depth = 1, heads = 2, mlp = 32 }
+    prune  = journey { sparsity = 50%, every = 2 steps }
+    batch  = 4
+    budget = 12 steps
+    eval   = { every = 6 steps, tokens = 256 }
+}
+";
+
 #[test]
 fn imports_outside_the_project_are_refused_without_showing_them() {
     let source = "use \"/proc/self/environ\"::{x}\nuse \"/etc/passwd\"::{y}\nuse \"../outside/secret.sprs\"::{z}\nuse \"../outside/secret.txt\"::{w}\n";
@@ -394,10 +408,7 @@ fn a_full_disk_fails_the_run_and_leaves_no_temporary_files() {
 /// aside with a warning; the trial starts over and ends as an uninterrupted run does.
 #[test]
 fn an_invalid_checkpoint_is_set_aside_and_the_trial_starts_over() {
-    let source = TRAIN
-        .replace("budget = 12 steps", "budget = 12 steps\n    prune  = journey { sparsity = 50%, every = 2 steps }")
-        .replace("use std::data::markov", "use std::data::markov\nuse std::schedules::journey");
-    let (_dir, project) = project("tiny.sprs", &source);
+    let (_dir, project) = project("tiny.sprs", PRUNED);
     let clean = sprs_in(&project, &["run", "tiny.sprs", "--out", "clean"]);
     assert!(clean.status.success(), "{}", text(&clean));
     let output = sprs::plan::plan_file(&project.join("tiny.sprs")).unwrap();

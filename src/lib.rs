@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod check;
+pub mod config;
 pub mod data;
 pub mod diagnostic;
 pub mod escape;

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use sprs::check::config::{Basis, Budget, Point, Tokenizer, TrialConfig};
 use sprs::check::{check_source, check_std, stdlib, CheckOutput, Trial};
+use sprs::config::{Basis, Budget, Point, Tokenizer, TrialConfig};
 use sprs::diagnostic::Renderer;
 
 fn report(output: &CheckOutput) -> String {
@@ -188,7 +188,7 @@ fn imported_files_resolve_paths_relative_to_themselves() {
     let main = "use std::models::llama\nuse \"lib/common.sprs\"::{plays}\n\
                 train t { data = plays, model = llama { width = 64, depth = 2 }, budget = 1k tokens }\n";
     let trials = trials_in(dir.path(), main);
-    let sprs::check::config::Source::Text { paths } = &trials[0].config.data.source else { panic!("text source") };
+    let sprs::config::Source::Text { paths } = &trials[0].config.data.source else { panic!("text source") };
     assert_eq!(paths, &["lib/corpus/plays.txt".to_string()]);
 }
 

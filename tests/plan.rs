@@ -199,8 +199,8 @@ fn the_schedule_search_plans_its_40_schedules() {
     assert_eq!(trials.len(), 40);
     let mut pairs: Vec<(u64, u64)> = Vec::new();
     for t in &trials {
-        let fraction = |b: &sprs::check::config::Point| match b {
-            sprs::check::config::Point::Fraction { value, .. } => *value,
+        let fraction = |b: &sprs::config::Point| match b {
+            sprs::config::Point::Fraction { value, .. } => *value,
             other => panic!("{other:?}"),
         };
         let (start, end) = (fraction(&t.config.prune.start), fraction(&t.config.prune.end));

@@ -69,7 +69,7 @@ fn pruning_follows_the_plan_at_every_step() {
             let planned_sparsity = sparsity_at(&updates, report.step);
             let planned_pruned = planned.n - report.nonzero;
             // Measured on the weights: exactly the planner's count at this step.
-            let expected = if planned.config.prune.scope == sprs::check::config::Scope::Global {
+            let expected = if planned.config.prune.scope == sprs::config::Scope::Global {
                 sprs::prune::pruned(planned_sparsity, prunable)
             } else {
                 sprs::plan::Shape::of(&planned.config.model)
@@ -93,7 +93,7 @@ fn a_non_finite_loss_fails_the_step_cleanly() {
     let device = sprs::train::backend::cpu().autodiff();
     // One NaN weight in the first attention matrix poisons every logit.
     let model = sprs::train::model::Decoder::new(&planned.config.model, &device).map_prunable(
-        &[sprs::check::config::Target::Attention],
+        &[sprs::config::Target::Attention],
         |i, w| {
             if i == 0 {
                 w.map(|t| t.clone().mul_scalar(f32::NAN))
@@ -153,8 +153,8 @@ fn host_norm(model: &sprs::train::model::Decoder, grads: &burn::optim::Gradients
 fn gradients_are_clipped_by_their_global_norm() {
     use burn::optim::GradientsParams;
     use burn::tensor::{Int, Tensor};
-    let config = sprs::check::config::ModelConfig {
-        arch: sprs::check::config::Arch::Llama,
+    let config = sprs::config::ModelConfig {
+        arch: sprs::config::Arch::Llama,
         width: 32,
         depth: 2,
         heads: 2,

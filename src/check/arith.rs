@@ -1,10 +1,10 @@
 //! Arithmetic and comparisons on values, with units checked.
 
-use super::source::FileId;
 use super::units::Unit;
 use super::value::{Loc, Num, Val, V};
 use super::{CheckError, Checker};
 use crate::syntax::ast::{self, BinaryOp};
+use crate::syntax::FileId;
 
 impl Checker {
     pub(super) fn binary(&mut self, op: BinaryOp, lhs: Val, rhs: Val, at: Loc) -> Option<Val> {

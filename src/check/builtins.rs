@@ -3,11 +3,11 @@
 use std::rc::Rc;
 
 use super::schema::{self, Ty};
-use super::source::FileId;
 use super::units::Unit;
 use super::value::{fmt_number, Items, Loc, Num, Obj, Val, V};
 use super::{CheckError, Checker};
 use crate::syntax::ast::{Arg, ExprKind};
+use crate::syntax::FileId;
 
 /// Every builtin function, and the two record constructors `bpe` and `synthetic`.
 pub const FUNCTIONS: &[&str] = &[

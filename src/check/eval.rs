@@ -7,11 +7,11 @@ use std::rc::Rc;
 use super::arith::unit_of;
 use super::records::word_help;
 use super::schema::{Kind, Ty};
-use super::source::FileId;
 use super::units::Unit;
 use super::value::{Basis, Items, Loc, Num, Obj, Val, MAX_ELEMENTS, V};
 use super::{builtins, did_you_mean, stdlib, CheckError, Checker, Target};
 use crate::syntax::ast::{Expr, ExprKind, UnaryOp};
+use crate::syntax::FileId;
 use crate::syntax::Ident;
 
 /// Unit words, for suggestions when one is misspelled after `/`.

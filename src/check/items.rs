@@ -4,10 +4,10 @@
 use std::collections::HashSet;
 
 use super::records::record_kind;
-use super::source::FileId;
 use super::value::{Loc, V};
 use super::{CheckError, Checked, Checker};
 use crate::syntax::ast::{self, ItemKind, RecordKind};
+use crate::syntax::FileId;
 
 impl Checker {
     pub(super) fn check_entry(&mut self, file: FileId) -> Checked {

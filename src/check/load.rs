@@ -6,13 +6,13 @@ use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 
 use super::schema::{FieldDefault, Kind};
-use super::source::{FileId, Origin};
 use super::value::Loc;
 use super::{did_you_mean, stdlib, Binding, CheckError, Checker, Module};
 use crate::access::{shown, Denied};
 use crate::diagnostic::Diag;
 use crate::syntax::ast::{self, ItemKind, UseOrigin};
 use crate::syntax::{self, Span};
+use crate::syntax::{FileId, Origin};
 
 impl Checker {
     pub(super) fn load_entry(&mut self, path: &Path, text: String) -> Option<FileId> {

@@ -8,7 +8,6 @@
 mod arith;
 mod builtins;
 mod coerce;
-pub mod config;
 mod error;
 mod eval;
 mod explain;
@@ -20,28 +19,27 @@ mod records;
 mod reference;
 pub mod schema;
 mod shown;
-pub(crate) mod source;
 pub mod stdlib;
 mod sweep;
 mod typeck;
 pub mod units;
 pub mod value;
-pub use value::Loc;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::rc::Rc;
 
+pub use crate::syntax::{sprs_files, FileId, Origin, SourceFile, SourceMap};
 pub use error::CheckError;
 pub use explain::{explain, Explanation};
 pub use fit::{Column, ColumnSource, FitSource, FitSpec, Holdout, Loss, Param};
 pub use reference::reference;
-pub use source::{sprs_files, FileId, Origin, SourceFile, SourceMap};
 pub use sweep::{Sites, Trial};
 
 use crate::access::Access;
 use crate::diagnostic::Diag;
 use crate::syntax::ast;
+use crate::syntax::Loc;
 use value::Cached;
 
 /// How a file is checked: `--set` overrides, what it may read, and the limits on what it may

@@ -2,10 +2,10 @@
 
 use super::builtins::observable_list;
 use super::schema::{self, Kind};
-use super::source::FileId;
 use super::value::Loc;
 use super::{did_you_mean, CheckError, Checker};
 use crate::syntax::ast::{Expr, ExprKind};
+use crate::syntax::FileId;
 
 /// Math functions a law or condition may call.
 const LAW_FUNCTIONS: &[&str] = &["exp", "log", "sqrt", "min", "max"];

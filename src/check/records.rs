@@ -4,10 +4,10 @@
 use std::rc::Rc;
 
 use super::schema::{FieldDefault, Kind, Ty};
-use super::source::FileId;
 use super::value::{Cached, Def, Loc, Obj, Patch, Slot, Val, V};
 use super::{did_you_mean, stdlib, CheckError, Checker};
 use crate::syntax::ast::{self, ItemKind, RecordBody, RecordKind};
+use crate::syntax::FileId;
 use crate::syntax::Ident;
 
 /// How long a chain of references (an item naming an item naming an item, or fields reading

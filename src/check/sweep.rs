@@ -6,13 +6,13 @@ use std::rc::Rc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::config::TrialConfig;
 use super::records::Entry;
 use super::schema::{self, Kind, Ty};
-use super::source::FileId;
 use super::value::{Def, Items, Loc, Obj, Val, V};
 use super::{did_you_mean, CheckError, Checker};
+use crate::config::TrialConfig;
 use crate::syntax::ast::{self, ExprKind, SweepEntry};
+use crate::syntax::FileId;
 use crate::syntax::LANGUAGE_VERSION;
 
 /// One concrete run: a fully resolved configuration and its id.

@@ -131,8 +131,7 @@ impl Checker {
                     });
                     return None;
                 }
-                let config: crate::check::config::SyntheticConfig =
-                    serde_json::from_value(Json::Object(map.clone())).ok()?;
+                let config: crate::config::SyntheticConfig = serde_json::from_value(Json::Object(map.clone())).ok()?;
                 let draws = crate::data::synthetic::draws_per_token(&config);
                 if draws > crate::data::synthetic::MAX_DRAWS_PER_TOKEN {
                     let at = self.field_at(obj, "branching");

@@ -8,43 +8,17 @@ use std::fmt;
 use std::rc::Rc;
 
 use super::schema::Kind;
-use super::source::FileId;
 use super::units::Unit;
+pub use crate::config::Basis;
 use crate::syntax::ast::Expr;
-use crate::syntax::{Ident, Span};
-
-/// Where something was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Loc {
-    pub file: FileId,
-    pub span: Span,
-}
+pub use crate::syntax::Loc;
+use crate::syntax::{FileId, Ident};
 
 /// A value with the place it was written.
 #[derive(Debug, Clone)]
 pub struct Val {
     pub v: V,
     pub at: Loc,
-}
-
-/// What a fraction is a fraction of: `25% of compute`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Basis {
-    Steps,
-    Tokens,
-    Compute,
-}
-
-impl Basis {
-    pub fn word(word: &str) -> Option<Basis> {
-        match word {
-            "steps" => Some(Basis::Steps),
-            "tokens" => Some(Basis::Tokens),
-            "compute" => Some(Basis::Compute),
-            _ => None,
-        }
-    }
 }
 
 /// A number with its unit, and an `of` qualifier if it is a qualified fraction.

@@ -5,7 +5,7 @@
 //! ln(branching) nats per token: the loss a perfect model reaches on it.
 
 use super::hash::mix;
-use crate::check::config::SyntheticConfig;
+use crate::config::SyntheticConfig;
 
 /// The entropy rate of the language, in nats per token.
 pub fn entropy(config: &SyntheticConfig) -> f64 {

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::hash::mix;
 use super::{bpe, corpus, split, synthetic};
 use crate::access::Access;
-use crate::check::config::{DataConfig, Dtype, Source, Tokenizer};
+use crate::config::{DataConfig, Dtype, Source, Tokenizer};
 
 /// The tokens of a data source, split into training and held-out ranges.
 pub struct Tokens {
@@ -345,7 +345,7 @@ pub fn eval_windows(tokens: &Tokens, context: usize, budget: u64) -> Vec<usize> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::config::SyntheticConfig;
+    use crate::config::SyntheticConfig;
 
     fn markov(tokens: u64) -> DataConfig {
         DataConfig {

@@ -7,8 +7,8 @@
 
 use miette::{LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
 
-use crate::check::source::floor_char_boundary;
 use crate::check::SourceFile;
+use crate::syntax::source::floor_char_boundary;
 
 /// Lines longer than this (in characters) are cut.
 pub const LONG_LINE: usize = 200;
@@ -207,7 +207,7 @@ impl SourceCode for Excerpt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{Origin, SourceMap};
+    use crate::syntax::{Origin, SourceMap};
 
     fn excerpt(text: &str, labels: Vec<LabeledSpan>) -> (Excerpt, Vec<LabeledSpan>) {
         let mut map = SourceMap::default();

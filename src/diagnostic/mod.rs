@@ -10,8 +10,8 @@ use std::fmt;
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, Severity};
 use serde::Serialize;
 
-use crate::check::{FileId, SourceMap};
 use crate::escape;
+use crate::syntax::{FileId, SourceMap};
 
 /// One diagnostic and the file its labels point into.
 #[derive(Debug)]

@@ -6,11 +6,12 @@ use serde_json::{Map, Value as Json};
 use super::error::FitError;
 use crate::access::{Access, MAX_CSV_BYTES};
 use crate::check::observables::dotted;
-use crate::check::{ColumnSource, FitSource, FitSpec, Loc};
+use crate::check::{ColumnSource, FitSource, FitSpec};
 use crate::diagnostic::Diag;
 use crate::plan::Plan;
 use crate::store::{Status, Store};
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
+use crate::syntax::Loc;
 
 /// One data point: its values by name, and what to call it in messages.
 #[derive(Debug, Clone, PartialEq)]

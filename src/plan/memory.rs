@@ -15,7 +15,7 @@
 
 use serde::Serialize;
 
-use crate::check::config::{Source, TrialConfig};
+use crate::config::{Source, TrialConfig};
 
 /// Bytes of one parameter in training: its value, gradient and AdamW's two moments, as f32.
 const PER_PARAM: u64 = 16;

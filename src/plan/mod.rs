@@ -18,12 +18,12 @@ pub use shape::{Counts, Matrix, Shape};
 pub use solve::Problem;
 
 use crate::access::Access;
-use crate::check::config::{Dtype, Source, Tokenizer, TrialConfig};
-use crate::check::value::Loc;
 use crate::check::{check_file, check_source, CheckOutput, Checked, Options, SourceMap, Trial};
+use crate::config::{Dtype, Source, Tokenizer, TrialConfig};
 use crate::data::split::BLOCK;
 use crate::diagnostic::Diag;
 use crate::prune;
+use crate::syntax::Loc;
 
 /// The most mask updates the trials of one plan may make in all: a plan holds each of them (and
 /// `plan --format json` prints them), so a file cannot make it exhaust memory.

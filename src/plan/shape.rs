@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 
-use crate::check::config::{Arch, Count, ModelConfig, Target};
+use crate::config::{Arch, Count, ModelConfig, Target};
 
 /// One weight matrix: `rows x cols` (out x in).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -8,7 +8,7 @@
 //! A fraction of compute that depends on the total compute of a run whose length is fixed by a
 //! token or step budget is found as a fixed point.
 
-use crate::check::config::{Basis, Budget, Curve, Interval, Method, Point, Scope, TrialConfig};
+use crate::config::{Basis, Budget, Curve, Interval, Method, Point, Scope, TrialConfig};
 use crate::prune::{self, Schedule, Update, Window};
 
 use super::search::{bisect, first_from};

@@ -2,7 +2,7 @@
 //! any step, and how many weights a sparsity removes. The planner and the trainer both use these,
 //! so a plan's N_avg is exactly what training measures.
 
-use crate::check::config::{Curve, Scope};
+use crate::config::{Curve, Scope};
 
 /// A resolved pruning window: mask updates at `start`, `start + every`, ... up to `end`
 /// inclusive (steps count from 0).

@@ -8,8 +8,10 @@ mod error;
 mod expected;
 mod expr;
 mod parser;
+pub mod source;
 pub mod span;
 
 pub use error::SyntaxError;
 pub use parser::{parse, parse_override, LANGUAGE_VERSION, MAX_DEPTH};
-pub use span::{Ident, Span, Spanned};
+pub use source::{sprs_files, FileId, Origin, SourceFile, SourceMap};
+pub use span::{Ident, Loc, Span, Spanned};

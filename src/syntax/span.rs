@@ -49,3 +49,10 @@ pub struct Spanned<T> {
 
 /// A name as written, with its span.
 pub type Ident = Spanned<String>;
+
+/// Where something was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Loc {
+    pub file: super::source::FileId,
+    pub span: Span,
+}

@@ -3,7 +3,7 @@
 //! (or a seeded random choice for `random`). Masks only grow, so pruned weights never return,
 //! and the count is the one the planner used for N_avg.
 
-use crate::check::config::{Method, Scope};
+use crate::config::{Method, Scope};
 use crate::data::hash::mix;
 use crate::prune;
 

@@ -13,7 +13,7 @@ use burn::nn::{
 use burn::tensor::activation::{gelu, silu, softmax};
 use burn::tensor::{Device, Int, Tensor};
 
-use crate::check::config::{Arch, ModelConfig, Target};
+use crate::config::{Arch, ModelConfig, Target};
 
 /// Standard deviation of the normal initialisation of every matrix and embedding (GPT-2's).
 const INIT_STD: f64 = 0.02;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::trainer::{Failure, StepReport, Trainer};
 use crate::access::Access;
-use crate::check::config::Interval;
+use crate::config::Interval;
 use crate::data::tokens::{eval_windows, Tokens};
 use crate::plan::PlannedTrial;
 use crate::store::{files, write_atomic, Status, Store, TrialResult};

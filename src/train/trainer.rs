@@ -15,7 +15,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use super::checkpoint::{Checkpoint, Header};
 use super::masks::Masks;
 use super::model::Decoder;
-use crate::check::config::{Decay, Interval, TrialConfig};
+use crate::config::{Decay, Interval, TrialConfig};
 use crate::data::tokens::{Sampler, Tokens};
 use crate::plan::PlannedTrial;
 use crate::prune;

@@ -3,7 +3,25 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use super::value::Basis;
+/// What a fraction is a fraction of: `25% of compute`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    Steps,
+    Tokens,
+    Compute,
+}
+
+impl Basis {
+    pub fn word(word: &str) -> Option<Basis> {
+        match word {
+            "steps" => Some(Basis::Steps),
+            "tokens" => Some(Basis::Tokens),
+            "compute" => Some(Basis::Compute),
+            _ => None,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrialConfig {

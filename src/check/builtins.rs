@@ -9,28 +9,141 @@ use super::{CheckError, Checker};
 use crate::syntax::ast::{Arg, ExprKind};
 use crate::syntax::FileId;
 
-/// Every builtin function, and the two record constructors `bpe` and `synthetic`.
-pub const FUNCTIONS: &[&str] = &[
-    "text",
-    "tokens",
-    "bundled",
-    "file",
-    "csv",
-    "huber",
-    "largest",
-    "smallest",
-    "grid",
-    "min",
-    "max",
-    "round",
-    "floor",
-    "ceil",
-    "exp",
-    "log",
-    "sqrt",
-    "bpe",
-    "synthetic",
-];
+/// Every builtin of the prelude: its functions, and the two record constructors `bpe` and
+/// `synthetic`. Each is named, given its arguments and evaluated here, and nowhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Builtin {
+    Text,
+    Tokens,
+    Bundled,
+    File,
+    Csv,
+    Huber,
+    Largest,
+    Smallest,
+    Grid,
+    Min,
+    Max,
+    Round,
+    Floor,
+    Ceil,
+    Exp,
+    Log,
+    Sqrt,
+    Bpe,
+    Synthetic,
+}
+
+/// What a builtin call is once evaluated.
+enum Eval {
+    /// A number, now (`min`, `round`, `grid`, ...).
+    Math,
+    /// A value a field's type reads (`text(..)`, `huber(..)`, `largest(..)`, `csv(..)`).
+    Value,
+    /// Not a function: `bpe { .. }` and `synthetic { .. }` are records.
+    Record,
+}
+
+impl Builtin {
+    pub const ALL: [Builtin; 19] = [
+        Builtin::Text,
+        Builtin::Tokens,
+        Builtin::Bundled,
+        Builtin::File,
+        Builtin::Csv,
+        Builtin::Huber,
+        Builtin::Largest,
+        Builtin::Smallest,
+        Builtin::Grid,
+        Builtin::Min,
+        Builtin::Max,
+        Builtin::Round,
+        Builtin::Floor,
+        Builtin::Ceil,
+        Builtin::Exp,
+        Builtin::Log,
+        Builtin::Sqrt,
+        Builtin::Bpe,
+        Builtin::Synthetic,
+    ];
+
+    /// The builtin called `name`.
+    pub fn get(name: &str) -> Option<Builtin> {
+        Builtin::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Builtin::Text => "text",
+            Builtin::Tokens => "tokens",
+            Builtin::Bundled => "bundled",
+            Builtin::File => "file",
+            Builtin::Csv => "csv",
+            Builtin::Huber => "huber",
+            Builtin::Largest => "largest",
+            Builtin::Smallest => "smallest",
+            Builtin::Grid => "grid",
+            Builtin::Min => "min",
+            Builtin::Max => "max",
+            Builtin::Round => "round",
+            Builtin::Floor => "floor",
+            Builtin::Ceil => "ceil",
+            Builtin::Exp => "exp",
+            Builtin::Log => "log",
+            Builtin::Sqrt => "sqrt",
+            Builtin::Bpe => "bpe",
+            Builtin::Synthetic => "synthetic",
+        }
+    }
+
+    /// The positional arguments it takes and the names of its named ones.
+    fn arity(self) -> (std::ops::RangeInclusive<usize>, &'static [&'static str]) {
+        match self {
+            Builtin::Tokens => (1..=1, &["dtype"]),
+            Builtin::Csv => (1..=1, &["columns"]),
+            Builtin::Largest | Builtin::Smallest => (2..=2, &[]),
+            Builtin::Grid => (3..=3, &[]),
+            Builtin::Min | Builtin::Max => (1..=usize::MAX, &[]),
+            _ => (1..=1, &[]),
+        }
+    }
+
+    fn eval(self) -> Eval {
+        match self {
+            Builtin::Grid
+            | Builtin::Min
+            | Builtin::Max
+            | Builtin::Round
+            | Builtin::Floor
+            | Builtin::Ceil
+            | Builtin::Exp
+            | Builtin::Log
+            | Builtin::Sqrt => Eval::Math,
+            Builtin::Text
+            | Builtin::Tokens
+            | Builtin::Bundled
+            | Builtin::File
+            | Builtin::Csv
+            | Builtin::Huber
+            | Builtin::Largest
+            | Builtin::Smallest => Eval::Value,
+            Builtin::Bpe | Builtin::Synthetic => Eval::Record,
+        }
+    }
+
+    /// The functions a law, a `where` condition or a derived CSV column may call, on plain
+    /// numbers: `exp`, `log` and `sqrt` of one, `min` and `max` of two.
+    pub fn in_laws(name: &str) -> Option<Builtin> {
+        Builtin::get(name)
+            .filter(|b| matches!(b, Builtin::Exp | Builtin::Log | Builtin::Sqrt | Builtin::Min | Builtin::Max))
+    }
+}
+
+impl std::fmt::Display for Builtin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Every enum word of section 4.
 pub const WORDS: &[&str] = &[
@@ -58,10 +171,6 @@ pub const WORDS: &[&str] = &[
     "u32",
 ];
 
-pub fn function(name: &str) -> Option<&'static str> {
-    FUNCTIONS.iter().find(|f| **f == name).copied()
-}
-
 pub fn is_word(name: &str) -> bool {
     WORDS.contains(&name)
 }
@@ -73,35 +182,25 @@ impl Checker {
     /// Calls a builtin function.
     pub(super) fn call(
         &mut self,
-        function: &'static str,
+        function: Builtin,
         args: &[Arg],
         file: FileId,
         this: Option<&Rc<Obj>>,
         at: Loc,
     ) -> Option<Val> {
-        let (positional, named) = match function {
-            "text" | "bundled" | "file" | "huber" | "round" | "floor" | "ceil" | "exp" | "log" | "sqrt" => {
-                (1..=1, &[][..])
-            }
-            "tokens" => (1..=1, &["dtype"][..]),
-            "csv" => (1..=1, &["columns"][..]),
-            "largest" | "smallest" => (2..=2, &[][..]),
-            "grid" => (3..=3, &[][..]),
-            "min" | "max" => (1..=usize::MAX, &[][..]),
-            // `bpe` and `synthetic` are records.
-            _ => {
-                let help = Some(format!(
-                    "`{function}` is a record: write `{function} {{ .. }}`, or `{function}` alone for its defaults"
-                ));
-                self.emit(at, |span| CheckError::BadCall {
-                    message: format!("`{function}` is not a function"),
-                    span,
-                    label: "not callable".into(),
-                    help,
-                });
-                return None;
-            }
-        };
+        if let Eval::Record = function.eval() {
+            let help = Some(format!(
+                "`{function}` is a record: write `{function} {{ .. }}`, or `{function}` alone for its defaults"
+            ));
+            self.emit(at, |span| CheckError::BadCall {
+                message: format!("`{function}` is not a function"),
+                span,
+                label: "not callable".into(),
+                help,
+            });
+            return None;
+        }
+        let (positional, named) = function.arity();
         let count = args.iter().filter(|a| a.name.is_none()).count();
         if !positional.contains(&count) {
             let expected = match (positional.start(), positional.end()) {
@@ -150,25 +249,27 @@ impl Checker {
                     keywords.push((name.node.clone(), self.eval(&arg.value, file, this, want)?));
                 }
                 // `largest(C, 3)`: the first argument names an observable.
-                None if matches!(function, "largest" | "smallest") && values.is_empty() => match &arg.value.kind {
-                    ExprKind::Name(name) if schema::is_observable(name) => {
-                        values.push(Val { v: V::Word(name.clone()), at: arg_at })
+                None if matches!(function, Builtin::Largest | Builtin::Smallest) && values.is_empty() => {
+                    match &arg.value.kind {
+                        ExprKind::Name(name) if schema::is_observable(name) => {
+                            values.push(Val { v: V::Word(name.clone()), at: arg_at })
+                        }
+                        _ => {
+                            let found = self.text(arg_at);
+                            let help = Some(format!("the observables are {}", observable_list()));
+                            self.emit(arg_at, |span| CheckError::UnknownObservable { name: found, span, help });
+                            return None;
+                        }
                     }
-                    _ => {
-                        let found = self.text(arg_at);
-                        let help = Some(format!("the observables are {}", observable_list()));
-                        self.emit(arg_at, |span| CheckError::UnknownObservable { name: found, span, help });
-                        return None;
-                    }
-                },
+                }
                 None => values.push(self.eval(&arg.value, file, this, None)?),
             }
         }
-        match function {
-            "min" | "max" | "round" | "floor" | "ceil" | "exp" | "log" | "sqrt" | "grid" => {
-                self.math(function, values, at)
+        match function.eval() {
+            Eval::Math => self.math(function, values, at),
+            Eval::Value | Eval::Record => {
+                Some(Val { v: V::Call { name: function, args: values, named: keywords }, at })
             }
-            _ => Some(Val { v: V::Call { name: function, args: values, named: keywords }, at }),
         }
     }
 
@@ -221,7 +322,7 @@ impl Checker {
         Some(Val { v: V::List(Items::new(columns)), at })
     }
 
-    fn math(&mut self, function: &'static str, values: Vec<Val>, at: Loc) -> Option<Val> {
+    fn math(&mut self, function: Builtin, values: Vec<Val>, at: Loc) -> Option<Val> {
         let mut nums = Vec::new();
         for value in &values {
             match &value.v {
@@ -252,7 +353,7 @@ impl Checker {
             false
         };
         let result = match function {
-            "min" | "max" => {
+            Builtin::Min | Builtin::Max => {
                 let unit = nums[0].unit;
                 if let Some(i) = nums.iter().position(|n| n.unit != unit) {
                     let message = CheckError::UnitMismatch {
@@ -265,26 +366,20 @@ impl Checker {
                     self.emit(values[i].at, |_| message);
                     return None;
                 }
-                let pick = if function == "min" { f64::min } else { f64::max };
+                let pick = if function == Builtin::Min { f64::min } else { f64::max };
                 Num { value: nums.iter().map(|n| n.value).fold(nums[0].value, pick), unit, of: None, percent: false }
             }
-            "round" | "floor" | "ceil" => {
-                let n = nums[0];
-                let value = match function {
-                    "round" => n.value.round(),
-                    "floor" => n.value.floor(),
-                    _ => n.value.ceil(),
-                };
-                Num { value, ..n }
-            }
-            "exp" | "log" | "sqrt" => {
+            Builtin::Round => Num { value: nums[0].value.round(), ..nums[0] },
+            Builtin::Floor => Num { value: nums[0].value.floor(), ..nums[0] },
+            Builtin::Ceil => Num { value: nums[0].value.ceil(), ..nums[0] },
+            Builtin::Exp | Builtin::Log | Builtin::Sqrt => {
                 if !plain(self, &nums[0], 0) {
                     return None;
                 }
                 let x = nums[0].value;
                 let value = match function {
-                    "exp" => x.exp(),
-                    "log" => x.ln(),
+                    Builtin::Exp => x.exp(),
+                    Builtin::Log => x.ln(),
                     _ => x.sqrt(),
                 };
                 if !value.is_finite() {
@@ -294,7 +389,9 @@ impl Checker {
                 }
                 Num::plain(value)
             }
-            _ => return self.grid(&nums, &values, at),
+            Builtin::Grid => return self.grid(&nums, &values, at),
+            // Invariant: `call` sends only the builtins whose `eval` is `Eval::Math` here.
+            other => unreachable!("`{other}` is not a math builtin"),
         };
         Some(Val { v: V::Num(result), at })
     }

@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use serde_json::{json, Value as Json};
 
-use super::builtins::is_plain;
+use super::builtins::{is_plain, Builtin};
 use super::schema::{Kind, Ty};
 use super::units::Unit;
 use super::value::{fmt_number, Num, Obj, Val, V};
@@ -198,7 +198,7 @@ impl Checker {
 
     fn source(&mut self, val: &Val, field: &str, partial: bool) -> Option<Json> {
         match &val.v {
-            V::Call { name: "text", args, .. } => {
+            V::Call { name: Builtin::Text, args, .. } => {
                 let paths = match &args[0].v {
                     V::List(items) if !items.is_empty() => items.to_vec(),
                     V::List(_) => return self.wrong(&args[0], "at least one path", None),
@@ -207,7 +207,7 @@ impl Checker {
                 let resolved: Vec<String> = paths.iter().filter_map(|p| self.existing_path(p)).collect();
                 (resolved.len() == paths.len()).then(|| json!({ "text": { "paths": resolved } }))
             }
-            V::Call { name: "tokens", args, named } => {
+            V::Call { name: Builtin::Tokens, args, named } => {
                 let path = self.existing_path(&args[0]);
                 let dtype = match named.iter().find(|(n, _)| n == "dtype") {
                     Some((_, dtype)) => self.word(dtype, "dtype", super::schema::DTYPES)?,
@@ -215,7 +215,7 @@ impl Checker {
                 };
                 Some(json!({ "tokens": { "path": path?, "dtype": dtype } }))
             }
-            V::Call { name: "bundled", args, .. } => match &args[0].v {
+            V::Call { name: Builtin::Bundled, args, .. } => match &args[0].v {
                 V::Str(name) if crate::data::corpus::find(name).is_some() => Some(json!({ "bundled": { "name": name } })),
                 _ => {
                     let help = Some(format!("the bundled corpora are {}", crate::data::corpus::ALL.iter().map(|b| format!("\"{}\"", b.name)).collect::<Vec<_>>().join(", ")));
@@ -224,7 +224,7 @@ impl Checker {
                     None
                 }
             },
-            V::Builtin("synthetic") => {
+            V::Builtin(Builtin::Synthetic) => {
                 let obj = Rc::new(Obj::new(Some(Kind::Synthetic), Some("synthetic".into()), Vec::new(), val.at));
                 Some(json!({ "synthetic": self.coerce_record(&obj, Kind::Synthetic, field, partial)? }))
             }
@@ -236,14 +236,16 @@ impl Checker {
     fn tokenizer(&mut self, val: &Val, field: &str, partial: bool) -> Option<Json> {
         match &val.v {
             V::Word(word) if word == "bytes" => Some(json!("bytes")),
-            V::Builtin("bpe") => {
+            V::Builtin(Builtin::Bpe) => {
                 let obj = Rc::new(Obj::new(Some(Kind::Bpe), Some("bpe".into()), Vec::new(), val.at));
                 Some(json!({ "bpe": self.coerce_record(&obj, Kind::Bpe, field, partial)? }))
             }
             V::Record(obj) if obj.kind == Some(Kind::Bpe) => {
                 Some(json!({ "bpe": self.coerce_record(obj, Kind::Bpe, field, partial)? }))
             }
-            V::Call { name: "file", args, .. } => Some(json!({ "file": { "path": self.existing_path(&args[0])? } })),
+            V::Call { name: Builtin::File, args, .. } => {
+                Some(json!({ "file": { "path": self.existing_path(&args[0])? } }))
+            }
             _ => self.wrong(
                 val,
                 "a tokenizer",

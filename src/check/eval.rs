@@ -5,11 +5,12 @@
 use std::rc::Rc;
 
 use super::arith::unit_of;
+use super::builtins::{self, Builtin};
 use super::records::word_help;
 use super::schema::{Kind, Ty};
 use super::units::Unit;
 use super::value::{Basis, Items, Loc, Num, Obj, Val, MAX_ELEMENTS, V};
-use super::{builtins, did_you_mean, stdlib, CheckError, Checker, Target};
+use super::{did_you_mean, stdlib, CheckError, Checker, Target};
 use crate::syntax::ast::{Expr, ExprKind, UnaryOp};
 use crate::syntax::FileId;
 use crate::syntax::Ident;
@@ -110,8 +111,8 @@ impl Checker {
                 let entries = self.entries(&record.fields, file);
                 match base.v {
                     V::Record(obj) => V::Record(self.derive(Some(&obj), obj.kind, obj.class.clone(), entries, at)),
-                    V::Builtin(class @ ("bpe" | "synthetic")) => {
-                        let kind = if class == "bpe" { Kind::Bpe } else { Kind::Synthetic };
+                    V::Builtin(class @ (Builtin::Bpe | Builtin::Synthetic)) => {
+                        let kind = if class == Builtin::Bpe { Kind::Bpe } else { Kind::Synthetic };
                         V::Record(self.derive(None, Some(kind), Some(class.to_string()), entries, at))
                     }
                     other => {

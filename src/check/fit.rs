@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use super::builtins::is_plain;
+use super::builtins::{is_plain, Builtin};
 use super::observables::{mentions, observables_in, Names};
 use super::schema::{Kind, Ty};
 use super::value::{Loc, Obj, Val, V};
@@ -243,7 +243,7 @@ impl Checker {
         let value = self.field(obj, "loss", obj.at)??;
         match &value.v {
             V::Word(word) if word == "mse" => Some(Loss::Mse),
-            V::Call { name: "huber", args, .. } => match &args[0].v {
+            V::Call { name: Builtin::Huber, args, .. } => match &args[0].v {
                 V::Num(n) if is_plain(n) && n.value > 0.0 => Some(Loss::Huber(n.value)),
                 _ => {
                     let value = self.text(args[0].at);
@@ -274,7 +274,7 @@ impl Checker {
         let Some(value) = self.field(obj, "holdout", obj.at) else { return Some(None) };
         let value = value?;
         match &value.v {
-            V::Call { name: name @ ("largest" | "smallest"), args, .. } => {
+            V::Call { name: name @ (Builtin::Largest | Builtin::Smallest), args, .. } => {
                 let V::Word(observable) = &args[0].v else { return None };
                 let count = self
                     .coerce(
@@ -284,7 +284,12 @@ impl Checker {
                         false,
                     )?
                     .as_u64()?;
-                Some(Some(Holdout { observable: observable.clone(), count, largest: *name == "largest", at: value.at }))
+                Some(Some(Holdout {
+                    observable: observable.clone(),
+                    count,
+                    largest: *name == Builtin::Largest,
+                    at: value.at,
+                }))
             }
             other => {
                 let found = other.describe();
@@ -318,7 +323,7 @@ impl Checker {
                 V::Record(obj) if obj.kind == Some(Kind::Train) && obj.class.is_some() => {
                     FitSource::Trials { item: obj.class.clone().unwrap_or_default(), filter: None, at }
                 }
-                V::Call { name: "csv", args, named } => {
+                V::Call { name: Builtin::Csv, args, named } => {
                     let path = self.existing_path(&args[0])?;
                     let columns = csv_columns(named);
                     let mapped: Vec<String> = columns.iter().map(|c| c.observable.clone()).collect();

@@ -6,7 +6,7 @@
 //! and validates fits. It collects every diagnostic rather than stopping at the first.
 
 mod arith;
-mod builtins;
+pub mod builtins;
 mod coerce;
 mod error;
 mod eval;
@@ -215,7 +215,7 @@ struct Module {
 #[derive(Debug, Clone)]
 enum Target {
     Item(FileId, usize),
-    Builtin(&'static str),
+    Builtin(builtins::Builtin),
     Word(String),
     /// Defined in a file that did not parse.
     Broken,
@@ -315,7 +315,7 @@ impl Checker {
 
     /// The names every file has without `use`.
     fn prelude(&mut self, name: &str) -> Option<Target> {
-        if let Some(builtin) = builtins::function(name) {
+        if let Some(builtin) = builtins::Builtin::get(name) {
             return Some(Target::Builtin(builtin));
         }
         if let Some((module, item)) = stdlib::PRELUDE.iter().find(|(_, item)| *item == name) {
@@ -332,7 +332,7 @@ impl Checker {
             return Vec::new();
         }
         let mut names: Vec<String> = self.module(self.scope(file)).names.keys().cloned().collect();
-        names.extend(builtins::FUNCTIONS.iter().map(|s| s.to_string()));
+        names.extend(builtins::Builtin::ALL.iter().map(|b| b.name().to_string()));
         names.extend(stdlib::PRELUDE.iter().map(|(_, n)| n.to_string()));
         names
     }

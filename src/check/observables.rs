@@ -7,9 +7,6 @@ use super::{did_you_mean, CheckError, Checker};
 use crate::syntax::ast::{Expr, ExprKind};
 use crate::syntax::FileId;
 
-/// Math functions a law or condition may call.
-const LAW_FUNCTIONS: &[&str] = &["exp", "log", "sqrt", "min", "max"];
-
 /// What names an expression over observables may use.
 #[derive(Clone, Copy)]
 pub(super) enum Names<'a> {
@@ -93,12 +90,17 @@ impl Checker {
             },
             ExprKind::Call { callee, args } => {
                 match &callee.kind {
-                    ExprKind::Name(f) if LAW_FUNCTIONS.contains(&f.as_str()) => {}
+                    ExprKind::Name(f) if super::builtins::Builtin::in_laws(f).is_some() => {}
                     _ => {
                         let name = self.text(Loc { file, span: callee.span });
                         let help = Some(format!(
                             "the functions available here are {}",
-                            LAW_FUNCTIONS.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+                            super::builtins::Builtin::ALL
+                                .iter()
+                                .filter(|b| super::builtins::Builtin::in_laws(b.name()).is_some())
+                                .map(|b| format!("`{b}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ));
                         self.emit(Loc { file, span: callee.span }, |span| CheckError::UnknownName { name, span, help });
                     }

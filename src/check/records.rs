@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use super::builtins::Builtin;
 use super::schema::{FieldDefault, Kind, Ty};
 use super::value::{Cached, Def, Loc, Obj, Patch, Slot, Val, V};
 use super::{did_you_mean, stdlib, CheckError, Checker};
@@ -296,8 +297,8 @@ impl Checker {
                 };
                 let obj = match (&value.v, inner_kind) {
                     (V::Record(obj), _) => obj.clone(),
-                    (V::Builtin(class @ ("bpe" | "synthetic")), _) => {
-                        let kind = if *class == "bpe" { Kind::Bpe } else { Kind::Synthetic };
+                    (V::Builtin(class @ (Builtin::Bpe | Builtin::Synthetic)), _) => {
+                        let kind = if *class == Builtin::Bpe { Kind::Bpe } else { Kind::Synthetic };
                         Rc::new(Obj::new(Some(kind), Some(class.to_string()), Vec::new(), value.at))
                     }
                     _ => {

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
 
+use super::builtins::Builtin;
 use super::schema::Kind;
 use super::units::Unit;
 pub use crate::config::Basis;
@@ -48,11 +49,11 @@ pub enum V {
     Tuple(Items),
     Record(Rc<Obj>),
     /// A builtin function, before it is called.
-    Builtin(&'static str),
+    Builtin(Builtin),
     /// The result of calling a builtin that builds a value of a field's type:
     /// `text("a.txt")`, `huber(1e-3)`, `largest(C, 3)`, `csv(...)`.
     Call {
-        name: &'static str,
+        name: Builtin,
         args: Vec<Val>,
         named: Vec<(String, Val)>,
     },

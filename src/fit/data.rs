@@ -5,6 +5,7 @@ use serde_json::{Map, Value as Json};
 
 use super::error::FitError;
 use crate::access::{Access, MAX_CSV_BYTES};
+use crate::check::builtins::Builtin;
 use crate::check::observables::dotted;
 use crate::check::{ColumnSource, FitSource, FitSpec};
 use crate::diagnostic::Diag;
@@ -120,12 +121,12 @@ pub fn evaluate(expr: &Expr, point: &Point) -> Result<Value, String> {
         ExprKind::Call { callee, args } => {
             let name = dotted(callee).unwrap_or_default();
             let values = args.iter().map(|a| num(&a.value)).collect::<Result<Vec<_>, _>>()?;
-            Value::Num(match (name.as_str(), values.as_slice()) {
-                ("exp", [x]) => x.exp(),
-                ("log", [x]) => x.ln(),
-                ("sqrt", [x]) => x.sqrt(),
-                ("min", [x, y]) => x.min(*y),
-                ("max", [x, y]) => x.max(*y),
+            Value::Num(match (Builtin::in_laws(&name), values.as_slice()) {
+                (Some(Builtin::Exp), [x]) => x.exp(),
+                (Some(Builtin::Log), [x]) => x.ln(),
+                (Some(Builtin::Sqrt), [x]) => x.sqrt(),
+                (Some(Builtin::Min), [x, y]) => x.min(*y),
+                (Some(Builtin::Max), [x, y]) => x.max(*y),
                 _ => return Err(format!("`{name}` is not a function of {} numbers", values.len())),
             })
         }

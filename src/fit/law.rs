@@ -2,6 +2,7 @@
 //! reverse-mode differentiation. Parameters marked `log` are optimised as their logarithm
 //! (A = e^a), as Chinchilla does.
 
+use crate::check::builtins::Builtin;
 use crate::check::observables::dotted;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 
@@ -85,12 +86,12 @@ impl Law {
             ExprKind::Call { callee, args } => {
                 let name = dotted(callee).unwrap_or_default();
                 let operands = args.iter().map(|a| self.emit(&a.value)).collect::<Result<Vec<_>, _>>()?;
-                match (name.as_str(), operands.as_slice()) {
-                    ("exp", &[a]) => self.push(Op::Exp(a)),
-                    ("log", &[a]) => self.push(Op::Log(a)),
-                    ("sqrt", &[a]) => self.push(Op::Sqrt(a)),
-                    ("min", &[a, b]) => self.push(Op::Min(a, b)),
-                    ("max", &[a, b]) => self.push(Op::Max(a, b)),
+                match (Builtin::in_laws(&name), operands.as_slice()) {
+                    (Some(Builtin::Exp), &[a]) => self.push(Op::Exp(a)),
+                    (Some(Builtin::Log), &[a]) => self.push(Op::Log(a)),
+                    (Some(Builtin::Sqrt), &[a]) => self.push(Op::Sqrt(a)),
+                    (Some(Builtin::Min), &[a, b]) => self.push(Op::Min(a, b)),
+                    (Some(Builtin::Max), &[a, b]) => self.push(Op::Max(a, b)),
                     _ => return Err(format!("`{name}` with {} arguments is not a law function", operands.len())),
                 }
             }

@@ -1,7 +1,7 @@
 //! Arithmetic and comparisons on values, with units checked.
 
 use super::units::Unit;
-use super::value::{Loc, Num, Val, V};
+use super::value::{Found, Loc, Num, Val, V};
 use super::{CheckError, Checker};
 use crate::syntax::ast::{self, BinaryOp};
 use crate::syntax::FileId;
@@ -22,10 +22,8 @@ impl Checker {
                     BinaryOp::Eq | BinaryOp::Ne => "two values of the same type",
                     _ => "numbers",
                 };
-                let found = format!("{} and {}", lhs.v.describe(), rhs.v.describe());
                 let help = Some(format!("`{}` takes {expected}", op.symbol()));
-                self.emit(at, |span| CheckError::WrongType { expected: expected.into(), found, span, help });
-                return None;
+                return self.mismatch(at, expected, &format!("{} and {}", lhs.v.found(), rhs.v.found()), help);
             }
         };
         Some(Val { v, at })
@@ -67,13 +65,7 @@ impl Checker {
             }
             BinaryOp::Pow => {
                 if !b.unit.is_none() {
-                    self.emit(at, |span| CheckError::WrongType {
-                        expected: "a plain exponent".into(),
-                        found: format!("a quantity in {}", b.unit),
-                        span,
-                        help: None,
-                    });
-                    return None;
+                    return self.mismatch(at, "a plain exponent", &b.unit, None);
                 }
                 let unit = if a.unit.is_none() {
                     Unit::NONE
@@ -81,13 +73,7 @@ impl Checker {
                     a.unit.pow(b.value as i32)?
                 } else {
                     let help = Some("a quantity with a unit can only be raised to a whole power".to_string());
-                    self.emit(at, |span| CheckError::WrongType {
-                        expected: "a whole exponent".into(),
-                        found: super::value::fmt_number(b.value),
-                        span,
-                        help,
-                    });
-                    return None;
+                    return self.mismatch(at, "a whole exponent", &super::value::fmt_number(b.value), help);
                 };
                 (a.value.powf(b.value), unit)
             }
@@ -107,9 +93,7 @@ impl Checker {
                 return Some(Val { v: V::Bool(result), at });
             }
             BinaryOp::And | BinaryOp::Or => {
-                let found = "numbers".to_string();
-                self.emit(at, |span| CheckError::WrongType { expected: "booleans".into(), found, span, help: None });
-                return None;
+                return self.mismatch(at, "booleans", "numbers", None);
             }
         };
         if !value.is_finite() {
@@ -131,18 +115,11 @@ impl Checker {
                 Some(Val { v: V::Num(Num { unit: unit_value, ..n }), at: value.at })
             }
             other => {
-                let found = other.describe();
                 let help = Some(format!(
                     "the unit `{}` after the list applies to every element",
                     self.text(Loc { file, span: unit.span })
                 ));
-                self.emit(value.at, |span| CheckError::WrongType {
-                    expected: "a plain number".into(),
-                    found,
-                    span,
-                    help,
-                });
-                None
+                self.mismatch(value.at, "a plain number", &other, help)
             }
         }
     }

@@ -278,13 +278,12 @@ impl Checker {
     fn columns(&mut self, expr: &crate::syntax::ast::Expr, file: FileId) -> Option<Val> {
         let at = Loc { file, span: expr.span };
         let ExprKind::Record(record) = &expr.kind else {
-            self.emit(at, |span| CheckError::WrongType {
-                expected: "a record of columns".into(),
-                found: "something else".into(),
-                span,
-                help: Some("write `columns = { N = \"Model Size\", L = \"loss\" }`".into()),
-            });
-            return None;
+            return self.mismatch(
+                at,
+                "a record of columns",
+                "something else",
+                Some("write `columns = { N = \"Model Size\", L = \"loss\" }`".into()),
+            );
         };
         let mut columns = Vec::new();
         for field in &record.fields {
@@ -328,14 +327,7 @@ impl Checker {
             match &value.v {
                 V::Num(n) if n.of.is_none() => nums.push(*n),
                 other => {
-                    let found = other.describe();
-                    self.emit(value.at, |span| CheckError::WrongType {
-                        expected: "a number".into(),
-                        found,
-                        span,
-                        help: None,
-                    });
-                    return None;
+                    return self.mismatch(value.at, "a number", &other, None);
                 }
             }
         }
@@ -343,13 +335,12 @@ impl Checker {
             if n.unit.is_none() {
                 return true;
             }
-            let found = format!("a quantity in {}", n.unit);
-            checker.emit(values[i].at, |span| CheckError::WrongType {
-                expected: "a plain number".into(),
-                found,
-                span,
-                help: Some(format!("`{function}` takes plain numbers")),
-            });
+            checker.mismatch::<()>(
+                values[i].at,
+                "a plain number",
+                &n.unit,
+                Some(format!("`{function}` takes plain numbers")),
+            );
             false
         };
         let result = match function {
@@ -400,14 +391,7 @@ impl Checker {
     fn grid(&mut self, nums: &[Num], values: &[Val], at: Loc) -> Option<Val> {
         for (i, n) in nums.iter().enumerate() {
             if !n.unit.is_none() {
-                let found = format!("a quantity in {}", n.unit);
-                self.emit(values[i].at, |span| CheckError::WrongType {
-                    expected: "a plain number".into(),
-                    found,
-                    span,
-                    help: None,
-                });
-                return None;
+                return self.mismatch(values[i].at, "a plain number", &n.unit, None);
             }
         }
         let (from, to, step) = (nums[0].value, nums[1].value, nums[2].value);

@@ -5,18 +5,11 @@ use std::rc::Rc;
 use serde_json::{json, Value as Json};
 
 use super::builtins::{is_plain, Builtin};
-use super::schema::{Kind, Ty};
+use super::schema::{Bound, Bounds, Kind, Ty};
 use super::units::Unit;
 use super::value::{fmt_number, Num, Obj, Val, V};
 use super::{did_you_mean, CheckError, Checker};
 use crate::access::Denied;
-
-fn interval(min: f64, max: f64, min_open: bool, max_open: bool) -> String {
-    let open = if min_open { "(" } else { "[" };
-    let close = if max_open { ")" } else { "]" };
-    let max = if max.is_infinite() { "inf".to_string() } else { fmt_number(max) };
-    format!("in {open}{}, {max}{close}", fmt_number(min))
-}
 
 impl Checker {
     /// Checks one value against a type.
@@ -25,17 +18,12 @@ impl Checker {
             Ty::Count { min, max, unit } => {
                 let n = self.number(val, field, &[Unit::NONE, unit])?;
                 let n = self.whole(val, field, n)?;
-                self.range(val, field, n, min, max, false, false)?;
+                self.range(val, field, n, Bounds::closed(min, max))?;
                 Some(json!(n as u64))
             }
-            Ty::Real { min, max, min_open, max_open } => {
+            Ty::Real(bounds) | Ty::Fraction(bounds) => {
                 let n = self.number(val, field, &[Unit::NONE])?;
-                self.range(val, field, n, min, max, min_open, max_open)?;
-                Some(json!(n))
-            }
-            Ty::Fraction { max_open } => {
-                let n = self.number(val, field, &[Unit::NONE])?;
-                self.range(val, field, n, 0.0, 1.0, false, max_open)?;
+                self.range(val, field, n, bounds)?;
                 Some(json!(n))
             }
             Ty::Word(words) => self.word(val, field, words),
@@ -65,7 +53,7 @@ impl Checker {
                     let mut betas = Vec::new();
                     for item in items.iter() {
                         let n = self.number(item, field, &[Unit::NONE])?;
-                        self.range(item, field, n, 0.0, 1.0, false, true)?;
+                        self.range(item, field, n, Bounds::PROPER_FRACTION)?;
                         betas.push(json!(n));
                     }
                     Some(Json::Array(betas))
@@ -78,9 +66,7 @@ impl Checker {
     }
 
     fn wrong(&mut self, val: &Val, expected: &str, help: Option<String>) -> Option<Json> {
-        let found = val.v.describe();
-        self.emit(val.at, |span| CheckError::WrongType { expected: expected.to_string(), found, span, help });
-        None
+        self.mismatch(val.at, expected, &val.v, help)
     }
 
     /// A number in one of the allowed units (no `of` qualifier).
@@ -131,22 +117,11 @@ impl Checker {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn range(
-        &mut self,
-        val: &Val,
-        field: &str,
-        n: f64,
-        min: f64,
-        max: f64,
-        min_open: bool,
-        max_open: bool,
-    ) -> Option<()> {
-        let below = if min_open { n <= min } else { n < min };
-        let above = if max_open { n >= max } else { n > max };
-        if !below && !above {
+    fn range(&mut self, val: &Val, field: &str, n: f64, bounds: Bounds) -> Option<()> {
+        if bounds.contains(n) {
             return Some(());
         }
-        let range = interval(min, max, min_open, max_open);
+        let range = format!("in {bounds}");
         let value = match &val.v {
             V::Num(num) => num.to_string(),
             _ => fmt_number(n),
@@ -276,7 +251,7 @@ impl Checker {
             (None, unit) if unit == Unit::STEPS || unit == Unit::TOKENS => {
                 let plain = Val { v: V::Num(Num { unit: Unit::NONE, ..*n }), at: val.at };
                 let count = self.whole(&plain, field, n.value)?;
-                self.range(&plain, field, count, 0.0, f64::INFINITY, false, true)?;
+                self.range(&plain, field, count, Bounds::new(Bound::Closed(0.0), Bound::Open(f64::INFINITY)))?;
                 let key = if unit == Unit::STEPS { "steps" } else { "tokens" };
                 Some(json!({ key: count as u64 }))
             }
@@ -323,7 +298,7 @@ impl Checker {
         if n.unit == Unit::STEPS {
             let count = self.whole(val, field, n.value)?;
             let min = if zero_ok { 0.0 } else { 1.0 };
-            self.range(val, field, count, min, f64::INFINITY, false, true)?;
+            self.range(val, field, count, Bounds::new(Bound::Closed(min), Bound::Open(f64::INFINITY)))?;
             return Some(json!({ "steps": count as u64 }));
         }
         let help = Some("write a fraction of training (`10%`) or a number of steps (`100 steps`)".into());
@@ -361,7 +336,7 @@ impl Checker {
                 )
             }
         };
-        self.range(val, field, value.value, 0.0, f64::INFINITY, true, true)?;
+        self.range(val, field, value.value, Bounds::new(Bound::Open(0.0), Bound::Open(f64::INFINITY)))?;
         Some(match value.unit {
             u if u == Unit::TOKENS => json!({ "tokens": value.value }),
             u if u == Unit::STEPS => json!({ "steps": self.whole(val, field, value.value)? as u64 }),

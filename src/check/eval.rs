@@ -9,7 +9,7 @@ use super::builtins::{self, Builtin};
 use super::records::word_help;
 use super::schema::{Kind, Ty};
 use super::units::Unit;
-use super::value::{Basis, Items, Loc, Num, Obj, Val, MAX_ELEMENTS, V};
+use super::value::{Basis, Found, Items, Loc, Num, Obj, Val, MAX_ELEMENTS, V};
 use super::{did_you_mean, stdlib, CheckError, Checker, Target};
 use crate::syntax::ast::{Expr, ExprKind, UnaryOp};
 use crate::syntax::FileId;
@@ -95,14 +95,7 @@ impl Checker {
                 match callee.v {
                     V::Builtin(function) => return self.call(function, args, file, this, at),
                     other => {
-                        let found = other.describe();
-                        self.emit(callee.at, |span| CheckError::WrongType {
-                            expected: "a function".into(),
-                            found,
-                            span,
-                            help: None,
-                        });
-                        return None;
+                        return self.mismatch(callee.at, "a function", &other, None);
                     }
                 }
             }
@@ -116,15 +109,8 @@ impl Checker {
                         V::Record(self.derive(None, Some(kind), Some(class.to_string()), entries, at))
                     }
                     other => {
-                        let found = other.describe();
                         let help = word_help(&other);
-                        self.emit(base.at, |span| CheckError::WrongType {
-                            expected: "a record to derive from".into(),
-                            found,
-                            span,
-                            help,
-                        });
-                        return None;
+                        return self.mismatch(base.at, "a record to derive from", &other, help);
                     }
                 }
             }
@@ -143,7 +129,7 @@ impl Checker {
                     V::Num(n) if n.unit.is_none() && n.of.is_none() => V::Num(Num { of: Some(of), ..n }),
                     other => {
                         let message =
-                            format!("only a plain fraction can be qualified with `of`, found {}", other.describe());
+                            format!("only a plain fraction can be qualified with `of`, found {}", other.found());
                         self.emit(value.at, |span| CheckError::BadQualifier {
                             message,
                             span,
@@ -160,14 +146,7 @@ impl Checker {
                     (UnaryOp::Not, V::Bool(b)) => V::Bool(!b),
                     (op, other) => {
                         let expected = if *op == UnaryOp::Neg { "a number" } else { "a boolean" };
-                        let found = other.describe();
-                        self.emit(value.at, |span| CheckError::WrongType {
-                            expected: expected.into(),
-                            found,
-                            span,
-                            help: None,
-                        });
-                        return None;
+                        return self.mismatch(value.at, expected, &other, None);
                     }
                 }
             }
@@ -199,14 +178,12 @@ impl Checker {
     fn access(&mut self, base: Val, name: &Ident, file: FileId) -> Option<Val> {
         let at = Loc { file, span: name.span };
         let V::Record(obj) = &base.v else {
-            let found = base.v.describe();
-            self.emit(base.at, |span| CheckError::WrongType {
-                expected: "a record".into(),
-                found,
-                span,
-                help: Some(format!("only records have fields such as `{}`", name.node)),
-            });
-            return None;
+            return self.mismatch(
+                base.at,
+                "a record",
+                &base.v,
+                Some(format!("only records have fields such as `{}`", name.node)),
+            );
         };
         if let Some(value) = self.field(obj, &name.node, at) {
             return value;
@@ -251,13 +228,7 @@ impl Checker {
                 let words = enum_words(want);
                 let list = words.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ");
                 let help = did_you_mean(name, words.iter().copied());
-                self.emit(at, |span| CheckError::WrongType {
-                    expected: format!("one of {list}"),
-                    found: format!("`{name}`"),
-                    span,
-                    help,
-                });
-                None
+                self.mismatch(at, format!("one of {list}"), &format!("`{name}`"), help)
             }
             None => {
                 let names = self.names_in_scope(file);

@@ -166,14 +166,12 @@ impl Checker {
     fn params(&mut self, obj: &Rc<Obj>) -> Option<Vec<(Param, Loc)>> {
         let value = self.required(obj, "params", obj.at)?;
         let V::Record(params) = &value.v else {
-            let found = value.v.describe();
-            self.emit(value.at, |span| CheckError::WrongType {
-                expected: "a record of parameters".into(),
-                found,
-                span,
-                help: Some("write `params = { alpha = grid(0, 2, 0.5), A = { log = grid(0, 25, 5) } }`".into()),
-            });
-            return None;
+            return self.mismatch(
+                value.at,
+                "a record of parameters",
+                &value.v,
+                Some("write `params = { alpha = grid(0, 2, 0.5), A = { log = grid(0, 25, 5) } }`".into()),
+            );
         };
         let mut out = Vec::new();
         let mut ok = true;
@@ -203,36 +201,23 @@ impl Checker {
     }
 
     fn starts(&mut self, value: &Val) -> Option<Vec<f64>> {
-        let items = match &value.v {
-            V::List(items) if !items.is_empty() => items.to_vec(),
-            V::Num(_) => vec![value.clone()],
-            other => {
-                let found = other.describe();
-                self.emit(value.at, |span| CheckError::WrongType {
-                    expected: "a non-empty list of start values".into(),
-                    found,
-                    span,
-                    help: Some(
+        let items =
+            match &value.v {
+                V::List(items) if !items.is_empty() => items.to_vec(),
+                V::Num(_) => vec![value.clone()],
+                other => {
+                    return self.mismatch(value.at, "a non-empty list of start values", &other, Some(
                         "for example `grid(0, 2, 0.5)` or `[0.3, 0.5]`, or `{ log = [..] }` for a positive parameter"
                             .into(),
-                    ),
-                });
-                return None;
-            }
-        };
+                    ));
+                }
+            };
         let mut starts = Vec::new();
         for item in &items {
             match &item.v {
                 V::Num(n) if is_plain(n) => starts.push(n.value),
                 other => {
-                    let found = other.describe();
-                    self.emit(item.at, |span| CheckError::WrongType {
-                        expected: "a plain number".into(),
-                        found,
-                        span,
-                        help: None,
-                    });
-                    return None;
+                    return self.mismatch(item.at, "a plain number", &other, None);
                 }
             }
         }
@@ -257,16 +242,7 @@ impl Checker {
                     None
                 }
             },
-            other => {
-                let found = other.describe();
-                self.emit(value.at, |span| CheckError::WrongType {
-                    expected: "a loss".into(),
-                    found,
-                    span,
-                    help: Some("a loss is `huber(1e-3)` or `mse`".into()),
-                });
-                None
-            }
+            other => self.mismatch(value.at, "a loss", &other, Some("a loss is `huber(1e-3)` or `mse`".into())),
         }
     }
 
@@ -291,16 +267,12 @@ impl Checker {
                     at: value.at,
                 }))
             }
-            other => {
-                let found = other.describe();
-                self.emit(value.at, |span| CheckError::WrongType {
-                    expected: "a holdout".into(),
-                    found,
-                    span,
-                    help: Some("a holdout is `largest(C, 3)` or `smallest(N, 2)`".into()),
-                });
-                None
-            }
+            other => self.mismatch(
+                value.at,
+                "a holdout",
+                &other,
+                Some("a holdout is `largest(C, 3)` or `smallest(N, 2)`".into()),
+            ),
         }
     }
 
@@ -346,14 +318,7 @@ impl Checker {
                     FitSource::Csv { path, columns, filter: None, at }
                 }
                 other => {
-                    let found = other.describe();
-                    self.emit(base.at, |span| CheckError::WrongType {
-                        expected: "a sweep, a train or `csv(..)`".into(),
-                        found,
-                        span,
-                        help: None,
-                    });
-                    return None;
+                    return self.mismatch(base.at, "a sweep, a train or `csv(..)`", &other, None);
                 }
             };
             let source = match (source, cond) {

@@ -40,7 +40,7 @@ use crate::access::Access;
 use crate::diagnostic::Diag;
 use crate::syntax::ast;
 use crate::syntax::Loc;
-use value::Cached;
+use value::{Cached, Found};
 
 /// How a file is checked: `--set` overrides, what it may read, and the limits on what it may
 /// make the tools build.
@@ -270,6 +270,20 @@ impl Checker {
         if self.seen.insert(key) {
             self.diags.push(diag);
         }
+    }
+
+    /// Reports "expected X, found Y" at `at` and gives up on the value, as typst's
+    /// `CastInfo::error(&found)` does: every type mismatch in the checker reads the same.
+    fn mismatch<T>(
+        &mut self,
+        at: Loc,
+        expected: impl Into<String>,
+        found: &(impl Found + ?Sized),
+        help: Option<String>,
+    ) -> Option<T> {
+        let (expected, found) = (expected.into(), found.found());
+        self.emit(at, |span| CheckError::WrongType { expected, found, span, help });
+        None
     }
 
     fn user_loc(&self, at: Loc) -> Loc {

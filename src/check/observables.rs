@@ -122,13 +122,8 @@ impl Checker {
             ExprKind::Number { .. } | ExprKind::Str(_) | ExprKind::Bool(_) => {}
             ExprKind::Of { value, .. } => self.check_names_in(value, file, allowed, names),
             ExprKind::SelfRef | ExprKind::Record(_) | ExprKind::Derive { .. } | ExprKind::Where { .. } => {
-                let found = self.text(at);
-                self.emit(at, |span| CheckError::WrongType {
-                    expected: "an expression over observables".into(),
-                    found: format!("`{found}`"),
-                    span,
-                    help: None,
-                });
+                let found = format!("`{}`", self.text(at));
+                self.mismatch::<()>(at, "an expression over observables", &found, None);
             }
         }
     }

@@ -126,10 +126,8 @@ impl Checker {
                 Some(Val { v: V::Record(retagged), at: value.at })
             }
             other => {
-                let found = other.describe();
                 let help = word_help(other);
-                self.emit(value.at, |span| CheckError::WrongType { expected: kind.article(), found, span, help });
-                None
+                self.mismatch(value.at, kind.article(), &other, help)
             }
         }
     }
@@ -304,14 +302,7 @@ impl Checker {
                     _ => {
                         let first = &patches[0];
                         let at = Loc { file: first.file, span: first.path[0].span };
-                        let found = value.v.describe();
-                        self.emit(at, |span| CheckError::WrongType {
-                            expected: "a record to set fields in".into(),
-                            found,
-                            span,
-                            help: None,
-                        });
-                        return None;
+                        return self.mismatch(at, "a record to set fields in", &value.v, None);
                     }
                 };
                 let entries =

@@ -3,9 +3,8 @@
 
 use std::fmt::Write;
 
-use super::schema::{FieldDefault, Kind, Ty, OBSERVABLES};
+use super::schema::{Bounds, FieldDefault, Kind, Ty, OBSERVABLES};
 use super::units::Unit;
-use super::value::fmt_number;
 
 /// The reference as Markdown.
 pub fn reference() -> String {
@@ -50,11 +49,6 @@ pub fn reference() -> String {
     out
 }
 
-fn range(min: f64, max: f64, min_open: bool, max_open: bool) -> String {
-    let max = if max.is_infinite() { "inf".to_string() } else { fmt_number(max) };
-    format!("{}{}, {max}{}", if min_open { "(" } else { "[" }, fmt_number(min), if max_open { ")" } else { "]" })
-}
-
 fn words(words: &[&str]) -> String {
     words.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ")
 }
@@ -62,13 +56,13 @@ fn words(words: &[&str]) -> String {
 fn describe(ty: Ty) -> String {
     match ty {
         Ty::Count { min, max, unit } if unit == Unit::NONE => {
-            format!("whole number in {}", range(min, max, false, false))
+            format!("whole number in {}", Bounds::closed(min, max))
         }
         Ty::Count { min, max, unit } => {
-            format!("whole number in {}, plain or in {unit}", range(min, max, false, false))
+            format!("whole number in {}, plain or in {unit}", Bounds::closed(min, max))
         }
-        Ty::Real { min, max, min_open, max_open } => format!("number in {}", range(min, max, min_open, max_open)),
-        Ty::Fraction { max_open } => format!("fraction in {}", range(0.0, 1.0, false, max_open)),
+        Ty::Real(bounds) => format!("number in {bounds}"),
+        Ty::Fraction(bounds) => format!("fraction in {bounds}"),
         Ty::Word(list) => format!("one of {}", words(list)),
         Ty::Bool => "`true` or `false`".into(),
         Ty::Record(kind) => kind.article(),

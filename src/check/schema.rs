@@ -2,7 +2,10 @@
 //! default and documentation. Defaults are sprs expressions, evaluated like any field (so they
 //! may refer to prelude names such as `dense` or `adamw`).
 
+use std::fmt;
+
 use super::units::Unit;
+use super::value::fmt_number;
 
 /// A kind of record: the five item kinds, fits, and the nested records fields take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,26 +67,87 @@ impl Kind {
     }
 }
 
+/// One end of an interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    /// The end is allowed.
+    Closed(f64),
+    /// The end is excluded.
+    Open(f64),
+}
+
+/// The interval a number must lie in: `[0, 1)` is `Bounds::new(Closed(0.0), Open(1.0))`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds {
+    /// The lower end.
+    pub min: Bound,
+    /// The upper end (may be `f64::INFINITY`, shown as `inf`).
+    pub max: Bound,
+}
+
+impl Bounds {
+    /// `[min, max]`.
+    pub const fn closed(min: f64, max: f64) -> Bounds {
+        Bounds { min: Bound::Closed(min), max: Bound::Closed(max) }
+    }
+
+    /// Any two ends.
+    pub const fn new(min: Bound, max: Bound) -> Bounds {
+        Bounds { min, max }
+    }
+
+    /// `[0, 1)`: a fraction that cannot be all of something (a sparsity, a held-out share).
+    pub const PROPER_FRACTION: Bounds = Bounds::new(Bound::Closed(0.0), Bound::Open(1.0));
+
+    /// `[0, 1]`.
+    pub const FRACTION: Bounds = Bounds::closed(0.0, 1.0);
+
+    /// Whether `n` lies in the interval (`NaN` does not).
+    pub fn contains(self, n: f64) -> bool {
+        let above_min = match self.min {
+            Bound::Closed(min) => n >= min,
+            Bound::Open(min) => n > min,
+        };
+        let below_max = match self.max {
+            Bound::Closed(max) => n <= max,
+            Bound::Open(max) => n < max,
+        };
+        above_min && below_max
+    }
+}
+
+/// `[0, 1)`, `(0, 10]`, `[0, inf)`.
+impl fmt::Display for Bounds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let end = |x: f64| if x.is_infinite() { "inf".to_string() } else { fmt_number(x) };
+        let (open, min) = match self.min {
+            Bound::Closed(min) => ('[', min),
+            Bound::Open(min) => ('(', min),
+        };
+        let (close, max) = match self.max {
+            Bound::Closed(max) => (']', max),
+            Bound::Open(max) => (')', max),
+        };
+        write!(f, "{open}{}, {}{close}", end(min), end(max))
+    }
+}
+
 /// The type of a field.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Ty {
     /// A whole number in `[min, max]`, plain or in `unit` (if `unit` is not `NONE`).
     Count {
+        /// The smallest allowed value.
         min: f64,
+        /// The largest allowed value.
         max: f64,
+        /// The unit it may be written in besides plain.
         unit: Unit,
     },
-    /// A plain real number in the range.
-    Real {
-        min: f64,
-        max: f64,
-        min_open: bool,
-        max_open: bool,
-    },
-    /// A plain fraction in `[0, 1]`, or `[0, 1)` when `max_open`; written `25%` or `0.25`.
-    Fraction {
-        max_open: bool,
-    },
+    /// A plain real number in the interval.
+    Real(Bounds),
+    /// A plain fraction in the interval (within `[0, 1]`); written `25%` or `0.25`.
+    Fraction(Bounds),
     /// One of these words.
     Word(&'static [&'static str]),
     Bool,
@@ -162,7 +226,7 @@ static DATA: &[FieldSpec] = &[
     field("source", Ty::Source, Required, "where the text or tokens come from: `text(path or [paths])`, `tokens(path, dtype = u16)`, `bundled(name)` or `synthetic { .. }`"),
     field("tokenizer", Ty::Tokenizer, Expr("bytes"), "`bytes`, `bpe { vocab = 4096 }` trained on the training split, or `file(\"tokenizer.json\")`"),
     field("context", Ty::Count { min: 1.0, max: 1_048_576.0, unit: Unit::TOKENS }, Expr("128"), "tokens per training sequence"),
-    field("holdout", Ty::Fraction { max_open: true }, Expr("1%"), "fraction of the source held out for evaluation (ignored when `valid` is set)"),
+    field("holdout", Ty::Fraction(Bounds::PROPER_FRACTION), Expr("1%"), "fraction of the source held out for evaluation (ignored when `valid` is set)"),
     field("valid", Ty::Source, Absent, "a separate evaluation source, instead of a held-out fraction"),
 ];
 
@@ -189,7 +253,7 @@ static MODEL: &[FieldSpec] = &[
 
 static SCHEDULE: &[FieldSpec] = &[
     field("method", Ty::Word(METHODS), Expr("magnitude"), "`none`, `magnitude` (smallest weights first) or `random`"),
-    field("sparsity", Ty::Fraction { max_open: true }, Expr("0%"), "final fraction of prunable weights that are zero, in [0, 1)"),
+    field("sparsity", Ty::Fraction(Bounds::PROPER_FRACTION), Expr("0%"), "final fraction of prunable weights that are zero, in [0, 1)"),
     field("start", Ty::Point, Expr("0%"), "first pruning update: a fraction `of steps` (default), `of compute` or `of tokens`, or a number of steps or tokens"),
     field("end", Ty::Point, Expr("100%"), "last pruning update, inclusive; same forms as `start`"),
     field("every", Ty::Interval, Expr("100 steps"), "interval between mask updates: steps, or a fraction of training"),
@@ -199,18 +263,18 @@ static SCHEDULE: &[FieldSpec] = &[
 ];
 
 static OPTIMIZER: &[FieldSpec] = &[
-    field("lr", Ty::Real { min: 0.0, max: 10.0, min_open: true, max_open: false }, Expr("3e-4"), "peak learning rate"),
+    field("lr", Ty::Real(Bounds::new(Bound::Open(0.0), Bound::Closed(10.0))), Expr("3e-4"), "peak learning rate"),
     field("betas", Ty::Betas, Expr("(0.9, 0.95)"), "Adam's moment decay rates"),
-    field("eps", Ty::Real { min: 0.0, max: 1.0, min_open: true, max_open: true }, Expr("1e-8"), "Adam's epsilon"),
+    field("eps", Ty::Real(Bounds::new(Bound::Open(0.0), Bound::Open(1.0))), Expr("1e-8"), "Adam's epsilon"),
     field(
         "weight_decay",
-        Ty::Real { min: 0.0, max: 10.0, min_open: false, max_open: false },
+        Ty::Real(Bounds::closed(0.0, 10.0)),
         Expr("0.1"),
         "decoupled weight decay (not applied to norms, biases and embeddings)",
     ),
     field(
         "grad_clip",
-        Ty::Real { min: 0.0, max: f64::INFINITY, min_open: false, max_open: true },
+        Ty::Real(Bounds::new(Bound::Closed(0.0), Bound::Open(f64::INFINITY))),
         Expr("1.0"),
         "clip the global gradient norm to this; 0 turns clipping off",
     ),
@@ -221,7 +285,7 @@ static OPTIMIZER: &[FieldSpec] = &[
         Expr("cosine"),
         "learning-rate decay after warmup: `cosine`, `linear` or `constant`",
     ),
-    field("min_lr", Ty::Fraction { max_open: false }, Expr("10%"), "final learning rate, as a fraction of `lr`"),
+    field("min_lr", Ty::Fraction(Bounds::FRACTION), Expr("10%"), "final learning rate, as a fraction of `lr`"),
 ];
 
 static TRAIN: &[FieldSpec] = &[
@@ -322,5 +386,17 @@ mod tests {
         assert_eq!(path_type(Kind::Train, &["model", "widht"]), Err(1));
         assert_eq!(path_type(Kind::Train, &["batch", "x"]), Err(1));
         assert!(matches!(path_type(Kind::Train, &["eval", "every"]), Ok(Ty::Interval)));
+    }
+
+    #[test]
+    fn bounds_include_closed_ends_and_exclude_open_ones() {
+        let proper = Bounds::PROPER_FRACTION;
+        assert!(proper.contains(0.0) && proper.contains(0.999) && !proper.contains(1.0) && !proper.contains(-0.0001));
+        let lr = Bounds::new(Bound::Open(0.0), Bound::Closed(10.0));
+        assert!(!lr.contains(0.0) && lr.contains(1e-12) && lr.contains(10.0) && !lr.contains(10.000001));
+        assert!(!Bounds::FRACTION.contains(f64::NAN));
+        assert_eq!(proper.to_string(), "[0, 1)");
+        assert_eq!(lr.to_string(), "(0, 10]");
+        assert_eq!(Bounds::new(Bound::Closed(0.0), Bound::Open(f64::INFINITY)).to_string(), "[0, inf)");
     }
 }

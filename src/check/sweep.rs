@@ -303,14 +303,12 @@ impl Checker {
                 match value.v {
                     V::List(values) => values.iter().cloned().map(Some).collect(),
                     other => {
-                        let found = other.describe();
-                        self.emit(value.at, |span| CheckError::WrongType {
-                            expected: "a list of values".into(),
-                            found,
-                            span,
-                            help: Some("an axis takes a list: `model.width in [64, 128]`".into()),
-                        });
-                        return None;
+                        return self.mismatch(
+                            value.at,
+                            "a list of values",
+                            &other,
+                            Some("an axis takes a list: `model.width in [64, 128]`".into()),
+                        );
                     }
                 }
             }

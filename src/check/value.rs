@@ -68,13 +68,43 @@ pub enum V {
     Sweep(String),
 }
 
-impl V {
-    /// A short description for "expected X, found Y".
-    pub fn describe(&self) -> String {
+/// What was found where something else was expected, for "expected X, found Y": a value, a
+/// unit (a quantity in it), or words that already describe it.
+pub trait Found {
+    /// A short description: "a plain number", "the word `cubic`".
+    fn found(&self) -> String;
+}
+
+impl<T: Found + ?Sized> Found for &T {
+    fn found(&self) -> String {
+        (**self).found()
+    }
+}
+
+impl Found for str {
+    fn found(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Found for String {
+    fn found(&self) -> String {
+        self.clone()
+    }
+}
+
+impl Found for Unit {
+    fn found(&self) -> String {
+        format!("a quantity in {self}")
+    }
+}
+
+impl Found for V {
+    fn found(&self) -> String {
         match self {
             V::Num(n) if n.of.is_some() => "a qualified fraction".into(),
             V::Num(n) if n.unit.is_none() => "a plain number".into(),
-            V::Num(n) => format!("a quantity in {}", n.unit),
+            V::Num(n) => n.unit.found(),
             V::Str(_) => "a string".into(),
             V::Bool(_) => "a boolean".into(),
             V::Word(w) => format!("the word `{w}`"),

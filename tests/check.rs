@@ -257,3 +257,32 @@ fn reference_is_up_to_date() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(committed == generated, "docs/reference.md is stale: run `SPRS_BLESS=1 cargo test --test check reference`");
 }
+
+/// The id of every trial in every shipped file, pinned in `tests/fixtures/trial_ids.txt`: an id
+/// names a trial's results on disk, so a change to how the checker builds a configuration must
+/// not change one. (`SPRS_BLESS=1` rewrites the file, for a deliberate change of the language.)
+#[test]
+fn every_shipped_trial_keeps_its_id() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut lines = Vec::new();
+    for path in sprs::check::sprs_files(&root.join("experiments")).unwrap() {
+        let options = sprs::check::Options { require_data: false, ..sprs::check::Options::new(&path) };
+        let output = sprs::check::check_file_with(&path, &options).unwrap();
+        let name = path.strip_prefix(root).unwrap().display().to_string();
+        let Some(checked) = &output.checked else { panic!("{name}:\n{}", report(&output)) };
+        for trial in &checked.trials {
+            lines.push(format!("{name} {} {}", trial.id, trial.name));
+        }
+    }
+    let actual = lines.join("\n") + "\n";
+    let pinned = root.join("tests/fixtures/trial_ids.txt");
+    if std::env::var_os("SPRS_BLESS").is_some() {
+        std::fs::write(&pinned, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&pinned).unwrap();
+    assert!(lines.len() > 100, "only {} trials", lines.len());
+    for (got, want) in actual.lines().zip(expected.lines()) {
+        assert_eq!(got, want);
+    }
+    assert_eq!(actual.lines().count(), expected.lines().count());
+}

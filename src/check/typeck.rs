@@ -4,11 +4,13 @@
 
 use std::rc::Rc;
 
+use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value as Json};
 
 use super::schema::{FieldDefault, Kind};
 use super::value::{fmt_number, Cached, Loc, Obj};
 use super::{CheckError, Checker};
+use crate::config::{DataConfig, Method, Point, Source, SyntheticConfig, Tokenizer};
 
 fn join(path: &str, field: &str) -> String {
     if path.is_empty() {
@@ -80,14 +82,15 @@ impl Checker {
         }
     }
 
-    /// Checks that need several fields of one record.
+    /// Checks that need several fields of one record, on their typed values.
     fn validate(&mut self, obj: &Obj, kind: Kind, path: &str, map: &mut Map<String, Json>) -> Option<()> {
-        let num = |map: &Map<String, Json>, key: &str| map.get(key).and_then(Json::as_f64);
+        let fields = Fields { kind, map };
         match kind {
             Kind::Model => {
                 // A record checked on its own may not set both (a template leaves `width` open).
-                let (Some(width), Some(heads)) = (num(map, "width"), num(map, "heads")) else { return Some(()) };
-                let (width, heads) = (width as u64, heads as u64);
+                let (Some(width), Some(heads)) = (fields.get::<u64>("width"), fields.get::<u64>("heads")) else {
+                    return Some(());
+                };
                 if width % heads != 0 {
                     let nearest = (1..=width).filter(|h| width % h == 0).min_by_key(|h| h.abs_diff(heads)).unwrap_or(1);
                     let help = Some(format!("each head gets `width / heads` dimensions; with width {width}, heads = {nearest} divides evenly"));
@@ -96,10 +99,8 @@ impl Checker {
                 }
             }
             Kind::Schedule => {
-                let start = map.get("start").and_then(point_key);
-                let end = map.get("end").and_then(point_key);
-                if let (Some((start_basis, start)), Some((end_basis, end))) = (start, end) {
-                    if start_basis == end_basis && end < start {
+                if let (Some(start), Some(end)) = (fields.get::<Point>("start"), fields.get::<Point>("end")) {
+                    if ends_before(end, start) {
                         let start_at = self.user_loc(self.field_at(obj, "start"));
                         let end_at = self.user_loc(self.field_at(obj, "end"));
                         let start_span = (start_at.file == end_at.file).then(|| start_at.span.into());
@@ -107,8 +108,8 @@ impl Checker {
                         return None;
                     }
                 }
-                let sparsity = num(map, "sparsity").unwrap_or(0.0);
-                if map.get("method").and_then(Json::as_str) == Some("none") && sparsity > 0.0 {
+                let sparsity = fields.get::<f64>("sparsity").unwrap_or(0.0);
+                if fields.get::<Method>("method") == Some(Method::None) && sparsity > 0.0 {
                     let sparsity = format!("{}%", fmt_number(sparsity * 100.0));
                     self.emit(self.field_at(obj, "sparsity"), |span| CheckError::SparsityWithoutMethod {
                         sparsity,
@@ -118,20 +119,19 @@ impl Checker {
                 }
             }
             Kind::Synthetic => {
-                let (vocab, branching) = (num(map, "vocab")?, num(map, "branching")?);
-                if branching > vocab {
-                    let range = format!("in [1, {}] (at most `vocab`)", fmt_number(vocab));
+                let config: SyntheticConfig = fields.all()?;
+                if config.branching > config.vocab {
+                    let range = format!("in [1, {}] (at most `vocab`)", config.vocab);
                     let field = join(path, "branching");
                     self.emit(self.field_at(obj, "branching"), |span| CheckError::OutOfRange {
                         field,
                         range,
-                        value: fmt_number(branching),
+                        value: config.branching.to_string(),
                         span,
                         help: None,
                     });
                     return None;
                 }
-                let config: crate::config::SyntheticConfig = serde_json::from_value(Json::Object(map.clone())).ok()?;
                 let draws = crate::data::synthetic::draws_per_token(&config);
                 if draws > crate::data::synthetic::MAX_DRAWS_PER_TOKEN {
                     let at = self.field_at(obj, "branching");
@@ -148,13 +148,9 @@ impl Checker {
                 }
             }
             Kind::Data => {
-                let is_ids = |key: &str| {
-                    map.get(key)
-                        .and_then(Json::as_object)
-                        .is_some_and(|s| s.contains_key("tokens") || s.contains_key("synthetic"))
-                };
-                let trained = map.get("tokenizer").and_then(Json::as_object).is_some_and(|t| t.contains_key("bpe"));
-                if trained && is_ids("source") {
+                let data: DataConfig = fields.all()?;
+                let is_ids = |source: &Source| matches!(source, Source::Tokens { .. } | Source::Synthetic(_));
+                if matches!(data.tokenizer, Tokenizer::Bpe { .. }) && is_ids(&data.source) {
                     let at = self.field_at(obj, "tokenizer");
                     self.emit(at, |span| CheckError::DataMismatch {
                         message: "a `bpe` tokenizer is trained on text, but this source is token ids already".into(),
@@ -164,7 +160,7 @@ impl Checker {
                     });
                     return None;
                 }
-                if !map.contains_key("valid") && num(map, "holdout") == Some(0.0) {
+                if data.valid.is_none() && data.holdout == 0.0 {
                     let at = self.field_at(obj, "holdout");
                     self.emit(at, |span| CheckError::DataMismatch {
                         message: "`holdout` is 0% and there is no `valid` source: nothing is left to evaluate on"
@@ -176,25 +172,29 @@ impl Checker {
                     return None;
                 }
             }
-            Kind::Train => self.fill_model(obj, map)?,
+            Kind::Train => {
+                let data: DataConfig = fields.get("data")?;
+                self.fill_model(obj, &data, map)?
+            }
             _ => {}
         }
         Some(())
     }
 
     /// A model's vocabulary and context default to the data's.
-    fn fill_model(&mut self, obj: &Obj, map: &mut Map<String, Json>) -> Option<()> {
-        let data = map.get("data")?.clone();
+    /// The model's fields stay JSON here: they are what the trial's canonical configuration
+    /// (and so its id) is built from, and `vocab` and `context` are not set yet.
+    fn fill_model(&mut self, obj: &Obj, data: &DataConfig, map: &mut Map<String, Json>) -> Option<()> {
         // A generated source's ids are its own vocabulary; a pre-tokenized file's is unknown
         // until run time; otherwise the tokenizer's.
-        let tokenizer_vocab = match (&data["source"], &data["tokenizer"]) {
-            (Json::Object(s), _) if s.contains_key("synthetic") => s["synthetic"]["vocab"].as_u64(),
-            (Json::Object(s), _) if s.contains_key("tokens") => None,
-            (_, Json::String(word)) if word == "bytes" => Some(256),
-            (_, Json::Object(o)) if o.contains_key("bpe") => o["bpe"]["vocab"].as_u64(),
-            _ => None,
+        let tokenizer_vocab = match (&data.source, &data.tokenizer) {
+            (Source::Synthetic(synthetic), _) => Some(synthetic.vocab),
+            (Source::Tokens { .. }, _) => None,
+            (_, Tokenizer::Bytes) => Some(256),
+            (_, Tokenizer::Bpe { vocab }) => Some(*vocab),
+            (_, Tokenizer::File { .. }) => None,
         };
-        let data_context = data["context"].as_u64()?;
+        let data_context = data.context;
         let model = map.get_mut("model")?.as_object_mut()?;
         let model_at = self.field_at(obj, "model");
         match (model.get("vocab").and_then(Json::as_u64), tokenizer_vocab) {
@@ -248,13 +248,39 @@ impl Checker {
     }
 }
 
-/// The (basis, value) of a schedule point, for ordering points of the same basis.
-fn point_key(point: &Json) -> Option<(String, f64)> {
-    let (key, value) = point.as_object()?.iter().next()?;
-    match value {
-        Json::Object(fraction) => {
-            Some((format!("fraction of {}", fraction.get("of")?.as_str()?), fraction.get("value")?.as_f64()?))
-        }
-        other => Some((key.clone(), other.as_f64()?)),
+/// Whether `end` comes before `start`, when both are measured the same way (fractions of the same
+/// basis, or both steps, or both tokens); points of different kinds are ordered per trial, where
+/// the run's length is known.
+fn ends_before(end: Point, start: Point) -> bool {
+    match (start, end) {
+        (Point::Fraction { value: start, of: a }, Point::Fraction { value: end, of: b }) => a == b && end < start,
+        (Point::Steps(start), Point::Steps(end)) | (Point::Tokens(start), Point::Tokens(end)) => end < start,
+        _ => false,
+    }
+}
+
+/// A record's checked fields, read by name as the typed values of [`crate::config`]. A name that
+/// is not a field of the record's kind is a bug in the checker, caught by any test that reaches
+/// the rule: it never reads as an unset field.
+struct Fields<'a> {
+    kind: Kind,
+    map: &'a Map<String, Json>,
+}
+
+impl Fields<'_> {
+    /// The field's value, or `None` when the record does not set it (a template).
+    fn get<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
+        debug_assert!(self.kind.field(name).is_some(), "`{name}` is not a field of {}", self.kind.article());
+        let value = self.map.get(name)?;
+        let typed = T::deserialize(value);
+        debug_assert!(typed.is_ok(), "`{name}` = {value} does not fit its configuration type");
+        typed.ok()
+    }
+
+    /// The whole record as its configuration type.
+    fn all<T: DeserializeOwned>(&self) -> Option<T> {
+        let typed = T::deserialize(&Json::Object(self.map.clone()));
+        debug_assert!(typed.is_ok(), "{} does not fit its configuration type", self.kind.article());
+        typed.ok()
     }
 }

@@ -49,6 +49,9 @@ pub struct Place {
 }
 
 /// Why a path may not be read.
+///
+/// Each variant is documented by its `#[error]` message; its fields are what the message shows.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Denied {
     #[error("it is outside the project root `{root}`")]
@@ -64,6 +67,9 @@ pub enum Denied {
 }
 
 /// A `--root` or `--allow-read` that cannot be used.
+///
+/// Each variant is documented by its `#[error]` message; its fields are what the message shows.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum AccessError {
     #[error("the root `{path}` is not a folder: {error}")]
@@ -108,6 +114,7 @@ impl Access {
             .unwrap_or_default()
     }
 
+    /// The project root: nothing outside it (and the `--allow-read` folders) is read.
     pub fn root(&self) -> &Path {
         &self.root
     }

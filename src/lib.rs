@@ -7,6 +7,7 @@
 //! [`access`] decides what a file may read, for every phase that reads; [`sweep`] runs a plan's
 //! trials side by side and concludes with the fits and the report.
 
+#![warn(missing_docs)]
 pub mod access;
 pub mod check;
 pub mod config;

@@ -4,6 +4,12 @@
 use miette::{Diagnostic, SourceSpan};
 use thiserror::Error;
 
+/// A mistake found while checking a file: names, types, units, ranges, sweeps, laws and fits
+/// (codes E01xx-E06xx, W0xxx).
+///
+/// Each variant is documented by its `#[error]` message, its code and its help, which
+/// docs/errors.md lists; its fields are what the message shows.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Error, Diagnostic)]
 pub enum CheckError {
     #[error("cannot find `{name}` in this scope")]

@@ -13,6 +13,7 @@ use crate::syntax::ast::ItemKind;
 pub struct Explanation {
     /// Where the item is defined: `std::schedules` or a file name.
     pub home: String,
+    /// The item's definition as written, with its docs, and its kind's fields.
     pub text: String,
 }
 

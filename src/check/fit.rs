@@ -14,27 +14,53 @@ use crate::syntax::ast::Expr;
 /// A checked fit.
 #[derive(Debug, Clone)]
 pub struct FitSpec {
+    /// The fit's name.
     pub name: String,
-    /// The fit's name, for diagnostics of the fit engine.
+    /// Where the fit is named, for diagnostics of the fit engine.
     pub at: Loc,
+    /// The data it is fitted on (none for a template).
     pub sources: Vec<FitSource>,
+    /// The law, an expression over observables and the free parameters.
     pub law: Expr,
     /// The law as written.
     pub law_text: String,
+    /// Where the law was written.
     pub law_at: Loc,
+    /// The free parameters with their start grids, in the order the law names them.
     pub params: Vec<Param>,
+    /// The loss minimised over the log residuals.
     pub loss: Loss,
+    /// Points kept out of the fit, to test extrapolation.
     pub holdout: Option<Holdout>,
+    /// Bootstrap resamples for the confidence intervals (0: none).
     pub bootstrap: u64,
+    /// Seed of the bootstrap.
     pub seed: u64,
 }
 
+/// One source of a fit's points (`on = [grid where S > 0, csv(..)]` has two).
 #[derive(Debug, Clone)]
 pub enum FitSource {
     /// The trials of a sweep or train of the file.
-    Trials { item: String, filter: Option<Expr>, at: Loc },
+    Trials {
+        /// The sweep or train.
+        item: String,
+        /// `where COND`, over the trials' observables and configuration.
+        filter: Option<Expr>,
+        /// Where the source is named.
+        at: Loc,
+    },
     /// Rows of a CSV file; `path` is relative to the checked file's directory.
-    Csv { path: String, columns: Vec<Column>, filter: Option<Expr>, at: Loc },
+    Csv {
+        /// The file, relative to the checked file's directory.
+        path: String,
+        /// How the file's columns map to observables.
+        columns: Vec<Column>,
+        /// `where COND`, over the mapped observables.
+        filter: Option<Expr>,
+        /// Where the source is named.
+        at: Loc,
+    },
 }
 
 impl FitSource {
@@ -46,14 +72,18 @@ impl FitSource {
     }
 }
 
+/// One observable of a CSV source: `N = "Model Size"` or `D = C / (6 * N)`.
 #[derive(Debug, Clone)]
 pub struct Column {
+    /// The observable it fills.
     pub observable: String,
+    /// Where its values come from.
     pub source: ColumnSource,
     /// The column name or expression as written.
     pub at: Loc,
 }
 
+/// Where a CSV observable's values come from.
 #[derive(Debug, Clone)]
 pub enum ColumnSource {
     /// A column of the CSV file.
@@ -65,23 +95,33 @@ pub enum ColumnSource {
 /// A free parameter and its start grid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Param {
+    /// The parameter's name in the law.
     pub name: String,
+    /// The values the optimizer starts from (every combination of every parameter's starts).
     pub starts: Vec<f64>,
     /// Positive, fitted in log space; `starts` are logs.
     pub log: bool,
 }
 
+/// The loss a fit minimises over the residuals of log L.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Loss {
+    /// `huber(delta)`: quadratic within `delta`, linear beyond (Hoffmann et al. use 1e-3).
     Huber(f64),
+    /// `mse`: the mean squared residual.
     Mse,
 }
 
+/// `largest(OBS, k)` or `smallest(OBS, k)`: the points kept out of a fit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Holdout {
+    /// The observable the points are ranked by.
     pub observable: String,
+    /// How many points are kept out.
     pub count: u64,
+    /// Whether the largest (rather than the smallest) are kept out.
     pub largest: bool,
+    /// Where the holdout was written.
     pub at: Loc,
 }
 

@@ -6,7 +6,7 @@
 //! and validates fits. It collects every diagnostic rather than stopping at the first.
 
 mod arith;
-pub mod builtins;
+pub(crate) mod builtins;
 mod coerce;
 mod error;
 mod eval;
@@ -22,8 +22,8 @@ mod shown;
 pub mod stdlib;
 mod sweep;
 mod typeck;
-pub mod units;
-pub mod value;
+pub(crate) mod units;
+pub(crate) mod value;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -50,7 +50,9 @@ pub struct Options {
     /// own fields and sweep axes, and is checked like a field written in the file (its names
     /// resolve in the file's scope).
     pub set: Vec<String>,
+    /// What the file may read.
     pub access: Access,
+    /// The bounds on what the file may make sprs compute or allocate.
     pub limits: Limits,
     /// Whether a data file that does not exist is an error (E0209: `check`, `run`, `fit`), or
     /// the file is planned without it, with one warning (W0007: `plan`, to size a study before
@@ -97,7 +99,9 @@ pub struct Missing {
 
 /// The outcome of checking one file.
 pub struct CheckOutput {
+    /// The files read: the checked file, its imports and the stdlib modules used.
     pub sources: SourceMap,
+    /// Errors and warnings, in the order found.
     pub diagnostics: Vec<Diag>,
     /// Present when there were no errors (warnings allowed) but, possibly, the E0209 of data files
     /// that are not here: it is everything that can be known without them. [`crate::plan`] plans
@@ -108,6 +112,7 @@ pub struct CheckOutput {
 }
 
 impl CheckOutput {
+    /// Whether any diagnostic is an error (warnings are not).
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diag::is_error)
     }
@@ -116,7 +121,9 @@ impl CheckOutput {
 /// What a file means once checked: its trials and fits.
 #[derive(Debug)]
 pub struct Checked {
+    /// Every trial of every sweep and train, in file order.
     pub trials: Vec<Trial>,
+    /// Every fit with data (templates excluded).
     pub fits: Vec<FitSpec>,
 }
 

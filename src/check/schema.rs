@@ -10,18 +10,28 @@ use super::value::fmt_number;
 /// A kind of record: the five item kinds, fits, and the nested records fields take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// `data NAME { .. }`.
     Data,
+    /// `model NAME { .. }`.
     Model,
+    /// `schedule NAME { .. }`.
     Schedule,
+    /// `optimizer NAME { .. }`.
     Optimizer,
+    /// `train NAME { .. }`.
     Train,
+    /// `fit NAME { .. }`.
     Fit,
+    /// The `eval` record of a train.
     Eval,
+    /// The `bpe { .. }` tokenizer of a data record.
     Bpe,
+    /// The `synthetic { .. }` source of a data record.
     Synthetic,
 }
 
 impl Kind {
+    /// The kind's name as the language writes it: `model`, `bpe`.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Data => "data",
@@ -48,6 +58,7 @@ impl Kind {
         }
     }
 
+    /// The kind's fields, in declaration order (the order of a trial's canonical configuration).
     pub fn fields(self) -> &'static [FieldSpec] {
         match self {
             Kind::Data => DATA,
@@ -62,6 +73,7 @@ impl Kind {
         }
     }
 
+    /// The field called `name`, if the kind has one.
     pub fn field(self, name: &str) -> Option<&'static FieldSpec> {
         self.fields().iter().find(|f| f.name == name)
     }
@@ -150,6 +162,7 @@ pub enum Ty {
     Fraction(Bounds),
     /// One of these words.
     Word(&'static [&'static str]),
+    /// `true` or `false`.
     Bool,
     /// A nested record of this kind.
     Record(Kind),
@@ -191,11 +204,16 @@ pub enum FieldDefault {
     Expr(&'static str),
 }
 
+/// One field of a record kind: its name, type, default and documentation.
 #[derive(Debug)]
 pub struct FieldSpec {
+    /// The field's name.
     pub name: &'static str,
+    /// What values it takes.
     pub ty: Ty,
+    /// What it holds when a record does not set it.
     pub default: FieldDefault,
+    /// What it means, as `sprs explain` and docs/reference.md show it.
     pub doc: &'static str,
 }
 
@@ -211,15 +229,25 @@ const MAX_COUNT: f64 = 9_007_199_254_740_992.0; // 2^53: every whole number up t
 
 use FieldDefault::{Absent, Expr, Required};
 
+/// The words of `model.arch`.
 pub const ARCHS: &[&str] = &["llama", "gpt"];
+/// The words of `schedule.method`.
 pub const METHODS: &[&str] = &["none", "magnitude", "random"];
+/// The words of `schedule.curve`.
 pub const CURVES: &[&str] = &["cubic", "geometric", "linear", "one_shot"];
+/// The words of `schedule.scope`.
 pub const SCOPES: &[&str] = &["global", "layerwise"];
+/// The words of `schedule.targets`.
 pub const TARGETS: &[&str] = &["attention", "mlp", "head"];
+/// The words of `optimizer.decay`.
 pub const DECAYS: &[&str] = &["cosine", "linear", "constant"];
+/// The words of `train.count`.
 pub const COUNTS: &[&str] = &["linear", "non_embedding", "total"];
+/// The tokenizers written as a word.
 pub const TOKENIZER_WORDS: &[&str] = &["bytes"];
+/// The fit losses written as a word.
 pub const LOSS_WORDS: &[&str] = &["mse"];
+/// The element types of a token file.
 pub const DTYPES: &[&str] = &["u16", "u32"];
 
 static DATA: &[FieldSpec] = &[
@@ -353,6 +381,7 @@ pub const OBSERVABLES: &[(&str, &str)] = &[
     ("L", "final evaluation loss (nats per token) on the held-out split"),
 ];
 
+/// Whether `name` is an observable a law or condition may use (`N`, `D`, `L`, ...).
 pub fn is_observable(name: &str) -> bool {
     OBSERVABLES.iter().any(|(o, _)| *o == name)
 }

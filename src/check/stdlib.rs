@@ -12,6 +12,7 @@ pub const MODULES: &[(&str, &str)] = &[
 /// Stdlib items every file has without `use`: (module, item).
 pub const PRELUDE: &[(&str, &str)] = &[("optimizers", "adamw"), ("schedules", "dense")];
 
+/// The source of the stdlib module `std::NAME`, if there is one.
 pub fn module(name: &str) -> Option<&'static str> {
     MODULES.iter().find(|(m, _)| *m == name).map(|(_, text)| *text)
 }

@@ -24,6 +24,7 @@ pub struct Trial {
     pub name: String,
     /// The sweep it came from, if any.
     pub sweep: Option<String>,
+    /// The resolved configuration, every default filled in: what the id hashes.
     pub config: TrialConfig,
     /// The swept paths and their values as written, in axis order.
     pub axes: Vec<(String, String)>,
@@ -39,12 +40,19 @@ pub struct Trial {
 /// Locations of a trial's budget and schedule fields, for plan diagnostics.
 #[derive(Debug, Clone, Copy)]
 pub struct Sites {
+    /// The trial's `data`.
     pub data: Loc,
+    /// The trial's `model`.
     pub model: Loc,
+    /// The trial's `budget`.
     pub budget: Loc,
+    /// The schedule's `sparsity`.
     pub sparsity: Loc,
+    /// The schedule's `start`.
     pub start: Loc,
+    /// The schedule's `end`.
     pub end: Loc,
+    /// The schedule's `every`.
     pub every: Loc,
 }
 

@@ -11,13 +11,17 @@ use crate::config::{DataConfig, Dtype, Source, Tokenizer};
 
 /// The tokens of a data source, split into training and held-out ranges.
 pub struct Tokens {
+    /// The whole stream of token ids.
     pub tokens: Stream,
+    /// The ranges of the stream trained on.
     pub train: Vec<Range<usize>>,
+    /// The ranges of the stream held out for evaluation.
     pub holdout: Vec<Range<usize>>,
 }
 
 /// A token stream: in memory, or memory-mapped `tokens(..)` files read in place.
 pub enum Stream {
+    /// Ids decoded into memory (text, generated or bundled sources).
     Owned(Vec<u32>),
     /// One file, or a training file and its `valid` file, one after the other.
     Mapped(Vec<Mapped>),
@@ -60,6 +64,7 @@ impl Mapped {
 }
 
 impl Stream {
+    /// The number of tokens in the stream.
     pub fn len(&self) -> usize {
         match self {
             Stream::Owned(ids) => ids.len(),
@@ -67,6 +72,7 @@ impl Stream {
         }
     }
 
+    /// Whether the stream has no tokens.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -292,6 +298,7 @@ pub struct Sampler {
 }
 
 impl Sampler {
+    /// A sampler of `context + 1`-token windows from the training ranges; an error when no range holds one.
     pub fn new(tokens: &Tokens, context: usize) -> Result<Sampler, String> {
         let window = context + 1;
         let starts: Vec<(usize, usize)> =
@@ -322,6 +329,7 @@ impl Sampler {
             .collect()
     }
 
+    /// The tokens of one sample: the context and the next token.
     pub fn window(&self) -> usize {
         self.window
     }

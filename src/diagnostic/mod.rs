@@ -16,15 +16,19 @@ use crate::syntax::{FileId, SourceMap};
 /// One diagnostic and the file its labels point into.
 #[derive(Debug)]
 pub struct Diag {
+    /// The file the error's spans point into.
     pub file: FileId,
+    /// The error, with its code, message, labels and help.
     pub error: Box<dyn Diagnostic + Send + Sync>,
 }
 
 impl Diag {
+    /// A diagnostic of `error` in `file`.
     pub fn new(file: FileId, error: impl Diagnostic + Send + Sync + 'static) -> Self {
         Self { file, error: Box::new(error) }
     }
 
+    /// Whether it is an error (its code starts with `E`) rather than a warning.
     pub fn is_error(&self) -> bool {
         !matches!(self.error.severity(), Some(Severity::Warning | Severity::Advice))
     }
@@ -60,8 +64,11 @@ pub enum Format {
 
 /// Renders diagnostics with their sources.
 pub struct Renderer<'a> {
+    /// The files the diagnostics point into.
     pub sources: &'a SourceMap,
+    /// Whether to use ANSI colours.
     pub color: bool,
+    /// The terminal width to wrap to.
     pub width: usize,
 }
 
@@ -94,6 +101,7 @@ impl Renderer<'_> {
         )
     }
 
+    /// The diagnostic as `--format json` prints it.
     pub fn json(&self, diag: &Diag) -> JsonDiagnostic {
         let file = self.sources.get(diag.file);
         let primary = diag.primary();
@@ -116,14 +124,23 @@ impl Renderer<'_> {
 /// One diagnostic in `check --format json`.
 #[derive(Debug, Serialize)]
 pub struct JsonDiagnostic {
+    /// `error` or `warning`.
     pub severity: &'static str,
+    /// The code, such as `E0301`.
     pub code: String,
+    /// The message.
     pub message: String,
+    /// The file's name, as the user named it.
     pub file: String,
+    /// The line of the primary label, from 1.
     pub line: usize,
+    /// The column of the primary label, from 1, in characters.
     pub column: usize,
+    /// The byte span of the primary label.
     pub span: [usize; 2],
+    /// The help line, if any.
     pub help: Option<String>,
+    /// The primary label's text, if any.
     pub label: Option<String>,
 }
 

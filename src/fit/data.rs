@@ -17,6 +17,7 @@ use crate::syntax::Loc;
 /// One data point: its values by name, and what to call it in messages.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
+    /// The trial's name or the CSV row's number, for tables and diagnostics.
     pub label: String,
     /// Observables (`N`, `L`, ..) and, for trials, `config`: the resolved configuration.
     pub values: Map<String, Json>,
@@ -36,6 +37,7 @@ impl Point {
         Some(value)
     }
 
+    /// The observable `name` of the point, if it is a number.
     pub fn number(&self, name: &str) -> Option<f64> {
         self.get(name).and_then(Json::as_f64)
     }
@@ -47,8 +49,11 @@ pub const MAX_CSV_ROWS: usize = 1_000_000;
 /// A value while evaluating a condition or a derived column.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// A number.
     Num(f64),
+    /// A string (a configuration word, a CSV cell).
     Str(String),
+    /// A truth value.
     Bool(bool),
 }
 

@@ -4,6 +4,11 @@
 use miette::{Diagnostic, SourceSpan};
 use thiserror::Error;
 
+/// Data that cannot be fitted, found when a fit runs (codes E06xx, W0006).
+///
+/// Each variant is documented by its `#[error]` message, its code and its help, which
+/// docs/errors.md lists; its fields are what the message shows.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Error, Diagnostic)]
 pub enum FitError {
     #[error("cannot read `{path}`: {error}")]

@@ -3,15 +3,15 @@
 //! ([`optimize`]), a holdout, percentile bootstrap intervals, and the compute-optimal allocation.
 //! Plain Rust: no Burn.
 
-pub mod compare;
+pub(crate) mod compare;
 pub mod data;
 pub mod error;
-pub mod law;
-pub mod optimize;
+pub(crate) mod law;
+pub(crate) mod optimize;
 pub mod table;
 
 mod optimal;
-pub mod plot;
+pub(crate) mod plot;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -32,21 +32,28 @@ pub use optimal::{chinchilla_optimum, Optimum};
 /// A fitted law: the keys of `fit --format json` (SPEC.md, section 7) and more.
 #[derive(Debug, Clone, Serialize)]
 pub struct Fitted {
+    /// The fit's name.
     pub name: String,
+    /// The law as written.
     pub law: String,
     /// Points fitted on (the holdout excluded).
     pub points: usize,
+    /// The loss at the fitted parameters.
     pub objective: f64,
     /// Each parameter's value and bootstrap interval, in the law's order.
     #[serde(serialize_with = "params_map")]
     pub params: Vec<ParamFit>,
+    /// The errors on the points fitted.
     pub in_sample: Errors,
+    /// The errors on the held-out points, if the fit has a holdout.
     pub holdout: Option<Errors>,
     /// The loss: `huber(delta)` summed, or `mse`.
     pub loss: String,
+    /// The optimizer's starts (the product of the parameters' start grids).
     pub starts: usize,
     /// Bootstrap resamples, and the interval's coverage.
     pub bootstrap: u64,
+    /// The coverage of the bootstrap interval (0.95).
     pub interval: f64,
     /// The compute-optimal N and D at a few compute budgets, for laws in N (or N_avg) and D.
     pub compute_optimal: Vec<Optimum>,
@@ -54,12 +61,16 @@ pub struct Fitted {
     pub predictions: Vec<Prediction>,
 }
 
+/// One fitted parameter with its bootstrap interval.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ParamFit {
+    /// The parameter's name in the law.
     pub name: String,
+    /// Its fitted value.
     pub value: f64,
     /// The bootstrap interval, or the value itself without a bootstrap.
     pub lo: f64,
+    /// The upper end of its interval.
     pub hi: f64,
 }
 
@@ -67,17 +78,25 @@ pub struct ParamFit {
 /// the log residuals.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Errors {
+    /// The number of points.
     pub points: usize,
+    /// The mean absolute error of L.
     pub mae: f64,
+    /// The root mean squared error of log L.
     pub rmse_log: f64,
 }
 
+/// One point of a fit with the law's prediction.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Prediction {
+    /// The trial's name or the CSV row.
     pub label: String,
+    /// The observed L.
     #[serde(rename = "L")]
     pub observed: f64,
+    /// The law's L.
     pub predicted: f64,
+    /// Whether the point was held out of the fit.
     pub held_out: bool,
     /// The point's sparsity where it has one (trials), for plots.
     #[serde(rename = "S", skip_serializing_if = "Option::is_none")]
@@ -358,9 +377,11 @@ fn errors<'a>(predictions: impl Iterator<Item = &'a Prediction>) -> Errors {
 /// show, in this order.
 #[derive(Debug)]
 pub struct Outcome {
+    /// The fit's name.
     pub name: String,
     /// Warnings (W0006) and, when no fit was made, why.
     pub diagnostics: Vec<Diag>,
+    /// The fitted law, if the fit could be made.
     pub fitted: Option<Fitted>,
     /// `fits/<name>.json` and `.svg`, or why they could not be written; `None` without a fit.
     pub written: Option<Result<(std::path::PathBuf, std::path::PathBuf), String>>,

@@ -12,13 +12,16 @@ use crate::syntax::ast::{BinaryOp, Expr, ExprKind};
 /// The compute-optimal model size and data at compute `C`, and the loss the law predicts there.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Optimum {
+    /// The compute budget, in FLOPs.
     #[serde(rename = "C")]
     pub c: f64,
     /// The parameter count the law is in (`N`, `N_avg` or `N_final`).
     #[serde(rename = "N")]
     pub n: f64,
+    /// The compute-optimal number of training tokens.
     #[serde(rename = "D")]
     pub d: f64,
+    /// The loss the law predicts at the optimum.
     #[serde(rename = "L")]
     pub l: f64,
     /// `closed form` or `numeric`.

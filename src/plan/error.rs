@@ -4,6 +4,12 @@
 use miette::{Diagnostic, SourceSpan};
 use thiserror::Error;
 
+/// A mistake found while planning a trial: shapes, schedules, budgets and memory (codes E03xx,
+/// E0401, W0005).
+///
+/// Each variant is documented by its `#[error]` message, its code and its help, which
+/// docs/errors.md lists; its fields are what the message shows.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Error, Diagnostic)]
 pub enum PlanError {
     #[error("the budget of `{trial}` ({budget}) does not pay for one step ({step})")]

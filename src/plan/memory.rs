@@ -37,7 +37,9 @@ pub const BASE: u64 = 64 << 20;
 pub struct Memory {
     /// Parameters, gradients and optimizer state.
     pub model: u64,
+    /// Bytes of the pruning masks.
     pub masks: u64,
+    /// Bytes of the activations kept for the backward pass of one step.
     pub activations: u64,
     /// Tokens held in memory.
     pub data: u64,

@@ -4,7 +4,7 @@
 mod error;
 pub mod memory;
 mod search;
-pub mod shape;
+pub(crate) mod shape;
 mod solve;
 
 use std::path::Path;
@@ -32,15 +32,20 @@ pub const MAX_PLAN_UPDATES: u64 = 20_000_000;
 /// Every trial of a file, planned.
 #[derive(Debug, Serialize)]
 pub struct Plan {
+    /// One plan per trial, in file order.
     pub trials: Vec<PlannedTrial>,
 }
 
 /// One trial with what it will do and cost (the keys of `plan --format json`, SPEC section 7).
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedTrial {
+    /// The trial's id.
     pub id: String,
+    /// The trial's name.
     pub name: String,
+    /// The sweep it comes from, if any.
     pub sweep: Option<String>,
+    /// The trial's configuration.
     pub config: TrialConfig,
     /// Counted parameters at initialisation.
     #[serde(rename = "N")]
@@ -57,7 +62,9 @@ pub struct PlannedTrial {
     /// Training tokens.
     #[serde(rename = "D")]
     pub d: u64,
+    /// Optimizer steps.
     pub steps: u64,
+    /// Tokens per step: batch x context.
     pub tokens_per_step: u64,
     /// 6 * sum over steps of non-zero counted parameters * tokens per step.
     #[serde(rename = "C")]
@@ -67,6 +74,7 @@ pub struct PlannedTrial {
     pub c_dense: f64,
     /// All three parameter counts, whichever `count` selects for N.
     pub params: Counts,
+    /// The pruning schedule in steps.
     pub prune: PrunePlan,
     /// Estimated peak memory of training it.
     pub memory: Memory,
@@ -76,8 +84,11 @@ pub struct PlannedTrial {
 /// forward pass of step t.
 #[derive(Debug, Clone, Serialize)]
 pub struct PrunePlan {
+    /// The first pruning update, if the trial prunes.
     pub start_step: Option<u64>,
+    /// The last pruning update, if the trial prunes.
     pub end_step: Option<u64>,
+    /// The steps between updates, if the trial prunes.
     pub every: Option<u64>,
     /// `[step, sparsity after the update]`
     pub updates: Vec<(u64, f64)>,
@@ -85,10 +96,13 @@ pub struct PrunePlan {
 
 /// A checked and planned file.
 pub struct PlanOutput {
+    /// The files read.
     pub sources: SourceMap,
+    /// Errors and warnings of checking and planning.
     pub diagnostics: Vec<Diag>,
     /// Present when there were no errors.
     pub plan: Option<Plan>,
+    /// What the check found, when it found no error.
     pub checked: Option<Checked>,
     /// What the file may read (see [`crate::access`]).
     pub access: Access,

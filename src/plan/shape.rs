@@ -18,13 +18,18 @@ use crate::config::{Arch, Count, ModelConfig, Target};
 /// One weight matrix: `rows x cols` (out x in).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Matrix {
+    /// The matrix's name, such as `blocks.0.attention.q`.
     pub name: String,
+    /// The weight group it belongs to, for `targets`.
     pub group: Target,
+    /// Output features.
     pub rows: u64,
+    /// Input features.
     pub cols: u64,
 }
 
 impl Matrix {
+    /// The number of weights.
     pub fn size(&self) -> u64 {
         self.rows * self.cols
     }
@@ -35,21 +40,29 @@ impl Matrix {
 pub struct Shape {
     /// The weight matrices of the blocks, then the untied head if there is one.
     pub matrices: Vec<Matrix>,
+    /// Embedding weights (and the untied head is counted in the matrices).
     pub embedding: u64,
+    /// Learned position embeddings (gpt).
     pub positions: u64,
+    /// Norm weights.
     pub norms: u64,
+    /// Bias vectors (gpt).
     pub biases: u64,
 }
 
 /// The parameter counts of a model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Counts {
+    /// The prunable matrices: the paper's N.
     pub linear: u64,
+    /// Every parameter except the embeddings.
     pub non_embedding: u64,
+    /// Every parameter.
     pub total: u64,
 }
 
 impl Shape {
+    /// The shapes of a model's parameters.
     pub fn of(model: &ModelConfig) -> Shape {
         let (d, m, v) = (model.width, model.mlp, model.vocab);
         let mut matrices = Vec::new();
@@ -105,6 +118,7 @@ impl Shape {
         Shape { matrices, embedding: v * d, positions, norms, biases }
     }
 
+    /// The model's parameter counts.
     pub fn counts(&self) -> Counts {
         let linear: u64 = self.matrices.iter().map(Matrix::size).sum();
         let total = linear + self.embedding + self.positions + self.norms + self.biases;

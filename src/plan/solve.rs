@@ -29,20 +29,57 @@ pub const MAX_UPDATES: u64 = 1_000_000;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Problem {
     /// The budget does not pay for one step.
-    BudgetBelowOneStep { budget: String, step: String },
+    BudgetBelowOneStep {
+        /// The budget as written.
+        budget: String,
+        /// What one step costs.
+        step: String,
+    },
     /// The update interval is longer than the pruning window.
-    IntervalLongerThanWindow { every: u64, start: u64, end: u64 },
+    IntervalLongerThanWindow {
+        /// Steps between updates.
+        every: u64,
+        /// The first update's step.
+        start: u64,
+        /// The last update's step.
+        end: u64,
+    },
     /// No update lands on `end`, so a curve that reaches its final sparsity at `end` never does.
-    EndOffGrid { start: u64, end: u64, every: u64 },
+    EndOffGrid {
+        /// The first update's step.
+        start: u64,
+        /// The last update's step.
+        end: u64,
+        /// Steps between updates.
+        every: u64,
+    },
     /// A layerwise sparsity removes every weight of a matrix.
-    EmptiesMatrix { matrix: String, size: u64 },
+    EmptiesMatrix {
+        /// The matrix.
+        matrix: String,
+        /// Its number of weights.
+        size: u64,
+    },
     /// A boundary falls outside the run, or a fraction of compute has no consistent solution;
     /// `at_end` says whether the pruning end (rather than the start) is the one to move.
-    Unreachable { what: String, at_end: bool },
+    Unreachable {
+        /// What cannot be reached, in words.
+        what: String,
+        /// Whether it is the end (rather than the start).
+        at_end: bool,
+    },
     /// Pruning would end before it starts.
-    EndsBeforeStart { start: u64, end: u64 },
+    EndsBeforeStart {
+        /// The first update's step.
+        start: u64,
+        /// The last update's step.
+        end: u64,
+    },
     /// The run or its schedule is beyond what a plan may describe.
-    TooLarge { what: String },
+    TooLarge {
+        /// What is too large, in words.
+        what: String,
+    },
 }
 
 /// A trial's resolved budget and schedule.

@@ -8,8 +8,11 @@ use crate::config::{Curve, Scope};
 /// inclusive (steps count from 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
+    /// The first update's step.
     pub start: u64,
+    /// The last update's step, inclusive.
     pub end: u64,
+    /// Steps between updates.
     pub every: u64,
 }
 
@@ -23,7 +26,9 @@ impl Window {
 /// One mask update: at `step`, the sparsity becomes `sparsity` (for the forward pass of `step`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Update {
+    /// The step the update happens after.
     pub step: u64,
+    /// The sparsity the masks reach at it.
     pub sparsity: f64,
 }
 
@@ -48,6 +53,7 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// The updates of `curve` from sparsity 0 to `sparsity` over `window`.
     pub fn new(curve: Curve, sparsity: f64, window: Window) -> Schedule {
         let mut squares = [0.0; 64];
         squares[0] = (1.0 - sparsity).powf(1.0 / window.updates() as f64);
@@ -84,6 +90,7 @@ impl Schedule {
         }
     }
 
+    /// Whether the schedule makes no update (a dense trial).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

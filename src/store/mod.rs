@@ -4,7 +4,7 @@
 //! A process trains a trial only while it holds the trial's `lock` ([`Store::claim`]), so several
 //! processes can share one folder. `results.csv` is rebuilt from the trial folders.
 
-pub mod files;
+pub(crate) mod files;
 mod results;
 
 pub use files::write_atomic;
@@ -19,25 +19,35 @@ use serde::{Deserialize, Serialize};
 /// The observables of a finished (or failed) trial: the keys of `result.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrialResult {
+    /// The trial's id.
     pub id: String,
+    /// Whether it trained to the end.
     pub status: Status,
+    /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The step a failure happened at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<u64>,
+    /// Prunable parameters before pruning (N).
     #[serde(rename = "N")]
     pub n: u64,
+    /// Prunable parameters left at the end (N_final).
     #[serde(rename = "N_final")]
     pub n_final: u64,
+    /// Prunable parameters averaged over the steps (N_avg, the paper's count).
     #[serde(rename = "N_avg")]
     pub n_avg: f64,
+    /// Final sparsity (S).
     #[serde(rename = "S")]
     pub s: f64,
+    /// Tokens trained on (D).
     #[serde(rename = "D")]
     pub d: u64,
+    /// Training compute in FLOPs, sparse-aware (C).
     #[serde(rename = "C")]
     pub c: f64,
+    /// Training compute had the model stayed dense.
     #[serde(rename = "C_dense")]
     pub c_dense: f64,
     /// Final held-out loss, nats per token; absent for a failed trial.
@@ -45,15 +55,19 @@ pub struct TrialResult {
     pub l: Option<f64>,
 }
 
+/// How a trial ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// It trained to the end of its budget.
     Ok,
+    /// It stopped with an error; its result keeps why.
     Failed,
 }
 
 /// The results folder of one `.sprs` file.
 pub struct Store {
+    /// The output folder.
     pub root: PathBuf,
 }
 
@@ -93,6 +107,7 @@ impl Store {
         Ok(Store { root })
     }
 
+    /// The folder of the trial `id`.
     pub fn trial_dir(&self, id: &str) -> PathBuf {
         self.root.join(id)
     }
@@ -212,11 +227,13 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Appends one JSON line.
     pub fn log(&mut self, line: &impl Serialize) -> io::Result<()> {
         serde_json::to_writer(&mut self.out, line)?;
         self.out.write_all(b"\n")
     }
 
+    /// Writes what was appended through to the file.
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }

@@ -13,8 +13,11 @@ use super::{write_atomic, Store, TrialResult};
 /// One trial on disk: its result and the `trial.json` written when it started.
 #[derive(Debug, Clone)]
 pub struct Row {
+    /// The trial's observables.
     pub result: TrialResult,
+    /// The trial's name.
     pub name: String,
+    /// The sweep it comes from, if any.
     pub sweep: Option<String>,
     /// The resolved configuration, as `trial.json` holds it.
     pub config: Value,

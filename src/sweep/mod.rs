@@ -27,30 +27,45 @@ use crate::train::trainer::StepReport;
 pub enum Event<'a> {
     /// Training begins: `pending` of the `total` trials given, `jobs.jobs` at a time.
     Start {
+        /// Trials not finished yet.
         pending: usize,
+        /// Trials given.
         total: usize,
+        /// Trials at once and threads each.
         jobs: Jobs,
     },
     /// Another process holds the trial: it is left to it.
     Busy(&'a PlannedTrial),
     /// A trial begins, or continues from its checkpoint; `position` counts from 0 among `count`.
     Begin {
+        /// The trial.
         trial: &'a PlannedTrial,
+        /// Its position among the trials this process trains.
         position: usize,
+        /// How many trials this process trains.
         count: usize,
+        /// Whether it continues from a checkpoint.
         resuming: bool,
     },
+    /// A step of a trial was taken (reported every few steps and at evaluations).
     Step {
+        /// The trial.
         trial: &'a PlannedTrial,
+        /// What the step measured.
         report: &'a StepReport,
     },
+    /// Something about a trial worth knowing that does not stop it.
     Warning {
+        /// The trial.
         trial: &'a PlannedTrial,
+        /// The warning.
         message: String,
     },
     /// A trial is over.
     End {
+        /// The trial.
         trial: &'a PlannedTrial,
+        /// How it ended.
         outcome: Outcome<'a>,
     },
     /// `results.csv` could not be rebuilt during the sweep (it is tried again at the end).
@@ -60,10 +75,14 @@ pub enum Event<'a> {
 /// How a trial ended.
 #[derive(Debug)]
 pub enum Outcome<'a> {
+    /// It trained to the end.
     Trained {
+        /// Its observables.
         result: &'a TrialResult,
+        /// Wall-clock seconds this process spent on it.
         seconds: f64,
     },
+    /// It failed, for this reason (kept in its `result.json`).
     Failed(String),
     /// Another process finished it first.
     AlreadyDone,
@@ -71,6 +90,7 @@ pub enum Outcome<'a> {
 
 /// Shows the events of a sweep; called from the threads that train.
 pub trait Progress: Sync {
+    /// Shows one event.
     fn event(&self, event: Event<'_>);
 }
 
@@ -79,6 +99,7 @@ pub trait Progress: Sync {
 pub struct Tally {
     /// Trials given.
     pub trials: usize,
+    /// The names of the trials this process trained.
     pub trained: Vec<String>,
     /// Finished before (by this or another process).
     pub skipped: usize,

@@ -11,10 +11,13 @@ use crate::train::backend::{Backend, Target};
 pub struct Options {
     /// Only this train, sweep or trial (by name).
     pub only: Option<String>,
+    /// `--shard I/N`: only the trials of one shard.
     pub shard: Option<Shard>,
     /// Trials trained side by side; `None` chooses (see [`Jobs::choose`]).
     pub jobs: Option<usize>,
+    /// The Burn backend the trials train with.
     pub backend: Backend,
+    /// The device within the backend.
     pub target: Target,
     /// How often a running trial saves a checkpoint.
     pub checkpoint_every: Duration,
@@ -24,11 +27,14 @@ pub struct Options {
 /// stable for a given file and `--set`, so N machines given 1/N ... N/N cover every trial once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
+    /// I, from 1.
     pub index: usize,
+    /// N.
     pub count: usize,
 }
 
 impl Shard {
+    /// Whether the trial at `position` in the plan (from 0) is this shard's.
     pub fn takes(self, position: usize) -> bool {
         position % self.count == self.index - 1
     }
@@ -52,7 +58,9 @@ impl FromStr for Shard {
 /// How trials share the machine: `jobs` trials at once, each with `threads` compute threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Jobs {
+    /// Trials trained at once.
     pub jobs: usize,
+    /// Compute threads per trial.
     pub threads: usize,
 }
 

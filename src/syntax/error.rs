@@ -4,6 +4,10 @@ use miette::{Diagnostic, SourceSpan};
 use thiserror::Error;
 
 /// An error found while reading the text of a file.
+///
+/// Each variant is documented by its `#[error]` message, its code and its help, which
+/// docs/errors.md lists; its fields are what the message shows.
+#[allow(missing_docs)]
 #[derive(Debug, Clone, Error, Diagnostic)]
 pub enum SyntaxError {
     #[error("expected {expected}, found {found}")]

@@ -21,11 +21,14 @@ pub enum Origin {
     CommandLine,
 }
 
+/// One file read: where it came from, its name and its text.
 #[derive(Debug)]
 pub struct SourceFile {
+    /// Where the file came from.
     pub origin: Origin,
     /// The name shown in diagnostics.
     pub name: String,
+    /// The file's text.
     pub text: Arc<String>,
     /// The offset at which each line starts, made on first use: a file with thousands of
     /// diagnostics finds each one's line without rescanning the text.
@@ -102,15 +105,18 @@ pub struct SourceMap {
 }
 
 impl SourceMap {
+    /// Adds a file and returns its id.
     pub fn add(&mut self, origin: Origin, name: String, text: String) -> FileId {
         self.files.push(SourceFile { origin, name, text: Arc::new(text), line_starts: OnceLock::new() });
         FileId(self.files.len() as u32 - 1)
     }
 
+    /// The file with id `id`.
     pub fn get(&self, id: FileId) -> &SourceFile {
         &self.files[id.0 as usize]
     }
 
+    /// The id of a file already added from `origin`.
     pub fn find(&self, origin: &Origin) -> Option<FileId> {
         self.files.iter().position(|f| &f.origin == origin).map(|i| FileId(i as u32))
     }

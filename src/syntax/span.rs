@@ -5,11 +5,14 @@ use serde::Serialize;
 /// A half-open byte range `start..end` in one source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 pub struct Span {
+    /// The first byte.
     pub start: usize,
+    /// One past the last byte.
     pub end: usize,
 }
 
 impl Span {
+    /// The bytes `start..end`.
     pub fn new(start: usize, end: usize) -> Self {
         Self { start, end }
     }
@@ -19,10 +22,12 @@ impl Span {
         Span::new(self.start.min(other.start), self.end.max(other.end))
     }
 
+    /// The number of bytes.
     pub fn len(self) -> usize {
         self.end - self.start
     }
 
+    /// Whether the span covers no byte.
     pub fn is_empty(self) -> bool {
         self.start == self.end
     }
@@ -43,7 +48,9 @@ impl From<pest::Span<'_>> for Span {
 /// A value together with the span it was written at.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spanned<T> {
+    /// The value.
     pub node: T,
+    /// Where it was written.
     pub span: Span,
 }
 
@@ -53,6 +60,8 @@ pub type Ident = Spanned<String>;
 /// Where something was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Loc {
+    /// The file.
     pub file: super::source::FileId,
+    /// The bytes in it.
     pub span: Span,
 }

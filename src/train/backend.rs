@@ -21,14 +21,18 @@ pub enum Backend {
 /// Where the backend runs, by its `--device` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Target {
+    /// The CPU.
     #[default]
     Cpu,
+    /// The CUDA device with this index.
     Cuda(usize),
 }
 
 impl Backend {
+    /// Every backend, in the order `--backend` lists them.
     pub const ALL: [Backend; 3] = [Backend::Flex, Backend::Ndarray, Backend::Tch];
 
+    /// The backend's name, as `--backend` takes it.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Flex => "flex",

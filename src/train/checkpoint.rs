@@ -28,13 +28,18 @@ pub struct Header {
 
 /// A decoded checkpoint.
 pub struct Checkpoint {
+    /// What the checkpoint continues: the trial, its step and its data position.
     pub header: Header,
+    /// The pruning masks.
     pub masks: Masks,
+    /// The model's weights, as Burn records them.
     pub model: Vec<u8>,
+    /// The optimizer's state, as Burn records it.
     pub optimizer: Vec<u8>,
 }
 
 impl Checkpoint {
+    /// The checkpoint's bytes: the header, then each part with its length and checksum.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
         // Invariant: the header is plain data whose serialization cannot fail.
@@ -56,6 +61,7 @@ impl Checkpoint {
         out
     }
 
+    /// Reads a checkpoint, refusing one that is truncated, damaged or of another format.
     pub fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
         let damaged = || "it is damaged".to_string();
         let rest = bytes.strip_prefix(MAGIC.as_slice()).ok_or_else(damaged)?;

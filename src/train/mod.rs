@@ -3,7 +3,7 @@
 
 pub mod backend;
 pub mod checkpoint;
-pub mod masks;
+pub(crate) mod masks;
 pub mod model;
 pub mod run;
 pub mod trainer;

@@ -28,7 +28,9 @@ fn linear(d_in: u64, d_out: u64, bias: bool, std: f64, device: &Device) -> Linea
 /// RMSNorm (`llama`) or LayerNorm with bias (`gpt`).
 #[derive(Module, Debug)]
 pub enum Norm {
+    /// RMSNorm (llama).
     Rms(RmsNorm),
+    /// LayerNorm (gpt).
     Layer(LayerNorm),
 }
 
@@ -52,9 +54,13 @@ impl Norm {
 /// Causal multi-head self-attention; rotary positions for `llama`.
 #[derive(Module, Debug)]
 pub struct Attention {
+    /// The query projection.
     pub q: Linear,
+    /// The key projection.
     pub k: Linear,
+    /// The value projection.
     pub v: Linear,
+    /// The output projection.
     pub o: Linear,
     rope: Option<RotaryEncoding>,
     heads: usize,
@@ -133,19 +139,26 @@ impl Mlp {
 /// A pre-norm transformer block.
 #[derive(Module, Debug)]
 pub struct Block {
+    /// The norm before attention.
     pub norm_1: Norm,
+    /// Causal self-attention.
     pub attention: Attention,
+    /// The norm before the feed-forward layer.
     pub norm_2: Norm,
+    /// The feed-forward layer.
     pub mlp: Mlp,
 }
 
 /// A decoder-only language model.
 #[derive(Module, Debug)]
 pub struct Decoder {
+    /// The token embedding (and the head, when tied).
     pub embedding: Embedding,
     /// Learned positions (`gpt`).
     pub positions: Option<Embedding>,
+    /// The transformer blocks.
     pub blocks: Vec<Block>,
+    /// The final norm.
     pub norm: Norm,
     /// The untied output head; when tied, the embedding matrix is used.
     pub head: Option<Linear>,

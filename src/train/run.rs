@@ -16,10 +16,15 @@ use crate::store::{files, write_atomic, Status, Store, TrialResult};
 /// One line of `metrics.jsonl`.
 #[derive(Debug, Serialize)]
 pub struct MetricsLine {
+    /// The step just taken, from 1.
     pub step: u64,
+    /// Its training loss, in nats per token.
     pub loss: f64,
+    /// The learning rate it used.
     pub lr: f64,
+    /// The masks' sparsity after it.
     pub sparsity: f64,
+    /// Prunable weights left after it.
     pub nonzero: u64,
     /// Held-out loss, on the steps that evaluate.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -35,8 +35,11 @@ fn seeded_model(planned: &PlannedTrial, device: &Device) -> Decoder {
 /// What one step did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepReport {
+    /// The step just taken, from 1.
     pub step: u64,
+    /// Its training loss, in nats per token.
     pub loss: f64,
+    /// The learning rate it used.
     pub lr: f64,
     /// Sparsity of the prunable weights in force for this step's forward pass.
     pub sparsity: f64,
@@ -48,7 +51,12 @@ pub struct StepReport {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failure {
     /// The loss became NaN or infinite.
-    NonFinite { step: u64, loss: f64 },
+    NonFinite {
+        /// The step it happened at.
+        step: u64,
+        /// The loss.
+        loss: f64,
+    },
     /// The data cannot feed this trial.
     Data(String),
     /// The checkpoint cannot be continued from: damaged, or not this trial's state. The run sets
@@ -56,6 +64,7 @@ pub enum Failure {
     Checkpoint(String),
 }
 
+/// One trial's training state: the model, its optimizer, its masks and its data, stepped one batch at a time.
 pub struct Trainer<'a> {
     planned: &'a PlannedTrial,
     device: Device,
@@ -189,6 +198,7 @@ impl<'a> Trainer<'a> {
         Ok((trainer, checkpoint.header.step, sum))
     }
 
+    /// The model being trained.
     pub fn model(&self) -> &Decoder {
         &self.model
     }

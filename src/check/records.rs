@@ -155,6 +155,7 @@ impl Checker {
     ) -> Rc<Obj> {
         let mut slots: Vec<Slot> = base.map(|b| b.slots.clone()).unwrap_or_default();
         let mut written: Vec<(String, Loc)> = Vec::new();
+        let mut patched_here: Vec<String> = Vec::new();
         for entry in entries {
             let Some(first) = entry.path.first() else { continue };
             let first_at = Loc { file: entry.file, span: first.span };
@@ -190,8 +191,14 @@ impl Checker {
             } else {
                 let patch = Patch { path: entry.path[1..].to_vec(), def: entry.def, file: entry.file };
                 let current = existing.map(|i| slots[i].def.clone()).or_else(|| self.default_def(kind, &name));
+                // Patches of one record are applied together (where the same path twice is an
+                // error, E0112); a patch of a field the base already patched is applied after
+                // the base's patches, as an override (`--set data.source.tokens = ..` on a
+                // `data = markov { source.tokens = .. }`).
+                let ours = patched_here.contains(&name);
+                patched_here.push(name.clone());
                 match current {
-                    Some(Def::Patch { base, mut patches }) => {
+                    Some(Def::Patch { base, mut patches }) if ours => {
                         patches.push(patch);
                         Def::Patch { base, patches }
                     }

@@ -286,3 +286,34 @@ fn every_shipped_trial_keeps_its_id() {
     }
     assert_eq!(actual.lines().count(), expected.lines().count());
 }
+
+/// A dotted override of a field that the base record's own derivation already patched (here
+/// `source.tokens` inside `markov { .. }`) applies after it, in a record or from `--set`: it is
+/// not a field set twice (E0112 was reported, at a span of the wrong file).
+#[test]
+fn a_dotted_override_applies_after_the_patches_of_its_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("main.sprs");
+    let file = |data: &str, extra: &str| {
+        format!(
+            "use std::models::llama\nuse std::data::markov\ntrain t {{\n    data = {data}\n{extra}    model = llama {{ width = 32, depth = 1, heads = 2, mlp = 64 }}\n    budget = 40 steps\n}}\n"
+        )
+    };
+    let trial = |text: String, set: &[&str]| {
+        std::fs::write(&path, text).unwrap();
+        let options = sprs::check::Options {
+            set: set.iter().map(|s| s.to_string()).collect(),
+            ..sprs::check::Options::new(&path)
+        };
+        let output = sprs::check::check_file_with(&path, &options).unwrap();
+        assert!(!output.has_errors(), "{}", report(&output));
+        output.checked.unwrap().trials.remove(0)
+    };
+    let written = trial(file("markov { source.tokens = 50k }", ""), &[]);
+    let set = trial(file("markov { source.tokens = 30k }", ""), &["data.source.tokens = 50k"]);
+    let in_record = trial(file("markov { source.tokens = 30k }", "    data.source.tokens = 50k\n"), &[]);
+    let sprs::config::Source::Synthetic(synthetic) = &written.config.data.source else { panic!() };
+    assert_eq!(synthetic.tokens, 50_000);
+    assert_eq!(set.id, written.id);
+    assert_eq!(in_record.id, written.id);
+}

@@ -5,7 +5,8 @@
 //! each trial's parameters, steps and compute; [`train`] (the only phase that uses Burn) trains
 //! them into the [`store`]; [`fit`] fits scaling laws to the results and [`report`] writes them up.
 //! [`access`] decides what a file may read, for every phase that reads; [`sweep`] runs a plan's
-//! trials side by side and concludes with the fits and the report.
+//! trials side by side and concludes with the fits and the report; [`launch`] hands them to Slurm
+//! and tells where a results folder stands.
 
 #![warn(missing_docs)]
 pub mod access;
@@ -15,6 +16,7 @@ pub mod data;
 pub mod diagnostic;
 pub mod escape;
 pub mod fit;
+pub mod launch;
 pub mod plan;
 pub mod prune;
 pub mod report;

@@ -176,3 +176,46 @@ fn a_bad_set_is_reported_where_it_was_written() {
     let human = String::from_utf8_lossy(&human.stderr);
     assert!(human.contains("[--set:1:7]") && human.contains("did you mean `width`?"), "{human}");
 }
+
+/// The job script of `sprs submit --dry-run` (nothing is submitted, so no Slurm is needed): the
+/// array, the signal before the time limit, the Slurm options, and a worker that forwards the
+/// signal to `sprs run` and requeues its task.
+#[test]
+fn submit_dry_run_prints_the_job_script() {
+    let out = sprs(&[
+        "submit",
+        "experiments/tiny.sprs",
+        "--dry-run",
+        "--out",
+        "/shared/runs/tiny",
+        "--workers",
+        "3",
+        "--partition",
+        "gpu",
+        "--time",
+        "4:00:00",
+        "--cpus-per-worker",
+        "8",
+        "--gpus-per-worker",
+        "1",
+        "--backend",
+        "tch",
+        "--mem",
+        "32G",
+        "--max-requeues",
+        "5",
+        "--signal-grace",
+        "300",
+        "--sbatch-arg=--constraint=a100",
+        "--set",
+        "seed = 2",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let script = String::from_utf8_lossy(&out.stdout)
+        .replace(env!("CARGO_BIN_EXE_sprs"), "<SPRS>")
+        .replace(env!("CARGO_MANIFEST_DIR"), "<PROJECT>");
+    insta::assert_snapshot!(script);
+    let flex = sprs(&["submit", "experiments/tiny.sprs", "--dry-run", "--gpus-per-worker", "1"]);
+    assert_eq!(flex.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&flex.stderr).contains("needs `--backend tch`"));
+}

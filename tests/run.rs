@@ -342,3 +342,53 @@ fn a_finished_sweep_is_fitted_and_reported() {
     let (average, dense, last) = (row("N_avg"), row("N"), row("N_final"));
     assert!(average != dense && average != last && dense != last, "{average}\n{dense}\n{last}");
 }
+
+/// Ctrl-C on a local run: the running trial saves a checkpoint at once (not at the next
+/// `--checkpoint-every`), the run says so and exits 130, and a rerun continues it to the result
+/// of an uninterrupted run.
+#[test]
+fn an_interrupted_run_checkpoints_and_resumes_to_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.sprs");
+    std::fs::write(&file, LONG).unwrap();
+    let file = file.to_str().unwrap();
+    let (whole, stopped) = (dir.path().join("whole"), dir.path().join("stopped"));
+    let longer = ["--set", "budget = 2000 steps", "--set", "data = markov { context = 16, source.tokens = 300k }"];
+    let run = |out: &std::path::Path| {
+        let mut args = vec!["run", file, "--out", out.to_str().unwrap()];
+        args.extend(longer);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let uninterrupted = Command::new(env!("CARGO_BIN_EXE_sprs")).args(run(&whole)).output().unwrap();
+    assert!(uninterrupted.status.success(), "{}", String::from_utf8_lossy(&uninterrupted.stderr));
+
+    // A checkpoint interval longer than the test: the one on disk is the interrupt's.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sprs"))
+        .args(run(&stopped))
+        .args(["--checkpoint-every", "3600"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let metrics = || trial_dirs(&stopped).first().map(|d| d.join("metrics.jsonl"));
+    while !metrics().is_some_and(|m| std::fs::metadata(m).is_ok_and(|m| m.len() > 0)) {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be interrupted");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: kill has no memory preconditions; the pid is our live child's.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("stopped by SIGINT: 1 trial checkpointed"), "{stderr}");
+    let trial = only_trial_dir(&stopped);
+    assert!(trial.join("checkpoint.bin").exists() && !trial.join("result.json").exists());
+
+    let rerun = Command::new(env!("CARGO_BIN_EXE_sprs")).args(run(&stopped)).output().unwrap();
+    let stderr = String::from_utf8_lossy(&rerun.stderr);
+    assert!(rerun.status.success(), "{stderr}");
+    assert!(stderr.contains("resuming from its checkpoint"), "{stderr}");
+    let read = |dir: &std::path::Path, name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let whole_trial = only_trial_dir(&whole);
+    assert_eq!(read(&trial, "result.json"), read(&whole_trial, "result.json"));
+    assert_eq!(read(&trial, "metrics.jsonl"), read(&whole_trial, "metrics.jsonl"));
+}

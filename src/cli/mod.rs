@@ -6,6 +6,8 @@ mod explain;
 mod fit;
 mod plan;
 mod run;
+mod status;
+mod submit;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -41,6 +43,25 @@ pub struct Project {
 }
 
 impl Project {
+    /// The same choices as flags of `sprs run`, for the workers of `sprs submit`.
+    fn args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(root) = &self.root {
+            args.extend(["--root".to_string(), absolute(root)]);
+        }
+        for dir in &self.allow_read {
+            args.extend(["--allow-read".to_string(), absolute(dir)]);
+        }
+        let defaults = sprs::check::Limits::default();
+        if self.max_trials != defaults.trials {
+            args.extend(["--max-trials".to_string(), self.max_trials.to_string()]);
+        }
+        if self.max_fit_starts != defaults.fit_starts {
+            args.extend(["--max-fit-starts".to_string(), self.max_fit_starts.to_string()]);
+        }
+        args
+    }
+
     /// The check options for `file`, with `--set` overrides; `Err` is the exit code of a usage
     /// error (a `--root` or `--allow-read` that cannot be used).
     fn options(&self, file: &std::path::Path, set: &[String]) -> Result<sprs::check::Options, ExitCode> {
@@ -92,9 +113,10 @@ enum Command {
         /// The backend: `flex` (default), `ndarray` or `tch` (each when built with its feature).
         #[arg(long, default_value = "flex")]
         backend: sprs::train::backend::Backend,
-        /// Where the backend runs: `cpu`, or `cuda:N` with `--backend tch`.
+        /// Where the backend runs: `cpu`, or with `--backend tch` `cuda:N`, a list
+        /// `cuda:0,cuda:1` or `cuda:all` (one trial per GPU by default).
         #[arg(long, default_value = "cpu")]
-        device: sprs::train::backend::Target,
+        device: sprs::train::backend::Devices,
         /// Save a checkpoint of the running trial this often, in seconds.
         #[arg(long, default_value_t = 120)]
         checkpoint_every: u64,
@@ -112,6 +134,83 @@ enum Command {
         /// Train trials whose estimated memory exceeds the machine's (see `sprs plan`).
         #[arg(long)]
         force: bool,
+        /// Run as one of several workers sharing the results folder (as `sprs submit`'s Slurm
+        /// tasks do): one trial at a time on the cores Slurm allocated (`SLURM_CPUS_PER_TASK`),
+        /// taking the longest trial no other worker holds.
+        #[arg(long, conflicts_with = "shard")]
+        worker: bool,
+        #[command(flatten)]
+        project: Project,
+    },
+    /// Hand the file's trials to Slurm: one job array of workers sharing the results folder,
+    /// checkpointed and requeued on preemption or at the time limit.
+    Submit {
+        /// The `.sprs` file to run.
+        file: PathBuf,
+        /// Workers (array tasks); default: one per trial still to run, at most the cluster's
+        /// MaxArraySize and 64.
+        #[arg(long, value_name = "K")]
+        workers: Option<usize>,
+        /// The results folder, on a file system every node shares, with working `flock`
+        /// (default: `runs/<file stem>`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override a field of every trial, as `PATH=VALUE` (as `sprs run --set`).
+        #[arg(long, value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// The backend the workers train with.
+        #[arg(long, default_value = "flex")]
+        backend: sprs::train::backend::Backend,
+        /// Slurm partition.
+        #[arg(long)]
+        partition: Option<String>,
+        /// Time limit per task, as Slurm takes it (`4:00:00`, `1-00:00:00`).
+        #[arg(long)]
+        time: Option<String>,
+        /// CPU cores per worker (its trial's threads).
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        cpus_per_worker: usize,
+        /// GPUs per worker; a worker trains on the GPU Slurm gives it (`cuda:0` in its
+        /// allocation). Use with `--backend tch`.
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        gpus_per_worker: usize,
+        /// Memory per worker, as Slurm takes it (`16G`).
+        #[arg(long)]
+        mem: Option<String>,
+        /// Slurm account.
+        #[arg(long)]
+        account: Option<String>,
+        /// Slurm quality of service.
+        #[arg(long)]
+        qos: Option<String>,
+        /// Another `#SBATCH` argument, passed through (repeatable): `--sbatch-arg=--constraint=a100`.
+        #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
+        sbatch_args: Vec<String>,
+        /// Times a task requeues itself after a preemption or its time limit.
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        max_requeues: u32,
+        /// Seconds before the time limit at which a worker is told to checkpoint.
+        #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+        signal_grace: u64,
+        /// Print the job script; submit nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        project: Project,
+    },
+    /// Where each trial of the file stands (done, running, failed, pending), and its Slurm jobs.
+    Status {
+        /// The `.sprs` file.
+        file: PathBuf,
+        /// The results folder (default: `runs/<file stem>`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The `--set` overrides the trials were run with.
+        #[arg(long, value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// A table (`human`) or `{"trials": [...], "counts": {..}, "jobs": [..]}` (`json`).
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
         #[command(flatten)]
         project: Project,
     },
@@ -159,26 +258,96 @@ pub fn run(cli: Cli) -> ExitCode {
             }
             Err(code) => code,
         },
-        Command::Run { file, only, out, backend, device, checkpoint_every, jobs, shard, set, force, project } => {
+        Command::Run {
+            file,
+            only,
+            out,
+            backend,
+            device,
+            checkpoint_every,
+            jobs,
+            shard,
+            set,
+            force,
+            worker,
+            project,
+        } => {
             let mut check = match project.options(&file, &set) {
                 Ok(options) => options,
                 Err(code) => return code,
             };
             // The machine's memory bounds a CPU trial; a GPU's is not known here.
-            if !force && device == sprs::train::backend::Target::Cpu {
+            if !force && device.is_cpu() {
                 check.limits.memory = sprs::plan::memory::machine();
             }
+            // Ctrl-C, SIGTERM and Slurm's SIGUSR1 checkpoint the running trials and stop.
+            let stop = match sprs::sweep::Stop::on_signals() {
+                Ok(stop) => stop,
+                Err(error) => return usage_error(&format!("cannot handle signals: {error}")),
+            };
+            let cores = worker.then(sprs::launch::slurm::allocated_cpus).flatten();
             let sweep = sprs::sweep::Options {
                 only,
                 shard,
-                jobs,
+                jobs: if worker { jobs.or(Some(1)) } else { jobs },
                 backend,
-                target: device,
+                devices: device,
                 checkpoint_every: std::time::Duration::from_secs(checkpoint_every),
+                cores,
+                stop,
             };
             let options = run::Options { out: out.as_deref(), sweep, check: &check };
             run::run(&file, options, std::io::stderr().is_terminal())
         }
+        Command::Submit {
+            file,
+            workers,
+            out,
+            set,
+            backend,
+            partition,
+            time,
+            cpus_per_worker,
+            gpus_per_worker,
+            mem,
+            account,
+            qos,
+            sbatch_args,
+            max_requeues,
+            signal_grace,
+            dry_run,
+            project,
+        } => {
+            let check = match project.options(&file, &set) {
+                Ok(options) => options,
+                Err(code) => return code,
+            };
+            let submission = sprs::launch::slurm::Submission {
+                set: set.clone(),
+                run_args: project.args(),
+                backend,
+                cpus_per_worker,
+                gpus_per_worker,
+                partition,
+                time,
+                mem,
+                account,
+                qos,
+                sbatch_args,
+                max_requeues,
+                signal_grace,
+                ..submit::submission(PathBuf::new())
+            };
+            let options = submit::Options { out: out.as_deref(), workers, check: &check, dry_run };
+            submit::run(&file, options, submission, std::io::stderr().is_terminal())
+        }
+        Command::Status { file, out, set, format, project } => match project.options(&file, &set) {
+            Ok(options) => {
+                let options = sprs::check::Options { require_data: false, ..options };
+                status::run(&file, out.as_deref(), &options, format, std::io::stderr().is_terminal())
+            }
+            Err(code) => code,
+        },
         Command::Fit { file, only, out, format, set, project } => {
             let check = match project.options(&file, &set) {
                 Ok(options) => options,
@@ -229,6 +398,11 @@ struct Planned {
     sources: sprs::check::SourceMap,
     /// What the file may read: its data, at run time.
     access: sprs::access::Access,
+}
+
+/// A path as the workers of a submission see it: absolute.
+fn absolute(path: &std::path::Path) -> String {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string()
 }
 
 /// Exit code 2 with a message: the command could not be carried out as asked.

@@ -27,10 +27,13 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
         Ok(planned) => planned,
         Err(code) => return code,
     };
-    let device = match options.sweep.backend.device(options.sweep.target) {
-        Ok(device) => device,
-        Err(error) => return super::usage_error(&error),
-    };
+    // The devices are made again per trial slot; this refuses a backend or device that cannot
+    // be used before anything is written.
+    for target in options.sweep.devices.targets() {
+        if let Err(error) = options.sweep.backend.device(*target) {
+            return super::usage_error(&error);
+        }
+    }
     let trials = match sprs::sweep::select(&plan, &options.sweep) {
         Ok(trials) => trials,
         Err(error) => return super::usage_error(&format!("{error} in `{}`", path.display())),
@@ -41,7 +44,7 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
     };
     let started = Instant::now();
     let bars = Bars::new(color, store.root.clone());
-    let tally = match sprs::sweep::train(&plan, &trials, &store, &access, &device, &options.sweep, &bars) {
+    let tally = match sprs::sweep::train(&plan, &trials, &store, &access, &options.sweep, &bars) {
         Ok(tally) => tally,
         Err(error) => {
             eprintln!("error: {error}");
@@ -52,6 +55,20 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
     eprintln!("{} ({:.1} min)", summary(&tally, &trials), started.elapsed().as_secs_f64() / 60.0);
     for (name, error) in &tally.failed {
         eprintln!("  failed: {name}: {}", sprs::escape::controls(error));
+    }
+    let stopped = !tally.stopped.is_empty() || tally.unstarted > 0;
+    if let (true, Some(signal), Some(code)) = (stopped, options.sweep.stop.requested(), options.sweep.stop.exit_code())
+    {
+        // Nothing is concluded: the trials stopped are not done, and results.csv is rebuilt by
+        // the run that finishes them.
+        eprintln!(
+            "stopped by {}: {} trial{} checkpointed; `sprs run` again continues {}",
+            sprs::sweep::signal_name(signal),
+            tally.stopped.len(),
+            if tally.stopped.len() == 1 { "" } else { "s" },
+            if tally.stopped.len() == 1 { "it" } else { "them" },
+        );
+        return ExitCode::from(code);
     }
 
     let conclusion = sprs::sweep::conclude(&plan, &fits, &store, &access);
@@ -216,6 +233,9 @@ impl Progress for Bars {
                     )),
                     Outcome::Failed(error) => self.say(format!("{}: failed: {error}", trial.name)),
                     Outcome::AlreadyDone => {}
+                    Outcome::Stopped { step } => {
+                        self.say(format!("{}: checkpointed at step {step} of {}", trial.name, trial.steps))
+                    }
                 }
                 self.overall.inc(1);
             }

@@ -77,6 +77,11 @@ pub fn lock_file(path: &Path) -> io::Result<File> {
     regular(file, path)
 }
 
+/// Opens `path` to read it (a regular file, not through a link).
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    regular(options().read(true).open(path).map_err(|e| link(e, path))?, path)
+}
+
 /// The bytes of `path`, refused past `max`.
 pub fn read(path: &Path, max: u64) -> io::Result<Vec<u8>> {
     let file = regular(options().read(true).open(path).map_err(|e| link(e, path))?, path)?;

@@ -184,13 +184,62 @@ impl Store {
     /// claim is dropped or the process ends in any way, SIGKILL included: no stale lock is left
     /// behind by a crash. (Advisory locks on network file systems are only as good as the
     /// file system's support for them.)
+    ///
+    /// A claim also writes `<id>/claim.json` ([`ClaimInfo`]: host, process, Slurm task, when and
+    /// from which step), for `sprs status`; it means something only while the lock is held.
     pub fn claim(&self, id: &str) -> io::Result<Option<Claim>> {
-        let file = files::lock_file(&self.folder(id)?.join("lock"))?;
+        let dir = self.folder(id)?;
+        let file = files::lock_file(&dir.join("lock"))?;
         match file.try_lock() {
-            Ok(()) => Ok(Some(Claim { _file: file })),
+            Ok(()) => {
+                let info = ClaimInfo::here(self.last_step(id).map_or(0, |step| step + 1));
+                write_atomic(&dir.join("claim.json"), &to_json(&info)?)?;
+                Ok(Some(Claim { _file: file }))
+            }
             Err(fs::TryLockError::WouldBlock) => Ok(None),
             Err(fs::TryLockError::Error(error)) => Err(error),
         }
+    }
+
+    /// Whether another process holds the trial `id` now (without creating its folder).
+    pub fn is_claimed(&self, id: &str) -> bool {
+        let lock = self.trial_dir(id).join("lock");
+        if !files::is_real_dir(&self.trial_dir(id)) || !lock.is_file() {
+            return false;
+        }
+        match files::lock_file(&lock).map(|file| file.try_lock()) {
+            Ok(Err(fs::TryLockError::WouldBlock)) => true,
+            // Taken here for a moment and released when the file closes.
+            _ => false,
+        }
+    }
+
+    /// Who holds (or last held) the trial `id`, from its `claim.json`.
+    pub fn claim_info(&self, id: &str) -> Option<ClaimInfo> {
+        let text = files::read_to_string(&self.trial_dir(id).join("claim.json"), files::MAX_JSON_BYTES).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// The last step in the trial's `metrics.jsonl`, read from the file's end (the file of a long
+    /// run is large).
+    pub fn last_step(&self, id: &str) -> Option<u64> {
+        use std::io::{Read, Seek, SeekFrom};
+        let dir = self.trial_dir(id);
+        if !files::is_real_dir(&dir) {
+            return None;
+        }
+        let mut file = files::open_regular(&dir.join("metrics.jsonl")).ok()?;
+        let len = file.metadata().ok()?.len();
+        let tail = len.min(8192);
+        file.seek(SeekFrom::Start(len - tail)).ok()?;
+        let mut bytes = Vec::with_capacity(tail as usize);
+        file.take(tail).read_to_end(&mut bytes).ok()?;
+        let text = String::from_utf8_lossy(&bytes);
+        #[derive(Deserialize)]
+        struct Step {
+            step: u64,
+        }
+        text.lines().rev().find_map(|line| serde_json::from_str::<Step>(line).ok()).map(|s| s.step)
     }
 
     /// Writes `result.json` atomically (a reader sees the whole result or none), then drops the
@@ -213,6 +262,43 @@ impl Store {
             _ => Ok(()),
         }
     }
+}
+
+/// Who claimed a trial, written beside its lock (`claim.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimInfo {
+    /// The machine.
+    pub host: String,
+    /// The process.
+    pub pid: u32,
+    /// The Slurm array task (`JOB_TASK`) or job, when the process runs in one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<String>,
+    /// When the claim was made, in seconds since the Unix epoch.
+    pub since: u64,
+    /// The first step this process takes (the metrics already on disk when it began).
+    pub from_step: u64,
+}
+
+impl ClaimInfo {
+    fn here(from_step: u64) -> ClaimInfo {
+        let host = fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let slurm = match (var("SLURM_ARRAY_JOB_ID"), var("SLURM_ARRAY_TASK_ID"), var("SLURM_JOB_ID")) {
+            (Some(job), Some(task), _) => Some(format!("{job}_{task}")),
+            (_, _, Some(job)) => Some(job),
+            _ => None,
+        };
+        ClaimInfo { host, pid: std::process::id(), slurm, since: unix_now(), from_step }
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// A trial claimed by this process (see [`Store::claim`]); dropping it releases the trial.

@@ -8,9 +8,11 @@
 
 mod conclude;
 mod options;
+mod stop;
 
 pub use conclude::{conclude, Conclusion};
 pub use options::{Jobs, Options, Shard};
+pub use stop::{signal_name, Stop, REQUEUE};
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -20,6 +22,7 @@ use crate::access::Access;
 use crate::plan::{Plan, PlannedTrial};
 use crate::store::{Status, Store, TrialResult};
 use crate::train::backend::Device;
+use crate::train::run::Ran;
 use crate::train::trainer::StepReport;
 
 /// What happens while trials train, for whoever shows it.
@@ -86,6 +89,11 @@ pub enum Outcome<'a> {
     Failed(String),
     /// Another process finished it first.
     AlreadyDone,
+    /// A stop was requested: it saved a checkpoint to continue from at `step`.
+    Stopped {
+        /// The first step the next run takes.
+        step: u64,
+    },
 }
 
 /// Shows the events of a sweep; called from the threads that train.
@@ -107,6 +115,10 @@ pub struct Tally {
     pub busy: Vec<String>,
     /// Names and errors.
     pub failed: Vec<(String, String)>,
+    /// Stopped with a checkpoint, to continue in the next run.
+    pub stopped: Vec<String>,
+    /// Not begun because a stop was requested.
+    pub unstarted: usize,
 }
 
 /// The trials of `plan` that `options` select (`--only`, then `--shard`); an error names what
@@ -127,7 +139,8 @@ pub fn select<'p>(plan: &'p Plan, options: &Options) -> Result<Vec<&'p PlannedTr
 }
 
 /// Trains every one of `trials` that has no result yet into `store`, reading data through
-/// `access`, on `device`, and tells `progress` what happens. `order` is the plan's trial order,
+/// `access`, on the devices of `options` (trial slots go round them), and tells `progress` what
+/// happens. `order` is the plan's trial order,
 /// for `results.csv`, which is rebuilt after a trial at most every 30 s (a rebuild reads every
 /// folder). `Err` if the machine cannot start the threads.
 pub fn train(
@@ -135,7 +148,6 @@ pub fn train(
     trials: &[&PlannedTrial],
     store: &Store,
     access: &Access,
-    device: &Device,
     options: &Options,
     progress: &dyn Progress,
 ) -> Result<Tally, String> {
@@ -151,13 +163,16 @@ pub fn train(
     // Longest first (by dense compute, 6 N D), so that side by side no job is left with one long
     // trial at the end while the others idle.
     pending.sort_by(|a, b| b.1.c_dense.total_cmp(&a.1.c_dense).then(a.0.cmp(&b.0)));
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let jobs = Jobs::choose(options.jobs, pending.len(), cores, options.backend, options.target);
+    let cores = options.cores.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let jobs = Jobs::choose(options.jobs, pending.len(), cores, options.backend, &options.devices);
     let tally = Mutex::new(Tally { trials: trials.len(), skipped: trials.len() - pending.len(), ..Tally::default() });
     if pending.is_empty() {
         return Ok(lock_into(tally));
     }
     progress.event(Event::Start { pending: pending.len(), total: trials.len(), jobs });
+    let devices = (0..jobs.jobs)
+        .map(|slot| options.backend.device(options.devices.of_slot(slot)))
+        .collect::<Result<Vec<Device>, String>>()?;
     let pools = (0..jobs.jobs)
         .map(|_| rayon::ThreadPoolBuilder::new().num_threads(jobs.threads).build())
         .collect::<Result<Vec<_>, _>>()
@@ -167,13 +182,14 @@ pub fn train(
     let rebuilt: Mutex<Option<Instant>> = Mutex::new(None);
     let count = trials.len();
     std::thread::scope(|scope| {
-        for pool in &pools {
+        for (pool, device) in pools.iter().zip(&devices) {
             scope.spawn(|| {
                 // The queue's lock is held only while taking the next trial.
-                let next = || lock(&queue).pop_front();
+                // A stop leaves the trials not begun to the next run.
+                let next = || if options.stop.requested().is_some() { None } else { lock(&queue).pop_front() };
                 while let Some((position, trial)) = next() {
                     let end = |outcome| progress.event(Event::End { trial, outcome });
-                    let claim = match store.claim(&trial.id) {
+                    let claim = match claim(store, &trial.id) {
                         Ok(Some(claim)) => claim,
                         Ok(None) => {
                             lock(&tally).busy.push(trial.name.clone());
@@ -203,10 +219,20 @@ pub fn train(
                             device,
                             store,
                             options.checkpoint_every,
+                            &|| options.stop.requested().is_some(),
                             &mut |report| progress.event(Event::Step { trial, report }),
                             &mut |message| progress.event(Event::Warning { trial, message }),
                         )
                     });
+                    let result = match result {
+                        Ran::Done(result) => result,
+                        Ran::Stopped { step } => {
+                            drop(claim);
+                            lock(&tally).stopped.push(trial.name.clone());
+                            end(Outcome::Stopped { step });
+                            continue;
+                        }
+                    };
                     let written = store.finish(&result);
                     drop(claim);
                     let outcome = match (written, result.status) {
@@ -232,7 +258,22 @@ pub fn train(
             });
         }
     });
-    Ok(lock_into(tally))
+    let mut tally = lock_into(tally);
+    tally.unstarted = lock_into(queue).len();
+    Ok(tally)
+}
+
+/// Claims a trial, trying again twice over 100 ms when it is held: `sprs status` holds a trial's
+/// lock for an instant to see whether a process runs it, and a worker that met that probe must
+/// not leave the trial to nobody.
+fn claim(store: &Store, id: &str) -> std::io::Result<Option<crate::store::Claim>> {
+    for _ in 0..2 {
+        match store.claim(id)? {
+            Some(claim) => return Ok(Some(claim)),
+            None => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    }
+    store.claim(id)
 }
 
 /// A mutex's value, also after a thread panicked while holding it (the tallies stay usable).

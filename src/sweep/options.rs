@@ -4,7 +4,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::train::backend::{Backend, Target};
+use super::Stop;
+
+use crate::train::backend::{Backend, Devices, Target};
 
 /// The choices of `sprs run`.
 #[derive(Debug, Clone)]
@@ -17,10 +19,14 @@ pub struct Options {
     pub jobs: Option<usize>,
     /// The Burn backend the trials train with.
     pub backend: Backend,
-    /// The device within the backend.
-    pub target: Target,
+    /// The devices within the backend: trial slots go round them.
+    pub devices: Devices,
     /// How often a running trial saves a checkpoint.
     pub checkpoint_every: Duration,
+    /// The cores the trials share (default: the machine's; a Slurm worker's allocation).
+    pub cores: Option<usize>,
+    /// When asked, running trials checkpoint and no trial starts (see [`Stop`]).
+    pub stop: Stop,
 }
 
 /// `--shard I/N`: the trials whose position in the file's plan is I-1 modulo N. Positions are
@@ -70,11 +76,12 @@ impl Jobs {
     /// at width 80 on one thread, 90 ms on two), so trials side by side finish sooner than trials
     /// one after another with every thread. LibTorch keeps its own threads, and an accelerator
     /// its own queue: there, one trial at a time unless asked.
-    pub fn choose(asked: Option<usize>, pending: usize, cores: usize, backend: Backend, target: Target) -> Jobs {
-        let jobs = match (asked, backend, target) {
+    /// On several GPUs, one trial per GPU.
+    pub fn choose(asked: Option<usize>, pending: usize, cores: usize, backend: Backend, devices: &Devices) -> Jobs {
+        let jobs = match (asked, backend, devices.targets()) {
             (Some(jobs), ..) => jobs,
-            (None, Backend::Flex | Backend::Ndarray, Target::Cpu) => cores,
-            (None, ..) => 1,
+            (None, Backend::Flex | Backend::Ndarray, [Target::Cpu]) => cores,
+            (None, _, targets) => targets.len(),
         };
         let jobs = jobs.clamp(1, pending.max(1));
         Jobs { jobs, threads: (cores / jobs).max(1) }
@@ -99,13 +106,17 @@ mod tests {
 
     #[test]
     fn jobs_divide_the_cores() {
-        let (flex, tch, cpu) = (Backend::Flex, Backend::Tch, Target::Cpu);
+        let (flex, tch, cpu) = (Backend::Flex, Backend::Tch, &Devices::one(Target::Cpu));
         assert_eq!(Jobs::choose(None, 24, 2, flex, cpu), Jobs { jobs: 2, threads: 1 });
         assert_eq!(Jobs::choose(None, 1, 16, flex, cpu), Jobs { jobs: 1, threads: 16 });
         assert_eq!(Jobs::choose(Some(4), 24, 16, flex, cpu), Jobs { jobs: 4, threads: 4 });
-        assert_eq!(Jobs::choose(None, 24, 16, tch, Target::Cuda(0)), Jobs { jobs: 1, threads: 16 });
+        assert_eq!(Jobs::choose(None, 24, 16, tch, &Devices::one(Target::Cuda(0))), Jobs { jobs: 1, threads: 16 });
         assert_eq!(Jobs::choose(None, 24, 16, tch, cpu), Jobs { jobs: 1, threads: 16 });
         assert_eq!(Jobs::choose(Some(0), 24, 2, flex, cpu), Jobs { jobs: 1, threads: 2 });
         assert_eq!(Jobs::choose(Some(8), 24, 2, flex, cpu), Jobs { jobs: 8, threads: 1 });
+        // Four GPUs: a trial on each, the cores shared between them; fewer trials, fewer slots.
+        let four: Devices = "cuda:0,cuda:1,cuda:2,cuda:3".parse().unwrap();
+        assert_eq!(Jobs::choose(None, 24, 16, tch, &four), Jobs { jobs: 4, threads: 4 });
+        assert_eq!(Jobs::choose(None, 2, 16, tch, &four), Jobs { jobs: 2, threads: 8 });
     }
 }

@@ -122,6 +122,85 @@ impl FromStr for Target {
     }
 }
 
+/// `--device`: one device (`cpu`, `cuda:1`), a list (`cuda:0,cuda:1`), or `cuda:all`, the GPUs
+/// this process sees. With several, trials train side by side, one per device by default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Devices(Vec<Target>);
+
+impl Devices {
+    /// One device.
+    pub fn one(target: Target) -> Devices {
+        Devices(vec![target])
+    }
+
+    /// The devices, in the order given (never empty).
+    pub fn targets(&self) -> &[Target] {
+        &self.0
+    }
+
+    /// Whether the devices are the CPU.
+    pub fn is_cpu(&self) -> bool {
+        self.0 == [Target::Cpu]
+    }
+
+    /// The device of the `pool`-th trial slot: slots go round the devices in order, so `--jobs`
+    /// equal to the number of devices puts one trial on each.
+    pub fn of_slot(&self, pool: usize) -> Target {
+        self.0[pool % self.0.len()]
+    }
+
+    /// `cuda:all`: the GPUs this process sees. `CUDA_VISIBLE_DEVICES` (which Slurm sets to a
+    /// job's GPUs) renumbers them from 0; without it, the NVIDIA driver's list of GPUs.
+    pub fn all_cuda(visible: Option<&str>, driver_gpus: usize) -> Result<Devices, String> {
+        let count = match visible {
+            Some(list) => list.split(',').filter(|d| !d.trim().is_empty() && d.trim() != "-1").count(),
+            None => driver_gpus,
+        };
+        if count == 0 {
+            return Err(
+                "`cuda:all` found no GPU (CUDA_VISIBLE_DEVICES is empty or the NVIDIA driver lists none)".into()
+            );
+        }
+        Ok(Devices((0..count).map(Target::Cuda).collect()))
+    }
+}
+
+impl Default for Devices {
+    fn default() -> Devices {
+        Devices::one(Target::Cpu)
+    }
+}
+
+impl fmt::Display for Devices {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<String> = self.0.iter().map(Target::to_string).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+impl FromStr for Devices {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.trim() == "cuda:all" {
+            let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+            let driver = std::fs::read_dir("/proc/driver/nvidia/gpus").map_or(0, |entries| entries.count());
+            return Devices::all_cuda(visible.as_deref(), driver);
+        }
+        let targets = s.split(',').map(|t| t.trim().parse()).collect::<Result<Vec<Target>, String>>()?;
+        if targets.len() > 1 && targets.contains(&Target::Cpu) {
+            return Err(format!("`{s}` mixes the CPU with GPUs; give `cpu` alone or a list of `cuda:N`"));
+        }
+        let mut seen = targets.clone();
+        seen.sort_by_key(|t| t.to_string());
+        seen.dedup();
+        if seen.len() != targets.len() {
+            return Err(format!("`{s}` names a device twice"));
+        }
+        Ok(Devices(targets))
+    }
+}
+
 /// The default CPU device: the first backend of this build.
 pub fn cpu() -> Device {
     // Invariant: Cargo.toml's default features include a CPU backend, and a build without any
@@ -154,5 +233,28 @@ mod tests {
     fn cpu_backends_refuse_cuda() {
         let error = Backend::Flex.device(Target::Cuda(0)).unwrap_err();
         assert!(error.contains("CPU only") || error.contains("no `flex`"), "{error}");
+    }
+
+    #[test]
+    fn devices_parse_lists_and_all_gpus() {
+        assert_eq!("cpu".parse::<Devices>(), Ok(Devices::one(Target::Cpu)));
+        assert_eq!("cuda:0,cuda:1".parse::<Devices>().unwrap().targets(), [Target::Cuda(0), Target::Cuda(1)]);
+        assert!("cpu,cuda:0".parse::<Devices>().is_err());
+        assert!("cuda:0,cuda:0".parse::<Devices>().is_err());
+        assert!("cuda:x".parse::<Devices>().is_err());
+        // Slurm gives a job GPUs 2 and 5: inside it they are cuda:0 and cuda:1.
+        let slurm = Devices::all_cuda(Some("2,5"), 8).unwrap();
+        assert_eq!(slurm.targets(), [Target::Cuda(0), Target::Cuda(1)]);
+        assert_eq!(Devices::all_cuda(None, 4).unwrap().targets().len(), 4);
+        assert!(Devices::all_cuda(Some(""), 4).is_err());
+        assert!(Devices::all_cuda(None, 0).is_err());
+    }
+
+    #[test]
+    fn trial_slots_go_round_the_devices() {
+        let two: Devices = "cuda:0,cuda:1".parse().unwrap();
+        let slots: Vec<Target> = (0..4).map(|slot| two.of_slot(slot)).collect();
+        assert_eq!(slots, [Target::Cuda(0), Target::Cuda(1), Target::Cuda(0), Target::Cuda(1)]);
+        assert_eq!(Devices::default().of_slot(7), Target::Cpu);
     }
 }

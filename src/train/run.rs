@@ -31,33 +31,49 @@ pub struct MetricsLine {
     pub eval_loss: Option<f64>,
 }
 
-/// Trains `planned` on `device` into `store`, calling `progress` after each step, and returns its
-/// result (a failure is a result too). Continues from the trial's checkpoint if there is one that
-/// fits the trial (one that does not is renamed `checkpoint.bin.invalid`, with a message to
-/// `warn`, and the trial starts over), and saves one every `checkpoint_every`. Data is read
-/// through `access`.
+/// How a call of [`run`] ended.
+#[derive(Debug)]
+pub enum Ran {
+    /// The trial has its result (a failure is a result too).
+    Done(TrialResult),
+    /// A stop was requested: the trial saved a checkpoint to continue from at `step`.
+    Stopped {
+        /// The first step the next run takes.
+        step: u64,
+    },
+}
+
+/// Trains `planned` on `device` into `store`, calling `progress` after each step. Continues from
+/// the trial's checkpoint if there is one that fits the trial (one that does not is renamed
+/// `checkpoint.bin.invalid`, with a message to `warn`, and the trial starts over), and saves one
+/// every `checkpoint_every`, and at once when `stop` says so (then it returns
+/// [`Ran::Stopped`]). Data is read through `access`.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     planned: &PlannedTrial,
     access: &Access,
     device: &Device,
     store: &Store,
     checkpoint_every: Duration,
+    stop: &dyn Fn() -> bool,
     progress: &mut dyn FnMut(&StepReport),
     warn: &mut dyn FnMut(String),
-) -> TrialResult {
-    let failed = |error: String, step: Option<u64>| TrialResult {
-        id: planned.id.clone(),
-        status: Status::Failed,
-        error: Some(error),
-        step,
-        n: planned.n,
-        n_final: planned.n_final,
-        n_avg: planned.n_avg,
-        s: planned.s,
-        d: planned.d,
-        c: planned.c,
-        c_dense: planned.c_dense,
-        l: None,
+) -> Ran {
+    let failed = |error: String, step: Option<u64>| {
+        Ran::Done(TrialResult {
+            id: planned.id.clone(),
+            status: Status::Failed,
+            error: Some(error),
+            step,
+            n: planned.n,
+            n_final: planned.n_final,
+            n_avg: planned.n_avg,
+            s: planned.s,
+            d: planned.d,
+            c: planned.c,
+            c_dense: planned.c_dense,
+            l: None,
+        })
     };
     // What the trial is goes to disk before anything can fail, so that a failed trial has its
     // row in `results.csv` (which is built from `trial.json` and `result.json`).
@@ -148,13 +164,15 @@ pub fn run(
             return failed(format!("cannot write metrics.jsonl: {error}"), Some(step));
         }
         progress(&report);
+        let stopping = stop();
         if is_last {
             last = eval_loss.map(|l| (report, l));
-        } else if saved.elapsed() >= checkpoint_every {
+        } else if stopping || saved.elapsed() >= checkpoint_every {
             // Metrics first: a checkpoint never refers to steps whose lines are not on disk.
             let saving =
                 metrics.flush().map_err(|e| e.to_string()).and_then(|()| trainer.checkpoint(step + 1, nonzero_sum));
             match saving.and_then(|bytes| write_atomic(&checkpoint, &bytes).map_err(|e| e.to_string())) {
+                Ok(()) if stopping => return Ran::Stopped { step: step + 1 },
                 Ok(()) => saved = Instant::now(),
                 Err(error) => return failed(format!("cannot save a checkpoint: {error}"), Some(step)),
             }
@@ -167,7 +185,7 @@ pub fn run(
     }
     // Observables measured on the weights (the planner's prediction is checked in the tests).
     let n_avg = nonzero_sum as f64 / planned.steps as f64;
-    TrialResult {
+    Ran::Done(TrialResult {
         id: planned.id.clone(),
         status: Status::Ok,
         error: None,
@@ -180,7 +198,7 @@ pub fn run(
         c: 6.0 * planned.tokens_per_step as f64 * nonzero_sum as f64,
         c_dense: planned.c_dense,
         l: Some(loss),
-    }
+    })
 }
 
 fn describe(failure: &Failure) -> String {

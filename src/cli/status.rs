@@ -1,0 +1,94 @@
+//! `sprs status FILE`: where each trial of the file stands in its results folder, and the Slurm
+//! jobs submitted for it ([`sprs::launch::status`]).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use sprs::diagnostic::Format;
+use sprs::launch::status::{status, State};
+use sprs::store::Store;
+
+pub fn run(path: &Path, out: Option<&Path>, check: &sprs::check::Options, format: Format, color: bool) -> ExitCode {
+    let super::Planned { plan, .. } = match super::planned(path, check, Format::Short, color) {
+        Ok(planned) => planned,
+        Err(code) => return code,
+    };
+    let store = match Store::new(out, path) {
+        Ok(store) => store,
+        Err(error) => return super::usage_error(&error.to_string()),
+    };
+    let report = status(&plan, &store, true);
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    let c = report.counts;
+    println!(
+        "{}: {} trial{}: {} done, {} running, {} failed, {} pending",
+        store.root.display(),
+        report.trials.len(),
+        if report.trials.len() == 1 { "" } else { "s" },
+        c.done,
+        c.running,
+        c.failed,
+        c.pending
+    );
+    let width = report.trials.iter().map(|t| t.name.chars().count()).max().unwrap_or(0);
+    for trial in &report.trials {
+        let name = sprs::escape::controls(&trial.name);
+        let detail = match trial.state {
+            State::Done => format!("L {:.4}", trial.l.unwrap_or(f64::NAN)),
+            State::Failed => format!("{}", sprs::escape::controls(trial.error.as_deref().unwrap_or_default())),
+            State::Running => {
+                let mut detail = format!("step {}/{}", trial.step.unwrap_or(0), trial.steps);
+                if let (Some(rate), Some(eta)) = (trial.tokens_per_second, trial.eta_seconds) {
+                    detail.push_str(&format!("  {rate:.0} tokens/s  eta {}", duration(eta)));
+                }
+                if let Some(holder) = &trial.holder {
+                    detail.push_str(&format!("  {}", sprs::escape::controls(holder)));
+                }
+                detail
+            }
+            State::Pending => match trial.step {
+                Some(step) => format!("{step}/{} steps on disk", trial.steps),
+                None => String::new(),
+            },
+        };
+        let state = match trial.state {
+            State::Done => "done",
+            State::Running => "running",
+            State::Failed => "failed",
+            State::Pending => "pending",
+        };
+        let line = format!("  {state:<8} {name:<width$}  {detail}");
+        println!("{}", line.trim_end());
+    }
+    for job in &report.jobs {
+        let record = &job.record;
+        println!("slurm job {} ({} worker{}):", record.job, record.workers, if record.workers == 1 { "" } else { "s" });
+        match &job.tasks {
+            Some(tasks) => {
+                for task in tasks {
+                    let restarts = match task.restarts {
+                        0 => String::new(),
+                        n => format!(", requeued {n}x"),
+                    };
+                    let node = task.node.as_deref().map(|n| format!(" on {n}")).unwrap_or_default();
+                    println!("  {} {}{node}{restarts}", task.task, task.state);
+                }
+            }
+            None => println!("  (unknown to scontrol: finished and forgotten, or no Slurm here)"),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `1h02m`, `3m05s`, `12s`.
+fn duration(seconds: f64) -> String {
+    let s = seconds.round().max(0.0) as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}

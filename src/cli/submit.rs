@@ -1,0 +1,111 @@
+//! `sprs submit FILE`: checks and plans the file, then hands its trials to Slurm as one job array
+//! of workers ([`sprs::launch::slurm`]); prints the job id and how to follow it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use sprs::diagnostic::Format;
+use sprs::launch::slurm::{self, Submission};
+use sprs::store::{Status, Store};
+
+/// What `sprs submit` was asked, beside the Slurm options of the submission.
+pub struct Options<'a> {
+    /// The results folder (default: `runs/<file stem>`).
+    pub out: Option<&'a Path>,
+    /// Workers asked for (default: one per trial still to run, within the caps).
+    pub workers: Option<usize>,
+    /// How the file is checked (`--set`, `--root`, `--allow-read`, limits).
+    pub check: &'a sprs::check::Options,
+    /// Print the script, submit nothing.
+    pub dry_run: bool,
+}
+
+pub fn run(path: &Path, options: Options, mut submission: Submission, color: bool) -> ExitCode {
+    if submission.gpus_per_worker > 0 && submission.backend != sprs::train::backend::Backend::Tch {
+        return super::usage_error(&format!(
+            "`--gpus-per-worker {}` needs `--backend tch` (the `{}` backend runs on the CPU)",
+            submission.gpus_per_worker, submission.backend
+        ));
+    }
+    let super::Planned { plan, .. } = match super::planned(path, options.check, Format::Human, color) {
+        Ok(planned) => planned,
+        Err(code) => return code,
+    };
+    let store = match Store::new(options.out, path) {
+        Ok(store) => store,
+        Err(error) => return super::usage_error(&error.to_string()),
+    };
+    // The workers run elsewhere: every path they are given is absolute.
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let store = Store { root: absolute(&store.root) };
+    submission.file = absolute(path);
+    submission.out = store.root.clone();
+    submission.program = match std::env::current_exe() {
+        Ok(program) => program,
+        Err(error) => return super::usage_error(&format!("cannot find the sprs program to run: {error}")),
+    };
+    let pending = plan.trials.iter().filter(|t| store.result(&t.id).is_none_or(|r| r.status != Status::Ok)).count();
+    if pending == 0 && !options.dry_run {
+        eprintln!("every trial of `{}` has its result in {}: nothing to submit", path.display(), store.root.display());
+        return ExitCode::SUCCESS;
+    }
+    let max_array = if options.dry_run { None } else { slurm::max_array_size() };
+    submission.workers = slurm::workers(options.workers, pending, max_array);
+    if submission.name.is_empty() {
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        submission.name = format!("sprs-{stem}");
+    }
+    if options.dry_run {
+        print!("{}", slurm::script(&submission));
+        return ExitCode::SUCCESS;
+    }
+    match slurm::submit(&submission, &store) {
+        Ok(record) => {
+            let out = store.root.display();
+            let file = path.display();
+            println!(
+                "submitted job {}: {} worker{} for {pending} trial{} of {file}",
+                record.job,
+                record.workers,
+                if record.workers == 1 { "" } else { "s" },
+                if pending == 1 { "" } else { "s" }
+            );
+            println!("  status:  sprs status {file} --out {out}");
+            println!("  queue:   squeue -j {}", record.job);
+            println!("  logs:    {out}/slurm/{}_<task>.log", record.job);
+            println!(
+                "  cancel:  scancel {}  (running trials checkpoint first: scancel --signal=USR1 --batch {})",
+                record.job, record.job
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Defaults for the fields `run` fills in.
+pub fn submission(program: PathBuf) -> Submission {
+    Submission {
+        program,
+        file: PathBuf::new(),
+        out: PathBuf::new(),
+        workers: 1,
+        set: Vec::new(),
+        run_args: Vec::new(),
+        backend: sprs::train::backend::Backend::Flex,
+        cpus_per_worker: 1,
+        gpus_per_worker: 0,
+        partition: None,
+        time: None,
+        mem: None,
+        account: None,
+        qos: None,
+        sbatch_args: Vec::new(),
+        max_requeues: 3,
+        signal_grace: 120,
+        name: String::new(),
+    }
+}

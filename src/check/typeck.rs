@@ -10,7 +10,8 @@ use serde_json::{json, Map, Value as Json};
 use super::schema::{FieldDefault, Kind};
 use super::value::{fmt_number, Cached, Loc, Obj};
 use super::{CheckError, Checker};
-use crate::config::{DataConfig, Method, Point, Source, SyntheticConfig, Tokenizer};
+use crate::config::{DataConfig, Dtype, Method, Point, Source, SyntheticConfig, Tokenizer};
+use crate::data::tokenize::Manifest;
 
 fn join(path: &str, field: &str) -> String {
     if path.is_empty() {
@@ -189,7 +190,7 @@ impl Checker {
         // until run time; otherwise the tokenizer's.
         let tokenizer_vocab = match (&data.source, &data.tokenizer) {
             (Source::Synthetic(synthetic), _) => Some(synthetic.vocab),
-            (Source::Tokens { .. }, _) => None,
+            (Source::Tokens { path, dtype }, _) => self.token_manifest(obj, path, *dtype)?,
             (_, Tokenizer::Bytes) => Some(256),
             (_, Tokenizer::Bpe { vocab }) => Some(*vocab),
             (_, Tokenizer::File { .. }) => None,
@@ -203,7 +204,7 @@ impl Checker {
             }
             (None, None) => {
                 let help = Some(
-                    "the vocabulary of a `file(..)` tokenizer or a `tokens(..)` file is only known at run time; set `vocab` in the model"
+                    "the vocabulary of a `file(..)` tokenizer, or of a `tokens(..)` file without the manifest `sprs tokenize` writes beside it, is only known at run time; set `vocab` in the model"
                         .to_string(),
                 );
                 self.emit(model_at, |span| CheckError::MissingField {
@@ -245,6 +246,37 @@ impl Checker {
             Some(_) => {}
         }
         Some(())
+    }
+}
+
+impl Checker {
+    /// The vocabulary of a token file, from the manifest `sprs tokenize` wrote beside it
+    /// (`FILE.json`): `Some(None)` without one; `None` (reported) when the manifest says the ids
+    /// are of another type than the file is read as.
+    fn token_manifest(&mut self, obj: &Obj, path: &str, dtype: Dtype) -> Option<Option<u64>> {
+        let tokens = self.entry_dir.join(path);
+        let manifest_path = Manifest::path(&tokens);
+        let Ok((bytes, _)) = self.access.read(&manifest_path, crate::store::files::MAX_JSON_BYTES) else {
+            return Some(None);
+        };
+        let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes) else { return Some(None) };
+        if manifest.dtype != dtype {
+            let name = |d: Dtype| if d == Dtype::U16 { "u16" } else { "u32" };
+            let at = self.field_at(obj, "data");
+            let message = format!(
+                "`{path}` holds {} ids (its manifest says so), but is read as {}",
+                name(manifest.dtype),
+                name(dtype)
+            );
+            self.emit(at, |span| CheckError::DataMismatch {
+                message,
+                span,
+                label: "read as the wrong type".into(),
+                help: Some(format!("write `tokens(\"{path}\", dtype = {})`", name(manifest.dtype))),
+            });
+            return None;
+        }
+        Some(Some(manifest.vocab))
     }
 }
 

@@ -8,6 +8,7 @@ mod plan;
 mod run;
 mod status;
 mod submit;
+mod tokenize;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -214,6 +215,34 @@ enum Command {
         #[command(flatten)]
         project: Project,
     },
+    /// Turn corpus files into a token file (`tokens("FILE")`) and its manifest `FILE.json`:
+    /// `.txt`, `.jsonl`/`.json` (optionally `.gz` or `.zst`) and `.parquet`.
+    Tokenize {
+        /// Input files or globs (quoted, sorted): `'c4/c4-train.*.json.gz'`.
+        #[arg(required = true)]
+        inputs: Vec<String>,
+        /// `bytes`, or a Hugging Face `tokenizer.json`.
+        #[arg(long)]
+        tokenizer: String,
+        /// The token file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// `u16` or `u32` (default: `u16` when the vocabulary fits).
+        #[arg(long, value_parser = ["u16", "u32"])]
+        dtype: Option<String>,
+        /// The JSON or Parquet field holding each document's text.
+        #[arg(long, default_value = "text")]
+        field: String,
+        /// An id (`2`), or a token of the tokenizer (`</s>`), appended after every document.
+        #[arg(long)]
+        eos: Option<String>,
+        /// Stop before the document that would pass this many tokens (`20B`, `500M`).
+        #[arg(long, value_parser = tokenize::count)]
+        limit: Option<u64>,
+        /// Threads that encode (default: every core); the output is the same for any number.
+        #[arg(long, short)]
+        jobs: Option<usize>,
+    },
     /// Fit the file's laws to results on disk (or CSV data); write `fits/<name>.json` and `.svg`.
     Fit {
         /// The `.sprs` file whose fits to run.
@@ -348,6 +377,22 @@ pub fn run(cli: Cli) -> ExitCode {
             }
             Err(code) => code,
         },
+        Command::Tokenize { inputs, tokenizer, out, dtype, field, eos, limit, jobs } => {
+            let options = sprs::data::tokenize::Options {
+                inputs: Vec::new(),
+                tokenizer: match tokenizer.as_str() {
+                    "bytes" => sprs::data::tokenize::TokenizerChoice::Bytes,
+                    path => sprs::data::tokenize::TokenizerChoice::File(PathBuf::from(path)),
+                },
+                out,
+                dtype: dtype.map(|d| if d == "u32" { sprs::config::Dtype::U32 } else { sprs::config::Dtype::U16 }),
+                field,
+                eos,
+                limit,
+                jobs: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+            };
+            tokenize::run(&inputs, options, std::io::stderr().is_terminal())
+        }
         Command::Fit { file, only, out, format, set, project } => {
             let check = match project.options(&file, &set) {
                 Ok(options) => options,

@@ -1,0 +1,609 @@
+//! `sprs tokenize`: corpus files (plain text, JSON lines, gzip or zstd compressed, Parquet) to a
+//! flat little-endian file of token ids and its manifest, which `tokens("FILE")` reads.
+//!
+//! Documents are read in file order and encoded in batches in parallel (rayon); a batch is
+//! written in document order, so the output is byte-identical for any number of threads.
+//! Memory is bounded by the batch. The output grows in `FILE.partial`, with its progress in
+//! `FILE.partial.json` after every completed input; an interrupted run continues from the last
+//! completed input, and the finished file is renamed into place with its manifest `FILE.json`.
+
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use tokenizers::Tokenizer;
+
+use crate::config::Dtype;
+use crate::store::files;
+
+/// Bytes of documents encoded together: large enough to keep every thread busy, small enough
+/// that memory stays bounded whatever the corpus.
+const BATCH_BYTES: usize = 8 << 20;
+/// The most documents encoded together.
+const BATCH_DOCUMENTS: usize = 8192;
+/// The largest plain-text file, read whole as one document.
+pub const MAX_TEXT_BYTES: u64 = 1 << 30;
+/// The largest JSON line.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
+
+/// The format of the manifest, written in it.
+pub const MANIFEST_FORMAT: &str = "sprs-tokens 1";
+
+/// How text becomes ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenizerChoice {
+    /// One token per byte.
+    Bytes,
+    /// A Hugging Face `tokenizer.json`.
+    File(PathBuf),
+}
+
+/// What `sprs tokenize` was asked.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The input files, in order.
+    pub inputs: Vec<PathBuf>,
+    /// The tokenizer.
+    pub tokenizer: TokenizerChoice,
+    /// The output file of ids; the manifest is `out` with `.json` appended.
+    pub out: PathBuf,
+    /// The id type; `None` picks `u16` when the vocabulary fits, else `u32`.
+    pub dtype: Option<Dtype>,
+    /// The JSON or Parquet field holding each document's text.
+    pub field: String,
+    /// A token (or id) appended after every document.
+    pub eos: Option<String>,
+    /// Stop before the document that would take the output past this many tokens.
+    pub limit: Option<u64>,
+    /// Threads that encode.
+    pub jobs: usize,
+}
+
+/// Why tokenizing failed. Nothing is written under the output name.
+#[derive(Debug, Error)]
+pub enum TokenizeError {
+    /// An input cannot be read: missing, corrupt, not the format its name says.
+    #[error("{path}: {message}")]
+    Input {
+        /// The input file, with a line or row group where there is one (`c4.jsonl.gz:17`).
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The tokenizer cannot be loaded or used.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// A choice that cannot work (a `--dtype` too small, an unknown `--eos`).
+    #[error("{0}")]
+    Usage(String),
+    /// The output cannot be written.
+    #[error("cannot write `{path}`: {error}")]
+    Output {
+        /// The file.
+        path: String,
+        /// Why.
+        error: io::Error,
+    },
+}
+
+/// One input as the manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputRecord {
+    /// The path as given.
+    pub path: String,
+    /// Its size in bytes, as stored (compressed).
+    pub bytes: u64,
+    /// SHA-256 of its bytes as stored (empty for an input the limit cut: it was not read whole).
+    pub sha256: String,
+    /// Documents taken from it.
+    pub documents: u64,
+    /// Tokens written for it (the end-of-document tokens included).
+    pub tokens: u64,
+}
+
+/// `FILE.json`: what the token file holds and how it was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`MANIFEST_FORMAT`].
+    pub format: String,
+    /// `u16` or `u32`, little-endian.
+    pub dtype: Dtype,
+    /// The vocabulary: every id is below it.
+    pub vocab: u64,
+    /// `bytes`, or the tokenizer file's name.
+    pub tokenizer: String,
+    /// SHA-256 of the `tokenizer.json` (absent for `bytes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer_sha256: Option<String>,
+    /// The id appended after every document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eos: Option<u32>,
+    /// The field documents were read from.
+    pub field: String,
+    /// The `--limit` it was cut at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    /// Documents written.
+    pub documents: u64,
+    /// Ids written.
+    pub tokens: u64,
+    /// The inputs completed, in order.
+    pub inputs: Vec<InputRecord>,
+    /// Whether the run finished (the progress file of an interrupted run has `false`).
+    pub complete: bool,
+}
+
+impl Manifest {
+    /// The manifest beside a token file (`FILE.json`), if there is one.
+    pub fn path(tokens: &Path) -> PathBuf {
+        let mut name = tokens.as_os_str().to_owned();
+        name.push(".json");
+        PathBuf::from(name)
+    }
+
+    /// Reads the manifest of `tokens`, if it has one.
+    pub fn read(tokens: &Path) -> Option<Manifest> {
+        let text = files::read_to_string(&Manifest::path(tokens), files::MAX_JSON_BYTES).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
+/// What happens while tokenizing, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// Starting: the inputs' total size in bytes as stored.
+    Start {
+        /// Bytes of all inputs.
+        total_bytes: u64,
+        /// Bytes of the inputs a previous run completed.
+        done_bytes: u64,
+    },
+    /// An input begins.
+    Input(&'a Path),
+    /// A batch was written.
+    Batch {
+        /// Documents in it.
+        documents: u64,
+        /// Ids in it.
+        tokens: u64,
+        /// Stored bytes of input consumed so far in the current input.
+        input_bytes: u64,
+    },
+    /// An input was completed by a previous run and is skipped.
+    Skipped(&'a Path),
+}
+
+/// The tokenizer in use.
+enum Encoder {
+    Bytes,
+    Hf(Box<Tokenizer>),
+}
+
+impl Encoder {
+    fn encode(&self, text: &str) -> Result<Vec<u32>, String> {
+        match self {
+            Encoder::Bytes => Ok(text.bytes().map(u32::from).collect()),
+            Encoder::Hf(tokenizer) => {
+                let encoding = tokenizer.encode(text, false).map_err(|e| e.to_string())?;
+                Ok(encoding.get_ids().to_vec())
+            }
+        }
+    }
+
+    fn vocab(&self) -> u64 {
+        match self {
+            Encoder::Bytes => 256,
+            Encoder::Hf(tokenizer) => tokenizer.get_vocab_size(true) as u64,
+        }
+    }
+
+    /// `--eos`: an id (`2`), or a token of the tokenizer (`</s>`). A number is always an id,
+    /// though a byte-level vocabulary also has a token `2`.
+    fn eos(&self, eos: &str) -> Result<u32, TokenizeError> {
+        if let Ok(id) = eos.parse::<u32>() {
+            return Ok(id);
+        }
+        match self {
+            Encoder::Hf(tokenizer) => tokenizer.token_to_id(eos).ok_or_else(|| {
+                TokenizeError::Usage(format!("`--eos {eos}` is neither an id nor a token of the tokenizer"))
+            }),
+            Encoder::Bytes => Err(TokenizeError::Usage(format!("`--eos {eos}`: with `bytes`, the end token is an id"))),
+        }
+    }
+}
+
+/// The inputs a list of paths and globs names: each glob's matches sorted, in the order given.
+pub fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, TokenizeError> {
+    let mut inputs = Vec::new();
+    for pattern in patterns {
+        if !pattern.contains(['*', '?', '[']) {
+            inputs.push(PathBuf::from(pattern));
+            continue;
+        }
+        let bad = |message: String| TokenizeError::Input { path: pattern.clone(), message };
+        let mut matches = glob::glob(pattern)
+            .map_err(|e| bad(format!("not a glob: {e}")))?
+            .collect::<Result<Vec<PathBuf>, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        if matches.is_empty() {
+            return Err(bad("matches no file".into()));
+        }
+        matches.sort();
+        inputs.extend(matches);
+    }
+    Ok(inputs)
+}
+
+/// The formats of an input, from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Text,
+    JsonLines,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+fn format_of(path: &Path) -> Result<(Format, Compression), String> {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let (stem, compression) = if let Some(stem) = name.strip_suffix(".gz") {
+        (stem, Compression::Gzip)
+    } else if let Some(stem) = name.strip_suffix(".zst") {
+        (stem, Compression::Zstd)
+    } else {
+        (name.as_str(), Compression::None)
+    };
+    let format = if stem.ends_with(".jsonl") || stem.ends_with(".json") || stem.ends_with(".ndjson") {
+        Format::JsonLines
+    } else if stem.ends_with(".txt") {
+        Format::Text
+    } else if stem.ends_with(".parquet") && compression == Compression::None {
+        Format::Parquet
+    } else {
+        return Err("not a known input: `.txt`, `.jsonl`/`.json` (optionally `.gz` or `.zst`) or `.parquet`".into());
+    };
+    Ok((format, compression))
+}
+
+/// A reader that hashes the bytes it passes on and counts them.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Documents of one input, one at a time; `Err` names the line or row group.
+type Documents<'a> = Box<dyn Iterator<Item = Result<String, TokenizeError>> + 'a>;
+
+/// Tokenizes `options.inputs` into `options.out`; `progress` sees every batch.
+pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<Manifest, TokenizeError> {
+    if options.inputs.is_empty() {
+        return Err(TokenizeError::Usage("no input files".into()));
+    }
+    let (encoder, tokenizer_name, tokenizer_sha256) = match &options.tokenizer {
+        TokenizerChoice::Bytes => (Encoder::Bytes, "bytes".to_string(), None),
+        TokenizerChoice::File(path) => {
+            let bytes = files::read(path, crate::access::MAX_TOKENIZER_BYTES)
+                .map_err(|e| TokenizeError::Tokenizer(format!("cannot read `{}`: {e}", path.display())))?;
+            let hash = hex(&Sha256::digest(&bytes));
+            let tokenizer = Tokenizer::from_bytes(&bytes)
+                .map_err(|e| TokenizeError::Tokenizer(format!("`{}` is not a tokenizer.json: {e}", path.display())))?;
+            let name =
+                path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+            (Encoder::Hf(Box::new(tokenizer)), name, Some(hash))
+        }
+    };
+    let eos = options.eos.as_deref().map(|e| encoder.eos(e)).transpose()?;
+    let vocab = encoder.vocab().max(eos.map_or(0, |e| u64::from(e) + 1));
+    let dtype = match options.dtype {
+        Some(Dtype::U16) if vocab > 1 << 16 => {
+            return Err(TokenizeError::Usage(format!(
+                "the vocabulary has {vocab} tokens, more than `u16` ids can name (65536); use `--dtype u32`"
+            )))
+        }
+        Some(dtype) => dtype,
+        None if vocab > 1 << 16 => Dtype::U32,
+        None => Dtype::U16,
+    };
+    let fresh = Manifest {
+        format: MANIFEST_FORMAT.into(),
+        dtype,
+        vocab,
+        tokenizer: tokenizer_name,
+        tokenizer_sha256,
+        eos,
+        field: options.field.clone(),
+        limit: options.limit,
+        documents: 0,
+        tokens: 0,
+        inputs: Vec::new(),
+        complete: false,
+    };
+    let partial = with_suffix(&options.out, ".partial");
+    let progress_path = Manifest::path(&partial);
+    let output_error = |path: &Path| {
+        let path = path.display().to_string();
+        move |error| TokenizeError::Output { path, error }
+    };
+
+    // Continue an interrupted run made with the same choices and the same first inputs.
+    let mut manifest = fresh.clone();
+    let mut out = match previous(&progress_path, &fresh, &options.inputs) {
+        Some(done) => {
+            let mut file = fs::OpenOptions::new().write(true).open(&partial).map_err(output_error(&partial))?;
+            let bytes = done.tokens * width(dtype);
+            if file.metadata().map_err(output_error(&partial))?.len() < bytes {
+                // The progress file says more than the output holds: start over.
+                files::create(&partial).map_err(output_error(&partial))?
+            } else {
+                file.set_len(bytes).map_err(output_error(&partial))?;
+                file.seek(SeekFrom::End(0)).map_err(output_error(&partial))?;
+                manifest = done;
+                file
+            }
+        }
+        None => files::create(&partial).map_err(output_error(&partial))?,
+    };
+    let total_bytes: u64 = options.inputs.iter().map(|p| fs::metadata(p).map_or(0, |m| m.len())).sum();
+    let done_bytes: u64 = manifest.inputs.iter().map(|i| i.bytes).sum();
+    progress(Event::Start { total_bytes, done_bytes });
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.jobs.max(1))
+        .build()
+        .map_err(|e| TokenizeError::Usage(format!("cannot start {} threads: {e}", options.jobs)))?;
+    let mut limited = false;
+    for (index, path) in options.inputs.iter().enumerate() {
+        if index < manifest.inputs.len() {
+            progress(Event::Skipped(path));
+            continue;
+        }
+        if limited {
+            break;
+        }
+        progress(Event::Input(path));
+        let shown = path.display().to_string();
+        let input_error = |message: String| TokenizeError::Input { path: shown.clone(), message };
+        let (format, compression) = format_of(path).map_err(input_error)?;
+        let file = files::open_regular(path).map_err(|e| input_error(e.to_string()))?;
+        let stored = file.metadata().map_err(|e| input_error(e.to_string()))?.len();
+        let consumed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut record =
+            InputRecord { path: shown.clone(), bytes: stored, sha256: String::new(), documents: 0, tokens: 0 };
+        let mut hashing = Hashing { inner: file, hasher: Sha256::new(), bytes: consumed.clone() };
+        {
+            let documents: Documents = match format {
+                Format::Parquet => parquet_documents(path, &options.field)?,
+                Format::Text | Format::JsonLines => {
+                    let reader: Box<dyn Read> = match compression {
+                        Compression::None => Box::new(&mut hashing),
+                        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(&mut hashing)),
+                        Compression::Zstd => Box::new(
+                            zstd::stream::read::Decoder::new(&mut hashing).map_err(|e| input_error(e.to_string()))?,
+                        ),
+                    };
+                    match format {
+                        Format::Text => text_document(reader, &shown)?,
+                        _ => json_documents(reader, &shown, &options.field),
+                    }
+                }
+            };
+            let mut batch: Vec<String> = Vec::new();
+            let mut batch_bytes = 0;
+            let mut documents = documents.peekable();
+            while documents.peek().is_some() || !batch.is_empty() {
+                if let Some(document) =
+                    documents.next_if(|_| batch.len() < BATCH_DOCUMENTS && batch_bytes < BATCH_BYTES)
+                {
+                    let document = document?;
+                    batch_bytes += document.len();
+                    batch.push(document);
+                    continue;
+                }
+                let encoded: Vec<Result<Vec<u32>, String>> =
+                    pool.install(|| batch.par_iter().map(|text| encoder.encode(text)).collect());
+                let mut bytes = Vec::new();
+                let (mut documents_written, mut tokens_written) = (0, 0);
+                for ids in encoded {
+                    let mut ids = ids.map_err(TokenizeError::Tokenizer)?;
+                    ids.extend(eos);
+                    let count = ids.len() as u64;
+                    if options.limit.is_some_and(|limit| manifest.tokens + tokens_written + count > limit) {
+                        limited = true;
+                        break;
+                    }
+                    if let Some(&id) = ids.iter().find(|&&id| u64::from(id) >= vocab) {
+                        return Err(TokenizeError::Usage(format!(
+                            "the tokenizer made id {id}, outside its vocabulary of {vocab}"
+                        )));
+                    }
+                    push_ids(&mut bytes, &ids, dtype);
+                    documents_written += 1;
+                    tokens_written += count;
+                }
+                out.write_all(&bytes).map_err(output_error(&partial))?;
+                manifest.documents += documents_written;
+                manifest.tokens += tokens_written;
+                record.documents += documents_written;
+                record.tokens += tokens_written;
+                progress(Event::Batch {
+                    documents: documents_written,
+                    tokens: tokens_written,
+                    input_bytes: consumed.load(std::sync::atomic::Ordering::Relaxed),
+                });
+                batch.clear();
+                batch_bytes = 0;
+                if limited {
+                    break;
+                }
+            }
+        }
+        if limited {
+            // A cut input is not complete: its hash would be of a prefix.
+            record.sha256 = String::new();
+        } else {
+            io::copy(&mut hashing, &mut io::sink()).map_err(|e| input_error(e.to_string()))?;
+            record.sha256 = match format {
+                Format::Parquet => file_sha256(path).map_err(|e| input_error(e.to_string()))?,
+                _ => hex(&hashing.hasher.finalize()),
+            };
+        }
+        manifest.inputs.push(record);
+        out.sync_data().map_err(output_error(&partial))?;
+        if !limited {
+            let json = serde_json::to_vec_pretty(&manifest).map_err(|e| output_error(&progress_path)(e.into()))?;
+            files::write_atomic(&progress_path, &json).map_err(output_error(&progress_path))?;
+        }
+    }
+    if manifest.documents == 0 {
+        drop(out);
+        let _ = fs::remove_file(&partial);
+        let _ = fs::remove_file(&progress_path);
+        return Err(TokenizeError::Usage("the inputs hold no document".into()));
+    }
+    manifest.complete = true;
+    drop(out);
+    fs::rename(&partial, &options.out).map_err(output_error(&options.out))?;
+    let manifest_path = Manifest::path(&options.out);
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| output_error(&manifest_path)(e.into()))?;
+    files::write_atomic(&manifest_path, &json).map_err(output_error(&manifest_path))?;
+    let _ = fs::remove_file(&progress_path);
+    Ok(manifest)
+}
+
+/// The progress of an interrupted run that this one continues: same choices, and its completed
+/// inputs are this run's first inputs, unchanged in size.
+fn previous(progress: &Path, fresh: &Manifest, inputs: &[PathBuf]) -> Option<Manifest> {
+    let done: Manifest = serde_json::from_str(&files::read_to_string(progress, files::MAX_JSON_BYTES).ok()?).ok()?;
+    let same = done.format == fresh.format
+        && done.dtype == fresh.dtype
+        && done.vocab == fresh.vocab
+        && done.tokenizer_sha256 == fresh.tokenizer_sha256
+        && done.eos == fresh.eos
+        && done.field == fresh.field
+        && done.limit == fresh.limit
+        && done.inputs.len() <= inputs.len()
+        && done.inputs.iter().zip(inputs).all(|(record, path)| {
+            record.path == path.display().to_string() && fs::metadata(path).is_ok_and(|m| m.len() == record.bytes)
+        });
+    same.then_some(done)
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn width(dtype: Dtype) -> u64 {
+    match dtype {
+        Dtype::U16 => 2,
+        Dtype::U32 => 4,
+    }
+}
+
+fn push_ids(bytes: &mut Vec<u8>, ids: &[u32], dtype: Dtype) {
+    match dtype {
+        Dtype::U16 => ids.iter().for_each(|&id| bytes.extend_from_slice(&(id as u16).to_le_bytes())),
+        Dtype::U32 => ids.iter().for_each(|&id| bytes.extend_from_slice(&id.to_le_bytes())),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn file_sha256(path: &Path) -> io::Result<String> {
+    let mut hasher = Sha256::new();
+    io::copy(&mut files::open_regular(path)?, &mut hasher)?;
+    Ok(hex(&hasher.finalize()))
+}
+
+/// A plain-text file: one document, read whole.
+fn text_document<'a>(reader: Box<dyn Read + 'a>, path: &str) -> Result<Documents<'a>, TokenizeError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_TEXT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| TokenizeError::Input { path: path.to_string(), message: format!("cannot read: {e}") })?;
+    if bytes.len() as u64 > MAX_TEXT_BYTES {
+        return Err(TokenizeError::Input {
+            path: path.to_string(),
+            message: format!("a text file is one document, and this one has more than {MAX_TEXT_BYTES} bytes"),
+        });
+    }
+    let text = String::from_utf8(bytes).map_err(|e| TokenizeError::Input {
+        path: path.to_string(),
+        message: format!("not UTF-8 (at byte {})", e.utf8_error().valid_up_to()),
+    })?;
+    Ok(Box::new(std::iter::once(Ok(text)).filter(|d| d.as_ref().is_ok_and(|t| !t.is_empty()))))
+}
+
+/// JSON lines: one object per line, its `field` a document; blank lines are skipped.
+fn json_documents<'a>(reader: Box<dyn Read + 'a>, path: &str, field: &str) -> Documents<'a> {
+    let mut lines = BufReader::with_capacity(1 << 20, reader);
+    let (path, field) = (path.to_string(), field.to_string());
+    let mut number = 0usize;
+    let mut buffer = Vec::new();
+    Box::new(std::iter::from_fn(move || loop {
+        buffer.clear();
+        number += 1;
+        let at = |message: String| Some(Err(TokenizeError::Input { path: format!("{path}:{number}"), message }));
+        match (&mut lines).take(MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut buffer) {
+            Ok(0) => return None,
+            Ok(_) if buffer.len() > MAX_LINE_BYTES => return at(format!("a line of more than {MAX_LINE_BYTES} bytes")),
+            Ok(_) => {}
+            Err(error) => return at(format!("cannot read: {error}")),
+        }
+        let line = match std::str::from_utf8(&buffer) {
+            Ok(line) => line.trim(),
+            Err(error) => return at(format!("not UTF-8 (at byte {})", error.valid_up_to())),
+        };
+        if line.is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = match serde_json::from_str(line) {
+            Ok(value) => value,
+            Err(error) => return at(format!("not JSON: {error}")),
+        };
+        return match value.get(&field) {
+            Some(serde_json::Value::String(text)) => Some(Ok(text.clone())),
+            Some(other) => at(format!("`{field}` is not a string but {}", kind(other))),
+            None => at(format!("no field `{field}` (choose one with `--field`)")),
+        };
+    }))
+}
+
+fn kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// A Parquet file's string column `field`, row group by row group.
+fn parquet_documents<'a>(path: &Path, field: &str) -> Result<Documents<'a>, TokenizeError> {
+    super::parquet::documents(path, field)
+}

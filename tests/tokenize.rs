@@ -350,3 +350,47 @@ fn a_token_files_manifest_gives_the_model_its_vocabulary() {
         .to_string()
         .contains("holds u16 ids (its manifest says so), but is read as u32"));
 }
+
+/// SIGKILL once the first of three inputs is complete, then a rerun: it continues from the
+/// progress saved after that input and ends with the bytes of an uninterrupted run.
+#[test]
+fn a_killed_run_resumes_to_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let docs = documents(240_000);
+    let tok = tokenizer(d, &docs[..500]);
+    let mut inputs = Vec::new();
+    for (i, chunk) in docs.chunks(80_000).enumerate() {
+        let path = d.join(format!("{i}.jsonl.gz"));
+        std::fs::write(&path, gzip(&jsonl(chunk))).unwrap();
+        inputs.push(path.display().to_string());
+    }
+    let args = |out: &Path| {
+        let mut args = vec!["tokenize".to_string()];
+        args.extend(inputs.iter().cloned());
+        args.extend(
+            ["--tokenizer", tok.to_str().unwrap(), "--out", out.to_str().unwrap(), "--jobs", "1"].map(String::from),
+        );
+        args
+    };
+    let whole = d.join("whole.u16");
+    ok(&Command::new(env!("CARGO_BIN_EXE_sprs")).args(args(&whole)).output().unwrap());
+
+    let out = d.join("out.u16");
+    let mut child =
+        Command::new(env!("CARGO_BIN_EXE_sprs")).args(args(&out)).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let progress = d.join("out.u16.partial.json");
+    while !progress.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before its first input was done");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.exists(), "the kill came after the run finished");
+
+    let rerun = Command::new(env!("CARGO_BIN_EXE_sprs")).args(args(&out)).output().unwrap();
+    ok(&rerun);
+    assert!(String::from_utf8_lossy(&rerun.stderr).contains("0.jsonl.gz: done by an earlier run"));
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&whole).unwrap());
+    assert_eq!(manifest(&out), manifest(&whole));
+}

@@ -219,3 +219,19 @@ fn submit_dry_run_prints_the_job_script() {
     assert_eq!(flex.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&flex.stderr).contains("needs `--backend tch`"));
 }
+
+/// Without Slurm's commands, `sprs submit` says so (E0801) and points at `--dry-run`.
+#[test]
+fn submit_without_sbatch_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sprs"))
+        .args(["submit", "experiments/tiny.sprs", "--out", dir.path().to_str().unwrap()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("PATH", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error[E0801]: `sbatch` is not on the PATH") && stderr.contains("--dry-run"), "{stderr}");
+    assert!(!dir.path().join("slurm/jobs.jsonl").exists());
+}

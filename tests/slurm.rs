@@ -229,6 +229,9 @@ fn a_rejected_submission_shows_slurms_message() {
     let submit = sprs(&["submit", &file, "--out", out.to_str().unwrap(), "--partition", "no_such_partition"]);
     assert!(!submit.status.success());
     let stderr = String::from_utf8_lossy(&submit.stderr);
-    assert!(stderr.contains("sbatch refused the job") && stderr.contains("invalid partition"), "{stderr}");
+    assert!(
+        stderr.contains("error[E0802]: sbatch refused the job") && stderr.contains("invalid partition"),
+        "{stderr}"
+    );
     assert!(!out.join("slurm/jobs.jsonl").exists());
 }

@@ -225,6 +225,7 @@ fn an_interrupted_run_continues_from_its_last_completed_input() {
     let out = d.join("out.u16");
     let failed = run(&out);
     assert!(!failed.status.success());
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("error[E0701]: "));
     assert!(String::from_utf8_lossy(&failed.stderr).contains("2.jsonl:2: not JSON"));
     assert!(!out.exists());
     std::fs::write(d.join("2.jsonl"), good).unwrap();

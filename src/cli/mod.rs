@@ -450,6 +450,20 @@ fn absolute(path: &std::path::Path) -> String {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string()
 }
 
+/// Prints a diagnostic that has no place in a source file (a corpus, a cluster):
+/// `error[E0701]: message`, then its help.
+fn print_error(error: &dyn miette::Diagnostic) {
+    let code = error.code().map(|c| c.to_string().trim_start_matches("sprs::").to_string());
+    let message = sprs::escape::controls(&error.to_string()).into_owned();
+    match code {
+        Some(code) => eprintln!("error[{code}]: {message}"),
+        None => eprintln!("error: {message}"),
+    }
+    if let Some(help) = error.help() {
+        eprintln!("  help: {help}");
+    }
+}
+
 /// Exit code 2 with a message: the command could not be carried out as asked.
 fn usage_error(message: &str) -> ExitCode {
     eprintln!("error: {message}");

@@ -80,7 +80,7 @@ pub fn run(path: &Path, options: Options, mut submission: Submission, color: boo
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("error: {error}");
+            super::print_error(&error);
             ExitCode::FAILURE
         }
     }

@@ -11,7 +11,10 @@ use sprs::data::tokenize::{self, Event, Options};
 pub fn run(patterns: &[String], mut options: Options, color: bool) -> ExitCode {
     options.inputs = match tokenize::expand(patterns) {
         Ok(inputs) => inputs,
-        Err(error) => return super::usage_error(&error.to_string()),
+        Err(error) => {
+            super::print_error(&error);
+            return ExitCode::from(2);
+        }
     };
     let target = if color { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
     let bar = ProgressBar::with_draw_target(Some(0), target);
@@ -80,7 +83,7 @@ pub fn run(patterns: &[String], mut options: Options, color: bool) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("error: {}", sprs::escape::controls(&error.to_string()));
+            super::print_error(&error);
             ExitCode::FAILURE
         }
     }

@@ -11,6 +11,7 @@ use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use miette::Diagnostic;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -63,11 +64,12 @@ pub struct Options {
     pub jobs: usize,
 }
 
-/// Why tokenizing failed. Nothing is written under the output name.
-#[derive(Debug, Error)]
+/// Why tokenizing failed (codes E07xx). Nothing is written under the output name.
+#[derive(Debug, Error, Diagnostic)]
 pub enum TokenizeError {
     /// An input cannot be read: missing, corrupt, not the format its name says.
     #[error("{path}: {message}")]
+    #[diagnostic(code(sprs::E0701), help("fix or replace the input; a rerun skips the inputs completed before it"))]
     Input {
         /// The input file, with a line or row group where there is one (`c4.jsonl.gz:17`).
         path: String,
@@ -76,12 +78,18 @@ pub enum TokenizeError {
     },
     /// The tokenizer cannot be loaded or used.
     #[error("tokenizer: {0}")]
+    #[diagnostic(
+        code(sprs::E0702),
+        help("give `bytes` or a Hugging Face `tokenizer.json` (as `Tokenizer.save` writes it)")
+    )]
     Tokenizer(String),
     /// A choice that cannot work (a `--dtype` too small, an unknown `--eos`).
     #[error("{0}")]
+    #[diagnostic(code(sprs::E0703))]
     Usage(String),
     /// The output cannot be written.
     #[error("cannot write `{path}`: {error}")]
+    #[diagnostic(code(sprs::E0704), help("the output's folder must exist and be writable, with room for the ids"))]
     Output {
         /// The file.
         path: String,

@@ -13,6 +13,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use miette::Diagnostic;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -66,23 +67,34 @@ pub struct Submission {
     pub name: String,
 }
 
-/// Why a submission failed.
-#[derive(Debug, Error)]
+/// Why a submission failed (codes E08xx).
+#[derive(Debug, Error, Diagnostic)]
 pub enum SlurmError {
     /// `sbatch` or `scontrol` is not installed here.
-    #[error("`{program}` is not on the PATH: `sprs submit` runs on a Slurm login node (or try `--dry-run`)")]
+    #[error("`{program}` is not on the PATH")]
+    #[diagnostic(
+        code(sprs::E0801),
+        help(
+            "`sprs submit` runs where Slurm's commands do, on a login node; `--dry-run` prints the job script anywhere"
+        )
+    )]
     Missing {
         /// The command.
         program: &'static str,
     },
     /// Slurm refused the job.
     #[error("sbatch refused the job: {message}")]
+    #[diagnostic(
+        code(sprs::E0802),
+        help("Slurm's own message says why: a partition, account, QOS or limit it does not accept")
+    )]
     Rejected {
         /// What `sbatch` said.
         message: String,
     },
     /// The results folder or the job script cannot be written.
     #[error("cannot write `{path}`: {error}")]
+    #[diagnostic(code(sprs::E0803), help("the results folder must be writable, on a file system every node shares"))]
     Write {
         /// The file or folder.
         path: String,

@@ -55,7 +55,19 @@ fn runs_a_sweep_to_results_on_disk_and_skips_them_on_rerun() {
         let trial_json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("trial.json")).unwrap()).unwrap();
         assert_eq!(trial_json["id"], trial["id"]);
+        // The speed of the run, apart from the results: every step here, and the FLOP/s of PaLM's
+        // count (6 x each step's non-zero parameters + 12 x depth x width x context per token).
+        let speed: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("speed.json")).unwrap()).unwrap();
+        assert_eq!(speed["steps"], 30);
+        let rate = speed["tokens_per_second"].as_f64().unwrap();
+        assert!(rate > 0.0 && speed["seconds"].as_f64().unwrap() > 0.0);
+        let mean_nonzero = lines.iter().map(|l| l["nonzero"].as_f64().unwrap()).sum::<f64>() / 30.0;
+        let per_token = 6.0 * mean_nonzero + 12.0 * 1.0 * 32.0 * 16.0;
+        let flops = speed["flops_per_second"].as_f64().unwrap();
+        assert!((flops / rate - per_token).abs() < 1e-6 * per_token, "{speed}");
     }
+    assert!(String::from_utf8_lossy(&run.stderr).contains(" tokens/s"));
 
     let rerun = sprs(&["run", file, "--out", out]);
     assert!(rerun.status.success());

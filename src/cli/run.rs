@@ -224,12 +224,18 @@ impl Progress for Bars {
                     bar.finish_and_clear();
                     self.bars.remove(&bar);
                 }
+                // The trial's speed as its `speed.json` has it (the report shows the same).
+                let store = Store { root: self.root.clone() };
+                let rate = store.speed(&trial.id).map(|speed| speed.tokens_per_second);
                 match outcome {
                     Outcome::Trained { result, seconds } => self.say(format!(
-                        "{}: loss {:.4}, N_avg {}, {seconds:.1}s",
+                        "{}: loss {:.4}, N_avg {}, {seconds:.1}s{}",
                         trial.name,
                         result.l.unwrap_or(f64::NAN),
-                        sprs::plan::si(result.n_avg)
+                        sprs::plan::si(result.n_avg),
+                        rate.filter(|r| *r > 0.0)
+                            .map(|r| format!(", {} tokens/s", sprs::plan::si(r)))
+                            .unwrap_or_default()
                     )),
                     Outcome::Failed(error) => self.say(format!("{}: failed: {error}", trial.name)),
                     Outcome::AlreadyDone => {}

@@ -41,7 +41,7 @@ pub fn write(
         rows.len(),
         ok.len()
     );
-    md.push_str(&trial_table(&rows));
+    md.push_str(&trial_table(&rows, store));
 
     let curves: Vec<(String, f64, Vec<CurvePoint>)> =
         ok.iter().map(|r| (curve_label(r), r.result.s, curve(store, r))).collect();
@@ -75,8 +75,10 @@ pub fn write(
 }
 
 /// Trials as a Markdown table.
-fn trial_table(rows: &[&Row]) -> String {
-    let mut md = String::from("| trial | N | N_avg | S | D | C | L |\n|---|--:|--:|--:|--:|--:|--:|\n");
+/// Trials as a Markdown table; the last column is the speed of the process that last trained
+/// each (its `speed.json`), the one column that differs between reruns.
+fn trial_table(rows: &[&Row], store: &Store) -> String {
+    let mut md = String::from("| trial | N | N_avg | S | D | C | L | tokens/s |\n|---|--:|--:|--:|--:|--:|--:|--:|\n");
     for row in rows {
         let r = &row.result;
         let loss = match (r.status, r.l) {
@@ -85,13 +87,14 @@ fn trial_table(rows: &[&Row]) -> String {
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {:.0}% | {} | {:.2e} | {loss} |",
+            "| {} | {} | {} | {:.0}% | {} | {:.2e} | {loss} | {} |",
             markdown_code(&row.name),
             si(r.n as f64),
             si(r.n_avg),
             r.s * 100.0,
             si(r.d as f64),
-            r.c
+            r.c,
+            store.speed(&r.id).map_or_else(String::new, |speed| si(speed.tokens_per_second))
         );
     }
     md

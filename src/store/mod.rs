@@ -214,6 +214,17 @@ impl Store {
         }
     }
 
+    /// Writes the trial's `speed.json`.
+    pub fn write_speed(&self, id: &str, speed: &Speed) -> io::Result<()> {
+        write_atomic(&self.folder(id)?.join("speed.json"), &to_json(speed)?)
+    }
+
+    /// The trial's `speed.json`, if it has one.
+    pub fn speed(&self, id: &str) -> Option<Speed> {
+        let text = files::read_to_string(&self.trial_dir(id).join("speed.json"), files::MAX_JSON_BYTES).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
     /// Who holds (or last held) the trial `id`, from its `claim.json`.
     pub fn claim_info(&self, id: &str) -> Option<ClaimInfo> {
         let text = files::read_to_string(&self.trial_dir(id).join("claim.json"), files::MAX_JSON_BYTES).ok()?;
@@ -262,6 +273,27 @@ impl Store {
             _ => Ok(()),
         }
     }
+}
+
+/// `speed.json`: how fast a trial trained in the process that last ran it, rewritten as it
+/// trains. Timing lives here only: `result.json` and `metrics.jsonl` stay functions of the trial.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Speed {
+    /// The backend and device, with the trial's threads.
+    pub device: String,
+    /// Steps this process took.
+    pub steps: u64,
+    /// Wall-clock seconds of those steps (evaluations included).
+    pub seconds: f64,
+    /// Training tokens per second over them.
+    pub tokens_per_second: f64,
+    /// Training tokens per second over about the last 10 seconds.
+    pub recent_tokens_per_second: f64,
+    /// Achieved training FLOP/s: per token, 6 x the non-zero prunable parameters of its step + 12
+    /// x depth x width x context for attention, PaLM's count (Chowdhery et al. 2022, appendix B).
+    pub flops_per_second: f64,
+    /// When it was written, in seconds since the Unix epoch.
+    pub updated: u64,
 }
 
 /// Who claimed a trial, written beside its lock (`claim.json`).

@@ -11,7 +11,7 @@ use crate::access::Access;
 use crate::config::Interval;
 use crate::data::tokens::{eval_windows, Tokens};
 use crate::plan::PlannedTrial;
-use crate::store::{files, write_atomic, Status, Store, TrialResult};
+use crate::store::{files, write_atomic, Speed, Status, Store, TrialResult};
 
 /// One line of `metrics.jsonl`.
 #[derive(Debug, Serialize)]
@@ -137,6 +137,7 @@ pub fn run(
     };
     let mut last = None;
     let mut saved = Instant::now();
+    let mut speed = SpeedMeter::new(planned, device, first_step);
     for step in first_step..planned.steps {
         let report = match trainer.step(step) {
             Ok(report) => report,
@@ -164,6 +165,10 @@ pub fn run(
             return failed(format!("cannot write metrics.jsonl: {error}"), Some(step));
         }
         progress(&report);
+        // Timing goes to speed.json only; a failure to write it does not fail the trial.
+        if let Some(measured) = speed.step(step, report.nonzero, is_last) {
+            let _ = store.write_speed(&planned.id, &measured);
+        }
         let stopping = stop();
         if is_last {
             last = eval_loss.map(|l| (report, l));
@@ -199,6 +204,70 @@ pub fn run(
         c_dense: planned.c_dense,
         l: Some(loss),
     })
+}
+
+/// Measures a trial's speed as it trains, for `speed.json` every 10 seconds and at the end.
+struct SpeedMeter {
+    device: String,
+    tokens_per_step: f64,
+    /// Attention FLOPs per token (PaLM's 12 x depth x width x context).
+    attention: f64,
+    started: Instant,
+    first_step: u64,
+    /// The start of the recent window, and the step then.
+    window: (Instant, u64),
+    written: Instant,
+    /// Training FLOPs of the steps taken here, each with its own non-zero count.
+    flops: f64,
+}
+
+impl SpeedMeter {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn new(planned: &PlannedTrial, device: &Device, first_step: u64) -> SpeedMeter {
+        let model = &planned.config.model;
+        let now = Instant::now();
+        SpeedMeter {
+            device: format!(
+                "{device:?}, {} thread{}",
+                rayon::current_num_threads(),
+                if rayon::current_num_threads() == 1 { "" } else { "s" }
+            ),
+            tokens_per_step: planned.tokens_per_step as f64,
+            attention: 12.0 * (model.depth * model.width * planned.config.data.context) as f64,
+            started: now,
+            first_step,
+            window: (now, first_step),
+            written: now,
+            flops: 0.0,
+        }
+    }
+
+    /// After step `step`: the speed to write, every [`Self::EVERY`] and at the last step.
+    fn step(&mut self, step: u64, nonzero: u64, is_last: bool) -> Option<Speed> {
+        self.flops += (6.0 * nonzero as f64 + self.attention) * self.tokens_per_step;
+        let now = Instant::now();
+        if !is_last && now.duration_since(self.written) < Self::EVERY {
+            return None;
+        }
+        let steps = step + 1 - self.first_step;
+        let seconds = now.duration_since(self.started).as_secs_f64().max(1e-9);
+        let tokens_per_second = steps as f64 * self.tokens_per_step / seconds;
+        let (since, from) = self.window;
+        let window_seconds = now.duration_since(since).as_secs_f64().max(1e-9);
+        let recent = (step + 1 - from) as f64 * self.tokens_per_step / window_seconds;
+        self.window = (now, step + 1);
+        self.written = now;
+        Some(Speed {
+            device: self.device.clone(),
+            steps,
+            seconds,
+            tokens_per_second,
+            recent_tokens_per_second: recent,
+            flops_per_second: self.flops / seconds,
+            updated: crate::store::unix_now(),
+        })
+    }
 }
 
 fn describe(failure: &Failure) -> String {

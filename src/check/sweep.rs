@@ -64,7 +64,7 @@ pub fn trial_id(config: &TrialConfig) -> String {
     let mut hasher = Sha256::new();
     hasher.update(format!("sprs {LANGUAGE_VERSION}\n").as_bytes());
     hasher.update(canonical.as_bytes());
-    hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    crate::data::hash::hex(&hasher.finalize()[..8])
 }
 
 /// One value of an axis: a value per path, and how it is shown in trial names.

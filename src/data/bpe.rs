@@ -79,7 +79,7 @@ fn key(texts: &[&str], vocab: u64) -> String {
         hash.update((text.len() as u64).to_le_bytes());
         hash.update(text.as_bytes());
     }
-    hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    super::hash::hex(&hash.finalize()[..8])
 }
 
 /// `text` cut after the first line end past every [`CHUNK`] bytes.

@@ -46,7 +46,7 @@ impl Bundled {
         flate2::read::GzDecoder::new(self.gzip)
             .read_to_end(&mut text)
             .map_err(|e| format!("the bundled corpus `{}` is damaged: {e}", self.name))?;
-        let digest: String = Sha256::digest(&text).iter().map(|b| format!("{b:02x}")).collect();
+        let digest = super::hash::hex(&Sha256::digest(&text));
         if digest != self.sha256 || text.len() as u64 != self.bytes {
             return Err(format!("the bundled corpus `{}` does not match its pinned SHA-256", self.name));
         }

@@ -1,5 +1,6 @@
 //! SplitMix64: the fast, well-mixed, seedable hash behind every deterministic choice of sprs
-//! (held-out blocks, the generated language, batches, random pruning).
+//! (held-out blocks, the generated language, batches, random pruning); and how digests are
+//! written.
 
 const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
 
@@ -18,4 +19,10 @@ pub fn mix(a: u64, b: u64) -> u64 {
 /// The `i`-th output of SplitMix64 seeded at zero.
 pub fn nth(i: u64) -> u64 {
     splitmix(i.wrapping_add(GOLDEN))
+}
+
+/// Bytes (a digest, or its first bytes) in lowercase hex: trial ids, tokenizer cache keys, the
+/// SHA-256 of corpora and manifests.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

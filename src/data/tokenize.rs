@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 use tokenizers::Tokenizer;
 
+use super::hash::hex;
 use crate::config::Dtype;
 use crate::store::files;
 
@@ -148,9 +149,7 @@ pub struct Manifest {
 impl Manifest {
     /// The manifest beside a token file (`FILE.json`), if there is one.
     pub fn path(tokens: &Path) -> PathBuf {
-        let mut name = tokens.as_os_str().to_owned();
-        name.push(".json");
-        PathBuf::from(name)
+        with_suffix(tokens, ".json")
     }
 
     /// Reads the manifest of `tokens`, if it has one.
@@ -533,10 +532,6 @@ fn push_ids(bytes: &mut Vec<u8>, ids: &[u32], dtype: Dtype) {
         Dtype::U16 => ids.iter().for_each(|&id| bytes.extend_from_slice(&(id as u16).to_le_bytes())),
         Dtype::U32 => ids.iter().for_each(|&id| bytes.extend_from_slice(&id.to_le_bytes())),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn file_sha256(path: &Path) -> io::Result<String> {

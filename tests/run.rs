@@ -3,6 +3,9 @@
 
 use std::process::Command;
 
+mod common;
+use common::{read, trial_dirs, SWEEP};
+
 const FILE: &str = "use std::models::llama
 use std::data::markov
 use std::schedules::journey
@@ -88,16 +91,6 @@ train t {
 }
 ";
 
-/// The trial folders of a results folder (those with a `trial.json`), sorted.
-fn trial_dirs(out: &std::path::Path) -> Vec<std::path::PathBuf> {
-    // Absent before a run makes it; entries may come and go while a run writes.
-    let Ok(entries) = std::fs::read_dir(out) else { return Vec::new() };
-    let mut dirs: Vec<_> =
-        entries.filter_map(|e| Some(e.ok()?.path())).filter(|p| p.join("trial.json").exists()).collect();
-    dirs.sort();
-    dirs
-}
-
 fn only_trial_dir(out: &std::path::Path) -> std::path::PathBuf {
     let mut dirs = trial_dirs(out);
     assert_eq!(dirs.len(), 1);
@@ -143,29 +136,6 @@ fn a_killed_run_resumes_to_the_same_result() {
     let whole_trial = only_trial_dir(&whole);
     assert_eq!(read(&trial, "result.json"), read(&whole_trial, "result.json"));
     assert_eq!(read(&trial, "metrics.jsonl"), read(&whole_trial, "metrics.jsonl"));
-}
-
-/// Four trials of a few seconds each, two at a time.
-const SWEEP: &str = "use std::models::llama
-use std::data::markov
-use std::schedules::journey
-
-train base {
-    data   = markov { context = 16, source.tokens = 30k }
-    model  = llama { width = 32, depth = 1, heads = 2, mlp = 64 }
-    batch  = 4
-    budget = 240 steps
-    eval   = { every = 60 steps, tokens = 512 }
-}
-
-sweep s = base {
-    model.width in [16, 32]
-    prune in [dense, journey { sparsity = 60%, every = 10 steps }]
-}
-";
-
-fn read(path: &std::path::Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The rows of `results.csv`, by id.

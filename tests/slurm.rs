@@ -4,10 +4,13 @@
 //!
 //! The tests share the cluster's two CPUs, so they run one at a time.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{read, trial_dirs, SWEEP};
 
 static CLUSTER: Mutex<()> = Mutex::new(());
 
@@ -46,25 +49,6 @@ fn cluster() -> bool {
     false
 }
 
-/// Four trials of about a second each.
-const SWEEP: &str = "use std::models::llama
-use std::data::markov
-use std::schedules::journey
-
-train base {
-    data   = markov { context = 16, source.tokens = 30k }
-    model  = llama { width = 32, depth = 1, heads = 2, mlp = 64 }
-    batch  = 4
-    budget = 240 steps
-    eval   = { every = 60 steps, tokens = 512 }
-}
-
-sweep s = base {
-    model.width in [16, 32]
-    prune in [dense, journey { sparsity = 60%, every = 10 steps }]
-}
-";
-
 /// One trial long enough to be caught mid-way (several seconds).
 const LONG: &str = "use std::models::llama
 use std::data::markov
@@ -84,19 +68,6 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_string()
-}
-
-/// The trial folders of a results folder, sorted.
-fn trial_dirs(out: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(out) else { return Vec::new() };
-    let mut dirs: Vec<_> =
-        entries.filter_map(|e| Some(e.ok()?.path())).filter(|p| p.join("trial.json").exists()).collect();
-    dirs.sort();
-    dirs
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The job id `sprs submit` recorded.

@@ -1,0 +1,39 @@
+//! What the end-to-end tests share: a sweep of four short trials, and readers of a results
+//! folder. Each test crate uses a part of it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// Four trials of a few seconds each.
+pub const SWEEP: &str = "use std::models::llama
+use std::data::markov
+use std::schedules::journey
+
+train base {
+    data   = markov { context = 16, source.tokens = 30k }
+    model  = llama { width = 32, depth = 1, heads = 2, mlp = 64 }
+    batch  = 4
+    budget = 240 steps
+    eval   = { every = 60 steps, tokens = 512 }
+}
+
+sweep s = base {
+    model.width in [16, 32]
+    prune in [dense, journey { sparsity = 60%, every = 10 steps }]
+}
+";
+
+/// The trial folders of a results folder (those with a `trial.json`), sorted.
+pub fn trial_dirs(out: &Path) -> Vec<PathBuf> {
+    // Absent before a run makes it; entries may come and go while a run writes.
+    let Ok(entries) = std::fs::read_dir(out) else { return Vec::new() };
+    let mut dirs: Vec<_> =
+        entries.filter_map(|e| Some(e.ok()?.path())).filter(|p| p.join("trial.json").exists()).collect();
+    dirs.sort();
+    dirs
+}
+
+/// A file's text, or a panic naming it.
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}

@@ -206,3 +206,35 @@ fn a_rejected_submission_shows_slurms_message() {
     );
     assert!(!out.join("slurm/jobs.jsonl").exists());
 }
+
+/// `scancel` (SIGTERM to the job) checkpoints the running trial, but the task does not requeue
+/// itself: a cancelled job stays cancelled, and its trial is left resumable.
+#[test]
+fn a_cancelled_job_checkpoints_and_stays_cancelled() {
+    let _one = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    if !cluster() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "long.sprs", LONG);
+    let cluster = dir.path().join("cluster");
+    let out = cluster.to_str().unwrap();
+    ok(&sprs(&["submit", &file, "--out", out, "--workers", "1"]));
+    let job = job_id(&cluster);
+    let started = Instant::now();
+    while !trial_dirs(&cluster).first().is_some_and(|d| d.join("metrics.jsonl").exists()) {
+        assert!(started.elapsed() < Duration::from_secs(60), "the trial never ran");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cancel = Command::new("scancel").arg(&job).output().unwrap();
+    assert!(cancel.status.success(), "{}", String::from_utf8_lossy(&cancel.stderr));
+    wait_for_job(&job, Duration::from_secs(60));
+
+    let log = read(&cluster.join(format!("slurm/{job}_0.log")));
+    assert!(log.contains("stopped by SIGTERM: 1 trial checkpointed"), "{log}");
+    assert!(!log.contains("requeued"), "{log}");
+    let trial = trial_dirs(&cluster).remove(0);
+    assert!(trial.join("checkpoint.bin").exists() && !trial.join("result.json").exists());
+    let status = ok(&sprs(&["status", &file, "--out", out]));
+    assert!(status.contains("0 done, 0 running, 0 failed, 1 pending"), "{status}");
+}

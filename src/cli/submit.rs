@@ -73,10 +73,7 @@ pub fn run(path: &Path, options: Options, mut submission: Submission, color: boo
             println!("  status:  sprs status {file} --out {out}");
             println!("  queue:   squeue -j {}", record.job);
             println!("  logs:    {out}/slurm/{}_<task>.log", record.job);
-            println!(
-                "  cancel:  scancel {}  (running trials checkpoint first: scancel --signal=USR1 --batch {})",
-                record.job, record.job
-            );
+            println!("  cancel:  scancel {}  (each worker checkpoints its trial first)", record.job);
             ExitCode::SUCCESS
         }
         Err(error) => {

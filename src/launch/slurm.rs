@@ -2,11 +2,14 @@
 //! on a shared results folder) and hands it to `sbatch`; `sprs status` asks `scontrol` how the
 //! array's tasks are doing.
 //!
-//! Preemption and time limits: the array is submitted with `--signal=B:USR1@GRACE` and
-//! `--requeue`. Slurm signals the batch shell, which passes the signal to `sprs run`; the worker
-//! checkpoints its trial, releases it and exits with [`crate::sweep::REQUEUE`]; the script then
-//! requeues its own task (`scontrol requeue JOB_TASK`) up to `--max-requeues` times. A requeued
-//! task is a new worker: it takes the longest trial no one holds, the checkpointed one among them.
+//! Time limits and preemption: the array is submitted with `--signal=B:USR1@GRACE` and
+//! `--requeue`. Before a task's time limit Slurm sends USR1 to the batch shell, which passes it to
+//! `sprs run`; the worker checkpoints its trial, releases it and exits with
+//! [`crate::sweep::REQUEUE`]; the script then requeues its own task (`scontrol requeue JOB_TASK`)
+//! up to `--max-requeues` times. A preemption (SIGTERM, then Slurm's own requeue of a
+//! `--requeue` job) and `scancel` (SIGTERM) also checkpoint at once, but the script does not
+//! requeue after them: a cancelled job stays cancelled. A requeued task is a new worker: it takes
+//! the longest trial no one holds, the checkpointed one among them.
 
 use std::fmt::Write as _;
 use std::io;
@@ -167,9 +170,10 @@ restarts=${{SLURM_RESTART_COUNT:-0}}
 task="${{SLURM_ARRAY_JOB_ID:-${{SLURM_JOB_ID:-local}}}}_${{SLURM_ARRAY_TASK_ID:-0}}"
 echo "sprs worker $task on $(hostname), start $((restarts + 1)), $(date -u +%FT%TZ)"
 
-# Slurm signals this shell (B:USR1) before the time limit or a preemption. Bash runs a trap only
-# once its foreground command ends, so sprs runs in the background and the trap passes the
-# signal on: sprs checkpoints its trial and exits {requeue}.
+# Slurm signals this shell (B:USR1) before the time limit; scancel and a preemption send TERM.
+# Bash runs a trap only once its foreground command ends, so sprs runs in the background and the
+# trap passes the signal on: sprs checkpoints its trial and exits, {requeue} after USR1 (requeue
+# this task), 143 after TERM (stay stopped).
 {command} &
 child=$!
 signalled=0

@@ -22,8 +22,8 @@ impl Stop {
         Stop::default()
     }
 
-    /// A stop that SIGINT, SIGTERM and SIGUSR1 request (Ctrl-C, `scancel`, and the signal Slurm
-    /// sends before a time limit or a preemption). A second SIGINT ends the process at once
+    /// A stop that SIGINT, SIGTERM and SIGUSR1 request (Ctrl-C; `scancel` or a preemption; the
+    /// signal Slurm sends before a time limit). A second SIGINT ends the process at once
     /// (exit 130), for a user who does not want to wait for the step to end.
     pub fn on_signals() -> io::Result<Stop> {
         let stop = Stop::new();
@@ -50,15 +50,18 @@ impl Stop {
         }
     }
 
-    /// The exit code of a process stopped this way: 130 after Ctrl-C (as shells report SIGINT),
-    /// [`REQUEUE`] after SIGTERM or SIGUSR1, which a Slurm job script reads as "requeue me".
+    /// The exit code of a process stopped this way: [`REQUEUE`] after SIGUSR1, the signal Slurm
+    /// sends before a time limit (`--signal`), which the job script reads as "requeue me"; 128 +
+    /// the signal after SIGINT (130, Ctrl-C) and SIGTERM (143, `scancel`, or a preemption that
+    /// Slurm requeues itself), as shells report them, so that cancelling a job does not bring it
+    /// back.
     pub fn exit_code(&self) -> Option<u8> {
-        self.requested().map(|signal| if signal == SIGINT { 130 } else { REQUEUE })
+        self.requested().map(|signal| if signal == SIGUSR1 { REQUEUE } else { (128 + signal.clamp(0, 127)) as u8 })
     }
 }
 
-/// The exit code of a run stopped by SIGTERM or SIGUSR1 with its trials checkpointed (75,
-/// `EX_TEMPFAIL`: try again later).
+/// The exit code of a run stopped by SIGUSR1 with its trials checkpointed (75, `EX_TEMPFAIL`:
+/// try again later).
 pub const REQUEUE: u8 = 75;
 
 /// The name of a signal a stop can come from.

@@ -365,7 +365,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 sbatch_args,
                 max_requeues,
                 signal_grace,
-                ..submit::submission(PathBuf::new())
+                ..submit::submission()
             };
             let options = submit::Options { out: out.as_deref(), workers, check: &check, dry_run };
             submit::run(&file, options, submission, std::io::stderr().is_terminal())

@@ -83,10 +83,11 @@ pub fn run(path: &Path, options: Options, mut submission: Submission, color: boo
     }
 }
 
-/// Defaults for the fields `run` fills in.
-pub fn submission(program: PathBuf) -> Submission {
+/// A submission with Slurm's defaults; `run` fills in the program, the file, the folder and the
+/// workers.
+pub fn submission() -> Submission {
     Submission {
-        program,
+        program: PathBuf::new(),
         file: PathBuf::new(),
         out: PathBuf::new(),
         workers: 1,

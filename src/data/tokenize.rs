@@ -147,15 +147,9 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// The manifest beside a token file (`FILE.json`), if there is one.
+    /// Where the manifest of a token file is (`FILE.json`).
     pub fn path(tokens: &Path) -> PathBuf {
         with_suffix(tokens, ".json")
-    }
-
-    /// Reads the manifest of `tokens`, if it has one.
-    pub fn read(tokens: &Path) -> Option<Manifest> {
-        let text = files::read_to_string(&Manifest::path(tokens), files::MAX_JSON_BYTES).ok()?;
-        serde_json::from_str(&text).ok()
     }
 }
 
@@ -398,7 +392,7 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
         let mut hashing = Hashing { inner: file, hasher: Sha256::new(), bytes: consumed.clone() };
         {
             let documents: Documents = match format {
-                Format::Parquet => parquet_documents(path, &options.field)?,
+                Format::Parquet => super::parquet::documents(path, &options.field)?,
                 Format::Text | Format::JsonLines => {
                     let reader: Box<dyn Read> = match compression {
                         Compression::None => Box::new(&mut hashing),
@@ -604,9 +598,4 @@ fn kind(value: &serde_json::Value) -> &'static str {
         serde_json::Value::Array(_) => "an array",
         serde_json::Value::Object(_) => "an object",
     }
-}
-
-/// A Parquet file's string column `field`, row group by row group.
-fn parquet_documents<'a>(path: &Path, field: &str) -> Result<Documents<'a>, TokenizeError> {
-    super::parquet::documents(path, field)
 }

@@ -202,3 +202,40 @@ fn a_bpe_tokenizer_is_trained_on_the_text_and_sets_the_vocabulary() {
     assert!((losses[0] - 320f64.ln()).abs() < 0.3, "a uniform guess over 320 tokens: {}", losses[0]);
     assert!(losses[losses.len() - 1] < losses[0] - 1.5, "{losses:?}");
 }
+
+/// A trial is a function of its configuration, not of the cores it gets: `sprs run --jobs`
+/// divides the cores between trials, and the fused kernels and the parallel matrix products
+/// split their work in the same fixed chunks whatever the number of threads. The model is wide
+/// enough (context 64 x batch 16 rows of width 192) for flex's matrix products to go parallel.
+#[test]
+fn a_trial_is_the_same_on_one_thread_and_on_two() {
+    let planned = planned(&format!(
+        "{TINY}train t {{ data = markov {{ context = 64, source.tokens = 50k, source.vocab = 64 }}, model = llama {{ width = 192, depth = 1, heads = 2, mlp = 384 }}, batch = 16, budget = 12 steps, prune = journey {{ sparsity = 50%, start = 2 steps, end = 8 steps, every = 2 steps }} }}\n"
+    ));
+    let tokens = Tokens::load(&planned.config.data, &Access::default(), None).unwrap();
+    // The losses, and the weights at the end, bit for bit.
+    let on = |threads| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut trainer = Trainer::new(&planned, &tokens, &sprs::train::backend::cpu()).unwrap();
+            let losses: Vec<u64> = (0..planned.steps).map(|step| trainer.step(step).unwrap().loss.to_bits()).collect();
+            (losses, weights(trainer.model()))
+        })
+    };
+    let (one, two) = (on(1), on(2));
+    assert_eq!(one.0, two.0, "losses");
+    assert!(one.1 == two.1, "the weights differ");
+}
+
+/// Every weight of `model`, as bits.
+fn weights(model: &sprs::train::model::Decoder) -> Vec<u32> {
+    struct Collect(Vec<u32>);
+    impl burn::module::ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<burn::tensor::Tensor<D>>) {
+            self.0.extend(param.val().into_data().iter::<f32>().map(f32::to_bits));
+        }
+    }
+    let mut collect = Collect(Vec::new());
+    burn::module::Module::visit(model, &mut collect);
+    collect.0
+}

@@ -226,15 +226,19 @@ impl Progress for Bars {
                 }
                 // The trial's speed as its `speed.json` has it (the report shows the same).
                 let store = Store { root: self.root.clone() };
-                let rate = store.speed(&trial.id).map(|speed| speed.tokens_per_second);
+                let speed = store.speed(&trial.id).filter(|speed| speed.tokens_per_second > 0.0);
                 match outcome {
                     Outcome::Trained { result, seconds } => self.say(format!(
                         "{}: loss {:.4}, N_avg {}, {seconds:.1}s{}",
                         trial.name,
                         result.l.unwrap_or(f64::NAN),
                         sprs::plan::si(result.n_avg),
-                        rate.filter(|r| *r > 0.0)
-                            .map(|r| format!(", {} tokens/s", sprs::plan::si(r)))
+                        speed
+                            .map(|s| format!(
+                                ", {} tokens/s{}",
+                                sprs::plan::si(s.tokens_per_second),
+                                s.mfu.map(|mfu| format!(" ({:.1}% MFU)", mfu * 100.0)).unwrap_or_default()
+                            ))
                             .unwrap_or_default()
                     )),
                     Outcome::Failed(error) => self.say(format!("{}: failed: {error}", trial.name)),

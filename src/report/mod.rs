@@ -74,9 +74,8 @@ pub fn write(
     Ok(path)
 }
 
-/// Trials as a Markdown table.
 /// Trials as a Markdown table; the last column is the speed of the process that last trained
-/// each (its `speed.json`), the one column that differs between reruns.
+/// each (its `speed.json`, with its MFU on a GPU), the one column that differs between reruns.
 fn trial_table(rows: &[&Row], store: &Store) -> String {
     let mut md = String::from("| trial | N | N_avg | S | D | C | L | tokens/s |\n|---|--:|--:|--:|--:|--:|--:|--:|\n");
     for row in rows {
@@ -94,7 +93,10 @@ fn trial_table(rows: &[&Row], store: &Store) -> String {
             r.s * 100.0,
             si(r.d as f64),
             r.c,
-            store.speed(&r.id).map_or_else(String::new, |speed| si(speed.tokens_per_second))
+            store.speed(&r.id).map_or_else(String::new, |speed| match speed.mfu {
+                Some(mfu) => format!("{} ({:.0}% MFU)", si(speed.tokens_per_second), mfu * 100.0),
+                None => si(speed.tokens_per_second),
+            })
         );
     }
     md

@@ -292,8 +292,25 @@ pub struct Speed {
     /// Achieved training FLOP/s: per token, 6 x the non-zero prunable parameters of its step + 12
     /// x depth x width x context for attention, PaLM's count (Chowdhery et al. 2022, appendix B).
     pub flops_per_second: f64,
+    /// On a GPU the table knows: the card, its peak FP32 FLOP/s and the datasheet it comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<GpuPeak>,
+    /// Model FLOP utilisation: `flops_per_second` over the GPU's peak.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfu: Option<f64>,
     /// When it was written, in seconds since the Unix epoch.
     pub updated: u64,
+}
+
+/// A GPU and the peak that its MFU is measured against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuPeak {
+    /// The card, as `nvidia-smi` names it.
+    pub name: String,
+    /// Its dense FP32 FLOP/s.
+    pub peak_flops_per_second: f64,
+    /// Where the peak comes from.
+    pub source: String,
 }
 
 /// Who claimed a trial, written beside its lock (`claim.json`).

@@ -3,7 +3,9 @@
 
 pub mod backend;
 pub mod checkpoint;
+pub mod kernels;
 pub(crate) mod masks;
 pub mod model;
+pub mod peaks;
 pub mod run;
 pub mod trainer;

@@ -5,14 +5,14 @@
 //! `[batch, heads, seq, head_dim]` attention tensors.
 
 use burn::module::{Module, Param};
-use burn::nn::attention::generate_autoregressive_mask;
 use burn::nn::{
     Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig,
     RotaryEncoding, RotaryEncodingConfig,
 };
-use burn::tensor::activation::{gelu, silu, softmax};
+use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Int, Tensor};
 
+use super::kernels;
 use crate::config::{Arch, ModelConfig, Target};
 
 /// Standard deviation of the normal initialisation of every matrix and embedding (GPT-2's).
@@ -45,7 +45,7 @@ impl Norm {
     /// `[batch, seq, width]` to the same.
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         match self {
-            Norm::Rms(norm) => norm.forward(x),
+            Norm::Rms(norm) => kernels::rms_norm(norm, x),
             Norm::Layer(norm) => norm.forward(x),
         }
     }
@@ -91,15 +91,11 @@ impl Attention {
         let (mut q, mut k) = (split(self.q.forward(x.clone())), split(self.k.forward(x.clone())));
         let v = split(self.v.forward(x));
         if let Some(rope) = &self.rope {
-            q = rope.forward(q);
-            k = rope.forward(k);
+            q = kernels::rope(rope, q);
+            k = kernels::rope(rope, k);
         }
         // [batch, heads, seq, seq]
-        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((head_dim as f64).sqrt());
-        let mask = generate_autoregressive_mask(batch, seq, &scores.device())
-            .unsqueeze_dim::<4>(1)
-            .expand([batch, self.heads, seq, seq]);
-        let weights = softmax(scores.mask_fill(mask, f32::NEG_INFINITY), 3);
+        let weights = kernels::causal_softmax(q.matmul(k.swap_dims(2, 3)), head_dim);
         let out = weights.matmul(v).swap_dims(1, 2).reshape([batch, seq, width]);
         self.o.forward(out)
     }
@@ -129,7 +125,7 @@ impl Mlp {
     /// `[batch, seq, width]` to the same.
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let hidden = match &self.gate {
-            Some(gate) => silu(gate.forward(x.clone())) * self.up.forward(x),
+            Some(gate) => kernels::swiglu(gate.forward(x.clone()), self.up.forward(x)),
             None => gelu(self.up.forward(x)),
         };
         self.down.forward(hidden)
@@ -274,11 +270,12 @@ impl Decoder {
         match &self.head {
             Some(head) => head.forward(x),
             None => {
-                // Tied: logits = x @ embedding^T, [batch, seq, width] x [width, vocab].
+                // Tied: logits = x @ embedding^T, as [batch * seq, width] x [width, vocab] (one
+                // matrix product, rather than the embedding expanded over the batch).
                 let [_, _, width] = x.dims();
-                let weight =
-                    self.embedding.weight.val().transpose().reshape([1, width, self.embedding.weight.dims()[0]]);
-                x.matmul(weight.expand([batch, width, self.embedding.weight.dims()[0]]))
+                let vocab = self.embedding.weight.dims()[0];
+                let logits = x.reshape([batch * seq, width]).matmul(self.embedding.weight.val().transpose());
+                logits.reshape([batch, seq, vocab])
             }
         }
     }

@@ -11,7 +11,7 @@ use crate::access::Access;
 use crate::config::Interval;
 use crate::data::tokens::{eval_windows, Tokens};
 use crate::plan::PlannedTrial;
-use crate::store::{files, write_atomic, Speed, Status, Store, TrialResult};
+use crate::store::{files, write_atomic, GpuPeak, Speed, Status, Store, TrialResult};
 
 /// One line of `metrics.jsonl`.
 #[derive(Debug, Serialize)]
@@ -219,6 +219,8 @@ struct SpeedMeter {
     written: Instant,
     /// Training FLOPs of the steps taken here, each with its own non-zero count.
     flops: f64,
+    /// The GPU's peak, for the MFU.
+    gpu: Option<GpuPeak>,
 }
 
 impl SpeedMeter {
@@ -240,6 +242,11 @@ impl SpeedMeter {
             window: (now, first_step),
             written: now,
             flops: 0.0,
+            gpu: super::peaks::of(device).map(|peak| GpuPeak {
+                name: peak.name,
+                peak_flops_per_second: peak.flops_per_second,
+                source: peak.source.to_string(),
+            }),
         }
     }
 
@@ -265,6 +272,8 @@ impl SpeedMeter {
             tokens_per_second,
             recent_tokens_per_second: recent,
             flops_per_second: self.flops / seconds,
+            mfu: self.gpu.as_ref().map(|gpu| self.flops / seconds / gpu.peak_flops_per_second),
+            gpu: self.gpu.clone(),
             updated: crate::store::unix_now(),
         })
     }

@@ -6,13 +6,13 @@
 //! moments or weight decay would do to them.
 
 use burn::module::{Module, ModuleVisitor, Param, ParamGroup};
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::checkpoint::{Checkpoint, Header};
+use super::kernels;
 use super::masks::Masks;
 use super::model::Decoder;
 use crate::config::{Decay, Interval, TrialConfig};
@@ -366,7 +366,7 @@ impl<'a> Trainer<'a> {
     fn loss(&self, model: &Decoder, inputs: Tensor<2, Int>, targets: Tensor<1, Int>) -> Tensor<1> {
         let logits = model.forward(inputs);
         let [batch, seq, vocab] = logits.dims();
-        CrossEntropyLossConfig::new().init(&logits.device()).forward(logits.reshape([batch * seq, vocab]), targets)
+        kernels::cross_entropy(logits.reshape([batch * seq, vocab]), targets)
     }
 }
 

@@ -1,0 +1,277 @@
+//! The fused kernels as a Burn backend extension for flex: forward on `Flex`, and on
+//! `Autodiff<Flex>` the same forward recorded with a hand-written backward pass ([`rows`] has the
+//! arithmetic of both).
+
+use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::Autodiff;
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::{FloatTensor, IntTensor};
+use burn::backend::{backend_extension, Backend, DType, Dispatch, Flex};
+use burn::tensor::{Int, Shape, Tensor, TensorData};
+
+use super::rows;
+
+/// The fused operations, on flex and on flex under autodiff.
+#[backend_extension(Flex, Autodiff)]
+pub trait Kernels: Backend {
+    /// See [`super::causal_softmax`]; `scale` multiplies the scores.
+    fn causal_softmax(scores: FloatTensor<Self>, scale: f32) -> FloatTensor<Self>;
+    /// See [`super::cross_entropy`].
+    fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self>;
+    /// See [`super::swiglu`].
+    fn swiglu(gate: FloatTensor<Self>, up: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// See [`super::rms_norm`].
+    fn rms_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, eps: f32) -> FloatTensor<Self>;
+    /// See [`super::rope`]; `freqs` is `RotaryEncoding::freq_complex`.
+    fn rope(x: FloatTensor<Self>, freqs: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+pub(super) fn causal_softmax(scores: Tensor<4>, scale: f32) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as Kernels>::causal_softmax(scores.into_dispatch(), scale))
+}
+
+pub(super) fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+    Tensor::from_dispatch(<Dispatch as Kernels>::cross_entropy(logits.into_dispatch(), targets.into_dispatch()))
+}
+
+pub(super) fn swiglu(gate: Tensor<3>, up: Tensor<3>) -> Tensor<3> {
+    Tensor::from_dispatch(<Dispatch as Kernels>::swiglu(gate.into_dispatch(), up.into_dispatch()))
+}
+
+pub(super) fn rms_norm(x: Tensor<3>, gamma: Tensor<1>, eps: f32) -> Tensor<3> {
+    Tensor::from_dispatch(<Dispatch as Kernels>::rms_norm(x.into_dispatch(), gamma.into_dispatch(), eps))
+}
+
+pub(super) fn rope(x: Tensor<4>, freqs: Tensor<3>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as Kernels>::rope(x.into_dispatch(), freqs.into_dispatch()))
+}
+
+/// A tensor's values in row-major order (a view when it is already contiguous).
+fn values(tensor: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    assert_eq!(tensor.dtype(), DType::F32, "the fused kernels take f32 tensors");
+    match tensor.as_slice::<f32>() {
+        Some(values) => values.into(),
+        None => tensor.to_contiguous().as_slice::<f32>().expect("a contiguous f32 tensor").to_vec().into(),
+    }
+}
+
+fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+fn dims(tensor: &FlexTensor) -> Vec<usize> {
+    tensor.layout().shape().to_vec()
+}
+
+/// Target ids as indices below `vocab`.
+fn indices(targets: &FlexTensor, vocab: usize) -> Vec<usize> {
+    let data = targets.clone().into_data();
+    let ids: Vec<i64> = match targets.dtype() {
+        DType::I64 => data.try_to_vec::<i64>().expect("i64 ids"),
+        DType::I32 => data.try_to_vec::<i32>().expect("i32 ids").into_iter().map(i64::from).collect(),
+        other => panic!("cross-entropy targets must be integer ids, found {other:?}"),
+    };
+    ids.into_iter()
+        .map(|id| usize::try_from(id).ok().filter(|&id| id < vocab).expect("target ids are below the vocabulary"))
+        .collect()
+}
+
+/// `[.., seq, seq]` scores: the rows and `seq`.
+fn square_tail(scores: &FlexTensor) -> usize {
+    let dims = dims(scores);
+    let seq = dims[dims.len() - 1];
+    assert_eq!(dims[dims.len() - 2], seq, "causal attention scores are square over the sequence");
+    seq
+}
+
+fn cross_entropy_parts(logits: &FlexTensor, targets: &FlexTensor) -> (f32, Vec<f32>, Vec<usize>) {
+    let vocab = *dims(logits).last().expect("[rows, vocab] logits");
+    let targets = indices(targets, vocab);
+    let (loss, lse) = rows::cross_entropy(&values(logits), vocab, &targets);
+    (loss, lse, targets)
+}
+
+impl Kernels for Flex {
+    fn causal_softmax(scores: FlexTensor, scale: f32) -> FlexTensor {
+        let seq = square_tail(&scores);
+        tensor(rows::causal_softmax(&values(&scores), seq, scale), scores.layout().shape().clone())
+    }
+
+    fn cross_entropy(logits: FlexTensor, targets: FlexTensor) -> FlexTensor {
+        let (loss, _, _) = cross_entropy_parts(&logits, &targets);
+        tensor(vec![loss], Shape::new([1]))
+    }
+
+    fn swiglu(gate: FlexTensor, up: FlexTensor) -> FlexTensor {
+        assert_eq!(dims(&gate), dims(&up), "swiglu's gate and up have one shape");
+        tensor(rows::swiglu(&values(&gate), &values(&up)), gate.layout().shape().clone())
+    }
+
+    fn rms_norm(x: FlexTensor, gamma: FlexTensor, eps: f32) -> FlexTensor {
+        assert_eq!(dims(&x).last(), dims(&gamma).last(), "rms_norm's gamma spans the last axis");
+        tensor(rows::rms_norm(&values(&x), &values(&gamma), eps), x.layout().shape().clone())
+    }
+
+    fn rope(x: FlexTensor, freqs: FlexTensor) -> FlexTensor {
+        let (shape, table) = (dims(&x), dims(&freqs));
+        let (seq, head_dim) = (shape[shape.len() - 2], shape[shape.len() - 1]);
+        assert!(table[0] >= seq && table[1] == head_dim && table[2] == 2, "a rotary table for this sequence");
+        tensor(rows::rope(&values(&x), &values(&freqs), seq, head_dim, false), x.layout().shape().clone())
+    }
+}
+
+/// The scores' gradient from the softmax's output.
+#[derive(Debug)]
+struct CausalSoftmaxBackward;
+
+impl Backward<Flex, 1> for CausalSoftmaxBackward {
+    type State = (FlexTensor, f32);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (weights, scale) = ops.state;
+        if let [Some(parent)] = ops.parents {
+            let seq = square_tail(&weights);
+            let d = rows::causal_softmax_backward(&values(&weights), &values(&grad), seq, scale);
+            grads.register::<Flex>(parent.id, tensor(d, weights.layout().shape().clone()));
+        }
+    }
+}
+
+/// The logits' gradient from the logits and their log-sum-exps.
+#[derive(Debug)]
+struct CrossEntropyBackward;
+
+impl Backward<Flex, 1> for CrossEntropyBackward {
+    type State = (FlexTensor, Vec<f32>, Vec<usize>);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = values(&grads.consume::<Flex>(&ops.node))[0];
+        let (logits, lse, targets) = ops.state;
+        if let [Some(parent)] = ops.parents {
+            let vocab = *dims(&logits).last().expect("[rows, vocab] logits");
+            let d = rows::cross_entropy_backward(&values(&logits), vocab, &targets, &lse, grad);
+            grads.register::<Flex>(parent.id, tensor(d, logits.layout().shape().clone()));
+        }
+    }
+}
+
+/// The gate's and up's gradients from both inputs.
+#[derive(Debug)]
+struct SwigluBackward;
+
+impl Backward<Flex, 2> for SwigluBackward {
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (gate, up) = ops.state;
+        let (d_gate, d_up) = rows::swiglu_backward(&values(&gate), &values(&up), &values(&grad));
+        let [gate_node, up_node] = ops.parents;
+        let shape = gate.layout().shape().clone();
+        if let Some(node) = gate_node {
+            grads.register::<Flex>(node.id, tensor(d_gate, shape.clone()));
+        }
+        if let Some(node) = up_node {
+            grads.register::<Flex>(node.id, tensor(d_up, shape));
+        }
+    }
+}
+
+/// The input's and gamma's gradients from both.
+#[derive(Debug)]
+struct RmsNormBackward;
+
+impl Backward<Flex, 2> for RmsNormBackward {
+    type State = (FlexTensor, FlexTensor, f32);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, gamma, eps) = ops.state;
+        let (dx, d_gamma) = rows::rms_norm_backward(&values(&x), &values(&gamma), eps, &values(&grad));
+        let [x_node, gamma_node] = ops.parents;
+        if let Some(node) = x_node {
+            grads.register::<Flex>(node.id, tensor(dx, x.layout().shape().clone()));
+        }
+        if let Some(node) = gamma_node {
+            grads.register::<Flex>(node.id, tensor(d_gamma, gamma.layout().shape().clone()));
+        }
+    }
+}
+
+/// The input's gradient: the rotation transposed. The table is a constant.
+#[derive(Debug)]
+struct RopeBackward;
+
+impl Backward<Flex, 1> for RopeBackward {
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let freqs = ops.state;
+        if let [Some(parent)] = ops.parents {
+            let shape = dims(&grad);
+            let (seq, head_dim) = (shape[shape.len() - 2], shape[shape.len() - 1]);
+            let d = rows::rope(&values(&grad), &values(&freqs), seq, head_dim, true);
+            grads.register::<Flex>(parent.id, tensor(d, grad.layout().shape().clone()));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
+    fn causal_softmax(scores: FloatTensor<Self>, scale: f32) -> FloatTensor<Self> {
+        match CausalSoftmaxBackward.prepare::<C>([scores.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let weights = Flex::causal_softmax(scores.into_primitive(), scale);
+                prep.finish((weights.clone(), scale), weights)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::causal_softmax(scores.into_primitive(), scale)),
+        }
+    }
+
+    fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
+        match CrossEntropyBackward.prepare::<C>([logits.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let logits = logits.into_primitive();
+                let (loss, lse, targets) = cross_entropy_parts(&logits, &targets);
+                prep.finish((logits, lse, targets), tensor(vec![loss], Shape::new([1])))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::cross_entropy(logits.into_primitive(), targets)),
+        }
+    }
+
+    fn swiglu(gate: FloatTensor<Self>, up: FloatTensor<Self>) -> FloatTensor<Self> {
+        match SwigluBackward.prepare::<C>([gate.node(), up.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (gate, up) = (gate.into_primitive(), up.into_primitive());
+                let out = Flex::swiglu(gate.clone(), up.clone());
+                prep.finish((gate, up), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::swiglu(gate.into_primitive(), up.into_primitive())),
+        }
+    }
+
+    fn rms_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, eps: f32) -> FloatTensor<Self> {
+        match RmsNormBackward.prepare::<C>([x.node(), gamma.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (x, gamma) = (x.into_primitive(), gamma.into_primitive());
+                let out = Flex::rms_norm(x.clone(), gamma.clone(), eps);
+                prep.finish((x, gamma, eps), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::rms_norm(x.into_primitive(), gamma.into_primitive(), eps)),
+        }
+    }
+
+    fn rope(x: FloatTensor<Self>, freqs: FloatTensor<Self>) -> FloatTensor<Self> {
+        let freqs = freqs.into_primitive();
+        match RopeBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let out = Flex::rope(x.into_primitive(), freqs.clone());
+                prep.finish(freqs, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::rope(x.into_primitive(), freqs)),
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The fused kernels against Burn's composed ops on the same flex device: values and gradients.
+
+use burn::module::Param;
+use burn::nn::{RmsNormConfig, RotaryEncodingConfig};
+use burn::tensor::{Device, Distribution, Int, Tensor};
+
+use super::*;
+
+fn device() -> Device {
+    crate::train::backend::cpu().autodiff()
+}
+
+fn random<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
+    device.seed(7);
+    Tensor::random(shape, Distribution::Normal(0.0, 2.0), device)
+}
+
+fn assert_close<const D: usize>(what: &str, fused: Tensor<D>, composed: Tensor<D>, tolerance: f32) {
+    assert_eq!(fused.dims(), composed.dims(), "{what}: shapes");
+    let (a, b) = (fused.into_data().try_to_vec::<f32>().unwrap(), composed.into_data().try_to_vec::<f32>().unwrap());
+    let scale = b.iter().fold(0.0f32, |m, x| m.max(x.abs())).max(1e-6);
+    let worst = a.iter().zip(&b).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(worst <= tolerance * scale, "{what}: worst difference {worst} against values up to {scale}");
+}
+
+/// Runs `f` on both paths from the same inputs, with an arbitrary weighting of the output as
+/// the loss, and compares the outputs and the gradients of every input.
+fn check<const D: usize, const O: usize>(
+    what: &str,
+    inputs: Vec<Tensor<D>>,
+    f: impl Fn(Path, Vec<Tensor<D>>) -> Tensor<O>,
+) {
+    let run = |path| {
+        let inputs: Vec<Tensor<D>> = inputs.iter().map(|t| t.clone().detach().require_grad()).collect();
+        let out = f(path, inputs.clone());
+        let weights = random::<O>(out.dims(), &out.device());
+        let grads = (out.clone() * weights).sum().backward();
+        let grads: Vec<Tensor<D>> = inputs.iter().map(|t| t.grad(&grads).expect("a gradient")).collect();
+        (out, grads)
+    };
+    let (fused, fused_grads) = run(Path::Fused);
+    let (composed, composed_grads) = run(Path::Composed);
+    assert_close(what, fused, composed, 1e-5);
+    for (i, (a, b)) in fused_grads.into_iter().zip(composed_grads).enumerate() {
+        assert_close(&format!("{what}: gradient of input {i}"), a, b, 1e-5);
+    }
+}
+
+#[test]
+fn the_tensors_on_flex_take_the_fused_path() {
+    let x = random([2, 3], &device());
+    assert_eq!(Path::of(&x), Path::Fused);
+    assert_eq!(Path::of(&x.inner()), Path::Fused);
+}
+
+#[test]
+fn causal_softmax_matches_the_masked_softmax() {
+    let device = device();
+    check("causal softmax", vec![random([2, 3, 7, 7], &device)], |path, x| causal_softmax_by(path, x[0].clone(), 16));
+    // Rows over several parallel tasks, whose boundaries fall inside a [seq, seq] block.
+    check("causal softmax", vec![random([3, 4, 100, 100], &device)], |path, x| {
+        causal_softmax_by(path, x[0].clone(), 16)
+    });
+}
+
+#[test]
+fn swiglu_matches_silu_times_up() {
+    let device = device();
+    check("swiglu", vec![random([2, 300, 33], &device), random([2, 300, 33], &device)], |path, x| {
+        swiglu_by(path, x[0].clone(), x[1].clone())
+    });
+}
+
+#[test]
+fn rope_matches_burns_rotary_encoding() {
+    let device = device();
+    let encoding = RotaryEncodingConfig::new(16, 8).init(&device);
+    check("rope", vec![random([2, 3, 11, 8], &device)], |path, x| rope_by(path, &encoding, x[0].clone()));
+    let encoding = RotaryEncodingConfig::new(64, 32).init(&device);
+    check("rope", vec![random([4, 4, 64, 32], &device)], |path, x| rope_by(path, &encoding, x[0].clone()));
+}
+
+#[test]
+fn rms_norm_matches_burns_and_trains_its_gain() {
+    let device = device();
+    let mut norm = RmsNormConfig::new(24).init(&device);
+    // A gain away from one, so that its gradient and its use both show.
+    norm.gamma = Param::from_tensor(random([24], &device).require_grad());
+    check("rms norm", vec![random([10, 200, 24], &device)], |path, x| rms_norm_by(path, &norm, x[0].clone()));
+    let gain = |path| {
+        let out = rms_norm_by(path, &norm, random([3, 4, 24], &device));
+        let grads = (out.clone() * out).sum().backward();
+        norm.gamma.val().grad(&grads).expect("gamma's gradient")
+    };
+    assert_close("rms norm: gradient of gamma", gain(Path::Fused), gain(Path::Composed), 1e-5);
+}
+
+#[test]
+fn cross_entropy_matches_burns_loss_and_its_gradient() {
+    let device = device();
+    let targets = Tensor::<1, Int>::from_ints([3, 0, 9, 9, 1, 4], &device);
+    check("cross-entropy", vec![random([6, 10], &device)], |path, x| {
+        cross_entropy_by(path, x[0].clone(), targets.clone())
+    });
+    let targets = Tensor::<1, Int>::from_ints(&*(0..4000).map(|i| (i * 7) % 10).collect::<Vec<i32>>(), &device);
+    check("cross-entropy", vec![random([4000, 10], &device)], |path, x| {
+        cross_entropy_by(path, x[0].clone(), targets.clone())
+    });
+}
+
+/// Without autodiff (evaluation) the forward passes are the same.
+#[test]
+fn the_forward_passes_hold_without_autodiff() {
+    let device = crate::train::backend::cpu();
+    let x = random([2, 2, 5, 5], &device);
+    assert_close(
+        "causal softmax",
+        causal_softmax_by(Path::Fused, x.clone(), 4),
+        causal_softmax_by(Path::Composed, x, 4),
+        1e-6,
+    );
+    let logits = random([4, 6], &device);
+    let targets = Tensor::<1, Int>::from_ints([5, 0, 2, 1], &device);
+    assert_close(
+        "cross-entropy",
+        cross_entropy_by(Path::Fused, logits.clone(), targets.clone()),
+        cross_entropy_by(Path::Composed, logits, targets),
+        1e-6,
+    );
+}

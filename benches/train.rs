@@ -4,7 +4,7 @@
 //!
 //! Two LLaMA decoders (RMSNorm, SwiGLU, rotary positions, untied head, vocabulary 256), context
 //! 128, batch 16, trained with AdamW and global gradient clipping: 918,656 parameters (width 128,
-//! 4 layers, 4 heads, feed-forward 384) and 3,342,336 (width 256, 4 layers, 4 heads,
+//! 4 layers, 4 heads, feed-forward 384) and 3,541,248 (width 256, 4 layers, 4 heads,
 //! feed-forward 768). `benches/reference_train.py` trains the same models the same way in PyTorch
 //! eager mode on as many threads as this machine has cores; the python that runs it is
 //! `$SPRS_TORCH_PYTHON`, else `.venv-torch/bin/python` (from `scripts/setup_libtorch.sh`), else

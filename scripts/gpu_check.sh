@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU readiness: builds sprs with LibTorch, trains the tiny trial and a 162M-shaped trial (the
-# paper's llama_162m on synthetic tokens, vocabulary 32,000, context 1,024, batch 16) for 200
+# paper's llama_162m on synthetic tokens, vocabulary 32,000, context 1,024, batch 8) for 300
 # steps on cuda:0, and prints each one's tokens/s, MFU and final loss from its speed.json and
 # result.json. Meant for a fresh GPU machine with the PyPI torch wheel: about 10 minutes, most
 # of them the LibTorch download and the build.
@@ -25,12 +25,12 @@ sprs 0.1
 use std::models::llama_162m
 use std::data::markov
 
-/// The paper's 162M model on synthetic tokens, for 200 steps: throughput, not a result.
+/// The paper's 162M model on synthetic tokens, for 300 steps: throughput, not a result.
 train llama_162m_shape {
     data   = markov { context = 1024, source.tokens = 4M, source.vocab = 32000 }
     model  = llama_162m
-    batch  = 16
-    budget = 200 steps
+    batch  = 8
+    budget = 300 steps
     eval   = { every = 50%, tokens = 64k }
 }
 EOF

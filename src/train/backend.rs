@@ -63,6 +63,7 @@ impl Backend {
         if !self.built() {
             return Err(format!("this build of sprs has no `{0}` backend; rebuild with `--features {0}`", self.name()));
         }
+        keep_freed_memory();
         match (self, target) {
             #[cfg(feature = "flex")]
             (Backend::Flex, Target::Cpu) => Ok(Device::flex()),
@@ -199,6 +200,26 @@ impl FromStr for Devices {
         }
         Ok(Devices(targets))
     }
+}
+
+/// Has glibc's allocator keep the memory a training step frees, for the next step to reuse.
+///
+/// A step allocates and frees the same few hundred tensors every time. By default glibc maps
+/// every block above 128 KiB (raised as blocks are freed, up to 32 MiB) afresh and unmaps it when
+/// it is freed, and trims the top of its heap: every step then pays a page fault per 4 KiB page
+/// of its activations. Serving blocks up to 32 MiB from the heap and keeping up to 1 GiB of free
+/// heap made steps of `cargo bench --bench train` 20% faster, at the cost of that freed memory
+/// staying with the process. Other platforms' allocators are left as they are.
+fn keep_freed_memory() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: mallopt only sets allocator parameters; it is called once, before training.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        }
+    });
 }
 
 /// The default CPU device: the first backend of this build.

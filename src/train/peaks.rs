@@ -47,7 +47,9 @@ pub fn of(device: &burn::tensor::Device) -> Option<Peak> {
     by_name(&cuda_name(cuda_index(device)?)?)
 }
 
+// Burn 0.22 deprecates burn-tch in favour of CubeCL; it is still this version's GPU backend.
 #[cfg(feature = "tch")]
+#[allow(deprecated)]
 fn cuda_index(device: &burn::tensor::Device) -> Option<usize> {
     use burn::backend::libtorch::LibTorchDevice;
     use burn::backend::DispatchDevice;

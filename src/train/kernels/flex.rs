@@ -48,13 +48,20 @@ pub(super) fn rope(x: Tensor<4>, freqs: Tensor<3>) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as Kernels>::rope(x.into_dispatch(), freqs.into_dispatch()))
 }
 
-/// A tensor's values in row-major order (a view when it is already contiguous).
-fn values(tensor: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+/// The tensor in row-major order from offset 0: itself when it already is (a view after a
+/// `swap_dims` is not), else a contiguous copy.
+fn contiguous(tensor: FlexTensor) -> FlexTensor {
     assert_eq!(tensor.dtype(), DType::F32, "the fused kernels take f32 tensors");
-    match tensor.as_slice::<f32>() {
-        Some(values) => values.into(),
-        None => tensor.to_contiguous().as_slice::<f32>().expect("a contiguous f32 tensor").to_vec().into(),
+    if tensor.as_slice::<f32>().is_some() {
+        tensor
+    } else {
+        tensor.to_contiguous()
     }
+}
+
+/// The values of a tensor that [`contiguous`] returned.
+fn values(tensor: &FlexTensor) -> &[f32] {
+    tensor.as_slice::<f32>().expect("a contiguous f32 tensor")
 }
 
 fn tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
@@ -86,39 +93,44 @@ fn square_tail(scores: &FlexTensor) -> usize {
     seq
 }
 
+/// The mean loss, each row's log-sum-exp and the targets, of contiguous logits.
 fn cross_entropy_parts(logits: &FlexTensor, targets: &FlexTensor) -> (f32, Vec<f32>, Vec<usize>) {
     let vocab = *dims(logits).last().expect("[rows, vocab] logits");
     let targets = indices(targets, vocab);
-    let (loss, lse) = rows::cross_entropy(&values(logits), vocab, &targets);
+    let (loss, lse) = rows::cross_entropy(values(logits), vocab, &targets);
     (loss, lse, targets)
 }
 
 impl Kernels for Flex {
     fn causal_softmax(scores: FlexTensor, scale: f32) -> FlexTensor {
         let seq = square_tail(&scores);
-        tensor(rows::causal_softmax(&values(&scores), seq, scale), scores.layout().shape().clone())
+        let scores = contiguous(scores);
+        tensor(rows::causal_softmax(values(&scores), seq, scale), scores.layout().shape().clone())
     }
 
     fn cross_entropy(logits: FlexTensor, targets: FlexTensor) -> FlexTensor {
-        let (loss, _, _) = cross_entropy_parts(&logits, &targets);
+        let (loss, _, _) = cross_entropy_parts(&contiguous(logits), &targets);
         tensor(vec![loss], Shape::new([1]))
     }
 
     fn swiglu(gate: FlexTensor, up: FlexTensor) -> FlexTensor {
         assert_eq!(dims(&gate), dims(&up), "swiglu's gate and up have one shape");
-        tensor(rows::swiglu(&values(&gate), &values(&up)), gate.layout().shape().clone())
+        let (gate, up) = (contiguous(gate), contiguous(up));
+        tensor(rows::swiglu(values(&gate), values(&up)), gate.layout().shape().clone())
     }
 
     fn rms_norm(x: FlexTensor, gamma: FlexTensor, eps: f32) -> FlexTensor {
         assert_eq!(dims(&x).last(), dims(&gamma).last(), "rms_norm's gamma spans the last axis");
-        tensor(rows::rms_norm(&values(&x), &values(&gamma), eps), x.layout().shape().clone())
+        let (x, gamma) = (contiguous(x), contiguous(gamma));
+        tensor(rows::rms_norm(values(&x), values(&gamma), eps), x.layout().shape().clone())
     }
 
     fn rope(x: FlexTensor, freqs: FlexTensor) -> FlexTensor {
         let (shape, table) = (dims(&x), dims(&freqs));
         let (seq, head_dim) = (shape[shape.len() - 2], shape[shape.len() - 1]);
         assert!(table[0] >= seq && table[1] == head_dim && table[2] == 2, "a rotary table for this sequence");
-        tensor(rows::rope(&values(&x), &values(&freqs), seq, head_dim, false), x.layout().shape().clone())
+        let (x, freqs) = (contiguous(x), contiguous(freqs));
+        tensor(rows::rope(values(&x), values(&freqs), seq, head_dim, false), x.layout().shape().clone())
     }
 }
 
@@ -133,8 +145,8 @@ impl Backward<Flex, 1> for CausalSoftmaxBackward {
         let grad = grads.consume::<Flex>(&ops.node);
         let (weights, scale) = ops.state;
         if let [Some(parent)] = ops.parents {
-            let seq = square_tail(&weights);
-            let d = rows::causal_softmax_backward(&values(&weights), &values(&grad), seq, scale);
+            let (seq, grad) = (square_tail(&weights), contiguous(grad));
+            let d = rows::causal_softmax_backward(values(&weights), values(&grad), seq, scale);
             grads.register::<Flex>(parent.id, tensor(d, weights.layout().shape().clone()));
         }
     }
@@ -148,11 +160,11 @@ impl Backward<Flex, 1> for CrossEntropyBackward {
     type State = (FlexTensor, Vec<f32>, Vec<usize>);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = values(&grads.consume::<Flex>(&ops.node))[0];
+        let grad = values(&contiguous(grads.consume::<Flex>(&ops.node)))[0];
         let (logits, lse, targets) = ops.state;
         if let [Some(parent)] = ops.parents {
             let vocab = *dims(&logits).last().expect("[rows, vocab] logits");
-            let d = rows::cross_entropy_backward(&values(&logits), vocab, &targets, &lse, grad);
+            let d = rows::cross_entropy_backward(values(&logits), vocab, &targets, &lse, grad);
             grads.register::<Flex>(parent.id, tensor(d, logits.layout().shape().clone()));
         }
     }
@@ -166,9 +178,9 @@ impl Backward<Flex, 2> for SwigluBackward {
     type State = (FlexTensor, FlexTensor);
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<Flex>(&ops.node);
+        let grad = contiguous(grads.consume::<Flex>(&ops.node));
         let (gate, up) = ops.state;
-        let (d_gate, d_up) = rows::swiglu_backward(&values(&gate), &values(&up), &values(&grad));
+        let (d_gate, d_up) = rows::swiglu_backward(values(&gate), values(&up), values(&grad));
         let [gate_node, up_node] = ops.parents;
         let shape = gate.layout().shape().clone();
         if let Some(node) = gate_node {
@@ -188,9 +200,9 @@ impl Backward<Flex, 2> for RmsNormBackward {
     type State = (FlexTensor, FlexTensor, f32);
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<Flex>(&ops.node);
+        let grad = contiguous(grads.consume::<Flex>(&ops.node));
         let (x, gamma, eps) = ops.state;
-        let (dx, d_gamma) = rows::rms_norm_backward(&values(&x), &values(&gamma), eps, &values(&grad));
+        let (dx, d_gamma) = rows::rms_norm_backward(values(&x), values(&gamma), eps, values(&grad));
         let [x_node, gamma_node] = ops.parents;
         if let Some(node) = x_node {
             grads.register::<Flex>(node.id, tensor(dx, x.layout().shape().clone()));
@@ -209,12 +221,12 @@ impl Backward<Flex, 1> for RopeBackward {
     type State = FlexTensor;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = grads.consume::<Flex>(&ops.node);
+        let grad = contiguous(grads.consume::<Flex>(&ops.node));
         let freqs = ops.state;
         if let [Some(parent)] = ops.parents {
             let shape = dims(&grad);
             let (seq, head_dim) = (shape[shape.len() - 2], shape[shape.len() - 1]);
-            let d = rows::rope(&values(&grad), &values(&freqs), seq, head_dim, true);
+            let d = rows::rope(values(&grad), values(&freqs), seq, head_dim, true);
             grads.register::<Flex>(parent.id, tensor(d, grad.layout().shape().clone()));
         }
     }
@@ -234,7 +246,7 @@ impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
     fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
         match CrossEntropyBackward.prepare::<C>([logits.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let logits = logits.into_primitive();
+                let logits = contiguous(logits.into_primitive());
                 let (loss, lse, targets) = cross_entropy_parts(&logits, &targets);
                 prep.finish((logits, lse, targets), tensor(vec![loss], Shape::new([1])))
             }
@@ -245,7 +257,7 @@ impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
     fn swiglu(gate: FloatTensor<Self>, up: FloatTensor<Self>) -> FloatTensor<Self> {
         match SwigluBackward.prepare::<C>([gate.node(), up.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let (gate, up) = (gate.into_primitive(), up.into_primitive());
+                let (gate, up) = (contiguous(gate.into_primitive()), contiguous(up.into_primitive()));
                 let out = Flex::swiglu(gate.clone(), up.clone());
                 prep.finish((gate, up), out)
             }
@@ -256,7 +268,7 @@ impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
     fn rms_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, eps: f32) -> FloatTensor<Self> {
         match RmsNormBackward.prepare::<C>([x.node(), gamma.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let (x, gamma) = (x.into_primitive(), gamma.into_primitive());
+                let (x, gamma) = (contiguous(x.into_primitive()), contiguous(gamma.into_primitive()));
                 let out = Flex::rms_norm(x.clone(), gamma.clone(), eps);
                 prep.finish((x, gamma, eps), out)
             }
@@ -265,7 +277,7 @@ impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
     }
 
     fn rope(x: FloatTensor<Self>, freqs: FloatTensor<Self>) -> FloatTensor<Self> {
-        let freqs = freqs.into_primitive();
+        let freqs = contiguous(freqs.into_primitive());
         match RopeBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let out = Flex::rope(x.into_primitive(), freqs.clone());

@@ -16,6 +16,7 @@ pub mod data;
 pub mod diagnostic;
 pub mod escape;
 pub mod fit;
+pub mod fmt;
 pub mod launch;
 pub mod plan;
 pub mod prune;

@@ -235,3 +235,43 @@ fn submit_without_sbatch_says_so() {
     assert!(stderr.contains("error[E0801]: `sbatch` is not on the PATH") && stderr.contains("--dry-run"), "{stderr}");
     assert!(!dir.path().join("slurm/jobs.jsonl").exists());
 }
+
+#[test]
+fn fmt_rewrites_checks_and_leaves_a_broken_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let messy = dir.path().join("messy.sprs");
+    let broken = dir.path().join("broken.sprs");
+    std::fs::write(&messy, "train t {batch=16,\n seed = 1}\n").unwrap();
+    std::fs::write(&broken, "train t { batch = }\n").unwrap();
+    let (messy_arg, broken_arg) = (messy.to_str().unwrap(), broken.to_str().unwrap());
+
+    let check = sprs(&["fmt", "--check", messy_arg]);
+    assert_eq!(check.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(stdout.contains("-train t {batch=16,") && stdout.contains("+    batch = 16"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(&messy).unwrap(), "train t {batch=16,\n seed = 1}\n", "--check changes nothing");
+
+    assert_eq!(sprs(&["fmt", messy_arg]).status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&messy).unwrap(), "train t {\n    batch = 16\n    seed  = 1\n}\n");
+    assert_eq!(sprs(&["fmt", "--check", dir.path().to_str().unwrap()]).status.code(), Some(1), "the broken file");
+
+    let out = sprs(&["fmt", broken_arg]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("E0001"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&broken).unwrap(), "train t { batch = }\n");
+}
+
+#[test]
+fn fmt_formats_standard_input() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sprs"))
+        .args(["fmt", "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"let  a=[1,2]  tokens // n\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "let a = [1, 2] tokens // n\n");
+}

@@ -4,6 +4,7 @@
 mod check;
 mod explain;
 mod fit;
+mod fmt;
 mod plan;
 mod run;
 mod status;
@@ -87,6 +88,19 @@ enum Command {
         format: Format,
         #[command(flatten)]
         project: Project,
+    },
+    /// Rewrite files in canonical form (folders: every `.sprs` file in them).
+    Fmt {
+        /// The `.sprs` files or folders to format.
+        #[arg(required_unless_present = "stdin")]
+        paths: Vec<PathBuf>,
+        /// Change nothing; list the files that are not formatted, with what would change, and
+        /// exit 1 if there are any.
+        #[arg(long)]
+        check: bool,
+        /// Format standard input to standard output.
+        #[arg(long, conflicts_with = "paths")]
+        stdin: bool,
     },
     /// Show every trial: parameter counts, steps, tokens, compute and pruning breakpoints.
     Plan {
@@ -279,6 +293,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check { files, format, project } => {
             check::run(&files, &project, format, std::io::stderr().is_terminal())
         }
+        Command::Fmt { paths, check, stdin } => fmt::run(&paths, check, stdin, std::io::stderr().is_terminal()),
         Command::Plan { file, format, set, project } => match project.options(&file, &set) {
             // A study is planned before its data is downloaded: missing data files are a warning.
             Ok(options) => {

@@ -1,0 +1,111 @@
+//! `sprs fmt FILE... [--check] [--stdin]`
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use sprs::diagnostic::{Diag, Renderer};
+use sprs::fmt::Unformatted;
+use sprs::syntax::{sprs_files, Origin, SourceMap};
+
+pub fn run(paths: &[PathBuf], check: bool, stdin: bool, color: bool) -> ExitCode {
+    if stdin {
+        let mut text = String::new();
+        let limit = sprs::access::MAX_SOURCE_BYTES;
+        if let Err(error) = std::io::stdin().take(limit + 1).read_to_string(&mut text) {
+            return super::usage_error(&format!("cannot read standard input: {error}"));
+        }
+        if text.len() as u64 > limit {
+            return super::usage_error(&format!("standard input is over the {limit}-byte limit of a source file"));
+        }
+        return match format(Path::new("<stdin>"), &text, color) {
+            Some(formatted) => {
+                print!("{formatted}");
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::FAILURE,
+        };
+    }
+    let mut files = Vec::new();
+    for path in paths {
+        match path.is_dir().then(|| sprs_files(path)) {
+            Some(Ok(found)) => files.extend(found),
+            Some(Err(error)) => return super::usage_error(&format!("cannot read `{}`: {error}", path.display())),
+            None => files.push(path.clone()),
+        }
+    }
+    let (mut failed, mut changed) = (false, 0);
+    for path in &files {
+        let text = match read(path) {
+            Ok(text) => text,
+            Err(message) => return super::usage_error(&message),
+        };
+        let Some(formatted) = format(path, &text, color) else {
+            failed = true;
+            continue;
+        };
+        if formatted == text {
+            continue;
+        }
+        changed += 1;
+        if check {
+            println!("{}: not formatted\n{}", path.display(), sprs::fmt::changes(&text, &formatted));
+        } else if let Err(error) = sprs::store::write_atomic(path, formatted.as_bytes()) {
+            return super::usage_error(&format!("cannot write `{}`: {error}", path.display()));
+        } else {
+            eprintln!("formatted {}", path.display());
+        }
+    }
+    if check && changed > 0 {
+        eprintln!("{changed} of {} file{} not formatted; run `sprs fmt` on them", files.len(), plural(files.len()));
+    }
+    if failed || (check && changed > 0) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The file's text, within the size limit of a source file.
+fn read(path: &Path) -> Result<String, String> {
+    let limit = sprs::access::MAX_SOURCE_BYTES;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let mut text = String::new();
+    file.take(limit + 1).read_to_string(&mut text).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    if text.len() as u64 > limit {
+        return Err(format!("`{}` is over the {limit}-byte limit of a source file", path.display()));
+    }
+    Ok(text)
+}
+
+/// The formatted text, or `None` after printing why the file cannot be formatted.
+fn format(path: &Path, text: &str, color: bool) -> Option<String> {
+    match sprs::fmt::format(text) {
+        Ok(formatted) => Some(formatted),
+        Err(Unformatted::Unsafe) => {
+            eprintln!(
+                "{}: left as it is (its formatted text would not mean the same; please report it)",
+                path.display()
+            );
+            None
+        }
+        Err(Unformatted::Syntax(errors)) => {
+            let mut sources = SourceMap::default();
+            let file = sources.add(Origin::Disk(path.to_path_buf()), path.display().to_string(), text.to_string());
+            let renderer = Renderer { sources: &sources, color, width: 100 };
+            for error in errors {
+                eprintln!("{}", renderer.human(&Diag::new(file, error)));
+            }
+            eprintln!("{}: left as it is (it does not parse)", path.display());
+            None
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

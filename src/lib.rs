@@ -18,6 +18,7 @@ pub mod escape;
 pub mod fit;
 pub mod fmt;
 pub mod launch;
+pub mod lsp;
 pub mod plan;
 pub mod prune;
 pub mod report;

@@ -16,7 +16,7 @@ mod items;
 mod load;
 pub(crate) mod observables;
 mod records;
-mod reference;
+pub mod reference;
 pub mod schema;
 mod shown;
 pub mod stdlib;

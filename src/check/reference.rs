@@ -49,6 +49,35 @@ pub fn reference() -> String {
     out
 }
 
+/// What a field means, for a language server's hover: for every kind of record that has a field
+/// called `name`, its type, default and documentation (the text of `docs/reference.md`).
+pub fn field_doc(name: &str) -> Option<String> {
+    let kinds = [
+        Kind::Data,
+        Kind::Model,
+        Kind::Schedule,
+        Kind::Optimizer,
+        Kind::Train,
+        Kind::Eval,
+        Kind::Bpe,
+        Kind::Synthetic,
+        Kind::Fit,
+    ];
+    let docs: Vec<String> = kinds
+        .into_iter()
+        .filter_map(|kind| kind.field(name).map(|field| (kind, field)))
+        .map(|(kind, field)| {
+            let default = match field.default {
+                FieldDefault::Required => "required".to_string(),
+                FieldDefault::Absent => "not set by default".to_string(),
+                FieldDefault::Expr(expr) => format!("default `{expr}`"),
+            };
+            format!("`{name}` of {}: {}, {default}\n\n{}", kind.article(), describe(field.ty), field.doc)
+        })
+        .collect();
+    (!docs.is_empty()).then(|| docs.join("\n\n---\n\n"))
+}
+
 fn words(words: &[&str]) -> String {
     words.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ")
 }

@@ -102,6 +102,8 @@ enum Command {
         #[arg(long, conflicts_with = "paths")]
         stdin: bool,
     },
+    /// A language server over standard input and output, for editors (see editors/README.md).
+    Lsp,
     /// Show every trial: parameter counts, steps, tokens, compute and pruning breakpoints.
     Plan {
         /// The `.sprs` file to plan.
@@ -293,6 +295,13 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check { files, format, project } => {
             check::run(&files, &project, format, std::io::stderr().is_terminal())
         }
+        Command::Lsp => match sprs::lsp::serve_stdio() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: the language server stopped: {error}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Fmt { paths, check, stdin } => fmt::run(&paths, check, stdin, std::io::stderr().is_terminal()),
         Command::Plan { file, format, set, project } => match project.options(&file, &set) {
             // A study is planned before its data is downloaded: missing data files are a warning.

@@ -1,0 +1,43 @@
+//! How long the language server takes to check a file after a change: `sprs::lsp::diagnostics`
+//! (what `sprs lsp` runs once a file has been still for 50 ms) on a 200-line file with one
+//! error, against the 50 ms an editor can wait without the user noticing. Run with
+//! `cargo bench --bench lsp`.
+
+use std::time::Instant;
+
+fn main() {
+    let mut text = String::from(
+        "sprs 0.1\n\nuse std::models::llama\nuse std::data::markov\nuse std::schedules::journey\nuse std::laws::journey_law\n\n",
+    );
+    let mut lines = text.lines().count();
+    let mut i = 0;
+    while lines < 190 {
+        text.push_str(&format!(
+            "/// Run {i}.\ntrain run_{i} {{\n    data   = markov\n    model  = llama {{ width = {}, depth = 2 }}\n    batch  = 16\n    budget = 200 steps\n    prune  = journey {{ sparsity = {}% }}\n}}\n\n",
+            16 + 16 * (i % 4),
+            10 * (i % 9)
+        ));
+        lines += 9;
+        i += 1;
+    }
+    text.push_str(
+        "sweep grid = run_0 {\n    model.width in [16, 32]\n    batch = 0\n}\n\nfit law = journey_law { on = grid }\n",
+    );
+    let uri: lsp_types::Uri = "file:///tmp/bench.sprs".parse().unwrap();
+    let mut times: Vec<f64> = (0..30)
+        .map(|_| {
+            let started = Instant::now();
+            let diagnostics = sprs::lsp::diagnostics(&uri, &text);
+            assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+            started.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    println!(
+        "diagnostics of a {}-line file: median {:.1} ms, slowest {:.1} ms ({:.2}x the 50 ms budget)",
+        text.lines().count(),
+        times[times.len() / 2],
+        times[times.len() - 1],
+        times[times.len() / 2] / 50.0
+    );
+}

@@ -1,0 +1,289 @@
+//! `sprs lsp`: a language server over standard input and output.
+//!
+//! Built on `lsp-server` (rust-analyzer's: a synchronous loop over JSON-RPC messages, no async
+//! runtime) and `lsp-types`. Every answer comes from the library the command line uses: the
+//! diagnostics of `sprs check` (the checker and the planner, with the file's imports read from
+//! disk and the stdlib), the schema's field documentation of `sprs explain` and
+//! `docs/reference.md`, and `sprs fmt`. Diagnostics are debounced: a file is checked once no
+//! change to it has come for [`DEBOUNCE`].
+
+mod position;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use lsp_server::{Connection, ExtractError, Message, Notification, Request, RequestId, Response};
+use lsp_types::notification::{
+    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Notification as _, PublishDiagnostics,
+};
+use lsp_types::request::{DocumentSymbolRequest, Formatting, HoverRequest};
+use lsp_types::{
+    Diagnostic, DiagnosticRelatedInformation, DiagnosticSeverity, DocumentSymbol, DocumentSymbolResponse, Hover,
+    HoverContents, HoverProviderCapability, InitializeParams, Location, MarkupContent, MarkupKind, NumberOrString,
+    OneOf, PublishDiagnosticsParams, Range, ServerCapabilities, SymbolKind, TextDocumentSyncCapability,
+    TextDocumentSyncKind, TextEdit, Uri,
+};
+
+use crate::diagnostic::Renderer;
+use crate::syntax::ast::ItemKind;
+pub use position::{offset, position};
+
+/// How long a file must go unchanged before it is checked again.
+pub const DEBOUNCE: Duration = Duration::from_millis(50);
+
+/// Serves one client on standard input and output until it exits.
+pub fn serve_stdio() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let (connection, _io_threads) = Connection::stdio();
+    // The reader thread is not joined: it waits on standard input, which a client may keep
+    // open after `exit`. Every response was written before `exit` could arrive.
+    serve(&connection)
+}
+
+/// The server's loop on `connection`: the handshake, then messages until `exit`.
+pub fn serve(connection: &Connection) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let capabilities = ServerCapabilities {
+        text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
+        hover_provider: Some(HoverProviderCapability::Simple(true)),
+        document_formatting_provider: Some(OneOf::Left(true)),
+        document_symbol_provider: Some(OneOf::Left(true)),
+        ..ServerCapabilities::default()
+    };
+    let params = connection.initialize(serde_json::to_value(capabilities)?)?;
+    let _: InitializeParams = serde_json::from_value(params)?;
+    let mut server = Server { documents: HashMap::new(), dirty: HashSet::new(), changed: Instant::now() };
+    loop {
+        let wait = if server.dirty.is_empty() { Duration::from_secs(3600) } else { DEBOUNCE };
+        match connection.receiver.recv_timeout(wait) {
+            Ok(Message::Request(request)) => {
+                if connection.handle_shutdown(&request)? {
+                    return Ok(());
+                }
+                let response = server.request(request);
+                connection.sender.send(Message::Response(response))?;
+            }
+            Ok(Message::Notification(notification)) => server.notification(notification),
+            Ok(Message::Response(_)) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Ok(()),
+        }
+        if !server.dirty.is_empty() && server.changed.elapsed() >= DEBOUNCE {
+            for uri in std::mem::take(&mut server.dirty) {
+                let diagnostics = server.documents.get(&uri).map(|text| diagnostics(&uri, text)).unwrap_or_default();
+                let params = PublishDiagnosticsParams { uri, diagnostics, version: None };
+                let notification = Notification::new(PublishDiagnostics::METHOD.to_string(), params);
+                connection.sender.send(Message::Notification(notification))?;
+            }
+        }
+    }
+}
+
+struct Server {
+    /// The open files' texts, as the client has them.
+    documents: HashMap<Uri, String>,
+    /// Files changed since their diagnostics were last published.
+    dirty: HashSet<Uri>,
+    /// When the last change came.
+    changed: Instant,
+}
+
+impl Server {
+    fn notification(&mut self, notification: Notification) {
+        let notification = match cast_notification::<DidOpenTextDocument>(notification) {
+            Ok(params) => return self.change(params.text_document.uri, params.text_document.text),
+            Err(n) => n,
+        };
+        let notification = match cast_notification::<DidChangeTextDocument>(notification) {
+            // Full synchronisation: the last change holds the whole text.
+            Ok(params) => {
+                if let Some(change) = params.content_changes.into_iter().last() {
+                    self.change(params.text_document.uri, change.text);
+                }
+                return;
+            }
+            Err(n) => n,
+        };
+        if let Ok(params) = cast_notification::<DidCloseTextDocument>(notification) {
+            self.documents.remove(&params.text_document.uri);
+            self.dirty.remove(&params.text_document.uri);
+        }
+    }
+
+    fn change(&mut self, uri: Uri, text: String) {
+        self.documents.insert(uri.clone(), text);
+        self.dirty.insert(uri);
+        self.changed = Instant::now();
+    }
+
+    fn request(&mut self, request: Request) -> Response {
+        let id = request.id.clone();
+        let request = match cast_request::<HoverRequest>(request) {
+            Ok((id, params)) => {
+                let at = params.text_document_position_params;
+                let hover = self.documents.get(&at.text_document.uri).and_then(|text| hover(text, at.position));
+                return respond(id, hover);
+            }
+            Err(r) => r,
+        };
+        let request = match cast_request::<Formatting>(request) {
+            Ok((id, params)) => {
+                let edits = self.documents.get(&params.text_document.uri).and_then(|text| formatting(text));
+                return respond(id, edits);
+            }
+            Err(r) => r,
+        };
+        match cast_request::<DocumentSymbolRequest>(request) {
+            Ok((id, params)) => {
+                let symbols = self.documents.get(&params.text_document.uri).map(|text| symbols(text));
+                respond(id, symbols.map(DocumentSymbolResponse::Nested))
+            }
+            Err(r) => Response::new_err(
+                id,
+                lsp_server::ErrorCode::MethodNotFound as i32,
+                format!("unknown method `{}`", r.method),
+            ),
+        }
+    }
+}
+
+fn respond<T: serde::Serialize>(id: RequestId, result: T) -> Response {
+    Response::new_ok(id, serde_json::to_value(result).unwrap_or(serde_json::Value::Null))
+}
+
+fn cast_request<R: lsp_types::request::Request>(request: Request) -> Result<(RequestId, R::Params), Request> {
+    match request.extract(R::METHOD) {
+        Ok(pair) => Ok(pair),
+        Err(ExtractError::MethodMismatch(request)) => Err(request),
+        // Malformed parameters: answered as an unknown method rather than crashing the server.
+        Err(ExtractError::JsonError { method, .. }) => Err(Request::new(0.into(), method, serde_json::Value::Null)),
+    }
+}
+
+fn cast_notification<N: lsp_types::notification::Notification>(
+    notification: Notification,
+) -> Result<N::Params, Notification> {
+    match notification.extract(N::METHOD) {
+        Ok(params) => Ok(params),
+        Err(ExtractError::MethodMismatch(notification)) => Err(notification),
+        Err(ExtractError::JsonError { method, .. }) => Err(Notification::new(method, serde_json::Value::Null)),
+    }
+}
+
+/// The file's path on disk, for its imports and data paths (a buffer not on disk checks as if
+/// it were in the working directory).
+fn path_of(uri: &Uri) -> PathBuf {
+    let text = uri.as_str();
+    text.strip_prefix("file://")
+        .map(|path| PathBuf::from(percent_decode(path)))
+        .unwrap_or_else(|| PathBuf::from("untitled.sprs"))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, ..) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `sprs check`'s diagnostics of `text`, those in the file itself (an import's errors are
+/// reported where that file is opened).
+pub fn diagnostics(uri: &Uri, text: &str) -> Vec<Diagnostic> {
+    let path = path_of(uri);
+    let options = crate::check::Options { require_data: false, ..crate::check::Options::new(&path) };
+    let output = crate::plan::plan_source_with(&path, text.to_string(), &options);
+    let renderer = Renderer { sources: &output.sources, color: false, width: 100 };
+    // The checker names the entry file by the path it was given.
+    let name = path.display().to_string();
+    output
+        .diagnostics
+        .iter()
+        .filter(|diag| output.sources.get(diag.file).name == name)
+        .map(|diag| {
+            let json = renderer.json(diag);
+            let range = Range::new(position(text, json.span[0]), position(text, json.span[1]));
+            let message = match &json.label {
+                Some(label) if !label.is_empty() => format!("{}: {label}", json.message),
+                _ => json.message.clone(),
+            };
+            let related = json.help.map(|help| {
+                vec![DiagnosticRelatedInformation { location: Location { uri: uri.clone(), range }, message: help }]
+            });
+            Diagnostic {
+                range,
+                severity: Some(if diag.is_error() { DiagnosticSeverity::ERROR } else { DiagnosticSeverity::WARNING }),
+                code: Some(NumberOrString::String(json.code)),
+                source: Some("sprs".into()),
+                message,
+                related_information: related,
+                ..Diagnostic::default()
+            }
+        })
+        .collect()
+}
+
+/// The word under `at`, and for a field name its documentation from the schema.
+pub fn hover(text: &str, at: lsp_types::Position) -> Option<Hover> {
+    let offset = offset(text, at);
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let start = text[..offset].rfind(|c| !is_word(c)).map_or(0, |i| i + 1);
+    let end = text[offset..].find(|c| !is_word(c)).map_or(text.len(), |i| offset + i);
+    let word = &text[start..end];
+    let doc = crate::check::reference::field_doc(word)?;
+    Some(Hover {
+        contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: doc }),
+        range: Some(Range::new(position(text, start), position(text, end))),
+    })
+}
+
+/// `sprs fmt`'s text as one edit over the whole file; none when it is already formatted or does
+/// not parse.
+pub fn formatting(text: &str) -> Option<Vec<TextEdit>> {
+    let formatted = crate::fmt::format(text).ok()?;
+    (formatted != text).then(|| {
+        vec![TextEdit { range: Range::new(position(text, 0), position(text, text.len())), new_text: formatted }]
+    })
+}
+
+/// The file's items, for an outline.
+#[allow(deprecated)] // `DocumentSymbol::deprecated` must still be given.
+pub fn symbols(text: &str) -> Vec<DocumentSymbol> {
+    let Ok(file) = crate::syntax::parse(text) else { return Vec::new() };
+    file.items
+        .iter()
+        .filter_map(|item| {
+            let name = item.name()?;
+            let (kind, detail) = match &item.kind {
+                ItemKind::Let { .. } => (SymbolKind::CONSTANT, "let"),
+                ItemKind::Record { kind, .. } => (SymbolKind::STRUCT, kind.keyword()),
+                ItemKind::Sweep(_) => (SymbolKind::ARRAY, "sweep"),
+                ItemKind::Fit(_) => (SymbolKind::FUNCTION, "fit"),
+                ItemKind::Use(_) => return None,
+            };
+            let range = Range::new(position(text, item.span.start), position(text, item.span.end));
+            let selection = Range::new(position(text, name.span.start), position(text, name.span.end));
+            Some(DocumentSymbol {
+                name: name.node.clone(),
+                detail: Some(detail.to_string()),
+                kind,
+                tags: None,
+                deprecated: None,
+                range,
+                selection_range: selection,
+                children: None,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,177 @@
+//! `sprs lsp` as an editor runs it: a process spoken to in JSON-RPC over its standard input and
+//! output.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// A running server and the messages it sent, read on a thread of their own.
+struct Client {
+    child: Child,
+    stdin: ChildStdin,
+    messages: mpsc::Receiver<Value>,
+    next_id: i64,
+}
+
+fn read_messages(stdout: ChildStdout, sender: mpsc::Sender<Value>) {
+    let mut reader = BufReader::new(stdout);
+    loop {
+        let mut length = None;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(n) = line.strip_prefix("Content-Length: ") {
+                length = n.parse::<usize>().ok();
+            }
+        }
+        let mut body = vec![0; length.expect("a Content-Length header")];
+        reader.read_exact(&mut body).unwrap();
+        if sender.send(serde_json::from_slice(&body).unwrap()).is_err() {
+            return;
+        }
+    }
+}
+
+impl Client {
+    fn start() -> Client {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sprs"))
+            .arg("lsp")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (sender, messages) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || read_messages(stdout, sender));
+        let stdin = child.stdin.take().unwrap();
+        let mut client = Client { child, stdin, messages, next_id: 1 };
+        let result = client.request("initialize", json!({ "capabilities": {}, "processId": null }));
+        assert_eq!(result["capabilities"]["hoverProvider"], json!(true), "{result}");
+        client.notify("initialized", json!({}));
+        client
+    }
+
+    fn send(&mut self, message: Value) {
+        let body = message.to_string();
+        write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.send(json!({ "jsonrpc": "2.0", "method": method, "params": params }));
+    }
+
+    /// The next message that `accept` takes, skipping the others.
+    fn wait_for(&mut self, what: &str, accept: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = self.messages.recv_timeout(left).unwrap_or_else(|_| panic!("no {what} from the server"));
+            if accept(&message) {
+                return message;
+            }
+        }
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
+        let response = self.wait_for(method, |m| m["id"] == json!(id));
+        assert!(response.get("error").is_none(), "{response}");
+        response["result"].clone()
+    }
+
+    fn diagnostics(&mut self) -> Vec<Value> {
+        let message = self.wait_for("diagnostics", |m| m["method"] == "textDocument/publishDiagnostics");
+        message["params"]["diagnostics"].as_array().unwrap().clone()
+    }
+}
+
+impl Drop for Client {
+    /// A failed test leaves no server behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const TWO_MISTAKES: &str = "use std::models::llama\nuse std::data::markov\nuse std::schedules::journey\n\ntrain t {\n    data   = markov\n    model  = llama { width = 64, depth = 2, widht = 3 }\n    batch  = 0\n    budget = 100 steps\n    prune  = journey { sparsity = 50% }\n}\n";
+
+/// A session: diagnostics on open and on change, hover, formatting, the outline, shutdown.
+#[test]
+fn a_session_with_an_editor() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two.sprs");
+    let uri = format!("file://{}", path.display());
+    let mut client = Client::start();
+    client.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": uri, "languageId": "sprs", "version": 1, "text": TWO_MISTAKES } }),
+    );
+    let diagnostics = client.diagnostics();
+    let found: Vec<(String, u64, u64)> = diagnostics
+        .iter()
+        .map(|d| {
+            let start = &d["range"]["start"];
+            (
+                d["code"].as_str().unwrap().to_string(),
+                start["line"].as_u64().unwrap(),
+                start["character"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // Lines and columns from 0: `widht` on line 7 column 45 and `0` on line 8 column 14, from 1.
+    assert_eq!(found, [("E0102".to_string(), 6, 44), ("E0204".to_string(), 7, 13)], "{diagnostics:?}");
+    assert!(
+        diagnostics[0]["relatedInformation"][0]["message"].as_str().unwrap().contains("width"),
+        "help: did you mean"
+    );
+
+    let fixed = TWO_MISTAKES.replace("widht = 3", "heads = 4");
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [{ "text": fixed }] }),
+    );
+    let diagnostics = client.diagnostics();
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert_eq!(diagnostics[0]["code"], "E0204");
+
+    // `sparsity` inside `journey { .. }`: line 9, column 23.
+    let hover = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 9, "character": 23 } }),
+    );
+    let text = hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{hover}"));
+    assert!(text.contains("`sparsity` of a schedule") && text.contains("fraction in"), "{text}");
+
+    let messy = fixed.replace("    batch  = 0\n", "  batch=0\n");
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": uri, "version": 3 }, "contentChanges": [{ "text": messy }] }),
+    );
+    let edits = client.request(
+        "textDocument/formatting",
+        json!({ "textDocument": { "uri": uri }, "options": { "tabSize": 4, "insertSpaces": true } }),
+    );
+    let new_text = edits[0]["newText"].as_str().unwrap();
+    assert_eq!(new_text, fixed, "formatting gives back the canonical text");
+
+    let symbols = client.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": uri } }));
+    assert_eq!(symbols[0]["name"], "t");
+    assert_eq!(symbols[0]["detail"], "train");
+
+    client.request("shutdown", Value::Null);
+    client.notify("exit", Value::Null);
+    let status = client.child.wait().unwrap();
+    assert!(status.success());
+}

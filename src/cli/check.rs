@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use sprs::diagnostic::{Format, Renderer};
 use sprs::plan::plan_file_with;
 
+use super::plural;
+
 pub fn run(files: &[PathBuf], project: &super::Project, format: Format, color: bool) -> ExitCode {
     let mut errors = 0;
     let mut warnings = 0;
@@ -49,13 +51,5 @@ pub fn run(files: &[PathBuf], project: &super::Project, format: Format, color: b
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }

@@ -8,6 +8,8 @@ use sprs::diagnostic::{Diag, Renderer};
 use sprs::fmt::Unformatted;
 use sprs::syntax::{sprs_files, Origin, SourceMap};
 
+use super::plural;
+
 pub fn run(paths: &[PathBuf], check: bool, stdin: bool, color: bool) -> ExitCode {
     if stdin {
         let mut text = String::new();
@@ -99,13 +101,5 @@ fn format(path: &Path, text: &str, color: bool) -> Option<String> {
             eprintln!("{}: left as it is (it does not parse)", path.display());
             None
         }
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }

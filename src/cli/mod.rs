@@ -489,6 +489,15 @@ fn print_error(error: &dyn miette::Diagnostic) {
 }
 
 /// Exit code 2 with a message: the command could not be carried out as asked.
+/// The `s` of a plural, for counts in messages.
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 fn usage_error(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(2)

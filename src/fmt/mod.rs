@@ -36,7 +36,7 @@ pub fn format(source: &str) -> Result<String, Unformatted> {
     let file = parse(source).map_err(Unformatted::Syntax)?;
     let formatted = printer::print(source, &file);
     let texts = |text: &str| comments(text).into_iter().map(|c| c.text).collect::<Vec<_>>();
-    if meaning(&formatted) != meaning(source) || texts(&formatted) != texts(source) {
+    if meaning(&formatted) != Some(shape(&file)) || texts(&formatted) != texts(source) {
         return Err(Unformatted::Unsafe);
     }
     Ok(formatted)
@@ -45,7 +45,12 @@ pub fn format(source: &str) -> Result<String, Unformatted> {
 /// The AST of `source` without its spans (its debug form with every span cut out): what
 /// formatting must keep. `None` when it does not parse.
 pub fn meaning(source: &str) -> Option<String> {
-    let debug = format!("{:?}", parse(source).ok()?);
+    parse(source).ok().map(|file| shape(&file))
+}
+
+/// The debug form of `file` with every span cut out.
+fn shape(file: &crate::syntax::ast::File) -> String {
+    let debug = format!("{file:?}");
     let mut out = String::with_capacity(debug.len());
     let mut rest = debug.as_str();
     while let Some(at) = rest.find("Span { start: ") {
@@ -54,7 +59,7 @@ pub fn meaning(source: &str) -> Option<String> {
         rest = &rest[rest.find('}').map_or(rest.len(), |i| i + 1)..];
     }
     out.push_str(rest);
-    Some(out)
+    out
 }
 
 /// What formatting changes, for `sprs fmt --check`: each changed stretch of lines, with its

@@ -152,6 +152,7 @@ impl Printer<'_> {
         let mut first = true;
         if let Some(version) = &file.version {
             self.block_comments(version.span.start, &mut first);
+            // The header's `sprs` keyword ends where the blank before the version begins.
             let start = self.source[..version.span.start].trim_end().len().saturating_sub("sprs".len());
             self.start_line(start, &mut first);
             self.out.push_str("sprs ");

@@ -154,6 +154,17 @@ fn a_session_with_an_editor() {
     let text = hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{hover}"));
     assert!(text.contains("`sparsity` of a schedule") && text.contains("fraction in"), "{text}");
 
+    // Inside `llama { .. }` (line 6, column 21): a model's fields.
+    let items = client.request(
+        "textDocument/completion",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 6, "character": 21 } }),
+    );
+    let labels: Vec<&str> = items.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
+    for field in ["width", "depth", "heads"] {
+        assert!(labels.contains(&field), "{labels:?}");
+    }
+    assert!(!labels.contains(&"batch"), "a train's field is not a model's: {labels:?}");
+
     let messy = fixed.replace("    batch  = 0\n", "  batch=0\n");
     client.notify(
         "textDocument/didChange",
@@ -174,4 +185,13 @@ fn a_session_with_an_editor() {
     client.notify("exit", Value::Null);
     let status = client.child.wait().unwrap();
     assert!(status.success());
+}
+
+/// Go to definition: a name used in a sweep leads to the item of the file it names.
+#[test]
+fn a_base_name_leads_to_its_item() {
+    let text = "train base { batch = 16 }\nsweep s = base { seed in [1, 2] }\n";
+    let range = sprs::lsp::definition(text, lsp_types::Position { line: 1, character: 12 }).unwrap();
+    assert_eq!((range.start.line, range.start.character, range.end.character), (0, 6, 10));
+    assert!(sprs::lsp::definition(text, lsp_types::Position { line: 1, character: 19 }).is_none(), "`seed` is a field");
 }

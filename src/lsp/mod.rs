@@ -4,9 +4,11 @@
 //! runtime) and `lsp-types`. Every answer comes from the library the command line uses: the
 //! diagnostics of `sprs check` (the checker and the planner, with the file's imports read from
 //! disk and the stdlib), the schema's field documentation of `sprs explain` and
-//! `docs/reference.md`, and `sprs fmt`. Diagnostics are debounced: a file is checked once no
+//! `docs/reference.md`, and `sprs fmt`. Completion offers the fields of the record around the
+//! cursor ([`complete`]); go to definition finds an item of the same file. Diagnostics are debounced: a file is checked once no
 //! change to it has come for [`DEBOUNCE`].
 
+mod complete;
 mod position;
 
 use std::collections::{HashMap, HashSet};
@@ -17,12 +19,12 @@ use lsp_server::{Connection, ExtractError, Message, Notification, Request, Reque
 use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Notification as _, PublishDiagnostics,
 };
-use lsp_types::request::{DocumentSymbolRequest, Formatting, HoverRequest};
+use lsp_types::request::{Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest};
 use lsp_types::{
-    Diagnostic, DiagnosticRelatedInformation, DiagnosticSeverity, DocumentSymbol, DocumentSymbolResponse, Hover,
-    HoverContents, HoverProviderCapability, InitializeParams, Location, MarkupContent, MarkupKind, NumberOrString,
-    OneOf, PublishDiagnosticsParams, Range, ServerCapabilities, SymbolKind, TextDocumentSyncCapability,
-    TextDocumentSyncKind, TextEdit, Uri,
+    CompletionOptions, CompletionResponse, Diagnostic, DiagnosticRelatedInformation, DiagnosticSeverity,
+    DocumentSymbol, DocumentSymbolResponse, GotoDefinitionResponse, Hover, HoverContents, HoverProviderCapability,
+    InitializeParams, Location, MarkupContent, MarkupKind, NumberOrString, OneOf, PublishDiagnosticsParams, Range,
+    ServerCapabilities, SymbolKind, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri,
 };
 
 use crate::diagnostic::Renderer;
@@ -47,6 +49,8 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn std::error::Error + 
         hover_provider: Some(HoverProviderCapability::Simple(true)),
         document_formatting_provider: Some(OneOf::Left(true)),
         document_symbol_provider: Some(OneOf::Left(true)),
+        completion_provider: Some(CompletionOptions::default()),
+        definition_provider: Some(OneOf::Left(true)),
         ..ServerCapabilities::default()
     };
     let params = connection.initialize(serde_json::to_value(capabilities)?)?;
@@ -122,6 +126,27 @@ impl Server {
                 let at = params.text_document_position_params;
                 let hover = self.documents.get(&at.text_document.uri).and_then(|text| hover(text, at.position));
                 return respond(id, hover);
+            }
+            Err(r) => r,
+        };
+        let request = match cast_request::<Completion>(request) {
+            Ok((id, params)) => {
+                let at = params.text_document_position;
+                let items = self
+                    .documents
+                    .get(&at.text_document.uri)
+                    .map(|text| complete::fields(text, offset(text, at.position)));
+                return respond(id, items.map(CompletionResponse::Array));
+            }
+            Err(r) => r,
+        };
+        let request = match cast_request::<GotoDefinition>(request) {
+            Ok((id, params)) => {
+                let at = params.text_document_position_params;
+                let uri = at.text_document.uri;
+                let target = self.documents.get(&uri).and_then(|text| definition(text, at.position));
+                let location = target.map(|range| GotoDefinitionResponse::Scalar(Location { uri, range }));
+                return respond(id, location);
             }
             Err(r) => r,
         };
@@ -234,13 +259,26 @@ pub fn diagnostics(uri: &Uri, text: &str) -> Vec<Diagnostic> {
         .collect()
 }
 
-/// The word under `at`, and for a field name its documentation from the schema.
-pub fn hover(text: &str, at: lsp_types::Position) -> Option<Hover> {
+/// The word under `at`, and where it is.
+fn word_at(text: &str, at: lsp_types::Position) -> (&str, usize, usize) {
     let offset = offset(text, at);
     let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let start = text[..offset].rfind(|c| !is_word(c)).map_or(0, |i| i + 1);
     let end = text[offset..].find(|c| !is_word(c)).map_or(text.len(), |i| offset + i);
-    let word = &text[start..end];
+    (&text[start..end], start, end)
+}
+
+/// Where the item named by the word under `at` is defined in the file (when it parses).
+pub fn definition(text: &str, at: lsp_types::Position) -> Option<Range> {
+    let (word, ..) = word_at(text, at);
+    let file = crate::syntax::parse(text).ok()?;
+    let name = file.items.iter().filter_map(|item| item.name()).find(|name| name.node == word)?;
+    Some(Range::new(position(text, name.span.start), position(text, name.span.end)))
+}
+
+/// The word under `at`, and for a field name its documentation from the schema.
+pub fn hover(text: &str, at: lsp_types::Position) -> Option<Hover> {
+    let (word, start, end) = word_at(text, at);
     let doc = crate::check::reference::field_doc(word)?;
     Some(Hover {
         contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: doc }),

@@ -165,6 +165,17 @@ fn a_session_with_an_editor() {
     }
     assert!(!labels.contains(&"batch"), "a train's field is not a model's: {labels:?}");
 
+    // `journey` (line 9, column 14) is defined in the stdlib's schedules module.
+    let location = client.request(
+        "textDocument/definition",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 9, "character": 14 } }),
+    );
+    let target = location["uri"].as_str().unwrap();
+    assert!(target.ends_with("/schedules.sprs"), "{location}");
+    let stdlib = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/stdlib/schedules.sprs")).unwrap();
+    let line = location["range"]["start"]["line"].as_u64().unwrap() as usize;
+    assert_eq!(stdlib.lines().nth(line), Some("schedule journey {"), "{location}");
+
     let messy = fixed.replace("    batch  = 0\n", "  batch=0\n");
     client.notify(
         "textDocument/didChange",
@@ -194,4 +205,21 @@ fn a_base_name_leads_to_its_item() {
     let range = sprs::lsp::definition(text, lsp_types::Position { line: 1, character: 12 }).unwrap();
     assert_eq!((range.start.line, range.start.character, range.end.character), (0, 6, 10));
     assert!(sprs::lsp::definition(text, lsp_types::Position { line: 1, character: 19 }).is_none(), "`seed` is a field");
+}
+
+/// Go to definition follows a `use` of a file inside the project, and not one outside it.
+#[test]
+fn a_name_imported_from_a_file_leads_into_it_inside_the_project_only() {
+    let outer = tempfile::tempdir().unwrap();
+    let project = outer.path().join("project");
+    std::fs::create_dir_all(project.join(".git")).unwrap();
+    std::fs::write(project.join("lib.sprs"), "\ntrain base { batch = 16 }\n").unwrap();
+    std::fs::write(outer.path().join("secret.sprs"), "train hidden { batch = 16 }\n").unwrap();
+    let text = "use \"lib.sprs\"::base\nuse \"../secret.sprs\"::hidden\nsweep s = base { seed in [1, 2] }\nsweep t = hidden { seed in [1] }\n";
+    let uri: lsp_types::Uri = format!("file://{}", project.join("main.sprs").display()).parse().unwrap();
+    let at = |line, character| lsp_types::Position { line, character };
+    let location = sprs::lsp::locate(&uri, text, at(2, 11)).expect("`base` is in lib.sprs");
+    assert!(location.uri.as_str().ends_with("/project/lib.sprs"), "{location:?}");
+    assert_eq!((location.range.start.line, location.range.start.character), (1, 6));
+    assert!(sprs::lsp::locate(&uri, text, at(3, 11)).is_none(), "secret.sprs is outside the project");
 }

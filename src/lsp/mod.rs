@@ -5,7 +5,8 @@
 //! diagnostics of `sprs check` (the checker and the planner, with the file's imports read from
 //! disk and the stdlib), the schema's field documentation of `sprs explain` and
 //! `docs/reference.md`, and `sprs fmt`. Completion offers the fields of the record around the
-//! cursor ([`complete`]); go to definition finds an item of the same file. Diagnostics are debounced: a file is checked once no
+//! cursor ([`complete`]); go to definition finds an item of the file, of an imported file or of
+//! the stdlib ([`locate`]). Diagnostics are debounced: a file is checked once no
 //! change to it has come for [`DEBOUNCE`].
 
 mod complete;
@@ -144,9 +145,8 @@ impl Server {
             Ok((id, params)) => {
                 let at = params.text_document_position_params;
                 let uri = at.text_document.uri;
-                let target = self.documents.get(&uri).and_then(|text| definition(text, at.position));
-                let location = target.map(|range| GotoDefinitionResponse::Scalar(Location { uri, range }));
-                return respond(id, location);
+                let location = self.documents.get(&uri).and_then(|text| locate(&uri, text, at.position));
+                return respond(id, location.map(GotoDefinitionResponse::Scalar));
             }
             Err(r) => r,
         };
@@ -271,9 +271,68 @@ fn word_at(text: &str, at: lsp_types::Position) -> (&str, usize, usize) {
 /// Where the item named by the word under `at` is defined in the file (when it parses).
 pub fn definition(text: &str, at: lsp_types::Position) -> Option<Range> {
     let (word, ..) = word_at(text, at);
+    item_range(text, word)
+}
+
+/// The range of the name of the item called `name` in `text`, if it parses and has one.
+fn item_range(text: &str, name: &str) -> Option<Range> {
     let file = crate::syntax::parse(text).ok()?;
-    let name = file.items.iter().filter_map(|item| item.name()).find(|name| name.node == word)?;
-    Some(Range::new(position(text, name.span.start), position(text, name.span.end)))
+    let found = file.items.iter().filter_map(|item| item.name()).find(|n| n.node == name)?;
+    Some(Range::new(position(text, found.span.start), position(text, found.span.end)))
+}
+
+/// Where the name under `at` is defined: in the file, else in the file or stdlib module a `use`
+/// brings it from (a stdlib module is written to [`stdlib_dir`] for the editor to open), else in
+/// the prelude's modules.
+pub fn locate(uri: &Uri, text: &str, at: lsp_types::Position) -> Option<Location> {
+    use crate::syntax::ast::UseOrigin;
+    let (word, ..) = word_at(text, at);
+    if let Some(range) = item_range(text, word) {
+        return Some(Location { uri: uri.clone(), range });
+    }
+    let file = crate::syntax::parse(text).ok()?;
+    let imported = file.items.iter().find_map(|item| match &item.kind {
+        ItemKind::Use(usage) => usage
+            .names
+            .iter()
+            .find(|n| n.local().node == word || n.name.node == word)
+            .map(|n| (usage.origin.clone(), n.name.node.clone())),
+        _ => None,
+    });
+    let (target, name) = match imported {
+        // An imported file is read as the checker reads it: inside the project only.
+        Some((UseOrigin::File { path, .. }, name)) => {
+            let access = crate::access::Access::for_entry(&path_of(uri));
+            let (_, place) = access.read(&access.base().join(path), crate::access::MAX_SOURCE_BYTES).ok()?;
+            (place.path, name)
+        }
+        Some((UseOrigin::Module { segments, .. }, name)) => (stdlib_file(segments.last()?)?, name),
+        None => {
+            let (module, _) = crate::check::stdlib::PRELUDE.iter().find(|(_, item)| *item == word)?;
+            (stdlib_file(module)?, word.to_string())
+        }
+    };
+    let target_text = std::fs::read_to_string(&target).ok()?;
+    let range = item_range(&target_text, &name)?;
+    let target = target.canonicalize().unwrap_or(target);
+    Some(Location { uri: format!("file://{}", target.display()).parse().ok()?, range })
+}
+
+/// The folder the stdlib modules are written to for editors to open: `sprs-stdlib-VERSION` in
+/// the system's temporary folder.
+pub fn stdlib_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("sprs-stdlib-{}", env!("CARGO_PKG_VERSION")))
+}
+
+/// The stdlib module `std::NAME` as a file on disk (written once, rewritten if it differs).
+fn stdlib_file(module: &str) -> Option<PathBuf> {
+    let text = crate::check::stdlib::module(module)?;
+    let path = stdlib_dir().join(format!("{module}.sprs"));
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
+        std::fs::create_dir_all(stdlib_dir()).ok()?;
+        crate::store::write_atomic(&path, text.as_bytes()).ok()?;
+    }
+    Some(path)
 }
 
 /// The word under `at`, and for a field name its documentation from the schema.

@@ -73,6 +73,20 @@ impl Kind {
         }
     }
 
+    /// The kind an item keyword introduces: `data`, `model`, `schedule`, `optimizer`, `train`
+    /// or `fit`.
+    pub fn of_keyword(word: &str) -> Option<Kind> {
+        match word {
+            "data" => Some(Kind::Data),
+            "model" => Some(Kind::Model),
+            "schedule" => Some(Kind::Schedule),
+            "optimizer" => Some(Kind::Optimizer),
+            "train" => Some(Kind::Train),
+            "fit" => Some(Kind::Fit),
+            _ => None,
+        }
+    }
+
     /// The field called `name`, if the kind has one.
     pub fn field(self, name: &str) -> Option<&'static FieldSpec> {
         self.fields().iter().find(|f| f.name == name)

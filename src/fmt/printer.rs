@@ -339,10 +339,8 @@ impl Printer<'_> {
                     || items.iter().any(|item| self.prints_over_lines(item))
             }
             ExprKind::Call { callee, args } => {
-                let parts: Vec<Span> = args.iter().map(|a| Span::new(arg_start(a), a.value.span.end)).collect();
-                let open = self.previous_end(args.first().map_or(span.end, arg_start));
                 self.prints_over_lines(callee)
-                    || (!args.is_empty() && self.breaks_between(open, &parts, span.end.saturating_sub(1)))
+                    || self.arguments_break(args, self.arguments_span(args, span))
                     || args.iter().any(|a| self.prints_over_lines(&a.value))
             }
             ExprKind::Field { base: inner, .. } | ExprKind::Of { value: inner, .. } => self.prints_over_lines(inner),
@@ -413,8 +411,7 @@ impl Printer<'_> {
             }
             ExprKind::Call { callee, args } => {
                 self.operand(callee, 9);
-                let open = self.previous_end(args.first().map_or(expr.span.end, arg_start));
-                self.arguments(args, Span::new(open, expr.span.end));
+                self.arguments(args, self.arguments_span(args, expr.span));
             }
             ExprKind::Derive { base, record } => {
                 self.operand(base, 9);
@@ -523,10 +520,20 @@ impl Printer<'_> {
         self.out.push_str(close);
     }
 
-    /// A call's arguments, `span` from its `(` to its `)`.
-    fn arguments(&mut self, args: &[Arg], span: Span) {
+    /// From just after a call's `(` to just after its `)`; `call` spans the whole call.
+    fn arguments_span(&self, args: &[Arg], call: Span) -> Span {
+        Span::new(self.previous_end(args.first().map_or(call.end, arg_start)), call.end)
+    }
+
+    /// Whether a call's arguments (in `span`, from [`Self::arguments_span`]) go one per line.
+    fn arguments_break(&self, args: &[Arg], span: Span) -> bool {
         let parts: Vec<Span> = args.iter().map(|a| Span::new(arg_start(a), a.value.span.end)).collect();
-        let multiline = !args.is_empty() && self.breaks_between(span.start, &parts, span.end.saturating_sub(1));
+        !args.is_empty() && self.breaks_between(span.start, &parts, span.end.saturating_sub(1))
+    }
+
+    /// A call's arguments, `span` from [`Self::arguments_span`].
+    fn arguments(&mut self, args: &[Arg], span: Span) {
+        let multiline = self.arguments_break(args, span);
         self.out.push('(');
         if multiline {
             self.indent += 1;

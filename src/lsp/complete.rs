@@ -67,18 +67,8 @@ fn kind_at(text: &str, brace: usize, depth: usize) -> Option<Kind> {
         };
     }
     let (word, start) = word_before(text, brace);
-    let (keyword, _) = word_before(text, start);
-    let item = match keyword {
-        "data" => Some(Kind::Data),
-        "model" => Some(Kind::Model),
-        "schedule" => Some(Kind::Schedule),
-        "optimizer" => Some(Kind::Optimizer),
-        "train" => Some(Kind::Train),
-        "fit" => Some(Kind::Fit),
-        _ => None,
-    };
-    if item.is_some() {
-        return item;
+    if let Some(kind) = Kind::of_keyword(word_before(text, start).0) {
+        return Some(kind);
     }
     // `sweep s = base {` takes a train's fields; `fit f = law {` a fit's.
     let head = text[..start].trim_end();
@@ -95,35 +85,19 @@ fn kind_at(text: &str, brace: usize, depth: usize) -> Option<Kind> {
 
 /// The kind of the item called `name`: in the file if it parses and has it, else in the stdlib.
 fn kind_of_name(text: &str, name: &str) -> Option<Kind> {
-    use crate::syntax::ast::{ItemKind, RecordKind};
+    use crate::syntax::ast::ItemKind;
     if let Ok(file) = crate::syntax::parse(text) {
-        for item in &file.items {
-            if item.name().is_some_and(|n| n.node == name) {
-                return match &item.kind {
-                    ItemKind::Record { kind, .. } => Some(match kind {
-                        RecordKind::Data => Kind::Data,
-                        RecordKind::Model => Kind::Model,
-                        RecordKind::Schedule => Kind::Schedule,
-                        RecordKind::Optimizer => Kind::Optimizer,
-                        RecordKind::Train => Kind::Train,
-                    }),
-                    ItemKind::Fit(_) => Some(Kind::Fit),
-                    _ => None,
-                };
-            }
+        if let Some(item) = file.items.iter().find(|item| item.name().is_some_and(|n| n.node == name)) {
+            return match &item.kind {
+                ItemKind::Record { kind, .. } => Kind::of_keyword(kind.keyword()),
+                ItemKind::Fit(_) => Some(Kind::Fit),
+                _ => None,
+            };
         }
     }
     let explanation = crate::check::explain(name, None).ok()?;
     let definition = explanation.text.lines().find(|line| !line.trim_start().starts_with("//"))?;
-    match definition.split_whitespace().next()? {
-        "data" => Some(Kind::Data),
-        "model" => Some(Kind::Model),
-        "schedule" => Some(Kind::Schedule),
-        "optimizer" => Some(Kind::Optimizer),
-        "train" => Some(Kind::Train),
-        "fit" => Some(Kind::Fit),
-        _ => None,
-    }
+    Kind::of_keyword(definition.split_whitespace().next()?)
 }
 
 #[cfg(test)]

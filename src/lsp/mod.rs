@@ -276,7 +276,11 @@ pub fn definition(text: &str, at: lsp_types::Position) -> Option<Range> {
 
 /// The range of the name of the item called `name` in `text`, if it parses and has one.
 fn item_range(text: &str, name: &str) -> Option<Range> {
-    let file = crate::syntax::parse(text).ok()?;
+    name_range(text, &crate::syntax::parse(text).ok()?, name)
+}
+
+/// The range of the name of the item called `name` in `file`, parsed from `text`.
+fn name_range(text: &str, file: &crate::syntax::ast::File, name: &str) -> Option<Range> {
     let found = file.items.iter().filter_map(|item| item.name()).find(|n| n.node == name)?;
     Some(Range::new(position(text, found.span.start), position(text, found.span.end)))
 }
@@ -287,10 +291,10 @@ fn item_range(text: &str, name: &str) -> Option<Range> {
 pub fn locate(uri: &Uri, text: &str, at: lsp_types::Position) -> Option<Location> {
     use crate::syntax::ast::UseOrigin;
     let (word, ..) = word_at(text, at);
-    if let Some(range) = item_range(text, word) {
+    let file = crate::syntax::parse(text).ok()?;
+    if let Some(range) = name_range(text, &file, word) {
         return Some(Location { uri: uri.clone(), range });
     }
-    let file = crate::syntax::parse(text).ok()?;
     let imported = file.items.iter().find_map(|item| match &item.kind {
         ItemKind::Use(usage) => usage
             .names

@@ -165,6 +165,22 @@ fn a_session_with_an_editor() {
     }
     assert!(!labels.contains(&"batch"), "a train's field is not a model's: {labels:?}");
 
+    // After `data   = ` (line 5, column 13): the data records in scope, not the models.
+    let items = client.request(
+        "textDocument/completion",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 5, "character": 13 } }),
+    );
+    let labels: Vec<&str> = items.as_array().unwrap().iter().map(|i| i["label"].as_str().unwrap()).collect();
+    assert!(labels.contains(&"markov") && !labels.contains(&"llama"), "{labels:?}");
+
+    // Hover on the name `journey` (line 9, column 14): its record, resolved, from the stdlib.
+    let hover = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 9, "character": 14 } }),
+    );
+    let text = hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{hover}"));
+    assert!(text.contains("schedule journey") && text.contains("std::schedules"), "{text}");
+
     // `journey` (line 9, column 14) is defined in the stdlib's schedules module.
     let location = client.request(
         "textDocument/definition",

@@ -20,12 +20,25 @@ pub struct Explanation {
 /// Explains `name`: an item of `file` (checked with its options) if given, else a stdlib item
 /// (`journey` or `std::schedules::journey`). `Err` says why nothing was found.
 pub fn explain(name: &str, file: Option<(&Path, &super::Options)>) -> Result<Explanation, String> {
+    let source = match file {
+        Some((path, options)) => {
+            let text =
+                crate::access::read_source(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+            Some((path, text, options))
+        }
+        None => None,
+    };
+    explain_source(name, source)
+}
+
+/// [`explain`] with the file's text given (an editor's buffer, which may differ from the disk).
+pub fn explain_source(name: &str, file: Option<(&Path, String, &super::Options)>) -> Result<Explanation, String> {
     let mut checker = Checker::default();
     let mut places: Vec<FileId> = Vec::new();
-    if let Some((path, options)) = file {
+    let shown = file.as_ref().map(|(path, ..)| path.display().to_string());
+    if let Some((path, text, options)) = file {
         checker.access = options.access.clone();
         checker.limits = options.limits;
-        let text = crate::access::read_source(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
         places.extend(checker.load_entry(path, text));
     }
     let (module, item) = match name.strip_prefix("std::").and_then(|rest| rest.split_once("::")) {
@@ -45,10 +58,7 @@ pub fn explain(name: &str, file: Option<(&Path, &super::Options)>) -> Result<Exp
             return Ok(checker.explain_item(file, index));
         }
     }
-    Err(format!(
-        "no item `{name}` in {}the standard library",
-        file.map(|(f, _)| format!("`{}` or ", f.display())).unwrap_or_default()
-    ))
+    Err(format!("no item `{name}` in {}the standard library", shown.map(|f| format!("`{f}` or ")).unwrap_or_default()))
 }
 
 impl Checker {

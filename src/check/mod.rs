@@ -31,7 +31,7 @@ use std::rc::Rc;
 
 pub use crate::syntax::{sprs_files, FileId, Origin, SourceFile, SourceMap};
 pub use error::CheckError;
-pub use explain::{explain, Explanation};
+pub use explain::{explain, explain_source, Explanation};
 pub use fit::{Column, ColumnSource, FitSource, FitSpec, Holdout, Loss, Param};
 pub use reference::reference;
 pub use sweep::{Sites, Trial};

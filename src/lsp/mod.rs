@@ -4,9 +4,11 @@
 //! runtime) and `lsp-types`. Every answer comes from the library the command line uses: the
 //! diagnostics of `sprs check` (the checker and the planner, with the file's imports read from
 //! disk and the stdlib), the schema's field documentation of `sprs explain` and
-//! `docs/reference.md`, and `sprs fmt`. Completion offers the fields of the record around the
-//! cursor ([`complete`]); go to definition finds an item of the file, of an imported file or of
-//! the stdlib ([`locate`]). Diagnostics are debounced: a file is checked once no
+//! `docs/reference.md`, `sprs explain` (hover on a name shows its resolved record), and `sprs
+//! fmt`. Completion offers the fields of the record around the cursor, a field's enum words and
+//! the names in scope that fit it, the stdlib after `use std::` and units after a number
+//! ([`complete`]); go to definition finds an item of the file, of an imported file or of the
+//! stdlib ([`locate`]). Diagnostics are debounced: a file is checked once no
 //! change to it has come for [`DEBOUNCE`].
 
 mod complete;
@@ -50,7 +52,10 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn std::error::Error + 
         hover_provider: Some(HoverProviderCapability::Simple(true)),
         document_formatting_provider: Some(OneOf::Left(true)),
         document_symbol_provider: Some(OneOf::Left(true)),
-        completion_provider: Some(CompletionOptions::default()),
+        completion_provider: Some(CompletionOptions {
+            trigger_characters: Some(vec![":".to_string()]),
+            ..CompletionOptions::default()
+        }),
         definition_provider: Some(OneOf::Left(true)),
         ..ServerCapabilities::default()
     };
@@ -125,7 +130,10 @@ impl Server {
         let request = match cast_request::<HoverRequest>(request) {
             Ok((id, params)) => {
                 let at = params.text_document_position_params;
-                let hover = self.documents.get(&at.text_document.uri).and_then(|text| hover(text, at.position));
+                let hover = self
+                    .documents
+                    .get(&at.text_document.uri)
+                    .and_then(|text| hover(&at.text_document.uri, text, at.position));
                 return respond(id, hover);
             }
             Err(r) => r,
@@ -133,10 +141,8 @@ impl Server {
         let request = match cast_request::<Completion>(request) {
             Ok((id, params)) => {
                 let at = params.text_document_position;
-                let items = self
-                    .documents
-                    .get(&at.text_document.uri)
-                    .map(|text| complete::fields(text, offset(text, at.position)));
+                let items =
+                    self.documents.get(&at.text_document.uri).map(|text| complete::at(text, offset(text, at.position)));
                 return respond(id, items.map(CompletionResponse::Array));
             }
             Err(r) => r,
@@ -339,12 +345,26 @@ fn stdlib_file(module: &str) -> Option<PathBuf> {
     Some(path)
 }
 
-/// The word under `at`, and for a field name its documentation from the schema.
-pub fn hover(text: &str, at: lsp_types::Position) -> Option<Hover> {
+/// What the word under `at` is: a field's documentation from the schema (where the word stands
+/// as a field: before `=` or after a `.`), or a name's resolved record as `sprs explain` prints it
+/// (checked with the buffer's text, so an edit not yet saved shows).
+pub fn hover(uri: &Uri, text: &str, at: lsp_types::Position) -> Option<Hover> {
     let (word, start, end) = word_at(text, at);
-    let doc = crate::check::reference::field_doc(word)?;
+    if word.is_empty() || word.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let after = text[end..].trim_start();
+    let is_field = (after.starts_with('=') && !after.starts_with("==")) || text[..start].ends_with('.');
+    let field = || crate::check::reference::field_doc(word);
+    let name = || {
+        let path = path_of(uri);
+        let options = crate::check::Options { require_data: false, ..crate::check::Options::new(&path) };
+        let explanation = crate::check::explain_source(word, Some((&path, text.to_string(), &options))).ok()?;
+        Some(format!("```sprs\n{}```\n\nfrom `{}`", explanation.text, explanation.home))
+    };
+    let value = if is_field { field().or_else(name) } else { name().or_else(field) }?;
     Some(Hover {
-        contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: doc }),
+        contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value }),
         range: Some(Range::new(position(text, start), position(text, end))),
     })
 }

@@ -209,3 +209,91 @@ fn fits_the_results_of_a_sweep_on_disk() {
     }
     assert!(unified.in_sample.rmse_log < 1e-6, "{:?}", unified.in_sample);
 }
+
+/// `predict`: a law fitted on dense runs only, evaluated on the pruned runs it never saw, as
+/// written (over N) and with N_avg and N_final in N's place. The losses are a known law in N_avg,
+/// so the dense fit recovers it, and each count's error is what the formula gives at the
+/// fitted parameters.
+#[test]
+fn a_dense_law_predicts_pruned_runs_with_each_count() {
+    use sprs::store::{Status, TrialResult};
+    let dir = tempfile::tempdir().unwrap();
+    let text = "use std::models::llama\nuse std::data::markov\nuse std::schedules::journey\n\
+        train base { data = markov, model = llama { width = 32, depth = 1, heads = 2, mlp = 64 }, batch = 4, budget = 100 steps }\n\
+        sweep grid = base {\n  model.width in [16, 24, 32, 40, 48, 56, 64, 72]\n  prune in [dense, journey { sparsity = 50%, every = 5 steps }, journey { sparsity = 80%, every = 5 steps }]\n  budget in [100, 200, 400] steps\n}\n\
+        fit dense_to_sparse { on = grid where S == 0, predict = grid where S > 0, law = E + A / N^alpha + B / D^beta, params = { E = { log = [0, 0.5] }, A = { log = [2, 4] }, B = { log = [4, 6] }, alpha = [0.3, 0.6], beta = [0.3, 0.6] } }\n";
+    let output = plan_source(&dir.path().join("main.sprs"), text.into());
+    let plan = output.plan.unwrap();
+    let store = Store::new(Some(&dir.path().join("runs")), &dir.path().join("main.sprs")).unwrap();
+    let truth = |n: f64, d: f64| 1.5 + 50.0 / n.powf(0.4) + 300.0 / d.powf(0.35);
+    for t in &plan.trials {
+        let result = TrialResult {
+            id: t.id.clone(),
+            status: Status::Ok,
+            error: None,
+            step: None,
+            n: t.n,
+            n_final: t.n_final,
+            n_avg: t.n_avg,
+            s: t.s,
+            d: t.d,
+            c: t.c,
+            c_dense: t.c_dense,
+            l: Some(truth(t.n_avg, t.d as f64)),
+        };
+        std::fs::create_dir_all(store.trial_dir(&t.id)).unwrap();
+        store.finish(&result).unwrap();
+    }
+    let checked = output.checked.unwrap();
+    let mut diags = Vec::new();
+    let fitted = sprs::fit::run_fits(&checked.fits, &plan, &store, &output.access, &mut diags);
+    assert!(diags.is_empty(), "{:?}", diags.iter().map(|d| d.error.to_string()).collect::<Vec<_>>());
+    let fit = &fitted[0];
+    assert_eq!(fit.points, 24, "the dense runs only");
+    let predict = fit.predict.as_ref().expect("a prediction");
+    let sparse: Vec<_> = plan.trials.iter().filter(|t| t.s > 0.0).collect();
+    assert_eq!(predict.errors.points, sparse.len());
+    let mut ids: Vec<&str> = predict.rows.iter().map(|r| r.id.as_str()).collect();
+    let mut want_ids: Vec<&str> = sparse.iter().map(|t| t.id.as_str()).collect();
+    ids.sort_unstable();
+    want_ids.sort_unstable();
+    assert_eq!(ids, want_ids);
+
+    // The law at the fitted parameters, with a count of each trial in N's place.
+    let (e, a, b, alpha, beta) =
+        (param(fit, "E"), param(fit, "A"), param(fit, "B"), param(fit, "alpha"), param(fit, "beta"));
+    let law = |n: f64, d: f64| e + a / n.powf(alpha) + b / d.powf(beta);
+    let mae = |count: fn(&sprs::plan::PlannedTrial) -> f64| {
+        sparse.iter().map(|t| (law(count(t), t.d as f64) - truth(t.n_avg, t.d as f64)).abs()).sum::<f64>()
+            / sparse.len() as f64
+    };
+    let counts: Vec<(&str, bool, f64)> =
+        predict.counts.iter().map(|c| (c.count.as_str(), c.written, c.errors.mae)).collect();
+    assert_eq!(
+        counts.iter().map(|c| (c.0, c.1)).collect::<Vec<_>>(),
+        [("N", true), ("N_avg", false), ("N_final", false)]
+    );
+    let expected = [mae(|t| t.n as f64), mae(|t| t.n_avg), mae(|t| t.n_final as f64)];
+    for ((name, _, got), want) in counts.iter().zip(expected) {
+        assert!((got - want).abs() < 1e-9, "{name}: {got} against {want}");
+    }
+    assert!((predict.errors.mae - expected[0]).abs() < 1e-9, "as written, the law uses N");
+    // By final sparsity, and the mean error (predicted minus observed): a pruned run is worse
+    // than a dense one of its initial size N, so the law over N expects too low a loss.
+    let n_count = &predict.counts[0];
+    assert_eq!(n_count.by_sparsity.iter().map(|l| l.sparsity).collect::<Vec<_>>(), [0.5, 0.8]);
+    for level in &n_count.by_sparsity {
+        let at: Vec<_> = sparse.iter().filter(|t| (t.s - level.sparsity).abs() < 0.005).collect();
+        let residuals: Vec<f64> = at.iter().map(|t| law(t.n as f64, t.d as f64) - truth(t.n_avg, t.d as f64)).collect();
+        let (mae, bias) = (
+            residuals.iter().map(|r| r.abs()).sum::<f64>() / at.len() as f64,
+            residuals.iter().sum::<f64>() / at.len() as f64,
+        );
+        assert_eq!(level.errors.points, at.len());
+        assert!((level.errors.mae - mae).abs() < 1e-9 && (level.bias - bias).abs() < 1e-9, "{level:?}");
+        assert!(level.bias < 0.0, "{level:?}");
+    }
+    // The truth is the law in N_avg: N_avg predicts the pruned runs, N and N_final do not.
+    assert!(expected[1] < 1e-3, "{expected:?}");
+    assert!(expected[0] > 10.0 * expected[1] && expected[2] > 10.0 * expected[1], "{expected:?}");
+}

@@ -20,6 +20,8 @@ pub struct FitSpec {
     pub at: Loc,
     /// The data it is fitted on (none for a template).
     pub sources: Vec<FitSource>,
+    /// Points the fitted law predicts without being fitted to them (`predict = ..`).
+    pub predict: Vec<FitSource>,
     /// The law, an expression over observables and the free parameters.
     pub law: Expr,
     /// The law as written.
@@ -155,6 +157,10 @@ impl Checker {
             None => Vec::new(),
             Some(value) => self.sources(value?, &law)?,
         };
+        let predict = match self.field(obj, "predict", at) {
+            None => Vec::new(),
+            Some(value) => self.sources(value?, &law)?,
+        };
         let params: Vec<Param> = params?.into_iter().map(|(p, _)| p).collect();
         let starts = params.iter().try_fold(1u64, |count, p| count.checked_mul(p.starts.len() as u64));
         if starts.is_none_or(|starts| starts > self.limits.fit_starts) {
@@ -169,6 +175,7 @@ impl Checker {
             name: name.to_string(),
             at: fit_at,
             sources,
+            predict,
             law,
             law_text,
             law_at,

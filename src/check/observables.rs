@@ -139,7 +139,7 @@ pub(crate) fn dotted(expr: &Expr) -> Option<String> {
 }
 
 /// Whether `name` occurs as a name in `expr`.
-pub(super) fn mentions(expr: &Expr, name: &str) -> bool {
+pub(crate) fn mentions(expr: &Expr, name: &str) -> bool {
     let mut found = false;
     visit_names(expr, &mut |n| found |= n == name);
     found

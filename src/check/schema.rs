@@ -375,6 +375,7 @@ static SYNTHETIC: &[FieldSpec] = &[
 
 static FIT: &[FieldSpec] = &[
     field("on", Ty::FitOn, Required, "the data: a sweep or train name, a list of them, or `csv(path, columns = {..})`, each optionally `where COND`"),
+    field("predict", Ty::FitOn, Absent, "points the fitted law is evaluated on but not fitted to, as for `on` (a law fitted on dense runs, predicting pruned ones)"),
     field("law", Ty::Law, Required, "an expression over observables and free parameters"),
     field("params", Ty::Params, Required, "each free parameter with its start grid: a list, or `{ log = [..] }` for a positive parameter fitted in log space"),
     field("loss", Ty::Loss, Expr("huber(1e-3)"), "`huber(delta)` on log residuals, or `mse`"),

@@ -68,7 +68,7 @@ pub fn compare(
 }
 
 /// Renames the name `from` to `to` throughout `expr`; whether there was one.
-fn rename(expr: &mut Expr, from: &str, to: &str) -> bool {
+pub(crate) fn rename(expr: &mut Expr, from: &str, to: &str) -> bool {
     let mut found = false;
     let mut visit = |e: &mut Expr| found |= rename(e, from, to);
     match &mut expr.kind {

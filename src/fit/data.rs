@@ -19,6 +19,8 @@ use crate::syntax::Loc;
 pub struct Point {
     /// The trial's name or the CSV row's number, for tables and diagnostics.
     pub label: String,
+    /// The trial's id, or for a CSV row its label: what tells two points apart.
+    pub id: String,
     /// Observables (`N`, `L`, ..) and, for trials, `config`: the resolved configuration.
     pub values: Map<String, Json>,
 }
@@ -166,9 +168,21 @@ fn evaluation(at: Loc, expr: &Expr, what: &str, point: &Point, error: String) ->
 /// The points of a fit from all its sources. Errors and warnings go to `diags`; the points are
 /// `None` after an error.
 pub fn load(spec: &FitSpec, plan: &Plan, store: &Store, access: &Access, diags: &mut Vec<Diag>) -> Option<Vec<Point>> {
+    load_sources(spec, &spec.sources, plan, store, access, diags)
+}
+
+/// The points of `sources`, a fit's `on` or its `predict`; as [`load`].
+pub fn load_sources(
+    spec: &FitSpec,
+    sources: &[FitSource],
+    plan: &Plan,
+    store: &Store,
+    access: &Access,
+    diags: &mut Vec<Diag>,
+) -> Option<Vec<Point>> {
     let errors_before = diags.iter().filter(|d| d.is_error()).count();
     let mut points = Vec::new();
-    for source in &spec.sources {
+    for source in sources {
         match source {
             FitSource::Csv { path, columns, filter, at } => {
                 let Some(rows) = csv_points(path, columns, access, *at, diags) else { continue };
@@ -186,7 +200,7 @@ pub fn load(spec: &FitSpec, plan: &Plan, store: &Store, access: &Access, diags: 
                         values.remove(key);
                     }
                     values.insert("config".into(), serde_json::to_value(&trial.config).unwrap_or(Json::Null));
-                    let point = Point { label: format!("trial `{}`", trial.name), values };
+                    let point = Point { label: format!("trial `{}`", trial.name), id: trial.id.clone(), values };
                     if filter.as_ref().is_none_or(|c| passes(c, &point, *at, diags)) {
                         points.push(point);
                     }
@@ -281,7 +295,8 @@ fn csv_points(
             }
         };
         // Rows count from 1 after the header, as a spreadsheet shows them less one.
-        let mut point = Point { label: format!("row {} of `{path}`", row + 1), values: Map::new() };
+        let label = format!("row {} of `{path}`", row + 1);
+        let mut point = Point { id: label.clone(), label, values: Map::new() };
         for (column, index) in columns.iter().zip(&indices) {
             let value = match (&column.source, index) {
                 (ColumnSource::Name(name), Some(i)) => {

@@ -84,6 +84,26 @@ pub enum FitError {
         span: SourceSpan,
     },
 
+    #[error("{point} is both fitted (`on`) and predicted (`predict`) by `{fit}`")]
+    #[diagnostic(
+        code(sprs::E0608),
+        help("a prediction is tested on points the law was not fitted to: leave them out of one side with `where`, as in `on = grid where S == 0, predict = grid where S > 0`")
+    )]
+    PredictedAndFitted {
+        fit: String,
+        point: String,
+        #[label("also in `on`")]
+        span: SourceSpan,
+    },
+
+    #[error("no point of `predict` is left for `{fit}` to predict")]
+    #[diagnostic(code(sprs::E0609), help("its `where` leaves every point out; loosen the condition"))]
+    NothingToPredict {
+        fit: String,
+        #[label("selects no point")]
+        span: SourceSpan,
+    },
+
     #[error("{missing} of the {total} trials of `{item}` have no result yet; `{fit}` uses the {found} that do")]
     #[diagnostic(code(sprs::W0006), severity(Warning), help("run them with `sprs run`"))]
     MissingResults {

@@ -59,6 +59,70 @@ pub struct Fitted {
     pub compute_optimal: Vec<Optimum>,
     /// Every point with its prediction, for plots and tables.
     pub predictions: Vec<Prediction>,
+    /// The law evaluated on the points of `predict`, which it was not fitted to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predict: Option<Predicted>,
+}
+
+/// The fitted law on points it was not fitted to (`predict = ..`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Predicted {
+    /// The number of points, their mean absolute error of L, and the RMSE of log L.
+    #[serde(flatten)]
+    pub errors: Errors,
+    /// Each point: its id (a trial's, or a CSV row's label), observed and predicted L.
+    pub rows: Vec<PredictedRow>,
+    /// When the law uses one of the parameter counts N, N_avg and N_final: its errors on the same
+    /// points with each count in its place, the fitted parameters unchanged (the paper's test: a
+    /// law fitted on dense runs predicts pruned runs from N_avg).
+    pub counts: Vec<CountErrors>,
+}
+
+/// One row of [`Predicted`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictedRow {
+    /// The trial's id, or the CSV row's label.
+    pub id: String,
+    /// The trial's name or the CSV row, for tables.
+    pub label: String,
+    /// The observed L.
+    pub observed: f64,
+    /// The law's L.
+    pub predicted: f64,
+    /// The point's sparsity where it has one (trials), for plots.
+    #[serde(rename = "S", skip_serializing_if = "Option::is_none")]
+    pub sparsity: Option<f64>,
+}
+
+/// The errors of a fitted law's predictions with `count` as the parameter count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CountErrors {
+    /// `N`, `N_avg` or `N_final`.
+    pub count: String,
+    /// Whether this is the count the law is written with.
+    pub written: bool,
+    /// The errors on the predicted points.
+    #[serde(flatten)]
+    pub errors: Errors,
+    /// The mean of predicted minus observed L: below zero, the law with this count expects a
+    /// lower loss than the runs reached.
+    pub bias: f64,
+    /// The errors of the points of each final sparsity (S to the nearest percent), sparsest last;
+    /// empty when the points have no sparsity (CSV rows).
+    pub by_sparsity: Vec<SparsityErrors>,
+}
+
+/// [`CountErrors`] on the predicted points of one final sparsity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SparsityErrors {
+    /// The final sparsity, to the nearest percent.
+    #[serde(rename = "S")]
+    pub sparsity: f64,
+    /// The number of points, their mean absolute error of L, and the RMSE of log L.
+    #[serde(flatten)]
+    pub errors: Errors,
+    /// The mean of predicted minus observed L.
+    pub bias: f64,
 }
 
 /// One fitted parameter with its bootstrap interval.
@@ -91,6 +155,8 @@ pub struct Errors {
 pub struct Prediction {
     /// The trial's name or the CSV row.
     pub label: String,
+    /// The trial's id, or the CSV row's label.
+    pub id: String,
     /// The observed L.
     #[serde(rename = "L")]
     pub observed: f64,
@@ -121,13 +187,14 @@ pub fn run_fits(fits: &[FitSpec], plan: &Plan, store: &Store, access: &Access, d
     fits.iter()
         .filter_map(|spec| {
             let points = data::load(spec, plan, store, access, diags)?;
-            match fit(spec, &points) {
-                Ok(fitted) => Some(fitted),
-                Err(diag) => {
-                    diags.push(diag);
-                    None
+            let mut fitted = fit(spec, &points).map_err(|diag| diags.push(diag)).ok()?;
+            if !spec.predict.is_empty() {
+                let predicted = predict_points(spec, &points, plan, store, access, diags)?;
+                if !predicted.is_empty() {
+                    fitted.predict = Some(predict(spec, &fitted, &predicted).map_err(|diag| diags.push(diag)).ok()?);
                 }
             }
+            Some(fitted)
         })
         .collect()
 }
@@ -214,14 +281,17 @@ pub fn fit(spec: &FitSpec, points: &[Point]) -> Result<Fitted, Diag> {
         .enumerate()
         .map(|(i, p)| Prediction {
             label: p.label.clone(),
+            id: p.id.clone(),
             observed: losses[i],
             predicted: law.eval(&rows[i], &values, &mut scratch),
             held_out: held.contains(&i),
             sparsity: p.number("S"),
         })
         .collect();
-    let in_sample = errors(predictions.iter().filter(|p| !p.held_out));
-    let holdout = (!held.is_empty()).then(|| errors(predictions.iter().filter(|p| p.held_out)));
+    let pairs =
+        |held_out: bool| predictions.iter().filter(move |p| p.held_out == held_out).map(|p| (p.observed, p.predicted));
+    let in_sample = errors(pairs(false));
+    let holdout = (!held.is_empty()).then(|| errors(pairs(true)));
     let largest_c = points.iter().filter_map(compute).fold(0.0, f64::max);
     let compute_optimal = if largest_c > 0.0 {
         [1.0, 10.0, 100.0].iter().filter_map(|k| optimal::optimum(&spec.law, &law, &values, k * largest_c)).collect()
@@ -253,7 +323,132 @@ pub fn fit(spec: &FitSpec, points: &[Point]) -> Result<Fitted, Diag> {
         interval: INTERVAL,
         compute_optimal,
         predictions,
+        predict: None,
     })
+}
+
+/// The parameter counts a law may be written with, compared on predicted points.
+pub const COUNTS: [&str; 3] = ["N", "N_avg", "N_final"];
+
+/// Evaluates the law of `fitted` (fitted from `spec`) on `points` it was not fitted to, and when
+/// the law uses exactly one of [`COUNTS`], with each count in its place.
+pub fn predict(spec: &FitSpec, fitted: &Fitted, points: &[Point]) -> Result<Predicted, Diag> {
+    let params: Vec<(String, bool)> = spec.params.iter().map(|p| (p.name.clone(), p.log)).collect();
+    let values: Vec<f64> = fitted.params.iter().map(|p| p.value).collect();
+    let evaluation = |error: String, point: &str| {
+        Diag::new(
+            spec.law_at.file,
+            FitError::Evaluation { what: "the law".into(), point: point.into(), error, span: spec.law_at.span.into() },
+        )
+    };
+    // The law at every point, compiled from `law`.
+    let evaluate = |law: &crate::syntax::ast::Expr| -> Result<Vec<f64>, Diag> {
+        let law = Law::compile(law, &params).map_err(|error| evaluation(error, "any point"))?;
+        let mut scratch = Vec::new();
+        points
+            .iter()
+            .map(|point| {
+                let row = law
+                    .vars
+                    .iter()
+                    .map(|v| point.number(v).ok_or_else(|| format!("`{v}` is not a number here")))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|error| evaluation(error, &point.label))?;
+                Ok(law.eval(&row, &values, &mut scratch))
+            })
+            .collect()
+    };
+    let mut observed = Vec::with_capacity(points.len());
+    for point in points {
+        let loss = point.number("L").unwrap_or(f64::NAN);
+        if !(loss > 0.0 && loss.is_finite()) {
+            let at = spec.predict.first().map_or(spec.at, |s| s.at());
+            return Err(Diag::new(
+                at.file,
+                FitError::NonPositiveLoss { point: point.label.clone(), value: loss, span: at.span.into() },
+            ));
+        }
+        observed.push(loss);
+    }
+    let errors_of = |predicted: &[f64]| errors(observed.iter().copied().zip(predicted.iter().copied()));
+    let bias = |pairs: &[(f64, f64)]| pairs.iter().map(|(o, p)| p - o).sum::<f64>() / pairs.len().max(1) as f64;
+    // Each point's final sparsity to the nearest percent, in hundredths.
+    let sparsity: Vec<Option<i64>> = points.iter().map(|p| p.number("S").map(|s| (s * 100.0).round() as i64)).collect();
+    let mut levels: Vec<i64> = sparsity.iter().flatten().copied().collect();
+    levels.sort_unstable();
+    levels.dedup();
+    let count_errors = |count: &str, written: bool, predicted: &[f64]| {
+        let pairs: Vec<(f64, f64)> = observed.iter().copied().zip(predicted.iter().copied()).collect();
+        let by_sparsity = levels
+            .iter()
+            .map(|&level| {
+                let at: Vec<(f64, f64)> =
+                    pairs.iter().zip(&sparsity).filter(|(_, s)| **s == Some(level)).map(|(p, _)| *p).collect();
+                SparsityErrors { sparsity: level as f64 / 100.0, errors: errors(at.iter().copied()), bias: bias(&at) }
+            })
+            .collect();
+        CountErrors {
+            count: count.to_string(),
+            written,
+            errors: errors(pairs.iter().copied()),
+            bias: bias(&pairs),
+            by_sparsity,
+        }
+    };
+    let predicted = evaluate(&spec.law)?;
+    let used: Vec<&str> = COUNTS.into_iter().filter(|c| crate::check::observables::mentions(&spec.law, c)).collect();
+    let mut counts = Vec::new();
+    if let [written] = used[..] {
+        for count in COUNTS {
+            let mut law = spec.law.clone();
+            compare::rename(&mut law, written, count);
+            counts.push(count_errors(count, count == written, &evaluate(&law)?));
+        }
+    }
+    Ok(Predicted {
+        errors: errors_of(&predicted),
+        rows: points
+            .iter()
+            .zip(&observed)
+            .zip(&predicted)
+            .map(|((point, &observed), &predicted)| PredictedRow {
+                id: point.id.clone(),
+                label: point.label.clone(),
+                observed,
+                predicted,
+                sparsity: point.number("S"),
+            })
+            .collect(),
+        counts,
+    })
+}
+
+/// The points of `spec.predict`, each checked not to be among the fitted `points`; `None` after
+/// an error (in `diags`).
+fn predict_points(
+    spec: &FitSpec,
+    points: &[Point],
+    plan: &Plan,
+    store: &Store,
+    access: &Access,
+    diags: &mut Vec<Diag>,
+) -> Option<Vec<Point>> {
+    let warnings_before = diags.len();
+    let predicted = data::load_sources(spec, &spec.predict, plan, store, access, diags)?;
+    let at = spec.predict.first().map_or(spec.at, |s| s.at());
+    if let Some(both) = predicted.iter().find(|p| points.iter().any(|q| q.id == p.id)) {
+        diags.push(Diag::new(
+            at.file,
+            FitError::PredictedAndFitted { fit: spec.name.clone(), point: both.label.clone(), span: at.span.into() },
+        ));
+        return None;
+    }
+    // No point at all is a mistake unless the trials have not been trained yet (warned above).
+    if predicted.is_empty() && diags.len() == warnings_before {
+        diags.push(Diag::new(at.file, FitError::NothingToPredict { fit: spec.name.clone(), span: at.span.into() }));
+        return None;
+    }
+    Some(predicted)
 }
 
 /// A point's training compute: `C`, or 6 N D.
@@ -362,12 +557,13 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (position - lo as f64)
 }
 
-fn errors<'a>(predictions: impl Iterator<Item = &'a Prediction>) -> Errors {
+/// The errors of `(observed, predicted)` pairs.
+fn errors(pairs: impl Iterator<Item = (f64, f64)>) -> Errors {
     let (mut count, mut abs, mut sq) = (0usize, 0.0, 0.0);
-    for p in predictions {
+    for (observed, predicted) in pairs {
         count += 1;
-        abs += (p.predicted - p.observed).abs();
-        sq += (p.predicted.ln() - p.observed.ln()).powi(2);
+        abs += (predicted - observed).abs();
+        sq += (predicted.ln() - observed.ln()).powi(2);
     }
     let n = count.max(1) as f64;
     Errors { points: count, mae: abs / n, rmse_log: (sq / n).sqrt() }

@@ -7,9 +7,16 @@ use plotters::prelude::*;
 use super::Fitted;
 
 /// Writes observed against predicted loss, with the line of perfect prediction: trials in blue
-/// (dense) and red (sparse), other points in blue, held-out points hollow.
+/// (dense) and red (sparse), other points in blue, held-out points hollow, the points of
+/// `predict` (not fitted) as triangles.
 pub fn observed_vs_predicted(fitted: &Fitted, path: &Path) -> Result<(), String> {
-    let values = fitted.predictions.iter().flat_map(|p| [p.observed, p.predicted]).filter(|v| v.is_finite());
+    let predicted = fitted.predict.as_ref().map_or(&[][..], |p| &p.rows[..]);
+    let values = fitted
+        .predictions
+        .iter()
+        .flat_map(|p| [p.observed, p.predicted])
+        .chain(predicted.iter().flat_map(|p| [p.observed, p.predicted]))
+        .filter(|v| v.is_finite());
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
     if !(lo.is_finite() && hi.is_finite()) {
         return Err("no finite predictions to plot".into());
@@ -50,6 +57,19 @@ pub fn observed_vs_predicted(fitted: &Fitted, path: &Path) -> Result<(), String>
                 }))?
                 .label(label)
                 .legend(move |(x, y)| Circle::new((x, y), 4, color.filled()));
+        }
+        for (label, color, sparse) in [("predicted, dense", BLUE, false), ("predicted, sparse", RED, true)] {
+            let points: Vec<_> = predicted.iter().filter(|p| p.sparsity.is_some_and(|s| s > 0.0) == sparse).collect();
+            if points.is_empty() {
+                continue;
+            }
+            let label = if trials || sparse { label } else { "predicted" };
+            chart
+                .draw_series(
+                    points.iter().map(|p| TriangleMarker::new((p.observed, p.predicted), 6, color.stroke_width(2))),
+                )?
+                .label(label)
+                .legend(move |(x, y)| TriangleMarker::new((x, y), 6, color.stroke_width(2)));
         }
         if fitted.predictions.iter().any(|p| p.held_out) {
             chart

@@ -11,6 +11,9 @@ pub fn summary(fitted: &Fitted) -> String {
     if let Some(holdout) = &fitted.holdout {
         line.push_str(&format!(", held-out MAE {:.4}", holdout.mae));
     }
+    if let Some(predict) = &fitted.predict {
+        line.push_str(&format!(", predicted MAE {:.4} ({} points)", predict.errors.mae, predict.errors.points));
+    }
     line
 }
 
@@ -36,6 +39,31 @@ pub fn table(fitted: &Fitted) -> String {
     out.push_str(&format!("  in sample ({} points): {}\n", fitted.in_sample.points, errors(&fitted.in_sample)));
     if let Some(holdout) = &fitted.holdout {
         out.push_str(&format!("  held out ({} points): {}\n", holdout.points, errors(holdout)));
+    }
+    if let Some(predict) = &fitted.predict {
+        out.push_str(&format!(
+            "  predicted ({} points, not fitted): {}\n",
+            predict.errors.points,
+            errors(&predict.errors)
+        ));
+        for count in &predict.counts {
+            let written = if count.written { " (as written)" } else { "" };
+            out.push_str(&format!(
+                "    with {:<7} {}, mean error {:+.4}{written}\n",
+                count.count,
+                errors(&count.errors),
+                count.bias
+            ));
+            for level in &count.by_sparsity {
+                out.push_str(&format!(
+                    "      S {:>3.0}% ({} points): MAE {:.4}, mean error {:+.4}\n",
+                    level.sparsity * 100.0,
+                    level.errors.points,
+                    level.errors.mae,
+                    level.bias
+                ));
+            }
+        }
     }
     for o in &fitted.compute_optimal {
         out.push_str(&format!(

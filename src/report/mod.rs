@@ -1,9 +1,11 @@
 //! The report of a run: `runs/<stem>/report.md` and its SVG plots in `runs/<stem>/report/`:
-//! the trials, their loss curves, the fits, loss against N and against N_avg, and the Journey
-//! law against the same law over N and over N_final. Written from what is on disk (the rows of
+//! the trials, the spread between seeds and schedules compared seed by seed ([`seeds`]), their
+//! loss curves, the fits (with the seed noise beside their errors, and their predictions), loss
+//! against N and against N_avg, and the Journey law against the same law over N and over N_final. Written from what is on disk (the rows of
 //! `results.csv`, each trial's `metrics.jsonl`) and the fits just made. Plain Rust: no Burn.
 
 mod plot;
+pub mod seeds;
 
 use std::fmt::Write as _;
 use std::io;
@@ -42,6 +44,8 @@ pub fn write(
         ok.len()
     );
     md.push_str(&trial_table(&rows, store));
+    let groups = seeds::groups(&ok);
+    md.push_str(&seed_section(&groups));
 
     let curves: Vec<(String, f64, Vec<CurvePoint>)> =
         ok.iter().map(|r| (curve_label(r), r.result.s, curve(store, r))).collect();
@@ -51,23 +55,24 @@ pub fn write(
         md.push_str("![loss curves](report/loss_curves.svg)\n");
     }
     if !ok.is_empty() {
-        write_atomic(&dir.join("loss_vs_size.svg"), plot::loss_vs_size(&ok).as_bytes())?;
+        write_atomic(&dir.join("loss_vs_size.svg"), plot::loss_vs_size(&groups).as_bytes())?;
         md.push_str("\n## Loss against parameter count\n\n");
         md.push_str(
             "Final held-out loss against the dense size N and against the average size over training \
              N_avg. Where N_avg is the right count, sparse runs fall on the dense runs' curve in the \
-             second panel.\n\n",
+             second panel. A configuration trained with several seeds is drawn at its mean loss, \
+             with a bar from its lowest to its highest.\n\n",
         );
         md.push_str("![loss against N and N_avg](report/loss_vs_size.svg)\n");
     }
     if !fitted.is_empty() {
         md.push_str("\n## Fits\n");
         for fit in fitted {
-            md.push_str(&fit_section(fit));
+            md.push_str(&fit_section(fit, &groups));
         }
     }
     for comparison in comparisons {
-        md.push_str(&comparison_section(comparison));
+        md.push_str(&comparison_section(comparison, &groups));
     }
     let path = store.root.join("report.md");
     write_atomic(&path, md.as_bytes())?;
@@ -121,7 +126,83 @@ fn curve_label(row: &Row) -> String {
     format!("N {}, D {}", si(row.result.n as f64), si(row.result.d as f64))
 }
 
-fn fit_section(fit: &Fitted) -> String {
+/// Configurations trained with more than one seed: their mean loss and its spread; then
+/// schedules compared seed by seed with the best of their family.
+fn seed_section(groups: &[seeds::Group]) -> String {
+    let repeated: Vec<&seeds::Group> = groups.iter().filter(|g| g.runs.len() >= 2).collect();
+    if repeated.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from(
+        "\n## Seeds\n\nConfigurations trained with more than one seed (a seed fixes the initial weights \
+         and the order of the batches): the mean of the final loss, its standard deviation between \
+         seeds, and its mean absolute deviation from the mean.\n\n\
+         | configuration | seeds | mean L | sd | mean abs. dev. |\n|---|---|--:|--:|--:|\n",
+    );
+    for group in &repeated {
+        let seed_list: Vec<String> = group.runs.iter().map(|(seed, _)| seed.to_string()).collect();
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.4} | {:.4} | {:.4} |",
+            markdown_code(&group.label()),
+            seed_list.join(", "),
+            group.mean(),
+            group.spread().unwrap_or(0.0),
+            group.mad().unwrap_or(0.0)
+        );
+    }
+    if let Some(noise) = seeds::noise(groups, |_| true) {
+        let _ = writeln!(md, "\nSeed noise floor: {}.", noise_text(&noise));
+    }
+    let families = seeds::paired(groups);
+    if !families.is_empty() {
+        md.push_str(
+            "\n## Schedules compared seed by seed\n\nConfigurations that differ only in when their \
+             schedule prunes (start, end, interval, curve), each against the best of them (lowest \
+             mean loss): the difference of final loss on the same seed, its mean and standard \
+             deviation over the seeds both have. Two schedules trained on one seed share their \
+             initial weights and batches, and the noise they share cancels in the difference: \
+             compare its standard deviation with the losses' own in the table above.\n",
+        );
+        for family in &families {
+            let _ = writeln!(
+                md,
+                "\nAgainst {} ({} schedules):\n\n\
+                 | configuration | seeds | mean L | difference from the best | sd of the difference |\n|---|---|--:|--:|--:|",
+                markdown_code(&family[0].group.label()),
+                family.len()
+            );
+            for paired in family {
+                let seed_list: Vec<String> = paired.group.runs.iter().map(|(seed, _)| seed.to_string()).collect();
+                let (difference, sd) = if paired.differences.is_empty() {
+                    ("best".to_string(), String::new())
+                } else {
+                    (
+                        format!("{:+.4}", paired.mean()),
+                        paired.spread().map_or_else(String::new, |sd| format!("{sd:.4}")),
+                    )
+                };
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {:.4} | {difference} | {sd} |",
+                    markdown_code(&paired.group.label()),
+                    seed_list.join(", "),
+                    paired.group.mean()
+                );
+            }
+        }
+    }
+    md
+}
+
+fn noise_text(noise: &seeds::Noise) -> String {
+    format!(
+        "mean absolute deviation of L between seeds {:.4} ({} configurations, {} trials)",
+        noise.mad, noise.configurations, noise.runs
+    )
+}
+
+fn fit_section(fit: &Fitted, groups: &[seeds::Group]) -> String {
     let mut md = format!("\n### `{}`: L = {}\n\n", fit.name, markdown_code(&fit.law));
     let _ = writeln!(
         md,
@@ -141,6 +222,47 @@ fn fit_section(fit: &Fitted) -> String {
     if let Some(holdout) = &fit.holdout {
         let _ = writeln!(md, "Held out: {}.", errors(holdout));
     }
+    let fitted_noise = seeds::noise(groups, |g| fit.predictions.iter().any(|p| g.has(&p.id)));
+    match fitted_noise {
+        Some(noise) => {
+            let _ = writeln!(md, "Seed noise of these points: {}.", noise_text(&noise));
+        }
+        None => md.push_str("Seed noise of these points: not measured (each was trained with one seed).\n"),
+    }
+    if let Some(predict) = &fit.predict {
+        let _ = writeln!(md, "\n**Predicted** (points the law was not fitted to): {}.", errors(&predict.errors));
+        if let Some(noise) = seeds::noise(groups, |g| predict.rows.iter().any(|r| g.has(&r.id))) {
+            let _ = writeln!(md, "Seed noise of the predicted points: {}.", noise_text(&noise));
+        }
+        if let Some(first) = predict.counts.first() {
+            md.push_str(
+                "\nThe same law and fitted parameters with each parameter count in the law's place, on \
+                 the predicted points (lower is better). The mean error is predicted minus observed \
+                 loss: below zero, the count makes a run look better than it is.\n\n\
+                 | count | MAE | RMSE of log L | mean error |",
+            );
+            for level in &first.by_sparsity {
+                let _ = write!(md, " S {0:.0}%: MAE | S {0:.0}%: mean error |", level.sparsity * 100.0);
+            }
+            md.push_str("\n|---|--:|--:|--:|");
+            md.push_str(&"--:|--:|".repeat(first.by_sparsity.len()));
+            md.push('\n');
+            for count in &predict.counts {
+                let written = if count.written { " (as written)" } else { "" };
+                let _ = write!(
+                    md,
+                    "| {}{written} | {:.4} | {:.4} | {:+.4} |",
+                    count.count, count.errors.mae, count.errors.rmse_log, count.bias
+                );
+                for level in &count.by_sparsity {
+                    let _ = write!(md, " {:.4} | {:+.4} |", level.errors.mae, level.bias);
+                }
+                md.push('\n');
+            }
+            // A table runs on to the next blank line.
+            md.push('\n');
+        }
+    }
     for o in &fit.compute_optimal {
         let _ = writeln!(
             md,
@@ -155,7 +277,7 @@ fn fit_section(fit: &Fitted) -> String {
     md
 }
 
-fn comparison_section(comparison: &Comparison) -> String {
+fn comparison_section(comparison: &Comparison, groups: &[seeds::Group]) -> String {
     let mut md = format!(
         "\n## Which parameter count? `{}` over N_avg, N and N_final\n\n\
          The same law fitted to the same runs with each count in place of N_avg (same held-out \
@@ -177,6 +299,15 @@ fn comparison_section(comparison: &Comparison) -> String {
             fit.objective, fit.in_sample.mae, fit.in_sample.rmse_log
         );
     }
+    if let Some((_, fit)) = comparison.variants.first() {
+        if let Some(noise) = seeds::noise(groups, |g| fit.predictions.iter().any(|p| g.has(&p.id))) {
+            let _ = writeln!(
+                md,
+                "\nA difference of MAE below the seed noise of these points is not a finding: {}.",
+                noise_text(&noise)
+            );
+        }
+    }
     md
 }
 
@@ -191,5 +322,41 @@ pub fn num(x: f64) -> String {
     } else {
         let digits = (3 - x.abs().log10().floor() as i32).clamp(0, 6) as usize;
         format!("{x:.digits$}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seeds::tests::row;
+    use super::*;
+
+    #[test]
+    fn the_seed_section_shows_each_configuration_s_spread_and_the_paired_differences() {
+        // a: 2.0, 2.2, 2.4 (mean 2.2, sd 0.2, mean abs. dev. 0.4 / 3); b starts later and is
+        // worse by 0.10, 0.12, 0.08 on the same seeds (mean 0.1, sd 0.02).
+        let rows = [
+            row("a", 1, 0.25, 0.5, 2.0),
+            row("a", 2, 0.25, 0.5, 2.2),
+            row("a", 3, 0.25, 0.5, 2.4),
+            row("b", 1, 0.5, 0.5, 2.10),
+            row("b", 2, 0.5, 0.5, 2.32),
+            row("b", 3, 0.5, 0.5, 2.48),
+            row("c", 1, 0.5, 0.8, 3.0),
+        ];
+        let refs: Vec<&Row> = rows.iter().collect();
+        let md = seed_section(&seeds::groups(&refs));
+        assert!(md.contains("| `a` | 1, 2, 3 | 2.2000 | 0.2000 | 0.1333 |"), "{md}");
+        assert!(md.contains("| `b` | 1, 2, 3 | 2.3000 |"), "{md}");
+        assert!(!md.contains("| `c` |"), "one seed is not a spread: {md}");
+        // Seed noise over a and b: (0.4 / 3 + (0.2 + 0.02 + 0.18) / 3) / 2.
+        assert!(
+            md.contains(
+                "Seed noise floor: mean absolute deviation of L between seeds 0.1333 (2 configurations, 6 trials)"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("| `a` | 1, 2, 3 | 2.2000 | best |  |"), "{md}");
+        assert!(md.contains("| `b` | 1, 2, 3 | 2.3000 | +0.1000 | 0.0200 |"), "{md}");
+        assert!(seed_section(&seeds::groups(&refs[6..])).is_empty(), "no section without repeated seeds");
     }
 }

@@ -5,8 +5,8 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::seeds::Group;
 use super::CurvePoint;
-use crate::store::Row;
 
 /// The colour of a final sparsity: dense in blue, sparser runs towards red.
 fn sparsity_color(s: f64) -> RGBColor {
@@ -133,17 +133,22 @@ pub fn loss_curves(curves: &[(String, f64, Vec<CurvePoint>)]) -> String {
     svg
 }
 
-/// A trial in the size plot: N, N_avg, S, L and its budget in tokens per parameter.
-type Point = (f64, f64, f64, f64, f64);
+/// A configuration in the size plot: N, N_avg, S, mean L, its budget in tokens per parameter,
+/// and the lowest and highest L over its seeds.
+type Point = (f64, f64, f64, f64, f64, (f64, f64));
 
 /// Final loss against N and against N_avg, side by side on the same axes: coloured by sparsity,
-/// circles for dense runs and triangles for sparse ones, larger for larger budgets (D / N).
-pub fn loss_vs_size(rows: &[&Row]) -> String {
-    let points: Vec<Point> = rows
+/// circles for dense runs and triangles for sparse ones, larger for larger budgets (D / N); a
+/// configuration with several seeds at its mean, with a bar over its seeds' range.
+pub fn loss_vs_size(configurations: &[Group]) -> String {
+    let points: Vec<Point> = configurations
         .iter()
-        .filter_map(|r| {
-            let ratio = (r.result.d as f64 / r.result.n.max(1) as f64 * 10.0).round() / 10.0;
-            Some((r.result.n as f64, r.result.n_avg, r.result.s, r.result.l?, ratio))
+        .map(|group| {
+            let r = &group.runs[0].1.result;
+            let ratio = (r.d as f64 / r.n.max(1) as f64 * 10.0).round() / 10.0;
+            let losses = group.losses();
+            let range = losses.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &l| (lo.min(l), hi.max(l)));
+            (r.n as f64, r.n_avg, r.s, group.mean(), ratio, range)
         })
         .collect();
     let groups = sparsities(points.iter().map(|p| p.2));
@@ -157,7 +162,7 @@ pub fn loss_vs_size(rows: &[&Row]) -> String {
         let root = SVGBackend::with_string(&mut svg, (1000, 440)).into_drawing_area();
         let _ = root.fill(&WHITE);
         let x = bounds(points.iter().flat_map(|p| [p.0, p.1]), true);
-        let y = bounds(points.iter().map(|p| p.3), false);
+        let y = bounds(points.iter().flat_map(|p| [p.3, p.5 .0, p.5 .1]), false);
         let panels = [("N (dense size)", false), ("N_avg (average size over training)", true)];
         for (area, (axis, average)) in root.split_evenly((1, 2)).iter().zip(panels) {
             let x_of = |p: &Point| if average { p.1 } else { p.0 };
@@ -166,6 +171,10 @@ pub fn loss_vs_size(rows: &[&Row]) -> String {
             for &group in &groups {
                 let color = sparsity_color(group);
                 let members = points.iter().filter(|p| group_of(p.2) == group);
+                let spread = points.iter().filter(|p| group_of(p.2) == group && p.5 .0 < p.5 .1);
+                let _ = chart.draw_series(
+                    spread.map(|p| PathElement::new(vec![(x_of(p), p.5 .0), (x_of(p), p.5 .1)], color.stroke_width(1))),
+                );
                 let drawn = chart.draw_series(members.map(|p| marker(x_of(p), p.3, group, size(p.4), color)));
                 if let Ok(series) = drawn {
                     series.label(sparsity_label(group)).legend(move |(x, y)| marker_at(x, y, group, 5, color));

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::access::Access;
-use crate::check::{FitSpec, Loss};
+use crate::check::{FitSource, FitSpec, Loss};
 use crate::data::hash::mix;
 use crate::diagnostic::Diag;
 use crate::plan::Plan;
@@ -202,45 +202,13 @@ pub fn run_fits(fits: &[FitSpec], plan: &Plan, store: &Store, access: &Access, d
 /// Fits `spec` to `points`.
 pub fn fit(spec: &FitSpec, points: &[Point]) -> Result<Fitted, Diag> {
     let params: Vec<(String, bool)> = spec.params.iter().map(|p| (p.name.clone(), p.log)).collect();
-    let law = Law::compile(&spec.law, &params).map_err(|error| {
-        Diag::new(
-            spec.law_at.file,
-            FitError::Evaluation {
-                what: "the law".into(),
-                point: "any point".into(),
-                error,
-                span: spec.law_at.span.into(),
-            },
-        )
-    })?;
+    let law = compile(spec, &spec.law, &params)?;
     // The law's variables and L at every point.
     let mut rows = Vec::with_capacity(points.len());
     let mut losses = Vec::with_capacity(points.len());
     for point in points {
-        let row = law
-            .vars
-            .iter()
-            .map(|v| point.number(v).ok_or_else(|| format!("`{v}` is not a number here")))
-            .collect::<Result<Vec<_>, _>>();
-        let row = row.map_err(|error| {
-            Diag::new(
-                spec.law_at.file,
-                FitError::Evaluation {
-                    what: "the law".into(),
-                    point: point.label.clone(),
-                    error,
-                    span: spec.law_at.span.into(),
-                },
-            )
-        })?;
-        let loss = point.number("L").unwrap_or(f64::NAN);
-        if !(loss > 0.0 && loss.is_finite()) {
-            let at = spec.sources.first().map_or(spec.at, |s| s.at());
-            return Err(Diag::new(
-                at.file,
-                FitError::NonPositiveLoss { point: point.label.clone(), value: loss, span: at.span.into() },
-            ));
-        }
+        let row = law_row(spec, &law, point)?;
+        let loss = observed_loss(spec, &spec.sources, point)?;
         rows.push(row);
         losses.push(loss);
     }
@@ -327,6 +295,39 @@ pub fn fit(spec: &FitSpec, points: &[Point]) -> Result<Fitted, Diag> {
     })
 }
 
+/// A diagnostic for a law that cannot be evaluated at `point`.
+fn evaluation(spec: &FitSpec, point: &str, error: String) -> Diag {
+    Diag::new(
+        spec.law_at.file,
+        FitError::Evaluation { what: "the law".into(), point: point.into(), error, span: spec.law_at.span.into() },
+    )
+}
+
+/// `law` (the fit's, or it with another count) compiled over the fit's parameters.
+fn compile(spec: &FitSpec, law: &crate::syntax::ast::Expr, params: &[(String, bool)]) -> Result<Law, Diag> {
+    Law::compile(law, params).map_err(|error| evaluation(spec, "any point", error))
+}
+
+/// The values of the law's variables at a point.
+fn law_row(spec: &FitSpec, law: &Law, point: &Point) -> Result<Vec<f64>, Diag> {
+    law.vars
+        .iter()
+        .map(|v| point.number(v).ok_or_else(|| format!("`{v}` is not a number here")))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| evaluation(spec, &point.label, error))
+}
+
+/// A point's L, which must be positive and finite: a law is fitted to its logarithm. `sources`
+/// (the fit's `on` or `predict`) are pointed at when it is not.
+fn observed_loss(spec: &FitSpec, sources: &[FitSource], point: &Point) -> Result<f64, Diag> {
+    let loss = point.number("L").unwrap_or(f64::NAN);
+    if loss > 0.0 && loss.is_finite() {
+        return Ok(loss);
+    }
+    let at = sources.first().map_or(spec.at, |s| s.at());
+    Err(Diag::new(at.file, FitError::NonPositiveLoss { point: point.label.clone(), value: loss, span: at.span.into() }))
+}
+
 /// The parameter counts a law may be written with, compared on predicted points.
 pub const COUNTS: [&str; 3] = ["N", "N_avg", "N_final"];
 
@@ -335,41 +336,14 @@ pub const COUNTS: [&str; 3] = ["N", "N_avg", "N_final"];
 pub fn predict(spec: &FitSpec, fitted: &Fitted, points: &[Point]) -> Result<Predicted, Diag> {
     let params: Vec<(String, bool)> = spec.params.iter().map(|p| (p.name.clone(), p.log)).collect();
     let values: Vec<f64> = fitted.params.iter().map(|p| p.value).collect();
-    let evaluation = |error: String, point: &str| {
-        Diag::new(
-            spec.law_at.file,
-            FitError::Evaluation { what: "the law".into(), point: point.into(), error, span: spec.law_at.span.into() },
-        )
-    };
     // The law at every point, compiled from `law`.
     let evaluate = |law: &crate::syntax::ast::Expr| -> Result<Vec<f64>, Diag> {
-        let law = Law::compile(law, &params).map_err(|error| evaluation(error, "any point"))?;
+        let law = compile(spec, law, &params)?;
         let mut scratch = Vec::new();
-        points
-            .iter()
-            .map(|point| {
-                let row = law
-                    .vars
-                    .iter()
-                    .map(|v| point.number(v).ok_or_else(|| format!("`{v}` is not a number here")))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|error| evaluation(error, &point.label))?;
-                Ok(law.eval(&row, &values, &mut scratch))
-            })
-            .collect()
+        points.iter().map(|point| Ok(law.eval(&law_row(spec, &law, point)?, &values, &mut scratch))).collect()
     };
-    let mut observed = Vec::with_capacity(points.len());
-    for point in points {
-        let loss = point.number("L").unwrap_or(f64::NAN);
-        if !(loss > 0.0 && loss.is_finite()) {
-            let at = spec.predict.first().map_or(spec.at, |s| s.at());
-            return Err(Diag::new(
-                at.file,
-                FitError::NonPositiveLoss { point: point.label.clone(), value: loss, span: at.span.into() },
-            ));
-        }
-        observed.push(loss);
-    }
+    let observed =
+        points.iter().map(|point| observed_loss(spec, &spec.predict, point)).collect::<Result<Vec<_>, _>>()?;
     let errors_of = |predicted: &[f64]| errors(observed.iter().copied().zip(predicted.iter().copied()));
     let bias = |pairs: &[(f64, f64)]| pairs.iter().map(|(o, p)| p - o).sum::<f64>() / pairs.len().max(1) as f64;
     // Each point's final sparsity to the nearest percent, in hundredths.

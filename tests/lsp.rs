@@ -239,3 +239,20 @@ fn a_name_imported_from_a_file_leads_into_it_inside_the_project_only() {
     assert_eq!((location.range.start.line, location.range.start.character), (1, 6));
     assert!(sprs::lsp::locate(&uri, text, at(3, 11)).is_none(), "secret.sprs is outside the project");
 }
+
+/// Hover and go to definition next to characters beyond ASCII step over them whole.
+#[test]
+fn words_beside_text_beyond_ascii_are_found_without_a_panic() {
+    let uri: lsp_types::Uri = "file:///tmp/words.sprs".parse().unwrap();
+    let text = "// é\ntrain éa { batch = 16 }\nsweep s = éa { seed in [1] }\n";
+    for line in 0..3 {
+        for character in 0..16 {
+            let at = lsp_types::Position { line, character };
+            let _ = sprs::lsp::hover(&uri, text, at);
+            let _ = sprs::lsp::definition(text, at);
+        }
+    }
+    let hover =
+        sprs::lsp::hover(&uri, "train t { batch = 16 }\n// é\n", lsp_types::Position { line: 0, character: 11 });
+    assert!(hover.is_some(), "`batch` is a field with a doc");
+}

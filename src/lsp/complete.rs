@@ -85,7 +85,8 @@ fn imports(path: &str) -> Vec<CompletionItem> {
 
 /// Whether `text` ends with a number literal (`20`, `2e9`, `1_000`, `0.5`), not a name's digits.
 fn ends_with_number(text: &str) -> bool {
-    let token_start = text.rfind(|c: char| !(is_ident(c) || c == '.')).map_or(0, |i| i + 1);
+    // ASCII only, so the count stops at a character boundary.
+    let token_start = text.len() - text.bytes().rev().take_while(|&b| is_ident(b as char) || b == b'.').count();
     text[token_start..].starts_with(|c: char| c.is_ascii_digit())
 }
 
@@ -263,7 +264,7 @@ fn open_brace(text: &str, offset: usize) -> Option<usize> {
 /// The word that ends at `end` (after blanks), and where it starts.
 fn word_before(text: &str, end: usize) -> (&str, usize) {
     let trimmed = text[..end].trim_end();
-    let start = trimmed.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |i| i + 1);
+    let start = trimmed.len() - trimmed.bytes().rev().take_while(|&b| is_ident(b as char)).count();
     (&trimmed[start..], start)
 }
 
@@ -349,6 +350,14 @@ mod tests {
         assert!(models.iter().any(|l| l == "llama"), "{models:?}");
         let schedules = labels("use std::schedules::{dense, jo|");
         assert!(schedules.iter().any(|l| l == "journey") && !schedules.iter().any(|l| l == "llama"), "{schedules:?}");
+    }
+
+    #[test]
+    fn text_beyond_ascii_is_stepped_over_by_character() {
+        for text in ["é2e9 |", "é|", "train é { x = é|", "use std::é|", "train t { model = é |"] {
+            labels(text);
+        }
+        assert_eq!(labels("/* é */ budget = 2e9 |").len(), 5);
     }
 
     #[test]

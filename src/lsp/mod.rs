@@ -268,9 +268,10 @@ pub fn diagnostics(uri: &Uri, text: &str) -> Vec<Diagnostic> {
 /// The word under `at`, and where it is.
 fn word_at(text: &str, at: lsp_types::Position) -> (&str, usize, usize) {
     let offset = offset(text, at);
-    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let start = text[..offset].rfind(|c| !is_word(c)).map_or(0, |i| i + 1);
-    let end = text[offset..].find(|c| !is_word(c)).map_or(text.len(), |i| offset + i);
+    let is_word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    // Word characters are ASCII, so these byte counts stop at character boundaries.
+    let start = offset - text[..offset].bytes().rev().take_while(is_word).count();
+    let end = offset + text[offset..].bytes().take_while(is_word).count();
     (&text[start..end], start, end)
 }
 

@@ -154,19 +154,44 @@ fn bootstrap_intervals_cover_the_truth_at_about_the_nominal_rate() {
     assert!((0.85..=0.99).contains(&rate), "coverage {rate} ({covered} of {total})");
 }
 
+/// 72 trials of a small model: 8 widths x {dense, journey 50%, journey 80%} x 3 budgets.
+const SWEEP: &str = "use std::models::llama\nuse std::data::markov\nuse std::schedules::journey\n\
+    train base { data = markov, model = llama { width = 32, depth = 1, heads = 2, mlp = 64 }, batch = 4, budget = 100 steps }\n\
+    sweep grid = base {\n  model.width in [16, 24, 32, 40, 48, 56, 64, 72]\n  prune in [dense, journey { sparsity = 50%, every = 5 steps }, journey { sparsity = 80%, every = 5 steps }]\n  budget in [100, 200, 400] steps\n}\n";
+
+/// Writes the result of trial `t` with its planned observables: finished with `loss`, or failed
+/// (the loss turned NaN) without one.
+fn finish(store: &Store, t: &sprs::plan::PlannedTrial, loss: Option<f64>) {
+    use sprs::store::{Status, TrialResult};
+    let failed = loss.is_none();
+    let result = TrialResult {
+        id: t.id.clone(),
+        status: if failed { Status::Failed } else { Status::Ok },
+        error: failed.then(|| "the loss is NaN".into()),
+        step: failed.then_some(3),
+        n: t.n,
+        n_final: t.n_final,
+        n_avg: t.n_avg,
+        s: t.s,
+        d: t.d,
+        c: t.c,
+        c_dense: t.c_dense,
+        l: loss,
+    };
+    std::fs::create_dir_all(store.trial_dir(&t.id)).unwrap();
+    store.finish(&result).unwrap();
+}
+
 /// A fit on a sweep's results on disk: the planned observables of each trial with a loss from
 /// a known law in N_avg, written as `result.json` files; `where` filters on an observable and on
 /// a config path; the failed trial and the one without a result are left out.
 #[test]
 fn fits_the_results_of_a_sweep_on_disk() {
-    use sprs::store::{Status, TrialResult};
     let dir = tempfile::tempdir().unwrap();
-    let text = "use std::models::llama\nuse std::data::markov\nuse std::schedules::journey\n\
-        train base { data = markov, model = llama { width = 32, depth = 1, heads = 2, mlp = 64 }, batch = 4, budget = 100 steps }\n\
-        sweep grid = base {\n  model.width in [16, 24, 32, 40, 48, 56, 64, 72]\n  prune in [dense, journey { sparsity = 50%, every = 5 steps }, journey { sparsity = 80%, every = 5 steps }]\n  budget in [100, 200, 400] steps\n}\n\
-        fit unified { on = grid where model.width != 72, law = E + A / N_avg^alpha + B / D^beta, params = { E = { log = [0, 0.5] }, A = { log = [2, 4] }, B = { log = [4, 6] }, alpha = [0.3, 0.6], beta = [0.3, 0.6] } }\n\
+    let text = SWEEP.to_string()
+        + "fit unified { on = grid where model.width != 72, law = E + A / N_avg^alpha + B / D^beta, params = { E = { log = [0, 0.5] }, A = { log = [2, 4] }, B = { log = [4, 6] }, alpha = [0.3, 0.6], beta = [0.3, 0.6] } }\n\
         fit dense_only { on = grid where S == 0 and model.width != 72, law = E + A / N^alpha + B / D^beta, params = { E = { log = [0, 0.5] }, A = { log = [2, 4] }, B = { log = [4, 6] }, alpha = [0.3, 0.6], beta = [0.3, 0.6] } }\n";
-    let output = plan_source(&dir.path().join("main.sprs"), text.into());
+    let output = plan_source(&dir.path().join("main.sprs"), text);
     let plan = output.plan.unwrap();
     let store = Store::new(Some(&dir.path().join("runs")), &dir.path().join("main.sprs")).unwrap();
     let truth = |n: f64, d: f64| 1.5 + 50.0 / n.powf(0.4) + 300.0 / d.powf(0.35);
@@ -175,22 +200,7 @@ fn fits_the_results_of_a_sweep_on_disk() {
         if i == 1 {
             continue; // not run yet
         }
-        let result = TrialResult {
-            id: t.id.clone(),
-            status: if failed { Status::Failed } else { Status::Ok },
-            error: failed.then(|| "the loss is NaN".into()),
-            step: failed.then_some(3),
-            n: t.n,
-            n_final: t.n_final,
-            n_avg: t.n_avg,
-            s: t.s,
-            d: t.d,
-            c: t.c,
-            c_dense: t.c_dense,
-            l: (!failed).then(|| truth(t.n_avg, t.d as f64)),
-        };
-        std::fs::create_dir_all(store.trial_dir(&t.id)).unwrap();
-        store.finish(&result).unwrap();
+        finish(&store, t, (!failed).then(|| truth(t.n_avg, t.d as f64)));
     }
     let checked = output.checked.unwrap();
     let mut diags = Vec::new();
@@ -216,33 +226,15 @@ fn fits_the_results_of_a_sweep_on_disk() {
 /// fitted parameters.
 #[test]
 fn a_dense_law_predicts_pruned_runs_with_each_count() {
-    use sprs::store::{Status, TrialResult};
     let dir = tempfile::tempdir().unwrap();
-    let text = "use std::models::llama\nuse std::data::markov\nuse std::schedules::journey\n\
-        train base { data = markov, model = llama { width = 32, depth = 1, heads = 2, mlp = 64 }, batch = 4, budget = 100 steps }\n\
-        sweep grid = base {\n  model.width in [16, 24, 32, 40, 48, 56, 64, 72]\n  prune in [dense, journey { sparsity = 50%, every = 5 steps }, journey { sparsity = 80%, every = 5 steps }]\n  budget in [100, 200, 400] steps\n}\n\
-        fit dense_to_sparse { on = grid where S == 0, predict = grid where S > 0, law = E + A / N^alpha + B / D^beta, params = { E = { log = [0, 0.5] }, A = { log = [2, 4] }, B = { log = [4, 6] }, alpha = [0.3, 0.6], beta = [0.3, 0.6] } }\n";
-    let output = plan_source(&dir.path().join("main.sprs"), text.into());
+    let text = SWEEP.to_string()
+        + "fit dense_to_sparse { on = grid where S == 0, predict = grid where S > 0, law = E + A / N^alpha + B / D^beta, params = { E = { log = [0, 0.5] }, A = { log = [2, 4] }, B = { log = [4, 6] }, alpha = [0.3, 0.6], beta = [0.3, 0.6] } }\n";
+    let output = plan_source(&dir.path().join("main.sprs"), text);
     let plan = output.plan.unwrap();
     let store = Store::new(Some(&dir.path().join("runs")), &dir.path().join("main.sprs")).unwrap();
     let truth = |n: f64, d: f64| 1.5 + 50.0 / n.powf(0.4) + 300.0 / d.powf(0.35);
     for t in &plan.trials {
-        let result = TrialResult {
-            id: t.id.clone(),
-            status: Status::Ok,
-            error: None,
-            step: None,
-            n: t.n,
-            n_final: t.n_final,
-            n_avg: t.n_avg,
-            s: t.s,
-            d: t.d,
-            c: t.c,
-            c_dense: t.c_dense,
-            l: Some(truth(t.n_avg, t.d as f64)),
-        };
-        std::fs::create_dir_all(store.trial_dir(&t.id)).unwrap();
-        store.finish(&result).unwrap();
+        finish(&store, t, Some(truth(t.n_avg, t.d as f64)));
     }
     let checked = output.checked.unwrap();
     let mut diags = Vec::new();

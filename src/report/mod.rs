@@ -327,22 +327,13 @@ pub fn num(x: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::seeds::tests::row;
+    use super::seeds::tests::{row, two_schedules};
     use super::*;
 
     #[test]
     fn the_seed_section_shows_each_configuration_s_spread_and_the_paired_differences() {
-        // a: 2.0, 2.2, 2.4 (mean 2.2, sd 0.2, mean abs. dev. 0.4 / 3); b starts later and is
-        // worse by 0.10, 0.12, 0.08 on the same seeds (mean 0.1, sd 0.02).
-        let rows = [
-            row("a", 1, 0.25, 0.5, 2.0),
-            row("a", 2, 0.25, 0.5, 2.2),
-            row("a", 3, 0.25, 0.5, 2.4),
-            row("b", 1, 0.5, 0.5, 2.10),
-            row("b", 2, 0.5, 0.5, 2.32),
-            row("b", 3, 0.5, 0.5, 2.48),
-            row("c", 1, 0.5, 0.8, 3.0),
-        ];
+        let mut rows = two_schedules();
+        rows.push(row("c", 1, 0.5, 0.8, 3.0));
         let refs: Vec<&Row> = rows.iter().collect();
         let md = seed_section(&seeds::groups(&refs));
         assert!(md.contains("| `a` | 1, 2, 3 | 2.2000 | 0.2000 | 0.1333 |"), "{md}");

@@ -155,6 +155,12 @@ pub struct ModelConfig {
     pub tie_embeddings: bool,
 }
 
+/// The epsilon of every norm of both architectures (RMSNorm and LayerNorm), as in LLaMA and GPT-2.
+pub const NORM_EPS: f64 = 1e-5;
+/// The base of the rotary position frequencies (`llama`): pair `i` of a head of `d` dimensions
+/// turns by `position / ROPE_THETA^(2i / d)`.
+pub const ROPE_THETA: f64 = 10_000.0;
+
 /// The transformer family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

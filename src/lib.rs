@@ -3,7 +3,9 @@
 //! The phases run in one direction: [`syntax`] turns text into an AST, [`check`] resolves names,
 //! evaluates records, checks types and units, and expands sweeps into trials; [`plan`] counts
 //! each trial's parameters, steps and compute; [`train`] (the only phase that uses Burn) trains
-//! them into the [`store`]; [`fit`] fits scaling laws to the results and [`report`] writes them up.
+//! them into the [`store`] (results, final weights, TensorBoard events); [`fit`] fits scaling
+//! laws to the results and [`report`] writes them up; [`trained`] takes finished trials out of
+//! sprs (a Hugging Face export, the loss of a text, samples).
 //! [`access`] decides what a file may read, for every phase that reads; [`sweep`] runs a plan's
 //! trials side by side and concludes with the fits and the report; [`launch`] hands them to Slurm
 //! and tells where a results folder stands.
@@ -26,3 +28,4 @@ pub mod store;
 pub mod sweep;
 pub mod syntax;
 pub mod train;
+pub mod trained;

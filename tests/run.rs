@@ -136,6 +136,26 @@ fn a_killed_run_resumes_to_the_same_result() {
     let whole_trial = only_trial_dir(&whole);
     assert_eq!(read(&trial, "result.json"), read(&whole_trial, "result.json"));
     assert_eq!(read(&trial, "metrics.jsonl"), read(&whole_trial, "metrics.jsonl"));
+    assert_eq!(
+        std::fs::read(trial.join("model.safetensors")).unwrap(),
+        std::fs::read(whole_trial.join("model.safetensors")).unwrap()
+    );
+    resumed_curves_go_forward(&killed, &trial);
+}
+
+/// A resumed trial's TensorBoard curves: every step once, in order, with the values of its
+/// `metrics.jsonl` (the steps the killed process wrote after its checkpoint were dropped).
+fn resumed_curves_go_forward(out: &std::path::Path, trial: &std::path::Path) {
+    let curves = common::curves(out);
+    let metrics: Vec<serde_json::Value> =
+        read(&trial.join("metrics.jsonl")).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for tag in ["train/loss", "train/lr", "train/sparsity", "train/nonzero", "eval/loss"] {
+        let (_, curve) = curves.iter().find(|((_, t), _)| t == tag).unwrap_or_else(|| panic!("no curve {tag}"));
+        let key = tag.split('/').nth(1).map(|k| if tag == "eval/loss" { "eval_loss" } else { k }).unwrap();
+        let expected: Vec<(i64, f32)> =
+            metrics.iter().filter_map(|m| Some((m["step"].as_i64().unwrap(), m.get(key)?.as_f64()? as f32))).collect();
+        assert_eq!(curve, &expected, "{tag}");
+    }
 }
 
 /// The rows of `results.csv`, by id.
@@ -373,4 +393,5 @@ fn an_interrupted_run_checkpoints_and_resumes_to_the_same_result() {
     let whole_trial = only_trial_dir(&whole);
     assert_eq!(read(&trial, "result.json"), read(&whole_trial, "result.json"));
     assert_eq!(read(&trial, "metrics.jsonl"), read(&whole_trial, "metrics.jsonl"));
+    resumed_curves_go_forward(&stopped, &trial);
 }

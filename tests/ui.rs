@@ -80,6 +80,7 @@ fn codes_belong_to_their_phase() {
         ("src/fit/error.rs", &["E06", "W00"]),
         ("src/data/tokenize.rs", &["E07"]),
         ("src/launch/slurm.rs", &["E08"]),
+        ("src/trained/error.rs", &["E09"]),
     ];
     let docs = std::fs::read_to_string(root.join("docs/errors.md")).unwrap();
     for (file, allowed) in families {

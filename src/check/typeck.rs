@@ -254,12 +254,7 @@ impl Checker {
     /// (`FILE.json`): `Some(None)` without one; `None` (reported) when the manifest says the ids
     /// are of another type than the file is read as.
     fn token_manifest(&mut self, obj: &Obj, path: &str, dtype: Dtype) -> Option<Option<u64>> {
-        let tokens = self.entry_dir.join(path);
-        let manifest_path = Manifest::path(&tokens);
-        let Ok((bytes, _)) = self.access.read(&manifest_path, crate::store::files::MAX_JSON_BYTES) else {
-            return Some(None);
-        };
-        let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes) else { return Some(None) };
+        let Ok(manifest) = Manifest::read(&self.access, &self.entry_dir.join(path)) else { return Some(None) };
         if manifest.dtype != dtype {
             let name = |d: Dtype| if d == Dtype::U16 { "u16" } else { "u32" };
             let at = self.field_at(obj, "data");

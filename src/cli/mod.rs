@@ -10,6 +10,7 @@ mod run;
 mod status;
 mod submit;
 mod tokenize;
+mod trained;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use sprs::diagnostic::Format;
+use sprs::trained::Sampling;
 
 /// sprs: sparse and dense pre-training studies and their scaling laws.
 #[derive(Debug, Parser)]
@@ -74,6 +76,17 @@ impl Project {
         let limits = sprs::check::Limits { trials: self.max_trials, fit_starts: self.max_fit_starts, memory: None };
         Ok(sprs::check::Options { set: set.to_vec(), access, limits, require_data: true })
     }
+}
+
+/// Where `score` and `generate` run a model.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Compute {
+    /// The backend: `flex` (default), `ndarray` or `tch` (each when built with its feature).
+    #[arg(long, default_value = "flex")]
+    backend: sprs::train::backend::Backend,
+    /// `cpu`, or with `--backend tch` `cuda:N`.
+    #[arg(long, default_value = "cpu")]
+    device: sprs::train::backend::Target,
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,6 +164,10 @@ enum Command {
         /// Train trials whose estimated memory exceeds the machine's (see `sprs plan`).
         #[arg(long)]
         force: bool,
+        /// Keep no weights: finished trials do not write `model.safetensors` (`sprs export`,
+        /// `score` and `generate` then cannot use them).
+        #[arg(long)]
+        no_weights: bool,
         /// Run as one of several workers sharing the results folder (as `sprs submit`'s Slurm
         /// tasks do): one trial at a time on the cores Slurm allocated (`SLURM_CPUS_PER_TASK`),
         /// taking the longest trial no other worker holds.
@@ -209,6 +226,9 @@ enum Command {
         /// Seconds before the time limit at which a worker is told to checkpoint.
         #[arg(long, default_value_t = 120, value_name = "SECONDS")]
         signal_grace: u64,
+        /// The workers keep no weights (`sprs run --no-weights`).
+        #[arg(long)]
+        no_weights: bool,
         /// Print the job script; submit nothing.
         #[arg(long)]
         dry_run: bool,
@@ -278,6 +298,91 @@ enum Command {
         #[command(flatten)]
         project: Project,
     },
+    /// Export finished trials as Hugging Face model folders, which transformers loads with no
+    /// custom code (`llama` as LlamaForCausalLM, `gpt` as GPT2LMHeadModel), with their tokenizer.
+    Export {
+        /// The `.sprs` file the trials belong to.
+        file: PathBuf,
+        /// A trial, by name or id (repeatable).
+        #[arg(long = "trial", required = true, value_name = "NAME")]
+        trials: Vec<String>,
+        /// The model folder; for several trials, a folder of one sub-folder per trial id.
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// The results folder (default: `runs/<file stem>`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The `--set` overrides the trials were run with.
+        #[arg(long, value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        #[command(flatten)]
+        project: Project,
+    },
+    /// The mean next-token loss of a text under a finished trial's model, in consecutive
+    /// context-sized windows, tokenized as the trial's data was.
+    Score {
+        /// The `.sprs` file the trial belongs to.
+        file: PathBuf,
+        /// The trial, by name or id.
+        #[arg(long, value_name = "NAME")]
+        trial: String,
+        /// The text to score (UTF-8 for a BPE tokenizer; at most 64 MiB).
+        #[arg(long, value_name = "PATH")]
+        text: PathBuf,
+        /// The results folder (default: `runs/<file stem>`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// A line (`human`) or `{"tokens", "loss", "bits_per_byte"}` (`json`).
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+        /// With `--format json`: every token's id and loss too (`per_token`).
+        #[arg(long)]
+        per_token: bool,
+        #[command(flatten)]
+        compute: Compute,
+        /// The `--set` overrides the trial was run with.
+        #[arg(long, value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        #[command(flatten)]
+        project: Project,
+    },
+    /// Sample text from finished trials' models, the same for the same seed (several trials:
+    /// one sample each, from the same prompt and seed).
+    Generate {
+        /// The `.sprs` file the trials belong to.
+        file: PathBuf,
+        /// A trial, by name or id (repeatable).
+        #[arg(long = "trial", required = true, value_name = "NAME")]
+        trials: Vec<String>,
+        /// The text to continue (default: a line end; for data of generated ids, ids: `3 14 15`).
+        #[arg(long)]
+        prompt: Option<String>,
+        /// Tokens to generate.
+        #[arg(long, default_value_t = Sampling::default().tokens)]
+        tokens: usize,
+        /// Divides the logits; 0 takes the most likely token every time.
+        #[arg(long, default_value_t = Sampling::default().temperature)]
+        temperature: f64,
+        /// Draw from the most likely K tokens only (0: all).
+        #[arg(long, default_value_t = Sampling::default().top_k, value_name = "K")]
+        top_k: usize,
+        /// The seed of the draws.
+        #[arg(long, default_value_t = Sampling::default().seed)]
+        seed: u64,
+        /// The results folder (default: `runs/<file stem>`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The text (`human`) or `{"samples": [...]}` (`json`).
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+        #[command(flatten)]
+        compute: Compute,
+        /// The `--set` overrides the trials were run with.
+        #[arg(long, value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        #[command(flatten)]
+        project: Project,
+    },
     /// Print a named record, resolved with every default, and its docs.
     Explain {
         /// An item name: `journey`, `std::schedules::journey`, or an item of `--file`.
@@ -322,6 +427,7 @@ pub fn run(cli: Cli) -> ExitCode {
             shard,
             set,
             force,
+            no_weights,
             worker,
             project,
         } => {
@@ -346,6 +452,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 backend,
                 devices: device,
                 checkpoint_every: std::time::Duration::from_secs(checkpoint_every),
+                keep_weights: !no_weights,
                 cores,
                 stop,
             };
@@ -368,6 +475,7 @@ pub fn run(cli: Cli) -> ExitCode {
             sbatch_args,
             max_requeues,
             signal_grace,
+            no_weights,
             dry_run,
             project,
         } => {
@@ -375,9 +483,13 @@ pub fn run(cli: Cli) -> ExitCode {
                 Ok(options) => options,
                 Err(code) => return code,
             };
+            let mut run_args = project.args();
+            if no_weights {
+                run_args.push("--no-weights".into());
+            }
             let submission = sprs::launch::slurm::Submission {
                 set: set.clone(),
-                run_args: project.args(),
+                run_args,
                 backend,
                 cpus_per_worker,
                 gpus_per_worker,
@@ -425,6 +537,47 @@ pub fn run(cli: Cli) -> ExitCode {
             let options = fit::Options { out: out.as_deref(), check: &check, only: only.as_deref(), format };
             fit::run(&file, options, std::io::stderr().is_terminal())
         }
+        Command::Export { file, trials, to, out, set, project } => match project.options(&file, &set) {
+            Ok(check) => {
+                let common = trained::Common { file: &file, trials: &trials, out: out.as_deref(), check: &check };
+                trained::export(common, &to, std::io::stderr().is_terminal())
+            }
+            Err(code) => code,
+        },
+        Command::Score { file, trial, text, out, format, per_token, compute, set, project } => {
+            match project.options(&file, &set) {
+                Ok(_) if per_token && format != Format::Json => usage_error("`--per-token` needs `--format json`"),
+                Ok(check) => {
+                    let trials = [trial];
+                    let common = trained::Common { file: &file, trials: &trials, out: out.as_deref(), check: &check };
+                    let compute = trained::Compute { backend: compute.backend, device: compute.device };
+                    trained::score(common, &text, compute, format, per_token, std::io::stderr().is_terminal())
+                }
+                Err(code) => code,
+            }
+        }
+        Command::Generate {
+            file,
+            trials,
+            prompt,
+            tokens,
+            temperature,
+            top_k,
+            seed,
+            out,
+            format,
+            compute,
+            set,
+            project,
+        } => match project.options(&file, &set) {
+            Ok(check) => {
+                let common = trained::Common { file: &file, trials: &trials, out: out.as_deref(), check: &check };
+                let compute = trained::Compute { backend: compute.backend, device: compute.device };
+                let sampling = Sampling { tokens, temperature, top_k, seed };
+                trained::generate(common, prompt.as_deref(), sampling, compute, format, std::io::stderr().is_terminal())
+            }
+            Err(code) => code,
+        },
         Command::Explain { name, file, project } => {
             match file.as_deref().map(|f| project.options(f, &[])).transpose() {
                 Ok(options) => explain::run(&name, file.as_deref().zip(options.as_ref())),

@@ -14,16 +14,25 @@ pub fn run(path: &Path, options: &sprs::check::Options, format: Format, color: b
     match format {
         // Invariant: a plan is plain data whose serialization cannot fail.
         Format::Json => println!("{}", serde_json::to_string_pretty(&plan).expect("a plan serializes")),
-        Format::Human | Format::Short => print!("{}", table(&plan.trials)),
+        Format::Human | Format::Short => {
+            print!("{}", table(&plan.trials));
+            let weights: u64 = plan.trials.iter().map(|t| t.weights).sum();
+            println!(
+                "weights kept on disk: {} for {} trial{} (`sprs run --no-weights` keeps none)",
+                sprs::plan::memory::bytes(weights),
+                plan.trials.len(),
+                super::plural(plan.trials.len())
+            );
+        }
     }
     ExitCode::SUCCESS
 }
 
-/// One row per trial: id, name, N, N_avg, D, steps, C, estimated peak memory and the pruning
-/// breakpoints.
+/// One row per trial: id, name, N, N_avg, D, steps, C, estimated peak memory, the weights' size
+/// on disk and the pruning breakpoints.
 fn table(trials: &[PlannedTrial]) -> String {
-    let header = ["id", "name", "N", "N_avg", "D", "steps", "C", "memory", "pruning"];
-    let rows: Vec<[String; 9]> = trials
+    let header = ["id", "name", "N", "N_avg", "D", "steps", "C", "memory", "weights", "pruning"];
+    let rows: Vec<[String; 10]> = trials
         .iter()
         .map(|t| {
             [
@@ -35,6 +44,7 @@ fn table(trials: &[PlannedTrial]) -> String {
                 t.steps.to_string(),
                 format!("{:.2e}", t.c),
                 sprs::plan::memory::bytes(t.memory.total),
+                sprs::plan::memory::bytes(t.weights),
                 pruning(t),
             ]
         })
@@ -49,7 +59,7 @@ fn table(trials: &[PlannedTrial]) -> String {
         let mut out = String::new();
         for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
             // Names and the pruning column read left to right; numbers line up on the right.
-            let left = matches!(i, 0 | 1 | 8);
+            let left = matches!(i, 0 | 1 | 9);
             let pad = " ".repeat(width - cell.chars().count());
             out.push_str(&if left { format!("{cell}{pad}") } else { format!("{pad}{cell}") });
             out.push_str("  ");

@@ -11,8 +11,8 @@ use tokenizers::Tokenizer;
 
 use crate::access::{Access, MAX_TOKENIZER_BYTES};
 
-/// Bytes of text per encoding chunk. Chunks end at line ends, so the tokens do not depend on the
-/// number of threads that encode them.
+/// Bytes of text per training chunk. Chunks end at line ends, so the trained tokenizer does not
+/// depend on the number of threads that count its words.
 const CHUNK: usize = 1 << 16;
 
 /// Trains a byte-level BPE tokenizer of `vocab` tokens (the 256 bytes included) on `texts`, or
@@ -39,12 +39,12 @@ pub fn load(access: &Access, path: &str) -> Result<Tokenizer, String> {
     Tokenizer::from_bytes(bytes).map_err(|e| cannot(e.to_string()))
 }
 
-/// The token ids of `text`.
+/// The token ids of `text`, encoded whole (no special tokens added), as the tokenizer encodes it
+/// anywhere else.
 pub fn encode(tokenizer: &Tokenizer, text: &str) -> Result<Vec<u32>, String> {
-    let chunks = chunks(text);
-    let encodings =
-        tokenizer.encode_batch(chunks, false).map_err(|e| format!("cannot encode the text with the tokenizer: {e}"))?;
-    Ok(encodings.iter().flat_map(|e| e.get_ids().iter().copied()).collect())
+    let encoding =
+        tokenizer.encode(text, false).map_err(|e| format!("cannot encode the text with the tokenizer: {e}"))?;
+    Ok(encoding.get_ids().to_vec())
 }
 
 fn train(texts: &[&str], vocab: u64) -> Result<Tokenizer, String> {

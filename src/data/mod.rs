@@ -8,5 +8,6 @@ pub(crate) mod hash;
 mod parquet;
 pub(crate) mod split;
 pub mod synthetic;
+pub mod text;
 pub mod tokenize;
 pub mod tokens;

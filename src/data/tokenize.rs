@@ -151,6 +151,18 @@ impl Manifest {
     pub fn path(tokens: &Path) -> PathBuf {
         with_suffix(tokens, ".json")
     }
+
+    /// The manifest of the token file `tokens`, read through `access`.
+    pub fn read(access: &crate::access::Access, tokens: &Path) -> Result<Manifest, String> {
+        let (bytes, _) = access.read(&Manifest::path(tokens), files::MAX_JSON_BYTES).map_err(|e| e.to_string())?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("it is damaged: {e}"))
+    }
+
+    /// Where the `tokenizer.json` a token file was made with is kept beside it
+    /// (`FILE.tokenizer.json`), for `sprs export`, `score` and `generate`.
+    pub fn tokenizer_path(tokens: &Path) -> PathBuf {
+        with_suffix(tokens, ".tokenizer.json")
+    }
 }
 
 /// What happens while tokenizing, for a progress bar.
@@ -299,8 +311,8 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
     if options.inputs.is_empty() {
         return Err(TokenizeError::Usage("no input files".into()));
     }
-    let (encoder, tokenizer_name, tokenizer_sha256) = match &options.tokenizer {
-        TokenizerChoice::Bytes => (Encoder::Bytes, "bytes".to_string(), None),
+    let (encoder, tokenizer_name, tokenizer_sha256, tokenizer_json) = match &options.tokenizer {
+        TokenizerChoice::Bytes => (Encoder::Bytes, "bytes".to_string(), None, None),
         TokenizerChoice::File(path) => {
             let bytes = files::read(path, crate::access::MAX_TOKENIZER_BYTES)
                 .map_err(|e| TokenizeError::Tokenizer(format!("cannot read `{}`: {e}", path.display())))?;
@@ -309,7 +321,7 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
                 .map_err(|e| TokenizeError::Tokenizer(format!("`{}` is not a tokenizer.json: {e}", path.display())))?;
             let name =
                 path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-            (Encoder::Hf(Box::new(tokenizer)), name, Some(hash))
+            (Encoder::Hf(Box::new(tokenizer)), name, Some(hash), Some(bytes))
         }
     };
     let eos = options.eos.as_deref().map(|e| encoder.eos(e)).transpose()?;
@@ -482,6 +494,12 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
     }
     manifest.complete = true;
     drop(out);
+    // The tokenizer goes beside the ids before they take their name, so that a token file in
+    // place always has it.
+    if let Some(json) = &tokenizer_json {
+        let beside = Manifest::tokenizer_path(&options.out);
+        files::write_atomic(&beside, json).map_err(output_error(&beside))?;
+    }
     fs::rename(&partial, &options.out).map_err(output_error(&options.out))?;
     let manifest_path = Manifest::path(&options.out);
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| output_error(&manifest_path)(e.into()))?;

@@ -5,7 +5,10 @@ use std::ops::Range;
 use std::path::Path;
 
 use super::hash::mix;
-use super::{bpe, corpus, split, synthetic};
+use rayon::prelude::*;
+
+use super::text::Coder;
+use super::{corpus, split, synthetic};
 use crate::access::Access;
 use crate::config::{DataConfig, Dtype, Source, Tokenizer};
 
@@ -104,40 +107,28 @@ impl Stream {
 
 impl Tokens {
     /// Loads a source, reading its files through `access` (config paths are relative to its
-    /// base); `cache` is where trained tokenizers are kept (none: train every time).
+    /// base); `cache` is where trained tokenizers are kept (none: train every time). Each stretch
+    /// of text is encoded on its own and whole (see [`Coder::encode`]), stretches in parallel.
     pub fn load(data: &DataConfig, access: &Access, cache: Option<&Path>) -> Result<Tokens, String> {
         if let Some(tokens) = Tokens::mapped(data, access)? {
             return Ok(tokens);
         }
+        let (segments, coder) = segments(data, access, cache)?;
+        let encoded: Vec<(Result<Vec<u32>, String>, bool)> = segments
+            .into_par_iter()
+            .map(|(segment, held)| match segment {
+                Segment::Ids(ids) => (Ok(ids), held),
+                Segment::Text(text) => (coder.encode(&text), held),
+            })
+            .collect();
         let mut ids = Vec::new();
         let (mut train, mut holdout) = (Vec::new(), Vec::new());
-        let mut push = |coder: &Coder, segment: Segment, held: bool| -> Result<(), String> {
+        for (more, held) in encoded {
             let start = ids.len();
-            match segment {
-                Segment::Ids(more) => ids.extend(more),
-                Segment::Text(text) => ids.extend(coder.encode(&text)?),
-            }
+            ids.extend(more?);
             let range = start..ids.len();
             if !range.is_empty() {
                 (if held { &mut holdout } else { &mut train }).push(range);
-            }
-            Ok(())
-        };
-        match &data.valid {
-            Some(valid) => {
-                let train = Segments::read(&data.source, access)?.whole();
-                let holdout = Segments::read(valid, access)?.whole();
-                let tokenizer = Coder::new(&data.tokenizer, &[&train], access, cache)?;
-                push(&tokenizer, train, false)?;
-                push(&tokenizer, holdout, true)?;
-            }
-            None => {
-                let segments = Segments::read(&data.source, access)?.split(data.holdout);
-                let train: Vec<&Segment> = segments.iter().filter(|(_, held)| !held).map(|(s, _)| s).collect();
-                let tokenizer = Coder::new(&data.tokenizer, &train, access, cache)?;
-                for (segment, held) in segments {
-                    push(&tokenizer, segment, held)?;
-                }
             }
         }
         Ok(Tokens { tokens: Stream::Owned(ids), train, holdout })
@@ -178,6 +169,43 @@ pub fn runs(len: usize, holdout: f64) -> Vec<(Range<usize>, bool)> {
         }
     }
     runs
+}
+
+/// The stretches of a source that is read into memory, each with whether it is held out, and
+/// the source's tokenizer (trained on the training stretches, where it is trained).
+fn segments(data: &DataConfig, access: &Access, cache: Option<&Path>) -> Result<(Vec<(Segment, bool)>, Coder), String> {
+    let segments = match &data.valid {
+        Some(valid) => {
+            vec![(Segments::read(&data.source, access)?.whole(), false), (Segments::read(valid, access)?.whole(), true)]
+        }
+        None => Segments::read(&data.source, access)?.split(data.holdout),
+    };
+    let train = segments
+        .iter()
+        .filter(|(_, held)| !held)
+        .map(|(segment, _)| match segment {
+            Segment::Text(text) => Ok(text.as_ref()),
+            Segment::Ids(_) => Err(()),
+        })
+        .collect::<Result<Vec<&[u8]>, ()>>();
+    let coder = match (&data.tokenizer, train) {
+        (Tokenizer::Bpe { .. }, Err(())) => return Err("a `bpe` tokenizer needs a text source".into()),
+        (tokenizer, train) => Coder::new(tokenizer, &train.unwrap_or_default(), access, cache)?,
+    };
+    Ok((segments, coder))
+}
+
+/// The tokenizer of a data source's text, or `None` for a source of ids without text
+/// (`synthetic`): the data's `bytes`, `file(..)` or trained `bpe` tokenizer, or for a token file
+/// the one its manifest names (see [`Coder::of_token_file`]). A `bpe` tokenizer is the one its
+/// trials trained with: from `cache`, or trained again on the same text.
+pub fn coder(data: &DataConfig, access: &Access, cache: Option<&Path>) -> Result<Option<Coder>, String> {
+    match (&data.source, &data.tokenizer) {
+        (Source::Synthetic(_), _) => Ok(None),
+        (Source::Tokens { path, .. }, _) => Coder::of_token_file(access, path).map(Some),
+        (_, Tokenizer::Bpe { .. }) => segments(data, access, cache).map(|(_, coder)| Some(coder)),
+        (_, tokenizer) => Coder::new(tokenizer, &[], access, cache).map(Some),
+    }
 }
 
 /// A stretch of a source: text for a tokenizer, or token ids already.
@@ -250,43 +278,6 @@ impl Segments {
             }
         }
     }
-}
-
-/// A data source's tokenizer, ready to encode.
-enum Coder {
-    Bytes,
-    Bpe(Box<tokenizers::Tokenizer>),
-}
-
-impl Coder {
-    /// The tokenizer, trained on `train` where it is trained.
-    fn new(tokenizer: &Tokenizer, train: &[&Segment], access: &Access, cache: Option<&Path>) -> Result<Coder, String> {
-        match tokenizer {
-            Tokenizer::Bytes => Ok(Coder::Bytes),
-            Tokenizer::File { path } => Ok(Coder::Bpe(Box::new(bpe::load(access, path)?))),
-            Tokenizer::Bpe { vocab } => {
-                let texts = train
-                    .iter()
-                    .map(|s| match s {
-                        Segment::Text(text) => utf8(text),
-                        Segment::Ids(_) => Err("a `bpe` tokenizer needs a text source".to_string()),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(Coder::Bpe(Box::new(bpe::trained(&texts, *vocab, cache)?)))
-            }
-        }
-    }
-
-    fn encode(&self, text: &[u8]) -> Result<Vec<u32>, String> {
-        match self {
-            Coder::Bytes => Ok(text.iter().map(|&b| u32::from(b)).collect()),
-            Coder::Bpe(tokenizer) => bpe::encode(tokenizer, utf8(text)?),
-        }
-    }
-}
-
-fn utf8(text: &[u8]) -> Result<&str, String> {
-    std::str::from_utf8(text).map_err(|e| format!("a BPE tokenizer needs UTF-8 text; byte {} is not", e.valid_up_to()))
 }
 
 /// Seeded sampling of training windows of `context + 1` tokens (inputs and shifted targets).

@@ -85,8 +85,10 @@ pub fn bytes(n: u64) -> String {
         format!("{:.1} TiB", n / TIB)
     } else if n >= GIB {
         format!("{:.1} GiB", n / GIB)
-    } else {
+    } else if n >= MIB {
         format!("{:.0} MiB", (n / MIB).ceil())
+    } else {
+        format!("{:.0} KiB", (n / 1024.0).ceil())
     }
 }
 
@@ -116,6 +118,9 @@ mod tests {
         assert_eq!(bytes(3 << 30), "3.0 GiB");
         assert_eq!(bytes(5 << 40), "5.0 TiB");
         assert_eq!(bytes(250 << 20), "250 MiB");
-        assert_eq!(bytes(1), "1 MiB");
+        // Below a MiB (a toy model's weights), KiB, rounded up as MiB are.
+        assert_eq!(bytes(1), "1 KiB");
+        assert_eq!(bytes(68_000), "67 KiB");
+        assert_eq!(bytes((1 << 20) + 1), "2 MiB");
     }
 }

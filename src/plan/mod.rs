@@ -14,7 +14,7 @@ use serde::Serialize;
 
 pub use error::PlanError;
 pub use memory::Memory;
-pub use shape::{Counts, Matrix, Shape};
+pub use shape::{tensors, Counts, Matrix, Part, Shape, TensorSpec};
 pub use solve::Problem;
 
 use crate::access::Access;
@@ -78,6 +78,9 @@ pub struct PlannedTrial {
     pub prune: PrunePlan,
     /// Estimated peak memory of training it.
     pub memory: Memory,
+    /// Bytes of its weights on disk once it has finished (`model.safetensors`).
+    #[serde(rename = "weights_bytes")]
+    pub weights: u64,
 }
 
 /// The resolved pruning schedule. Steps count from 0; an update at step t takes effect for the
@@ -231,6 +234,7 @@ pub fn plan_trial(trial: &Trial, data: u64) -> Result<PlannedTrial, Problem> {
         c_dense: 6.0 * n as f64 * d as f64,
         params: shape.counts(),
         memory: memory::estimate(config, shape.counts().total, resolved.prunable_total, pruned > 0, data),
+        weights: crate::store::weights::file_bytes(&trial.id, &config.model),
         prune: PrunePlan {
             start_step: solution.window.map(|w| w.start),
             end_step: solution.window.map(|w| w.end),

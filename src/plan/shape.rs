@@ -141,6 +141,134 @@ impl Shape {
     }
 }
 
+/// Where a tensor sits in the model: [`tensors`] lists them in the order `model.safetensors` holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The token embedding, `[vocab, width]`.
+    Embedding,
+    /// Learned positions (`gpt`), `[context, width]`.
+    Positions,
+    /// A block's norm before attention.
+    Norm1,
+    /// A block's query projection.
+    Q,
+    /// A block's key projection.
+    K,
+    /// A block's value projection.
+    V,
+    /// A block's output projection.
+    O,
+    /// A block's norm before the feed-forward layer.
+    Norm2,
+    /// SwiGLU's gate (`llama`).
+    Gate,
+    /// SwiGLU's up projection (`llama`).
+    Up,
+    /// SwiGLU's down projection (`llama`).
+    Down,
+    /// The GELU layer's first projection (`gpt`).
+    Fc,
+    /// The GELU layer's second projection (`gpt`).
+    Proj,
+    /// The final norm.
+    Norm,
+    /// The untied output head.
+    Head,
+}
+
+/// One tensor of a model: where it sits, whether it is a bias (or a LayerNorm's shift), and its
+/// shape as sprs keeps it. A linear layer's weight is `[in, out]` (Burn's layout, the transpose of
+/// PyTorch's `nn.Linear`), the head `[width, vocab]`; embeddings `[rows, width]`; norms and
+/// biases `[size]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorSpec {
+    /// The block, for a tensor inside one.
+    pub block: Option<u64>,
+    /// Where in the block or the model.
+    pub part: Part,
+    /// A bias (a LayerNorm's shift), rather than a weight (a norm's scale).
+    pub bias: bool,
+    /// The dimensions.
+    pub shape: Vec<u64>,
+}
+
+impl TensorSpec {
+    /// The tensor's name: the [`Matrix`] name of a weight matrix with `.weight` or `.bias`
+    /// appended (`blocks.0.attention.q.weight`), and `embedding.weight`, `positions.weight`,
+    /// `blocks.0.norm_1.weight`, `norm.bias` and so on.
+    pub fn name(&self) -> String {
+        let module = match self.part {
+            Part::Embedding => "embedding",
+            Part::Positions => "positions",
+            Part::Norm1 => "norm_1",
+            Part::Q => "attention.q",
+            Part::K => "attention.k",
+            Part::V => "attention.v",
+            Part::O => "attention.o",
+            Part::Norm2 => "norm_2",
+            Part::Gate => "mlp.gate",
+            Part::Up => "mlp.up",
+            Part::Down => "mlp.down",
+            Part::Fc => "mlp.fc",
+            Part::Proj => "mlp.proj",
+            Part::Norm => "norm",
+            Part::Head => "head",
+        };
+        let kind = if self.bias { "bias" } else { "weight" };
+        match self.block {
+            Some(block) => format!("blocks.{block}.{module}.{kind}"),
+            None => format!("{module}.{kind}"),
+        }
+    }
+
+    /// The number of values.
+    pub fn size(&self) -> u64 {
+        self.shape.iter().product()
+    }
+}
+
+/// Every tensor of a model, in a fixed order: the token embedding and the learned positions; per
+/// block its first norm, q, k, v, o, its second norm and the feed-forward matrices (each weight
+/// followed by its bias, for `gpt`); the final norm; an untied head. Their sizes add up to
+/// [`Counts::total`] (tested).
+pub fn tensors(model: &ModelConfig) -> Vec<TensorSpec> {
+    let (d, m, gpt) = (model.width, model.mlp, model.arch == Arch::Gpt);
+    let mut out = Vec::new();
+    let mut push = |block: Option<u64>, part: Part, shape: Vec<u64>, bias: Option<u64>| {
+        out.push(TensorSpec { block, part, bias: false, shape });
+        if let Some(size) = bias {
+            out.push(TensorSpec { block, part, bias: true, shape: vec![size] });
+        }
+    };
+    push(None, Part::Embedding, vec![model.vocab, d], None);
+    if gpt {
+        push(None, Part::Positions, vec![model.context, d], None);
+    }
+    // Norms: RMSNorm has a scale only, LayerNorm a scale and a shift; linear layers have biases
+    // in `gpt` only.
+    let shift = gpt.then_some(d);
+    for b in (0..model.depth).map(Some) {
+        push(b, Part::Norm1, vec![d], shift);
+        for part in [Part::Q, Part::K, Part::V, Part::O] {
+            push(b, part, vec![d, d], shift);
+        }
+        push(b, Part::Norm2, vec![d], shift);
+        if gpt {
+            push(b, Part::Fc, vec![d, m], Some(m));
+            push(b, Part::Proj, vec![m, d], Some(d));
+        } else {
+            push(b, Part::Gate, vec![d, m], None);
+            push(b, Part::Up, vec![d, m], None);
+            push(b, Part::Down, vec![m, d], None);
+        }
+    }
+    push(None, Part::Norm, vec![d], shift);
+    if !model.tie_embeddings {
+        push(None, Part::Head, vec![d, model.vocab], None);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +319,30 @@ mod tests {
         let linear = 2 * 128 + 20;
         let total = linear + 20 + 12 + 2 * (36 + 8) + 8;
         assert_eq!(gpt.counts(), Counts { linear, non_embedding: total - 20 - 12, total });
+    }
+
+    /// The tensors of the weights file hold every counted parameter once, and each weight matrix
+    /// under its matrix's name with its shape transposed.
+    #[test]
+    fn tensors_cover_every_parameter() {
+        for config in [
+            model(Arch::Llama, 8, 2, 16, 10, 4, false),
+            model(Arch::Llama, 8, 1, 16, 10, 4, true),
+            model(Arch::Gpt, 4, 2, 8, 5, 3, false),
+            model(Arch::Gpt, 4, 3, 8, 5, 3, true),
+        ] {
+            let shape = Shape::of(&config);
+            let tensors = tensors(&config);
+            assert_eq!(tensors.iter().map(TensorSpec::size).sum::<u64>(), shape.counts().total, "{config:?}");
+            let mut names: Vec<String> = tensors.iter().map(TensorSpec::name).collect();
+            names.sort();
+            names.dedup();
+            assert_eq!(names.len(), tensors.len(), "names are unique");
+            for matrix in &shape.matrices {
+                let weight = tensors.iter().find(|t| t.name() == format!("{}.weight", matrix.name)).unwrap();
+                assert_eq!(weight.shape, [matrix.cols, matrix.rows], "{}", matrix.name);
+            }
+        }
     }
 
     #[test]

@@ -6,9 +6,11 @@
 
 pub(crate) mod files;
 mod results;
+pub mod tensorboard;
+pub mod weights;
 
 pub use files::write_atomic;
-pub use results::{rebuild_results, Row};
+pub use results::{leaves, rebuild_results, varying, Row};
 
 use std::fs;
 use std::io::{self, Write};
@@ -172,6 +174,17 @@ impl Store {
     /// Where fits write `<name>.json` and `<name>.svg`.
     pub fn fits_dir(&self) -> PathBuf {
         self.root.join("fits")
+    }
+
+    /// Where a finished trial's weights live (see [`weights`]).
+    pub fn weights(&self, id: &str) -> PathBuf {
+        self.trial_dir(id).join(weights::FILE)
+    }
+
+    /// The TensorBoard run folder of the trial `name` with `id` (not created), in the results
+    /// folder's `tensorboard/`, which is created (neither may be a link).
+    pub fn tensorboard(&self, name: &str, id: &str) -> io::Result<PathBuf> {
+        Ok(self.folder("tensorboard")?.join(tensorboard::run_name(name, id)))
     }
 
     /// Where a trial's checkpoint lives.

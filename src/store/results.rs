@@ -80,17 +80,44 @@ impl Store {
 /// values), as dotted paths such as `model.width`.
 pub fn rebuild_results(store: &Store, order: &[&str]) -> io::Result<(PathBuf, Vec<Row>)> {
     let rows = store.rows(order);
-    let leaves: Vec<BTreeMap<String, String>> = rows
-        .iter()
-        .map(|row| {
-            let mut leaves = BTreeMap::new();
-            flatten(&row.config, String::new(), &mut leaves);
-            leaves
-        })
-        .collect();
-    // Paths in first-seen order, kept when rows disagree on them.
+    let leaves: Vec<BTreeMap<String, Value>> = rows.iter().map(|row| leaves(&row.config)).collect();
+    let paths = varying(&leaves);
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<&str> = vec!["id", "name", "sweep", "status"];
+    header.extend(OBSERVABLES.iter().map(|(name, _)| *name));
+    header.push("error");
+    header.extend(paths.iter().map(String::as_str));
+    out.write_record(&header)?;
+    for (row, leaf) in rows.iter().zip(&leaves) {
+        let r = &row.result;
+        let status = match r.status {
+            super::Status::Ok => "ok",
+            super::Status::Failed => "failed",
+        };
+        let mut record = vec![r.id.clone(), row.name.clone(), row.sweep.clone().unwrap_or_default(), status.into()];
+        record.extend(OBSERVABLES.iter().map(|(_, get)| get(r)));
+        record.push(r.error.clone().unwrap_or_default());
+        record.extend(paths.iter().map(|p| leaf.get(p).map(cell).unwrap_or_default()));
+        out.write_record(&record)?;
+    }
+    let bytes = out.into_inner().map_err(|e| io::Error::other(e.to_string()))?;
+    let path = store.root.join("results.csv");
+    write_atomic(&path, &bytes)?;
+    Ok((path, rows))
+}
+
+/// The leaves of a configuration (as `trial.json` holds it) under dotted paths such as
+/// `model.width`; a list is one leaf.
+pub fn leaves(config: &Value) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    flatten(config, String::new(), &mut out);
+    out
+}
+
+/// The paths whose leaves differ between configurations (the swept fields), in first-seen order.
+pub fn varying(leaves: &[BTreeMap<String, Value>]) -> Vec<String> {
     let mut paths: Vec<&String> = Vec::new();
-    for leaf in &leaves {
+    for leaf in leaves {
         for path in leaf.keys() {
             if !paths.contains(&path) {
                 paths.push(path);
@@ -102,32 +129,10 @@ pub fn rebuild_results(store: &Store, order: &[&str]) -> io::Result<(PathBuf, Ve
         let first = values.next().flatten();
         values.any(|v| v != first)
     });
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<&str> = vec!["id", "name", "sweep", "status"];
-    header.extend(OBSERVABLES.iter().map(|(name, _)| *name));
-    header.push("error");
-    header.extend(paths.iter().map(|p| p.as_str()));
-    out.write_record(&header)?;
-    for (row, leaf) in rows.iter().zip(&leaves) {
-        let r = &row.result;
-        let status = match r.status {
-            super::Status::Ok => "ok",
-            super::Status::Failed => "failed",
-        };
-        let mut record = vec![r.id.clone(), row.name.clone(), row.sweep.clone().unwrap_or_default(), status.into()];
-        record.extend(OBSERVABLES.iter().map(|(_, get)| get(r)));
-        record.push(r.error.clone().unwrap_or_default());
-        record.extend(paths.iter().map(|p| leaf.get(*p).cloned().unwrap_or_default()));
-        out.write_record(&record)?;
-    }
-    let bytes = out.into_inner().map_err(|e| io::Error::other(e.to_string()))?;
-    let path = store.root.join("results.csv");
-    write_atomic(&path, &bytes)?;
-    Ok((path, rows))
+    paths.into_iter().cloned().collect()
 }
 
-/// The leaves of a JSON value under dotted paths; a list is one leaf, written as JSON.
-fn flatten(value: &Value, path: String, out: &mut BTreeMap<String, String>) {
+fn flatten(value: &Value, path: String, out: &mut BTreeMap<String, Value>) {
     match value {
         Value::Object(map) => {
             for (key, value) in map {
@@ -135,12 +140,17 @@ fn flatten(value: &Value, path: String, out: &mut BTreeMap<String, String>) {
                 flatten(value, path, out);
             }
         }
-        Value::String(s) => {
-            out.insert(path, s.clone());
-        }
         other => {
-            out.insert(path, other.to_string());
+            out.insert(path, other.clone());
         }
+    }
+}
+
+/// A leaf as a CSV cell: a string as it is, anything else as JSON.
+fn cell(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

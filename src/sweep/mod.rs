@@ -14,7 +14,7 @@ pub use conclude::{conclude, Conclusion};
 pub use options::{Jobs, Options, Shard};
 pub use stop::{signal_name, Stop, REQUEUE};
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -178,6 +178,7 @@ pub fn train(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| format!("cannot start a thread pool: {error}"))?;
     let order: Vec<&str> = plan.trials.iter().map(|t| t.id.as_str()).collect();
+    let hparams = hparams(plan);
     let queue = Mutex::new(VecDeque::from(pending));
     let rebuilt: Mutex<Option<Instant>> = Mutex::new(None);
     let count = trials.len();
@@ -209,6 +210,11 @@ pub fn train(
                         end(Outcome::AlreadyDone);
                         continue;
                     }
+                    let settings = crate::train::run::Settings {
+                        checkpoint_every: options.checkpoint_every,
+                        keep_weights: options.keep_weights,
+                        hparams: hparams.get(trial.id.as_str()).cloned().unwrap_or_default(),
+                    };
                     let resuming = store.checkpoint(&trial.id).exists();
                     progress.event(Event::Begin { trial, position, count, resuming });
                     let clock = Instant::now();
@@ -218,7 +224,7 @@ pub fn train(
                             access,
                             device,
                             store,
-                            options.checkpoint_every,
+                            &settings,
                             &|| options.stop.requested().is_some(),
                             &mut |report| progress.event(Event::Step { trial, report }),
                             &mut |message| progress.event(Event::Warning { trial, message }),
@@ -261,6 +267,28 @@ pub fn train(
     let mut tally = lock_into(tally);
     tally.unstarted = lock_into(queue).len();
     Ok(tally)
+}
+
+/// Each trial's hyperparameters for TensorBoard, by id: the configuration paths whose values
+/// differ between the plan's trials (as `results.csv` has them), and the sweep or train it comes from.
+fn hparams(plan: &Plan) -> HashMap<&str, BTreeMap<String, serde_json::Value>> {
+    let leaves: Vec<BTreeMap<String, serde_json::Value>> = plan
+        .trials
+        .iter()
+        .map(|t| crate::store::leaves(&serde_json::to_value(&t.config).unwrap_or_default()))
+        .collect();
+    let paths = crate::store::varying(&leaves);
+    plan.trials
+        .iter()
+        .zip(&leaves)
+        .map(|(trial, leaf)| {
+            let mut hparams: BTreeMap<String, serde_json::Value> =
+                paths.iter().filter_map(|p| Some((p.clone(), leaf.get(p)?.clone()))).collect();
+            let group = trial.sweep.clone().unwrap_or_else(|| trial.name.clone());
+            hparams.insert("sweep".into(), serde_json::Value::String(group));
+            (trial.id.as_str(), hparams)
+        })
+        .collect()
 }
 
 /// Claims a trial, trying again twice over 100 ms when it is held: `sprs status` holds a trial's

@@ -23,6 +23,8 @@ pub struct Options {
     pub devices: Devices,
     /// How often a running trial saves a checkpoint.
     pub checkpoint_every: Duration,
+    /// Whether finished trials keep their weights (`--no-weights` turns it off).
+    pub keep_weights: bool,
     /// The cores the trials share (default: the machine's; a Slurm worker's allocation).
     pub cores: Option<usize>,
     /// When asked, running trials checkpoint and no trial starts (see [`Stop`]).

@@ -3,9 +3,11 @@
 
 pub mod backend;
 pub mod checkpoint;
+pub mod infer;
 pub mod kernels;
 pub(crate) mod masks;
 pub mod model;
 pub mod peaks;
 pub mod run;
 pub mod trainer;
+pub mod weights;

@@ -13,7 +13,7 @@ use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Int, Tensor};
 
 use super::kernels;
-use crate::config::{Arch, ModelConfig, Target};
+use crate::config::{Arch, ModelConfig, Target, NORM_EPS, ROPE_THETA};
 
 /// Standard deviation of the normal initialisation of every matrix and embedding (GPT-2's).
 const INIT_STD: f64 = 0.02;
@@ -37,8 +37,8 @@ pub enum Norm {
 impl Norm {
     fn new(arch: Arch, width: u64, device: &Device) -> Norm {
         match arch {
-            Arch::Llama => Norm::Rms(RmsNormConfig::new(width as usize).init(device)),
-            Arch::Gpt => Norm::Layer(LayerNormConfig::new(width as usize).init(device)),
+            Arch::Llama => Norm::Rms(RmsNormConfig::new(width as usize).with_epsilon(NORM_EPS).init(device)),
+            Arch::Gpt => Norm::Layer(LayerNormConfig::new(width as usize).with_epsilon(NORM_EPS).init(device)),
         }
     }
 
@@ -70,8 +70,9 @@ impl Attention {
     fn new(config: &ModelConfig, out_std: f64, device: &Device) -> Attention {
         let (d, bias) = (config.width, config.arch == Arch::Gpt);
         let head_dim = (config.width / config.heads) as usize;
-        let rope = (config.arch == Arch::Llama)
-            .then(|| RotaryEncodingConfig::new(config.context as usize, head_dim).init(device));
+        let rope = (config.arch == Arch::Llama).then(|| {
+            RotaryEncodingConfig::new(config.context as usize, head_dim).with_theta(ROPE_THETA as f32).init(device)
+        });
         Attention {
             q: linear(d, d, bias, INIT_STD, device),
             k: linear(d, d, bias, INIT_STD, device),
@@ -177,7 +178,7 @@ impl Decoder {
         model
     }
 
-    fn lazy(config: &ModelConfig, device: &Device) -> Decoder {
+    pub(super) fn lazy(config: &ModelConfig, device: &Device) -> Decoder {
         let out_std = INIT_STD / (2.0 * config.depth as f64).sqrt();
         let embed = |rows: u64| {
             EmbeddingConfig::new(rows as usize, config.width as usize)

@@ -1,6 +1,7 @@
 //! Running one planned trial to its result: steps, evaluations at `eval.every` and at the end,
 //! a line of `metrics.jsonl` per step, and the observables measured on the weights.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
@@ -11,7 +12,8 @@ use crate::access::Access;
 use crate::config::Interval;
 use crate::data::tokens::{eval_windows, Tokens};
 use crate::plan::PlannedTrial;
-use crate::store::{files, write_atomic, GpuPeak, Speed, Status, Store, TrialResult};
+use crate::store::tensorboard::{Ending, Events};
+use crate::store::{files, weights, write_atomic, GpuPeak, Speed, Status, Store, TrialResult};
 
 /// One line of `metrics.jsonl`.
 #[derive(Debug, Serialize)]
@@ -31,6 +33,19 @@ pub struct MetricsLine {
     pub eval_loss: Option<f64>,
 }
 
+/// How a trial runs, beside what it is.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How often a running trial saves a checkpoint.
+    pub checkpoint_every: Duration,
+    /// Whether a finished trial keeps its weights (`model.safetensors`; `sprs run --no-weights`
+    /// turns it off).
+    pub keep_weights: bool,
+    /// The trial's hyperparameters for TensorBoard's HParams tab: the configuration paths that
+    /// differ between the trials of its file, with its values (see [`crate::store::varying`]).
+    pub hparams: BTreeMap<String, serde_json::Value>,
+}
+
 /// How a call of [`run`] ended.
 #[derive(Debug)]
 pub enum Ran {
@@ -46,18 +61,87 @@ pub enum Ran {
 /// Trains `planned` on `device` into `store`, calling `progress` after each step. Continues from
 /// the trial's checkpoint if there is one that fits the trial (one that does not is renamed
 /// `checkpoint.bin.invalid`, with a message to `warn`, and the trial starts over), and saves one
-/// every `checkpoint_every`, and at once when `stop` says so (then it returns
-/// [`Ran::Stopped`]). Data is read through `access`.
+/// every `settings.checkpoint_every`, and at once when `stop` says so (then it returns
+/// [`Ran::Stopped`]). Data is read through `access`. The steps go to `metrics.jsonl` and to the
+/// trial's TensorBoard run (a failure to write that is a warning, not the trial's failure); a
+/// finished trial keeps its weights unless `settings` says not to.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     planned: &PlannedTrial,
     access: &Access,
     device: &Device,
     store: &Store,
-    checkpoint_every: Duration,
+    settings: &Settings,
     stop: &dyn Fn() -> bool,
     progress: &mut dyn FnMut(&StepReport),
     warn: &mut dyn FnMut(String),
+) -> Ran {
+    let mut board = Board { events: None, warn };
+    let ran = train(planned, access, device, store, settings, stop, progress, &mut board);
+    if let Ran::Done(result) = &ran {
+        board.finish(planned, result);
+    }
+    ran
+}
+
+/// A trial's TensorBoard run, while it can be written: the first error is a warning, and the
+/// trial goes on without it.
+struct Board<'w> {
+    events: Option<Events>,
+    warn: &'w mut dyn FnMut(String),
+}
+
+impl Board<'_> {
+    /// Opens the trial's run to write from `step`.
+    fn open(
+        &mut self,
+        store: &Store,
+        planned: &PlannedTrial,
+        step: u64,
+        hparams: &BTreeMap<String, serde_json::Value>,
+    ) {
+        let dir = store.tensorboard(&planned.name, &planned.id);
+        match dir.and_then(|dir| Events::open(&dir, step, hparams)) {
+            Ok(events) => self.events = Some(events),
+            Err(error) => (self.warn)(format!("no TensorBoard events: {error}")),
+        }
+    }
+
+    /// Writes with `write`, or after an error warns and stops writing.
+    fn write(&mut self, write: impl FnOnce(&mut Events) -> std::io::Result<()>) {
+        if let Some(events) = &mut self.events {
+            if let Err(error) = write(events) {
+                (self.warn)(format!("TensorBoard events are no longer written: {error}"));
+                self.events = None;
+            }
+        }
+    }
+
+    /// The result's scalars and the session's end.
+    fn finish(&mut self, planned: &PlannedTrial, result: &TrialResult) {
+        match (result.status, result.l) {
+            (Status::Ok, Some(l)) => {
+                let step = planned.steps - 1;
+                self.write(|events| {
+                    events.scalars(step, &[("result/L", l), ("result/N_avg", result.n_avg), ("result/S", result.s)])?;
+                    events.end(step, Ending::Success)
+                });
+            }
+            _ => self.write(|events| events.end(result.step.unwrap_or(0), Ending::Failure)),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train(
+    planned: &PlannedTrial,
+    access: &Access,
+    device: &Device,
+    store: &Store,
+    settings: &Settings,
+    stop: &dyn Fn() -> bool,
+    progress: &mut dyn FnMut(&StepReport),
+    board: &mut Board,
 ) -> Ran {
     let failed = |error: String, step: Option<u64>| {
         Ran::Done(TrialResult {
@@ -94,7 +178,7 @@ pub fn run(
         Some(Err(Failure::Checkpoint(reason))) => {
             let aside = checkpoint.with_extension("bin.invalid");
             match std::fs::rename(&checkpoint, &aside) {
-                Ok(()) => warn(format!(
+                Ok(()) => (board.warn)(format!(
                     "its checkpoint cannot be continued from ({reason}); moved to {} and starting over",
                     aside.display()
                 )),
@@ -135,9 +219,11 @@ pub fn run(
         Interval::Steps(n) => n.max(1),
         Interval::Fraction(f) => ((f * planned.steps as f64).round() as u64).max(1),
     };
+    board.open(store, planned, first_step, &settings.hparams);
     let mut last = None;
     let mut saved = Instant::now();
     let mut speed = SpeedMeter::new(planned, device, first_step);
+    let mut clock = Instant::now();
     for step in first_step..planned.steps {
         let report = match trainer.step(step) {
             Ok(report) => report,
@@ -164,6 +250,19 @@ pub fn run(
         if let Err(error) = metrics.log(&line) {
             return failed(format!("cannot write metrics.jsonl: {error}"), Some(step));
         }
+        let seconds = std::mem::replace(&mut clock, Instant::now()).elapsed().as_secs_f64();
+        board.write(|events| {
+            let tokens_per_second = planned.tokens_per_step as f64 / seconds.max(1e-9);
+            let mut scalars = vec![
+                ("train/loss", line.loss),
+                ("train/lr", line.lr),
+                ("train/sparsity", line.sparsity),
+                ("train/nonzero", line.nonzero as f64),
+                ("train/tokens_per_second", tokens_per_second),
+            ];
+            scalars.extend(line.eval_loss.map(|l| ("eval/loss", l)));
+            events.scalars(step, &scalars)
+        });
         progress(&report);
         // Timing goes to speed.json only; a failure to write it does not fail the trial.
         if let Some(measured) = speed.step(step, report.nonzero, is_last) {
@@ -172,8 +271,9 @@ pub fn run(
         let stopping = stop();
         if is_last {
             last = eval_loss.map(|l| (report, l));
-        } else if stopping || saved.elapsed() >= checkpoint_every {
+        } else if stopping || saved.elapsed() >= settings.checkpoint_every {
             // Metrics first: a checkpoint never refers to steps whose lines are not on disk.
+            board.write(Events::flush);
             let saving =
                 metrics.flush().map_err(|e| e.to_string()).and_then(|()| trainer.checkpoint(step + 1, nonzero_sum));
             match saving.and_then(|bytes| write_atomic(&checkpoint, &bytes).map_err(|e| e.to_string())) {
@@ -187,6 +287,16 @@ pub fn run(
     let Some((report, loss)) = last else { return failed("the run has no steps".into(), None) };
     if !loss.is_finite() {
         return failed(format!("the final held-out loss is {loss}"), Some(report.step));
+    }
+    if settings.keep_weights {
+        let path = store.weights(&planned.id);
+        let written = trainer.model().tensors(&planned.config.model).and_then(|tensors| {
+            weights::write(&path, &weights::metadata(&planned.id, &planned.config.model), &tensors)
+                .map_err(|e| e.to_string())
+        });
+        if let Err(error) = written {
+            return failed(format!("cannot write {}: {error}", weights::FILE), Some(report.step));
+        }
     }
     // Observables measured on the weights (the planner's prediction is checked in the tests).
     let n_avg = nonzero_sum as f64 / planned.steps as f64;

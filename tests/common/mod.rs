@@ -37,3 +37,24 @@ pub fn trial_dirs(out: &Path) -> Vec<PathBuf> {
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// The scalar curves of a results folder's TensorBoard runs, by run and tag: `(step, value)` in
+/// the order of the event file.
+pub fn curves(out: &Path) -> std::collections::BTreeMap<(String, String), Vec<(i64, f32)>> {
+    use sprs::store::tensorboard::{read, What, FILE};
+    let mut curves = std::collections::BTreeMap::new();
+    let Ok(runs) = std::fs::read_dir(out.join("tensorboard")) else { return curves };
+    for run in runs {
+        let run = run.unwrap().path();
+        let name = run.file_name().unwrap().to_string_lossy().into_owned();
+        for event in read(&run.join(FILE)).unwrap() {
+            let Some(What::Summary(summary)) = event.what else { continue };
+            for value in summary.value {
+                if let Some(v) = value.simple_value {
+                    curves.entry((name.clone(), value.tag)).or_insert_with(Vec::new).push((event.step, v));
+                }
+            }
+        }
+    }
+    curves
+}

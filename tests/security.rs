@@ -459,3 +459,35 @@ fn a_long_chain_of_imports_is_bounded() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("E0113"), "{}", text(&out));
 }
+
+/// The weights and the TensorBoard events of a shipped results folder: links there are replaced
+/// or refused, never written through; the run is not failed by its curves; a planted weights file
+/// is refused by its size before it is read.
+#[test]
+fn weights_and_curves_are_written_through_no_link_and_read_only_when_they_fit() {
+    let (dir, project) = project("tiny.sprs", TRAIN);
+    let plan: serde_json::Value =
+        serde_json::from_slice(&sprs_in(&project, &["plan", "--format", "json", "tiny.sprs"]).stdout).unwrap();
+    let id = plan["trials"][0]["id"].as_str().unwrap();
+    let victim = dir.path().join("outside/secret.txt");
+    let trial = project.join("runs/tiny").join(id);
+    fs::create_dir_all(&trial).unwrap();
+    std::os::unix::fs::symlink(&victim, trial.join("model.safetensors")).unwrap();
+    let board = project.join("runs/tiny/tensorboard");
+    fs::create_dir_all(&board).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("outside"), board.join(format!("t-{}", &id[..8]))).unwrap();
+    let run = sprs_in(&project, &["run", "tiny.sprs"]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(text(&run).contains("warning: no TensorBoard events"), "{}", text(&run));
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "the-secret-value\n");
+    assert_eq!(fs::read_dir(dir.path().join("outside")).unwrap().count(), 2, "nothing was written outside");
+    let weights = trial.join("model.safetensors");
+    assert!(fs::symlink_metadata(&weights).unwrap().is_file(), "the link was replaced by the weights");
+
+    // Weights far larger than the trial's shapes need (sparse: no disk is spent) are refused
+    // before they are read.
+    let planted = fs::File::create(&weights).unwrap();
+    planted.set_len(2 << 30).unwrap();
+    let export = sprs_in(&project, &["export", "tiny.sprs", "--trial", "t", "--to", "hf"]);
+    assert!(text(&export).contains("error[E0904]") && text(&export).contains("more than"), "{}", text(&export));
+}

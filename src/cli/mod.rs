@@ -326,7 +326,7 @@ enum Command {
         /// The trial, by name or id.
         #[arg(long, value_name = "NAME")]
         trial: String,
-        /// The text to score (UTF-8 for a BPE tokenizer; at most 64 MiB).
+        /// The text to score (UTF-8 for a BPE tokenizer; at most 16 MiB).
         #[arg(long, value_name = "PATH")]
         text: PathBuf,
         /// The results folder (default: `runs/<file stem>`).

@@ -82,7 +82,7 @@ impl Coder {
     /// The ids of `text`, each with the bytes of text it stands for: from its start to the next
     /// token's start (the first from the text's start, the last to its end), so that the bytes of
     /// all tokens add up to the text's.
-    pub fn encode_spans(&self, text: &[u8]) -> Result<(Vec<u32>, Vec<u64>), String> {
+    pub fn encode_spans(&self, text: &[u8]) -> Result<(Vec<u32>, Vec<u32>), String> {
         let (ids, mut starts): (Vec<u32>, Vec<usize>) = match self {
             Coder::Bytes => (self.encode(text)?, (0..text.len()).collect()),
             Coder::Hf(tokenizer) => {
@@ -95,7 +95,8 @@ impl Coder {
             *first = 0;
         }
         starts.push(text.len());
-        let spans = starts.windows(2).map(|w| w[1].saturating_sub(w[0]) as u64).collect();
+        // A span is at most the text's length, which `sprs score` bounds far below 4 GiB.
+        let spans = starts.windows(2).map(|w| u32::try_from(w[1].saturating_sub(w[0])).unwrap_or(u32::MAX)).collect();
         Ok((ids, spans))
     }
 
@@ -197,7 +198,7 @@ mod tests {
             let (ids, spans) = coder.encode_spans(text.as_bytes()).unwrap();
             assert_eq!(ids, coder.encode(text.as_bytes()).unwrap());
             assert_eq!(ids.len(), spans.len());
-            assert_eq!(spans.iter().sum::<u64>(), text.len() as u64);
+            assert_eq!(spans.iter().map(|&s| u64::from(s)).sum::<u64>(), text.len() as u64);
             assert_eq!(coder.decode(&ids).unwrap(), text);
         }
     }

@@ -111,18 +111,20 @@ fn link(error: io::Error, path: &Path) -> io::Error {
 }
 
 /// Writes to a temporary file in the same folder, syncs it, and renames it into place: a reader
-/// sees the old file or the new one, never part of one. The temporary name holds the process id,
-/// so that processes writing the same shared file (`results.csv`, a fit) do not collide; one
-/// left by a killed process is ignored by every reader. A write that fails (a full disk) removes
-/// its temporary file.
+/// sees the old file or the new one, never part of one. The temporary name holds the process id
+/// and a count of this process's writes, so that processes (and threads: two trials training the
+/// same BPE tokenizer side by side) writing the same file do not collide; one left by a killed
+/// process is ignored by every reader. A write that fails (a full disk) removes its temporary file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomic_with(path, |out| out.write_all(bytes))
 }
 
 /// [`write_atomic`] of what `write` writes.
 pub fn write_atomic_with(path: &Path, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let write_id = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(format!(".{name}.{}.{write_id}.tmp", std::process::id()));
     let written = (|| {
         // One left by an earlier process of the same id is replaced; a link there is removed,
         // not followed (`create_new` refuses to open through it).
@@ -192,10 +194,34 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let victim = dir.path().join("victim");
         fs::write(&victim, "precious").unwrap();
-        let tmp = dir.path().join(format!(".results.csv.{}.tmp", std::process::id()));
-        symlink(&victim, &tmp).unwrap();
+        // Links at the temporary names of this process's next writes (the tests of this process
+        // write far fewer files than this before it).
+        for n in 0..4096 {
+            let tmp = dir.path().join(format!(".results.csv.{}.{n}.tmp", std::process::id()));
+            symlink(&victim, &tmp).unwrap();
+        }
         write_atomic(&dir.path().join("results.csv"), b"a,b\n").unwrap();
         assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+    }
+
+    /// Threads of one process writing the same file at once each write it whole.
+    #[test]
+    fn threads_writing_one_file_do_not_collide() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokenizer.json");
+        std::thread::scope(|scope| {
+            for t in 0..8u8 {
+                let path = &path;
+                scope.spawn(move || {
+                    for _ in 0..50 {
+                        write_atomic_with(path, |out| out.write_all(&[t; 4096])).unwrap();
+                    }
+                });
+            }
+        });
+        let bytes = fs::read(&path).unwrap();
+        assert!(bytes.len() == 4096 && bytes.iter().all(|&b| b == bytes[0]));
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left");
     }
 
     #[test]

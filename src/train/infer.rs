@@ -44,35 +44,37 @@ impl Model {
     /// its window: `ids` cut into consecutive windows of `window` tokens (the last may be
     /// shorter). The first token of each window is predicted by nothing (`None`).
     pub fn token_losses(&self, ids: &[u32], window: usize) -> Result<Vec<Option<f64>>, String> {
+        let mut out = vec![None; ids.len()];
+        self.each_loss(ids, window, |i, loss| out[i] = Some(loss))?;
+        Ok(out)
+    }
+
+    /// [`Model::token_losses`] given one at a time to `each`, with the token's index, in order:
+    /// nothing the size of the text is kept.
+    pub fn each_loss(&self, ids: &[u32], window: usize, mut each: impl FnMut(usize, f64)) -> Result<(), String> {
         // A window of `window` tokens feeds the model all of them but the last.
         if window == 0 || window - 1 > self.context {
             return Err(format!("windows of {window} tokens, where the model takes at most {} + 1", self.context));
         }
         self.check_vocab(ids)?;
-        let mut out = Vec::with_capacity(ids.len());
         let full = if window < 2 { 0 } else { ids.len() / window };
         let per_batch = (BATCH_LOGITS / (window * self.vocab).max(1)).clamp(1, 64);
         let mut start = 0;
         while start < full {
             let count = per_batch.min(full - start);
-            let windows = &ids[start * window..(start + count) * window];
-            let losses = self.losses(windows, window)?;
-            for chunk in losses.chunks(window - 1) {
-                out.push(None);
-                out.extend(chunk.iter().map(|&l| Some(l)));
+            let losses = self.losses(&ids[start * window..(start + count) * window], window)?;
+            for (w, chunk) in losses.chunks(window - 1).enumerate() {
+                let first = (start + w) * window;
+                chunk.iter().enumerate().for_each(|(i, &loss)| each(first + 1 + i, loss));
             }
             start += count;
         }
         let rest = &ids[full * window..];
-        match rest.len() {
-            0 => {}
-            1 => out.push(None),
-            len => {
-                out.push(None);
-                out.extend(self.losses(rest, len)?.into_iter().map(Some));
-            }
+        if rest.len() > 1 {
+            let first = full * window;
+            self.losses(rest, rest.len())?.into_iter().enumerate().for_each(|(i, loss)| each(first + 1 + i, loss));
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The losses of tokens 1.. of each window of `window` tokens in `windows`.

@@ -70,8 +70,11 @@ pub fn export(
     ready
         .into_iter()
         .map(|(trial, result, coder)| {
+            // `to` is the user's choice (it may be a link); the folders sprs makes in it are not.
             let dir = if trials.len() == 1 { to.to_path_buf() } else { to.join(&trial.id) };
-            files::create_dir(&dir).map_err(output(&dir))?;
+            if trials.len() > 1 {
+                files::create_dir(&dir).map_err(output(&dir))?;
+            }
             let tensors = hf_tensors(&trial.config.model, weights(store, trial)?)
                 .map_err(|reason| TrainedError::BadWeights { trial: trial.name.clone(), reason })?;
             let safetensors = dir.join("model.safetensors");

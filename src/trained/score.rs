@@ -14,8 +14,9 @@ use crate::store::Store;
 use crate::train::backend::Device;
 use crate::train::infer::Model;
 
-/// The largest text `sprs score` reads.
-pub const MAX_TEXT_BYTES: u64 = 64 << 20;
+/// The largest text `sprs score` reads: a tokenizer holds some tens of bytes per token while it
+/// encodes, and a text's loss is the mean of its parts' (by their tokens).
+pub const MAX_TEXT_BYTES: u64 = 16 << 20;
 
 /// The loss of a text under a trial's model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -119,15 +120,18 @@ pub fn score(
     let (ids, spans) = coder.encode_spans(text).map_err(text_error)?;
     let window = trial.config.model.context as usize;
     let model = model(store, trial, device)?;
-    let losses = model.token_losses(&ids, window).map_err(|reason| TrainedError::Model { reason })?;
+    let mut losses = per_token.then(|| vec![None; ids.len()]);
     let (mut nats, mut tokens, mut bytes) = (0.0, 0u64, 0u64);
-    for (loss, span) in losses.iter().zip(&spans) {
-        if let Some(loss) = loss {
+    model
+        .each_loss(&ids, window, |i, loss| {
             nats += loss;
             tokens += 1;
-            bytes += span;
-        }
-    }
+            bytes += u64::from(spans[i]);
+            if let Some(losses) = &mut losses {
+                losses[i] = Some(loss);
+            }
+        })
+        .map_err(|reason| TrainedError::Model { reason })?;
     if tokens == 0 {
         return Err(TrainedError::Text {
             what: "the text".into(),
@@ -139,7 +143,7 @@ pub fn score(
         tokens,
         loss: nats / tokens as f64,
         bits_per_byte: nats / std::f64::consts::LN_2 / bytes.max(1) as f64,
-        per_token: per_token.then_some(PerToken { ids, losses }),
+        per_token: losses.map(|losses| PerToken { ids, losses }),
     })
 }
 

@@ -12,6 +12,13 @@ use clap::Parser;
 const STACK_SIZE: usize = 64 * 1024 * 1024;
 
 fn main() -> ExitCode {
+    // Output piped into `head` ends the process quietly, as for any Unix tool, rather than
+    // failing a `println!` (Rust ignores SIGPIPE by default).
+    #[cfg(unix)]
+    // SAFETY: restoring a signal's default disposition, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let args = cli::Cli::parse();
     std::thread::Builder::new()
         .name("sprs".into())

@@ -459,6 +459,13 @@ fn generation_is_the_same_for_the_same_seed() {
     assert_ne!(sample("2", "0.8")["ids"], first["ids"]);
     assert_eq!(sample("1", "0")["ids"], sample("2", "0")["ids"], "temperature 0 takes the most likely token");
 
+    // A temperature must be a number from 0, and a sample is bounded.
+    for bad in [["--temperature", "NaN"], ["--temperature", "-1"], ["--tokens", "18446744073709551615"]] {
+        let mut args = project.args("generate", &["--trial", id]);
+        args.extend(bad);
+        assert_eq!(sprs(&args).status.code(), Some(2), "{bad:?}");
+    }
+
     // Two trials side by side in text.
     let dense_llama = project.id("llama", false, 0.0);
     let output = sprs(&project.args("generate", &["--trial", id, "--trial", dense_llama, "--tokens", "10"]));
@@ -484,7 +491,7 @@ fn an_exported_bpe_tokenizer_gives_the_ids_sprs_trained_on() {
     let access = sprs::access::Access::for_entry(&dir.path().join("x.sprs"));
     let cache = dir.path().join("cache");
     let tokens = sprs::data::tokens::Tokens::load(&data, &access, Some(&cache)).unwrap();
-    let coder = sprs::data::tokens::coder(&data, &access, Some(&cache)).unwrap().unwrap();
+    let coder = tokens.coder.as_ref().unwrap().as_ref().unwrap();
     let exported = tokenizers::Tokenizer::from_bytes(coder.json().unwrap().as_bytes()).unwrap();
     let bytes = text.as_bytes();
     let boundary = |mut i: usize| {
@@ -570,10 +577,11 @@ fn a_run_without_weights_keeps_none() {
     assert!(stderr(&export).contains("error[E0903]"), "{}", stderr(&export));
 }
 
-/// A trial on a token file: `sprs tokenize` keeps the tokenizer beside the ids, and `score`,
-/// `generate` and `export` use it, once it is checked against the manifest.
+/// A trial on a token file: `sprs tokenize` keeps the tokenizer beside the ids, the trial keeps
+/// it with its weights, and `score`, `generate` and `export` use the trial's copy, whatever
+/// becomes of the token file's since; a trial trained without it has no text.
 #[test]
-fn a_token_file_keeps_its_tokenizer_for_the_trials_on_it() {
+fn a_trial_keeps_the_tokenizer_it_trained_with() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::create_dir(d.join(".git")).unwrap();
@@ -602,16 +610,22 @@ fn a_token_file_keeps_its_tokenizer_for_the_trials_on_it() {
     assert!(run.status.success(), "{}", stderr(&run));
     let sample = d.join("sample.txt");
     std::fs::write(&sample, &text[..2000]).unwrap();
-    let score =
-        || sprs(&["score", file, "--out", out, "--trial", "t", "--text", sample.to_str().unwrap(), "--format", "json"]);
-    let scored = score();
+    let score = |out: &str| {
+        sprs(&["score", file, "--out", out, "--trial", "t", "--text", sample.to_str().unwrap(), "--format", "json"])
+    };
+    let scored = score(out);
     assert!(scored.status.success(), "{}", stderr(&scored));
-    let scored: Value = serde_json::from_slice(&scored.stdout).unwrap();
+    let first: Value = serde_json::from_slice(&scored.stdout).unwrap();
     let tokens = tokenizer.encode(&text[..2000], false).unwrap().get_ids().len() as u64;
-    assert_eq!(scored["tokens"].as_u64(), Some(tokens - tokens.div_ceil(16)));
+    assert_eq!(first["tokens"].as_u64(), Some(tokens - tokens.div_ceil(16)));
     // BPE tokens stand for several bytes each: fewer bits per byte than nats per token.
-    assert!(scored["bits_per_byte"].as_f64().unwrap() < scored["loss"].as_f64().unwrap());
+    assert!(first["bits_per_byte"].as_f64().unwrap() < first["loss"].as_f64().unwrap());
 
+    // Another tokenizer beside the token file changes nothing for the trial that trained.
+    let other = sprs::data::bpe::trained(&["something else entirely"], 270, None).unwrap();
+    other.save(&beside, false).unwrap();
+    let again: Value = serde_json::from_slice(&score(out).stdout).unwrap();
+    assert_eq!(again, first);
     let to = d.join("hf");
     let export = sprs(&["export", file, "--out", out, "--trial", "t", "--to", to.to_str().unwrap()]);
     assert!(export.status.success(), "{}", stderr(&export));
@@ -619,15 +633,86 @@ fn a_token_file_keeps_its_tokenizer_for_the_trials_on_it() {
     let line = "während l'été, 稀疏 🙂\n";
     assert_eq!(exported.encode(line, false).unwrap().get_ids(), tokenizer.encode(line, false).unwrap().get_ids());
 
-    // Another tokenizer in its place is refused, and so is none.
-    let other = sprs::data::bpe::trained(&["something else entirely"], 270, None).unwrap();
-    other.save(&beside, false).unwrap();
-    assert!(stderr(&score()).contains("error[E0905]"), "{}", stderr(&score()));
+    // The trial's copy replaced by another is refused.
+    let trial =
+        std::fs::read_dir(out).unwrap().map(|e| e.unwrap().path()).find(|p| p.join("result.json").exists()).unwrap();
+    other.save(trial.join("tokenizer.json"), false).unwrap();
+    let refused = score(out);
+    assert!(
+        stderr(&refused).contains("error[E0905]") && stderr(&refused).contains("not the one it trained with"),
+        "{}",
+        stderr(&refused)
+    );
+
+    // Trained with no tokenizer beside the token file: its weights say so, and it has no text.
     std::fs::remove_file(&beside).unwrap();
-    let scored = score();
+    let bare = d.join("bare");
+    let run = sprs(&["run", file, "--out", bare.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let scored = score(bare.to_str().unwrap());
     assert!(
         stderr(&scored).contains("error[E0905]") && stderr(&scored).contains("tokenizer.json"),
         "{}",
         stderr(&scored)
     );
+    let export = sprs(&[
+        "export",
+        file,
+        "--out",
+        bare.to_str().unwrap(),
+        "--trial",
+        "t",
+        "--to",
+        d.join("hf-bare").to_str().unwrap(),
+    ]);
+    assert!(stderr(&export).contains("error[E0905]"), "{}", stderr(&export));
+}
+
+/// An export never lands in the results folder (its files would replace the trials' own), and an
+/// export over an earlier one leaves no tokenizer of the earlier model behind.
+#[test]
+fn exports_stay_out_of_the_results_folder_and_leave_nothing_stale() {
+    let project = trained();
+    let id = project.id("gpt", true, 0.0);
+    for to in [project.out.clone(), project.out.join(id), project.out.join("new").join("deeper")] {
+        let export = sprs(&project.args("export", &["--trial", id, "--to", to.to_str().unwrap()]));
+        assert!(
+            stderr(&export).contains("error[E0907]") && stderr(&export).contains("results folder"),
+            "{}",
+            stderr(&export)
+        );
+    }
+    assert!(!project.out.join("new").exists());
+    let weights = sprs::store::weights::open(
+        &project.out.join(id).join("model.safetensors"),
+        id,
+        &project.planned(id).config.model,
+    );
+    assert!(weights.is_ok(), "the trial's own weights are untouched");
+
+    // An earlier export's tokenizer is removed when the model exported over it has none.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("m.sprs");
+    std::fs::write(
+        &file,
+        "use std::models::llama\nuse std::data::markov\ntrain m {\n    data   = markov { context = 16, source.tokens = 20k }\n    model  = llama { width = 16, depth = 1, heads = 2, mlp = 32 }\n    batch  = 4\n    budget = 12 steps\n    eval   = { every = 6 steps, tokens = 256 }\n}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("runs");
+    assert!(sprs(&["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]).status.success());
+    let to = project.dir.join("hf-over");
+    assert!(sprs(&project.args("export", &["--trial", id, "--to", to.to_str().unwrap()])).status.success());
+    assert!(to.join("tokenizer.json").exists());
+    let over = sprs(&[
+        "export",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--trial",
+        "m",
+        "--to",
+        to.to_str().unwrap(),
+    ]);
+    assert!(over.status.success(), "{}", stderr(&over));
+    assert!(!to.join("tokenizer.json").exists() && !to.join("tokenizer_config.json").exists());
 }

@@ -78,6 +78,15 @@ impl Project {
     }
 }
 
+/// How `score` and `generate` print what they found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// Text for people.
+    Human,
+    /// One JSON object, for tools.
+    Json,
+}
+
 /// Where `score` and `generate` run a model.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Compute {
@@ -326,7 +335,7 @@ enum Command {
         /// The trial, by name or id.
         #[arg(long, value_name = "NAME")]
         trial: String,
-        /// The text to score (UTF-8 for a BPE tokenizer; at most 16 MiB).
+        /// The text to score (UTF-8 for a BPE tokenizer; at most 4 MiB).
         #[arg(long, value_name = "PATH")]
         text: PathBuf,
         /// The results folder (default: `runs/<file stem>`).
@@ -334,7 +343,7 @@ enum Command {
         out: Option<PathBuf>,
         /// A line (`human`) or `{"tokens", "loss", "bits_per_byte"}` (`json`).
         #[arg(long, value_enum, default_value = "human")]
-        format: Format,
+        format: Output,
         /// With `--format json`: every token's id and loss too (`per_token`).
         #[arg(long)]
         per_token: bool,
@@ -357,11 +366,11 @@ enum Command {
         /// The text to continue (default: a line end; for data of generated ids, ids: `3 14 15`).
         #[arg(long)]
         prompt: Option<String>,
-        /// Tokens to generate.
-        #[arg(long, default_value_t = Sampling::default().tokens)]
+        /// Tokens to generate (at most 100,000).
+        #[arg(long, default_value_t = Sampling::default().tokens, value_parser = tokens_to_generate)]
         tokens: usize,
         /// Divides the logits; 0 takes the most likely token every time.
-        #[arg(long, default_value_t = Sampling::default().temperature)]
+        #[arg(long, default_value_t = Sampling::default().temperature, value_parser = temperature)]
         temperature: f64,
         /// Draw from the most likely K tokens only (0: all).
         #[arg(long, default_value_t = Sampling::default().top_k, value_name = "K")]
@@ -374,7 +383,7 @@ enum Command {
         out: Option<PathBuf>,
         /// The text (`human`) or `{"samples": [...]}` (`json`).
         #[arg(long, value_enum, default_value = "human")]
-        format: Format,
+        format: Output,
         #[command(flatten)]
         compute: Compute,
         /// The `--set` overrides the trials were run with.
@@ -546,7 +555,7 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Command::Score { file, trial, text, out, format, per_token, compute, set, project } => {
             match project.options(&file, &set) {
-                Ok(_) if per_token && format != Format::Json => usage_error("`--per-token` needs `--format json`"),
+                Ok(_) if per_token && format != Output::Json => usage_error("`--per-token` needs `--format json`"),
                 Ok(check) => {
                     let trials = [trial];
                     let common = trained::Common { file: &file, trials: &trials, out: out.as_deref(), check: &check };
@@ -584,6 +593,22 @@ pub fn run(cli: Cli) -> ExitCode {
                 Err(code) => code,
             }
         }
+    }
+}
+
+/// `--temperature`: a finite number from 0.
+fn temperature(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
+        _ => Err(format!("`{text}` is not a temperature: give a number from 0 (0 takes the most likely token)")),
+    }
+}
+
+/// `--tokens`: at most [`sprs::trained::MAX_GENERATED`].
+fn tokens_to_generate(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n <= sprs::trained::MAX_GENERATED => Ok(n),
+        _ => Err(format!("`{text}` is not a number of tokens from 0 to {}", sprs::trained::MAX_GENERATED)),
     }
 }
 
@@ -637,7 +662,7 @@ fn print_error(error: &dyn miette::Diagnostic) {
         None => eprintln!("error: {message}"),
     }
     if let Some(help) = error.help() {
-        eprintln!("  help: {help}");
+        eprintln!("  help: {}", sprs::escape::controls(&help.to_string()));
     }
 }
 

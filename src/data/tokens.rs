@@ -20,6 +20,9 @@ pub struct Tokens {
     pub train: Vec<Range<usize>>,
     /// The ranges of the stream held out for evaluation.
     pub holdout: Vec<Range<usize>>,
+    /// How the ids read as text: the tokenizer that made them (for a token file, the one kept
+    /// beside it, or why it cannot be used); `None` for generated ids, which have no text.
+    pub coder: Option<Result<Coder, String>>,
 }
 
 /// A token stream: in memory, or memory-mapped `tokens(..)` files read in place.
@@ -121,7 +124,8 @@ impl Tokens {
                 Segment::Text(text) => (coder.encode(&text), held),
             })
             .collect();
-        let mut ids = Vec::new();
+        // Each stretch's ids are freed as they are moved into the stream, which is allocated once.
+        let mut ids = Vec::with_capacity(encoded.iter().map(|(more, _)| more.as_ref().map_or(0, Vec::len)).sum());
         let (mut train, mut holdout) = (Vec::new(), Vec::new());
         for (more, held) in encoded {
             let start = ids.len();
@@ -131,7 +135,12 @@ impl Tokens {
                 (if held { &mut holdout } else { &mut train }).push(range);
             }
         }
-        Ok(Tokens { tokens: Stream::Owned(ids), train, holdout })
+        let coder = match &data.source {
+            Source::Synthetic(_) => None,
+            Source::Tokens { path, .. } => Some(Coder::of_token_file(access, path)),
+            _ => Some(Ok(coder)),
+        };
+        Ok(Tokens { tokens: Stream::Owned(ids), train, holdout, coder })
     }
 
     /// `tokens(..)` files, memory-mapped and read in place (with a `valid` source, when that is
@@ -146,13 +155,15 @@ impl Tokens {
                 for (range, held) in runs(len, data.holdout) {
                     (if held { &mut holdout } else { &mut train }).push(range);
                 }
-                Ok(Some(Tokens { tokens: Stream::Mapped(vec![first]), train, holdout }))
+                let coder = Some(Coder::of_token_file(access, path));
+                Ok(Some(Tokens { tokens: Stream::Mapped(vec![first]), train, holdout, coder }))
             }
             Some(Source::Tokens { path: valid, dtype }) => {
                 let second = Mapped::open(access, valid, *dtype, len)?;
                 let (train, holdout) =
                     (std::iter::once(0..len).collect(), std::iter::once(len..len + second.len).collect());
-                Ok(Some(Tokens { tokens: Stream::Mapped(vec![first, second]), train, holdout }))
+                let coder = Some(Coder::of_token_file(access, path));
+                Ok(Some(Tokens { tokens: Stream::Mapped(vec![first, second]), train, holdout, coder }))
             }
             Some(_) => Ok(None),
         }
@@ -193,19 +204,6 @@ fn segments(data: &DataConfig, access: &Access, cache: Option<&Path>) -> Result<
         (tokenizer, train) => Coder::new(tokenizer, &train.unwrap_or_default(), access, cache)?,
     };
     Ok((segments, coder))
-}
-
-/// The tokenizer of a data source's text, or `None` for a source of ids without text
-/// (`synthetic`): the data's `bytes`, `file(..)` or trained `bpe` tokenizer, or for a token file
-/// the one its manifest names (see [`Coder::of_token_file`]). A `bpe` tokenizer is the one its
-/// trials trained with: from `cache`, or trained again on the same text.
-pub fn coder(data: &DataConfig, access: &Access, cache: Option<&Path>) -> Result<Option<Coder>, String> {
-    match (&data.source, &data.tokenizer) {
-        (Source::Synthetic(_), _) => Ok(None),
-        (Source::Tokens { path, .. }, _) => Coder::of_token_file(access, path).map(Some),
-        (_, Tokenizer::Bpe { .. }) => segments(data, access, cache).map(|(_, coder)| Some(coder)),
-        (_, tokenizer) => Coder::new(tokenizer, &[], access, cache).map(Some),
-    }
 }
 
 /// A stretch of a source: text for a tokenizer, or token ids already.

@@ -59,9 +59,18 @@ pub fn is_real_dir(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
 }
 
-/// Creates or truncates `path` for writing.
+/// Creates `path` afresh for writing. A regular file there is removed first, rather than
+/// truncated (it may be a hard link to a file elsewhere, which truncating would write through);
+/// a link or anything but a regular file is refused.
 pub fn create(path: &Path) -> io::Result<File> {
-    let file = options().write(true).create(true).truncate(true).open(path).map_err(|e| link(e, path))?;
+    match fs::symlink_metadata(path) {
+        Ok(found) if found.file_type().is_symlink() => return Err(refused(path, "a symbolic link")),
+        Ok(found) if found.is_file() => fs::remove_file(path)?,
+        Ok(_) => return Err(refused(path, "not a regular file")),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
+    }
+    let file = options().write(true).create_new(true).open(path).map_err(|e| link(e, path))?;
     regular(file, path)
 }
 
@@ -175,6 +184,18 @@ mod tests {
         assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
         assert_eq!(fs::read_to_string(&link).unwrap(), "new");
         assert!(!fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    }
+
+    #[test]
+    fn a_hard_link_is_replaced_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        let linked = dir.path().join("events");
+        fs::hard_link(&victim, &linked).unwrap();
+        create(&linked).unwrap().write_all(b"new").unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(fs::read_to_string(&linked).unwrap(), "new");
     }
 
     #[test]

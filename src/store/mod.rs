@@ -181,6 +181,11 @@ impl Store {
         self.trial_dir(id).join(weights::FILE)
     }
 
+    /// Where a finished trial keeps the Hugging Face tokenizer its text goes through.
+    pub fn tokenizer(&self, id: &str) -> PathBuf {
+        self.trial_dir(id).join("tokenizer.json")
+    }
+
     /// The TensorBoard run folder of the trial `name` with `id` (not created), in the results
     /// folder's `tensorboard/`, which is created (neither may be a link).
     pub fn tensorboard(&self, name: &str, id: &str) -> io::Result<PathBuf> {

@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -240,38 +240,45 @@ pub struct Events {
 
 impl Events {
     /// The event file in folder `dir` (created, not through a link), to write from `step` on: a
-    /// new file for step 0, with the session's start and `hparams`; else the file written so far
-    /// without the events of `step` and later.
-    pub fn open(dir: &Path, step: u64, hparams: &BTreeMap<String, serde_json::Value>) -> io::Result<Events> {
+    /// new file for step 0, with the file's version and the session's start with `hparams`; else
+    /// the file written so far without the events of `step` and later. The flag says whether the
+    /// earlier steps were lost (the file was missing, or damaged before its end): then the file
+    /// starts afresh, its curves from `step`.
+    pub fn open(dir: &Path, step: u64, hparams: &BTreeMap<String, serde_json::Value>) -> io::Result<(Events, bool)> {
         files::create_dir(dir)?;
         let path = dir.join(FILE);
-        if step == 0 {
-            let mut events = Events { out: BufWriter::new(files::create(&path)?), flushed: Instant::now() };
-            events.write(&Event {
-                wall_time: now(),
-                step: 0,
-                what: Some(What::FileVersion("brain.Event:2".into())),
-            })?;
-            let start = SessionStartInfo {
-                hparams: hparams.iter().map(|(k, v)| (k.clone(), ProtoValue::from(v))).collect(),
-                start_time_secs: now(),
-            };
-            events.hparams(0, "_hparams_/session_start_info", Session::Start(start))?;
-            events.flush()?;
-            return Ok(events);
-        }
-        // A file that cannot be read as one (missing, or a link or FIFO put in its place) keeps
-        // nothing: it is replaced.
-        let kept = files::open_regular(&path).ok().map(Records::new);
-        files::write_atomic_with(&path, |out| {
-            for record in kept.into_iter().flatten() {
-                if Event::decode(record.as_slice()).is_ok_and(|e| e.step < step as i64) {
-                    out.write_all(&frame(&record))?;
+        if step > 0 {
+            // A file that cannot be read as one (missing, or a link or FIFO put in its place)
+            // keeps nothing: it is replaced.
+            if let Ok(file) = files::open_regular(&path) {
+                let mut records = Records::new(file);
+                let mut kept = 0usize;
+                files::write_atomic_with(&path, |out| {
+                    for record in records.by_ref() {
+                        if Event::decode(record.as_slice()).is_ok_and(|e| e.step < step as i64) {
+                            out.write_all(&frame(&record))?;
+                            kept += 1;
+                        }
+                    }
+                    Ok(())
+                })?;
+                // The version and the session's start come first: a file that has them and was
+                // read to its end has every earlier step.
+                if kept >= 2 && records.ended {
+                    let out = BufWriter::new(files::append(&path)?);
+                    return Ok((Events { out, flushed: Instant::now() }, false));
                 }
             }
-            Ok(())
-        })?;
-        Ok(Events { out: BufWriter::new(files::append(&path)?), flushed: Instant::now() })
+        }
+        let mut events = Events { out: BufWriter::new(files::create(&path)?), flushed: Instant::now() };
+        events.write(&Event { wall_time: now(), step: 0, what: Some(What::FileVersion("brain.Event:2".into())) })?;
+        let start = SessionStartInfo {
+            hparams: hparams.iter().map(|(k, v)| (k.clone(), ProtoValue::from(v))).collect(),
+            start_time_secs: now(),
+        };
+        events.hparams(0, "_hparams_/session_start_info", Session::Start(start))?;
+        events.flush()?;
+        Ok((events, step > 0))
     }
 
     /// Scalars of `step`, one curve per tag.
@@ -349,15 +356,16 @@ fn masked_crc(data: &[u8]) -> u32 {
     crc.rotate_right(15).wrapping_add(0xa282_ead8)
 }
 
-/// The records of an event file, read one at a time; they end at the file's end or at the first
-/// record that is cut short, damaged or larger than sprs writes.
+/// The records of an event file, read one at a time; they end at the file's end (then `ended`)
+/// or at the first record that is cut short, damaged or larger than sprs writes.
 struct Records {
     input: BufReader<File>,
+    ended: bool,
 }
 
 impl Records {
     fn new(file: File) -> Records {
-        Records { input: BufReader::new(file) }
+        Records { input: BufReader::new(file), ended: false }
     }
 }
 
@@ -365,8 +373,17 @@ impl Iterator for Records {
     type Item = Vec<u8>;
 
     fn next(&mut self) -> Option<Vec<u8>> {
+        if self.input.fill_buf().ok()?.is_empty() {
+            self.ended = true;
+            return None;
+        }
+        // A record cut short at the end is a write that a crash interrupted: the file ends there.
+        let torn = |ended: &mut bool, error: io::Error| *ended = error.kind() == io::ErrorKind::UnexpectedEof;
         let mut head = [0u8; 12];
-        self.input.read_exact(&mut head).ok()?;
+        if let Err(error) = self.input.read_exact(&mut head) {
+            torn(&mut self.ended, error);
+            return None;
+        }
         let (len, crc) = head.split_at(8);
         if masked_crc(len).to_le_bytes() != crc {
             return None;
@@ -376,7 +393,10 @@ impl Iterator for Records {
             return None;
         }
         let mut data = vec![0u8; len as usize + 4];
-        self.input.read_exact(&mut data).ok()?;
+        if let Err(error) = self.input.read_exact(&mut data) {
+            torn(&mut self.ended, error);
+            return None;
+        }
         let crc = data.split_off(len as usize);
         (masked_crc(&data).to_le_bytes() == crc.as_slice()).then_some(data)
     }
@@ -415,7 +435,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("run");
         let hparams = BTreeMap::from([("model.width".to_string(), serde_json::json!(64))]);
-        let mut events = Events::open(&run, 0, &hparams).unwrap();
+        let (mut events, _) = Events::open(&run, 0, &hparams).unwrap();
         for step in 0..10 {
             events.scalars(step, &[("train/loss", 10.0 - step as f64)]).unwrap();
         }
@@ -426,7 +446,8 @@ mod tests {
         let mut bytes = std::fs::read(&path).unwrap();
         bytes.extend(&frame(b"partial")[..9]);
         std::fs::write(&path, bytes).unwrap();
-        let mut events = Events::open(&run, 6, &hparams).unwrap();
+        let (mut events, lost) = Events::open(&run, 6, &hparams).unwrap();
+        assert!(!lost, "a file cut short after step 9 has every step before 6");
         for step in 6..12 {
             events.scalars(step, &[("train/loss", 20.0 - step as f64)]).unwrap();
         }
@@ -458,6 +479,34 @@ mod tests {
         assert!(matches!(&plugin[1].data, Some(Session::End(end)) if end.status == 1));
     }
 
+    /// A file missing, or damaged before its end, loses its earlier steps: the resumed file starts
+    /// afresh with its version and session, and says so.
+    #[test]
+    fn a_resumed_run_without_its_earlier_events_starts_its_file_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let hparams = BTreeMap::from([("seed".to_string(), serde_json::json!(1))]);
+        let (_, lost) = Events::open(&run, 4, &hparams).unwrap();
+        assert!(lost, "no file: nothing before step 4");
+        let (mut events, _) = Events::open(&run, 0, &hparams).unwrap();
+        for step in 0..6 {
+            events.scalars(step, &[("train/loss", step as f64)]).unwrap();
+        }
+        events.flush().unwrap();
+        drop(events);
+        let path = run.join(FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+        let (mut events, lost) = Events::open(&run, 4, &hparams).unwrap();
+        assert!(lost);
+        events.flush().unwrap();
+        let read = read(&path).unwrap();
+        assert_eq!(read[0].what, Some(What::FileVersion("brain.Event:2".into())));
+        assert!(scalars(&read, "train/loss").is_empty());
+    }
+
     #[test]
     fn run_names_are_single_folder_names() {
         let name = run_name("grid[model.width=64, budget=20 tokens/param]", "7ccf277ee685ecfc");
@@ -476,8 +525,7 @@ mod tests {
         std::fs::create_dir(&run).unwrap();
         std::os::unix::fs::symlink(&victim, run.join(FILE)).unwrap();
         assert!(Events::open(&run, 0, &BTreeMap::new()).is_err());
-        // Resuming replaces the link with a file and leaves its target alone.
-        Events::open(&run, 5, &BTreeMap::new()).unwrap();
+        assert!(Events::open(&run, 5, &BTreeMap::new()).is_err());
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
         let linked = dir.path().join("linked");
         std::os::unix::fs::symlink(dir.path(), &linked).unwrap();

@@ -57,7 +57,11 @@ impl Model {
             return Err(format!("windows of {window} tokens, where the model takes at most {} + 1", self.context));
         }
         self.check_vocab(ids)?;
-        let full = if window < 2 { 0 } else { ids.len() / window };
+        // A window of one token predicts nothing.
+        if window < 2 {
+            return Ok(());
+        }
+        let full = ids.len() / window;
         let per_batch = (BATCH_LOGITS / (window * self.vocab).max(1)).clamp(1, 64);
         let mut start = 0;
         while start < full {
@@ -173,5 +177,7 @@ mod tests {
         // Windows of the context and one more token (as the training evaluates) fit; longer do not.
         assert!(model.token_losses(&[1; 14], 7).is_ok());
         assert!(model.token_losses(&[1; 14], 8).is_err());
+        // Windows of one token predict nothing, however long the text.
+        assert_eq!(model.token_losses(&[1; 14], 1).unwrap(), vec![None; 14]);
     }
 }

@@ -6,10 +6,12 @@ use std::time::{Duration, Instant};
 
 use burn::tensor::Device;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use super::trainer::{Failure, StepReport, Trainer};
 use crate::access::Access;
 use crate::config::Interval;
+use crate::data::text::Coder;
 use crate::data::tokens::{eval_windows, Tokens};
 use crate::plan::PlannedTrial;
 use crate::store::tensorboard::{Ending, Events};
@@ -102,7 +104,14 @@ impl Board<'_> {
     ) {
         let dir = store.tensorboard(&planned.name, &planned.id);
         match dir.and_then(|dir| Events::open(&dir, step, hparams)) {
-            Ok(events) => self.events = Some(events),
+            Ok((events, lost)) => {
+                if lost {
+                    (self.warn)(format!(
+                        "its TensorBoard events before step {step} are missing or damaged; its curves start there"
+                    ));
+                }
+                self.events = Some(events);
+            }
             Err(error) => (self.warn)(format!("no TensorBoard events: {error}")),
         }
     }
@@ -289,13 +298,8 @@ fn train(
         return failed(format!("the final held-out loss is {loss}"), Some(report.step));
     }
     if settings.keep_weights {
-        let path = store.weights(&planned.id);
-        let written = trainer.model().tensors(&planned.config.model).and_then(|tensors| {
-            weights::write(&path, &weights::metadata(&planned.id, &planned.config.model), &tensors)
-                .map_err(|e| e.to_string())
-        });
-        if let Err(error) = written {
-            return failed(format!("cannot write {}: {error}", weights::FILE), Some(report.step));
+        if let Err(error) = keep(planned, store, &tokens, trainer.model()) {
+            return failed(error, Some(report.step));
         }
     }
     // Observables measured on the weights (the planner's prediction is checked in the tests).
@@ -314,6 +318,27 @@ fn train(
         c_dense: planned.c_dense,
         l: Some(loss),
     })
+}
+
+/// Keeps a finished trial's model: the tokenizer its text goes through, where that is a Hugging
+/// Face one (`tokenizer.json`, so that it is the one the trial trained with whatever becomes of
+/// its data), then the weights, which name it (see [`weights::metadata`]).
+fn keep(planned: &PlannedTrial, store: &Store, tokens: &Tokens, model: &super::model::Decoder) -> Result<(), String> {
+    let tokenizer = match &tokens.coder {
+        None => "none".to_string(),
+        Some(Ok(Coder::Bytes)) => "bytes".to_string(),
+        Some(Ok(coder)) => {
+            let json = coder.json()?;
+            let path = store.tokenizer(&planned.id);
+            write_atomic(&path, json.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            format!("sha256:{}", crate::data::hash::hex(&Sha256::digest(json.as_bytes())))
+        }
+        Some(Err(reason)) => format!("unavailable: {reason}"),
+    };
+    let tensors = model.tensors(&planned.config.model)?;
+    let metadata = weights::metadata(&planned.id, &planned.config.model, &tokenizer);
+    weights::write(&store.weights(&planned.id), &metadata, &tensors)
+        .map_err(|e| format!("cannot write {}: {e}", weights::FILE))
 }
 
 /// Measures a trial's speed as it trains, for `speed.json` every 10 seconds and at the end.

@@ -41,7 +41,8 @@ pub struct Exported {
 
 /// Exports `trials` of the file `file` from `store` into `to`: the model folder itself for one
 /// trial, one sub-folder per trial (named by its id) for several. Every trial is checked first
-/// (finished, with weights and, for text data, its tokenizer): nothing is written unless all are.
+/// (finished, with weights that read whole and their tokenizer): nothing is written unless all
+/// are. `to` may not lie inside the results folder, whose files an export would replace.
 pub fn export(
     trials: &[&PlannedTrial],
     file: &Path,
@@ -52,20 +53,18 @@ pub fn export(
     let mut ready = Vec::new();
     for &trial in trials {
         let result = finished(store, trial)?;
-        if std::fs::symlink_metadata(store.weights(&trial.id)).is_err() {
-            let path = store.weights(&trial.id).display().to_string();
-            return Err(TrainedError::NoWeights { trial: trial.name.clone(), path });
-        }
-        let coder = match &trial.config.data.source {
-            Source::Synthetic(_) => None,
-            _ => Some(coder(store, access, trial)?),
-        };
+        let coder = coder(store, trial)?;
+        weights(store, trial)?;
         ready.push((trial, result, coder));
     }
     let output = |path: &Path| {
         let path = path.display().to_string();
         move |error| TrainedError::Output { path, error }
     };
+    if inside(to, &store.root) {
+        let error = std::io::Error::other("it is inside the results folder, whose files it would replace");
+        return Err(output(to)(error));
+    }
     std::fs::create_dir_all(to).map_err(output(to))?;
     ready
         .into_iter()
@@ -83,7 +82,7 @@ pub fn export(
             let eos = eos(trial, access);
             let mut json_files = vec![
                 ("config.json", config(&trial.config.model, eos)),
-                ("generation_config.json", generation_config(&trial.config.model, eos)),
+                ("generation_config.json", generation_config(eos)),
                 ("sprs.json", about(trial, &result, file)),
             ];
             if let Some(coder) = &coder {
@@ -94,6 +93,16 @@ pub fn export(
                 })?;
                 json_files.push(("tokenizer.json", tokenizer));
                 json_files.push(("tokenizer_config.json", tokenizer_config(&trial.config.model)));
+            } else {
+                // An earlier export's tokenizer would be taken for this model's.
+                for stale in ["tokenizer.json", "tokenizer_config.json"] {
+                    match std::fs::remove_file(dir.join(stale)) {
+                        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(output(&dir.join(stale))(error))
+                        }
+                        _ => {}
+                    }
+                }
             }
             for (name, value) in json_files {
                 let path = dir.join(name);
@@ -105,6 +114,25 @@ pub fn export(
             Ok(Exported { trial: trial.name.clone(), dir, bytes, tokenizer: coder.is_some() })
         })
         .collect()
+}
+
+/// Whether `path` (which need not exist yet) lies in the folder `root`, links resolved.
+fn inside(path: &Path, root: &Path) -> bool {
+    let Ok(root) = root.canonicalize() else { return false };
+    // The nearest part of `path` that exists, resolved, with the rest after it.
+    let mut existing = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.file_name().map(|n| n.to_owned()), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => return false,
+        }
+    }
+    let Ok(resolved) = existing.canonicalize() else { return false };
+    resolved.join(rest.iter().rev().collect::<PathBuf>()).starts_with(root)
 }
 
 /// The end-of-document id of a token file, from its manifest (`sprs tokenize --eos`).
@@ -168,13 +196,13 @@ fn config(model: &ModelConfig, eos: Option<u32>) -> serde_json::Value {
     merge(common, specific)
 }
 
-/// `generation_config.json`: `sprs generate`'s defaults, within the context trained on.
-fn generation_config(model: &ModelConfig, eos: Option<u32>) -> serde_json::Value {
+/// `generation_config.json`: `sprs generate`'s defaults (the length is left to `generate`'s
+/// caller: a `max_length` here makes transformers warn at every `max_new_tokens`).
+fn generation_config(eos: Option<u32>) -> serde_json::Value {
     json!({
         "do_sample": true,
         "temperature": super::Sampling::default().temperature,
         "top_k": super::Sampling::default().top_k,
-        "max_length": model.context,
         "bos_token_id": null,
         "eos_token_id": eos,
         "pad_token_id": null,

@@ -5,18 +5,20 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{coder, finished, shown, weights, TrainedError};
-use crate::access::Access;
-use crate::config::Source;
+use super::{coder, finished, shown, text_coder, weights, TrainedError};
 use crate::data::hash::mix;
 use crate::plan::PlannedTrial;
 use crate::store::Store;
 use crate::train::backend::Device;
 use crate::train::infer::Model;
 
-/// The largest text `sprs score` reads: a tokenizer holds some tens of bytes per token while it
-/// encodes, and a text's loss is the mean of its parts' (by their tokens).
-pub const MAX_TEXT_BYTES: u64 = 16 << 20;
+/// The largest text `sprs score` reads: a Hugging Face tokenizer holds about 250 bytes of memory
+/// per byte of text while it encodes a text whole (1 GiB for this), and a longer text's loss is
+/// the mean of its parts', weighted by their tokens.
+pub const MAX_TEXT_BYTES: u64 = 4 << 20;
+
+/// The most tokens `sprs generate` makes in one sample.
+pub const MAX_GENERATED: usize = 100_000;
 
 /// The loss of a text under a trial's model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -96,7 +98,7 @@ pub fn read_text(path: &Path) -> Result<Vec<u8>, TrainedError> {
         return Err(TrainedError::Text {
             what: shown(path),
             reason: format!("it has more than {} MiB", MAX_TEXT_BYTES >> 20),
-            help: Some("score a part of it: the loss of a long text is the mean over its parts".into()),
+            help: Some("score it in parts: its loss is the mean of theirs, weighted by their tokens".into()),
         });
     }
     Ok(bytes)
@@ -109,15 +111,15 @@ pub fn read_text(path: &Path) -> Result<Vec<u8>, TrainedError> {
 pub fn score(
     trial: &PlannedTrial,
     store: &Store,
-    access: &Access,
     text: &[u8],
     device: &Device,
     per_token: bool,
 ) -> Result<Scored, TrainedError> {
     finished(store, trial)?;
-    let coder = coder(store, access, trial)?;
+    let coder = text_coder(store, trial)?;
     let text_error = |reason: String| TrainedError::Text { what: "the text".into(), reason, help: None };
     let (ids, spans) = coder.encode_spans(text).map_err(text_error)?;
+    within_vocabulary(trial, &ids).map_err(text_error)?;
     let window = trial.config.model.context as usize;
     let model = model(store, trial, device)?;
     let mut losses = per_token.then(|| vec![None; ids.len()]);
@@ -153,16 +155,19 @@ pub fn score(
 pub fn generate(
     trial: &PlannedTrial,
     store: &Store,
-    access: &Access,
     prompt: Option<&str>,
     sampling: Sampling,
     device: &Device,
 ) -> Result<Generation, TrainedError> {
+    if !(sampling.temperature.is_finite() && sampling.temperature >= 0.0) || sampling.tokens > MAX_GENERATED {
+        return Err(TrainedError::Text {
+            what: "the sampling".into(),
+            reason: format!("a temperature of {} and {} tokens", sampling.temperature, sampling.tokens),
+            help: Some(format!("the temperature is a number from 0, and at most {MAX_GENERATED} tokens are generated")),
+        });
+    }
     finished(store, trial)?;
-    let coder = match &trial.config.data.source {
-        Source::Synthetic(_) => None,
-        _ => Some(coder(store, access, trial)?),
-    };
+    let coder = coder(store, trial)?;
     let prompt_error = |reason: String| TrainedError::Text { what: "the prompt".into(), reason, help: None };
     let prompt_text = prompt.unwrap_or(if coder.is_some() { "\n" } else { "0" });
     let mut ids = match &coder {
@@ -179,16 +184,14 @@ pub fn generate(
     if ids.is_empty() {
         return Err(prompt_error("it has no token".into()));
     }
+    within_vocabulary(trial, &ids).map_err(prompt_error)?;
     let prompt_tokens = ids.len();
     let model = model(store, trial, device)?;
     let context = trial.config.model.context as usize;
     let vocab = trial.config.model.vocab as usize;
     for i in 0..sampling.tokens {
         let seen = &ids[ids.len().saturating_sub(context)..];
-        let logits = model.logits(seen).map_err(|reason| match reason.contains("vocabulary") {
-            true => prompt_error(reason),
-            false => TrainedError::Model { reason },
-        })?;
+        let logits = model.logits(seen).map_err(|reason| TrainedError::Model { reason })?;
         let last = &logits[(seen.len() - 1) * vocab..seen.len() * vocab];
         ids.push(sample(last, sampling, mix(sampling.seed, i as u64)));
     }
@@ -196,13 +199,21 @@ pub fn generate(
         Some(coder) => coder.decode(ids).map_err(|reason| TrainedError::Model { reason }),
         None => Ok(ids.iter().map(u32::to_string).collect::<Vec<_>>().join(" ")),
     };
-    Ok(Generation {
-        trial: trial.name.clone(),
-        prompt: text(&ids[..prompt_tokens])?,
-        text: text(&ids[prompt_tokens..])?,
-        ids,
-        prompt_tokens,
-    })
+    let mut sample = text(&ids[prompt_tokens..])?;
+    if coder.is_none() && !sample.is_empty() {
+        // Ids as numbers: a space after the prompt's, so that the two read apart.
+        sample.insert(0, ' ');
+    }
+    Ok(Generation { trial: trial.name.clone(), prompt: text(&ids[..prompt_tokens])?, text: sample, ids, prompt_tokens })
+}
+
+/// Whether every id is one the trial's model knows.
+fn within_vocabulary(trial: &PlannedTrial, ids: &[u32]) -> Result<(), String> {
+    let vocab = trial.config.model.vocab;
+    match ids.iter().find(|&&id| u64::from(id) >= vocab) {
+        Some(id) => Err(format!("it has the token id {id}, outside the model's vocabulary of {vocab}")),
+        None => Ok(()),
+    }
 }
 
 /// A finished trial's model on `device`, from its weights.

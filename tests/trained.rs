@@ -363,7 +363,8 @@ fn exported_models_compute_the_trials_own_logits() {
         let theirs = hf.logits(&sample);
         let largest = ours.iter().zip(&theirs).map(|(a, b)| (f64::from(*a) - b).abs()).fold(0.0, f64::max);
         let scale = theirs.iter().map(|v| v.abs()).fold(0.0, f64::max);
-        assert!(largest <= 1e-5 * scale.max(1.0), "{id} ({expected_arch}): logits differ by {largest} (scale {scale})");
+        // Measured: at most 1.5e-7 (f32 against f64), for logits of magnitude below 1.
+        assert!(largest <= 1e-6 * scale.max(1.0), "{id} ({expected_arch}): logits differ by {largest} (scale {scale})");
 
         // Pruned weights are exact zeros: as many as the trial pruned.
         let result: Value =

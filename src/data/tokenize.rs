@@ -496,9 +496,11 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
     drop(out);
     // The tokenizer goes beside the ids before they take their name, so that a token file in
     // place always has it.
-    if let Some(json) = &tokenizer_json {
-        let beside = Manifest::tokenizer_path(&options.out);
-        files::write_atomic(&beside, json).map_err(output_error(&beside))?;
+    let beside = Manifest::tokenizer_path(&options.out);
+    match &tokenizer_json {
+        Some(json) => files::write_atomic(&beside, json).map_err(output_error(&beside))?,
+        // One left by an earlier run with a tokenizer file describes other ids.
+        None => files::remove(&beside).map_err(output_error(&beside))?,
     }
     fs::rename(&partial, &options.out).map_err(output_error(&options.out))?;
     let manifest_path = Manifest::path(&options.out);

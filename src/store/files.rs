@@ -24,7 +24,7 @@ fn options() -> OpenOptions {
 fn refused(path: &Path, what: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
-        format!("`{}` is {what}; sprs does not write through it", path.display()),
+        format!("`{}` is {what}; sprs neither reads nor writes through it", path.display()),
     )
 }
 
@@ -51,6 +51,14 @@ pub fn create_dir(path: &Path) -> io::Result<()> {
         Err(refused(path, "not a folder"))
     } else {
         Ok(())
+    }
+}
+
+/// Removes the file (or link) at `path`, if there is one.
+pub fn remove(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
+        _ => Ok(()),
     }
 }
 

@@ -286,10 +286,7 @@ impl Store {
         if !files::is_real_dir(&self.trial_dir(id)) {
             return Ok(());
         }
-        match fs::remove_file(self.checkpoint(id)) {
-            Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
-            _ => Ok(()),
-        }
+        files::remove(&self.checkpoint(id))
     }
 }
 

@@ -103,7 +103,11 @@ impl Board<'_> {
         hparams: &BTreeMap<String, serde_json::Value>,
     ) {
         let dir = store.tensorboard(&planned.name, &planned.id);
-        match dir.and_then(|dir| Events::open(&dir, step, hparams)) {
+        let opened = dir.and_then(|dir| {
+            Events::open(&dir, step, hparams)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))
+        });
+        match opened {
             Ok((events, lost)) => {
                 if lost {
                     (self.warn)(format!(

@@ -21,7 +21,7 @@ pub enum TrainedError {
     #[error("trial `{trial}` {state}")]
     #[diagnostic(
         code(sprs::E0902),
-        help("train it first: `sprs run FILE --only NAME` (with the same `--out` and `--set` as here)")
+        help("train it (again, if it failed): `sprs run FILE --only NAME`, with the same `--out` and `--set` as here")
     )]
     NotFinished {
         /// The trial's name.

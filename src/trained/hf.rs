@@ -65,55 +65,75 @@ pub fn export(
         let error = std::io::Error::other("it is inside the results folder, whose files it would replace");
         return Err(output(to)(error));
     }
+    if to.exists() && !to.is_dir() {
+        return Err(output(to)(std::io::Error::other("it is not a folder")));
+    }
     std::fs::create_dir_all(to).map_err(output(to))?;
+    let many = trials.len() > 1;
     ready
         .into_iter()
         .map(|(trial, result, coder)| {
             // `to` is the user's choice (it may be a link); the folders sprs makes in it are not.
-            let dir = if trials.len() == 1 { to.to_path_buf() } else { to.join(&trial.id) };
-            if trials.len() > 1 {
+            let dir = if many { to.join(&trial.id) } else { to.to_path_buf() };
+            if many {
                 files::create_dir(&dir).map_err(output(&dir))?;
             }
-            let tensors = hf_tensors(&trial.config.model, weights(store, trial)?)
-                .map_err(|reason| TrainedError::BadWeights { trial: trial.name.clone(), reason })?;
-            let safetensors = dir.join("model.safetensors");
-            let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
-            write_tensors(&safetensors, &metadata, &tensors).map_err(output(&safetensors))?;
-            let eos = eos(trial, access);
-            let mut json_files = vec![
-                ("config.json", config(&trial.config.model, eos)),
-                ("generation_config.json", generation_config(eos)),
-                ("sprs.json", about(trial, &result, file)),
-            ];
-            if let Some(coder) = &coder {
-                let tokenizer = tokenizer_json(coder).map_err(|reason| TrainedError::NoTokenizer {
-                    trial: trial.name.clone(),
-                    reason,
-                    help: None,
-                })?;
-                json_files.push(("tokenizer.json", tokenizer));
-                json_files.push(("tokenizer_config.json", tokenizer_config(&trial.config.model)));
-            } else {
-                // An earlier export's tokenizer would be taken for this model's.
-                for stale in ["tokenizer.json", "tokenizer_config.json"] {
-                    match std::fs::remove_file(dir.join(stale)) {
-                        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                            return Err(output(&dir.join(stale))(error))
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            for (name, value) in json_files {
-                let path = dir.join(name);
-                let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
-                text.push('\n');
-                files::write_atomic(&path, text.as_bytes()).map_err(output(&path))?;
-            }
-            let bytes = std::fs::metadata(&safetensors).map_or(0, |m| m.len());
-            Ok(Exported { trial: trial.name.clone(), dir, bytes, tokenizer: coder.is_some() })
+            let folder = Folder { trial, result: &result, coder: coder.as_ref(), file, eos: eos(trial, access) };
+            folder.write(store, &dir)
         })
         .collect()
+}
+
+/// What one trial's model folder is made of.
+struct Folder<'a> {
+    trial: &'a PlannedTrial,
+    result: &'a TrialResult,
+    coder: Option<&'a Coder>,
+    /// The `.sprs` file, for `sprs.json`.
+    file: &'a Path,
+    eos: Option<u32>,
+}
+
+impl Folder<'_> {
+    /// Writes the folder's files into `dir`, each atomically; an earlier export's tokenizer is
+    /// removed when this model has none (it would be taken for this model's).
+    fn write(&self, store: &Store, dir: &Path) -> Result<Exported, TrainedError> {
+        let trial = self.trial;
+        let output = |path: &Path| {
+            let path = path.display().to_string();
+            move |error| TrainedError::Output { path, error }
+        };
+        let tensors = hf_tensors(&trial.config.model, weights(store, trial)?)
+            .map_err(|reason| TrainedError::BadWeights { trial: trial.name.clone(), reason })?;
+        let safetensors = dir.join("model.safetensors");
+        let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
+        write_tensors(&safetensors, &metadata, &tensors).map_err(output(&safetensors))?;
+        let mut json_files = vec![
+            ("config.json", config(&trial.config.model, self.eos)),
+            ("generation_config.json", generation_config(self.eos)),
+            ("sprs.json", about(trial, self.result, self.file)),
+        ];
+        match self.coder {
+            Some(coder) => {
+                let no = |reason| TrainedError::NoTokenizer { trial: trial.name.clone(), reason, help: None };
+                json_files.push(("tokenizer.json", tokenizer_json(coder).map_err(no)?));
+                json_files.push(("tokenizer_config.json", tokenizer_config(&trial.config.model)));
+            }
+            None => {
+                for stale in ["tokenizer.json", "tokenizer_config.json"].map(|name| dir.join(name)) {
+                    files::remove(&stale).map_err(output(&stale))?;
+                }
+            }
+        }
+        for (name, value) in json_files {
+            let path = dir.join(name);
+            let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+            text.push('\n');
+            files::write_atomic(&path, text.as_bytes()).map_err(output(&path))?;
+        }
+        let bytes = std::fs::metadata(&safetensors).map_or(0, |m| m.len());
+        Ok(Exported { trial: trial.name.clone(), dir: dir.to_path_buf(), bytes, tokenizer: self.coder.is_some() })
+    }
 }
 
 /// Whether `path` (which need not exist yet) lies in the folder `root`, links resolved.

@@ -155,6 +155,9 @@ pub struct ModelConfig {
     pub tie_embeddings: bool,
 }
 
+/// The largest vocabulary a model may have.
+pub const MAX_VOCAB: u64 = 16_777_216;
+
 /// The epsilon of every norm of both architectures (RMSNorm and LayerNorm), as in LLaMA and GPT-2.
 pub const NORM_EPS: f64 = 1e-5;
 /// The base of the rotary position frequencies (`llama`): pair `i` of a head of `d` dimensions

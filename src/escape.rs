@@ -21,6 +21,17 @@ pub fn controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `text` on one line of a terminal: as [`controls`] shows it, with line ends and tabs escaped
+/// too, so that a name, a host or a job id from a file cannot start a line of its own.
+pub fn line(text: &str) -> String {
+    controls(text).replace('\n', "\\n").replace('\t', "\\t")
+}
+
+/// A path for a terminal, on one line (a file name may hold any character).
+pub fn path(path: &std::path::Path) -> String {
+    line(&path.display().to_string())
+}
+
 /// Characters a terminal may act on: C0 and C1 controls (but newline and tab), and the
 /// bidirectional overrides and isolates that reorder what is shown.
 fn is_unsafe(c: char) -> bool {

@@ -491,3 +491,79 @@ fn weights_and_curves_are_written_through_no_link_and_read_only_when_they_fit() 
     let export = sprs_in(&project, &["export", "tiny.sprs", "--trial", "t", "--to", "hf"]);
     assert!(text(&export).contains("error[E0904]") && text(&export).contains("more than"), "{}", text(&export));
 }
+
+/// Every value of a token file's manifest is checked with the file: a vocabulary no model can
+/// have (0, 1, 2^40: a plan of 17.6T parameters, and an abort in `run --force`), more ids than
+/// u16 names, an end token outside it, a count of ids the file does not hold.
+#[test]
+fn a_token_files_manifest_is_checked_value_by_value() {
+    let (_dir, project) = project(
+        "t.sprs",
+        "use std::models::llama\ntrain t {\n    data   = { source = tokens(\"ids.bin\"), context = 16 }\n    model  = llama { width = 16, depth = 1, heads = 2, mlp = 32 }\n    budget = 10 steps\n}\n",
+    );
+    fs::write(project.join("ids.bin"), vec![1u8; 200_000]).unwrap();
+    let manifest = |vocab: u64, tokens: u64, eos: Option<u32>| {
+        serde_json::json!({
+            "format": "sprs-tokens 1", "dtype": "u16", "vocab": vocab, "tokenizer": "bytes", "eos": eos,
+            "field": "text", "documents": 1, "tokens": tokens, "inputs": [], "complete": true,
+        })
+    };
+    let check = |manifest: serde_json::Value| {
+        fs::write(project.join("ids.bin.json"), manifest.to_string()).unwrap();
+        sprs_in(&project, &["check", "t.sprs"])
+    };
+    let ok = check(manifest(300, 100_000, None));
+    assert!(ok.status.success(), "{}", text(&ok));
+    for (bad, says) in [
+        (manifest(0, 100_000, None), "vocabulary of 0"),
+        (manifest(1, 100_000, None), "vocabulary of 1"),
+        (manifest(1 << 40, 100_000, None), "vocabulary of 1099511627776"),
+        (manifest(70_000, 100_000, None), "more than u16"),
+        (manifest(300, 100_000, Some(300)), "end token 300"),
+        (manifest(300, 99_999, None), "counts 99999 ids"),
+    ] {
+        let output = check(bad);
+        assert_eq!(output.status.code(), Some(1), "{says}: {}", text(&output));
+        assert!(text(&output).contains("E0217") && text(&output).contains(says), "{says}: {}", text(&output));
+    }
+}
+
+/// What a results folder or a file holds reaches the terminal escaped: job ids and a claim's
+/// host in `status`, a file's name in `check`, `status` and `fmt`, and the lines `fmt --check`
+/// shows.
+#[test]
+fn what_a_folder_or_a_file_holds_reaches_the_terminal_escaped() {
+    let name = "e\u{1b}[2Jvil.sprs";
+    let (_dir, project) = project(name, TRAIN);
+    let plan: serde_json::Value =
+        serde_json::from_slice(&sprs_in(&project, &["plan", "--format", "json", name]).stdout).unwrap();
+    let id = plan["trials"][0]["id"].as_str().unwrap();
+    let out = project.join("out");
+    let trial = out.join(id);
+    fs::create_dir_all(&trial).unwrap();
+    let host = "host\u{1b}]0;pwned\u{7}\nfake: done";
+    let claim = serde_json::json!({ "host": host, "pid": 1, "since": 0, "from_step": 0 });
+    fs::write(trial.join("claim.json"), claim.to_string()).unwrap();
+    // The trial is running: its lock is held here.
+    let lock = fs::File::create(trial.join("lock")).unwrap();
+    lock.try_lock().unwrap();
+    fs::create_dir_all(out.join("slurm")).unwrap();
+    let job = serde_json::json!({ "job": "42\u{1b}[31m\nslurm job 43 (1 worker):", "workers": 1, "submitted": 0, "script": "" });
+    fs::write(out.join("slurm/jobs.jsonl"), format!("{job}\n")).unwrap();
+    let outputs = [
+        sprs_in(&project, &["status", name, "--out", "out"]),
+        sprs_in(&project, &["check", name]),
+        sprs_in(&project, &["check", name, "--format", "short"]),
+    ];
+    fs::write(project.join(name), format!("// a comment \u{1b}[2J\n{}", TRAIN.replace("    budget", "  budget")))
+        .unwrap();
+    let fmt = sprs_in(&project, &["fmt", "--check", name]);
+    assert_eq!(fmt.status.code(), Some(1), "{}", text(&fmt));
+    for output in outputs.iter().chain([&fmt]) {
+        let shown = text(output);
+        assert!(!shown.contains('\u{1b}') && !shown.contains('\u{7}'), "{shown:?}");
+        assert!(!shown.lines().any(|l| l.starts_with("fake: done") || l.starts_with("slurm job 43")), "{shown}");
+    }
+    assert!(text(&outputs[0]).contains("running"), "{}", text(&outputs[0]));
+    drop(lock);
+}

@@ -283,7 +283,7 @@ static MODEL: &[FieldSpec] = &[
     field("depth", count(1.0, 4096.0), Required, "number of transformer blocks"),
     field("heads", count(1.0, 65_536.0), Required, "attention heads; must divide `width`"),
     field("mlp", count(1.0, 16_777_216.0), Required, "hidden size of each block's feed-forward layer"),
-    field("vocab", count(2.0, 16_777_216.0), Absent, "vocabulary size (default: the tokenizer's)"),
+    field("vocab", count(2.0, crate::config::MAX_VOCAB as f64), Absent, "vocabulary size (default: the tokenizer's)"),
     field(
         "context",
         Ty::Count { min: 1.0, max: 1_048_576.0, unit: Unit::TOKENS },

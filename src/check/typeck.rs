@@ -251,10 +251,24 @@ impl Checker {
 
 impl Checker {
     /// The vocabulary of a token file, from the manifest `sprs tokenize` wrote beside it
-    /// (`FILE.json`): `Some(None)` without one; `None` (reported) when the manifest says the ids
-    /// are of another type than the file is read as.
+    /// (`FILE.json`): `Some(None)` without one; `None` (reported) when a value of the manifest
+    /// cannot be right ([`Manifest::validate`]) or it says the ids are of another type than the
+    /// file is read as.
     fn token_manifest(&mut self, obj: &Obj, path: &str, dtype: Dtype) -> Option<Option<u64>> {
-        let Ok(manifest) = Manifest::read(&self.access, &self.entry_dir.join(path)) else { return Some(None) };
+        let manifest = match Manifest::read(&self.access, &self.entry_dir.join(path)) {
+            Ok(Some(manifest)) => manifest,
+            Ok(None) => return Some(None),
+            Err(reason) => {
+                let at = self.field_at(obj, "data");
+                self.emit(at, |span| CheckError::DataMismatch {
+                    message: format!("`{path}` cannot be used: {reason}"),
+                    span,
+                    label: "its manifest is wrong".into(),
+                    help: Some("make the token file and its manifest again with `sprs tokenize`".into()),
+                });
+                return None;
+            }
+        };
         if manifest.dtype != dtype {
             let name = |d: Dtype| if d == Dtype::U16 { "u16" } else { "u32" };
             let at = self.field_at(obj, "data");

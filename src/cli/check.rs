@@ -37,7 +37,7 @@ pub fn run(files: &[PathBuf], project: &super::Project, format: Format, color: b
         }
         if let (Format::Human, Some(checked), Some(_)) = (format, &output.checked, &output.plan) {
             let (trials, fits) = (checked.trials.len(), checked.fits.len());
-            eprintln!("{}: ok, {trials} trial{}, {fits} fit{}", path.display(), plural(trials), plural(fits));
+            eprintln!("{}: ok, {trials} trial{}, {fits} fit{}", sprs::escape::path(path), plural(trials), plural(fits));
         }
     }
     match format {

@@ -53,9 +53,9 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
         }
         match &outcome.written {
             Some(Ok((json, svg))) if options.format == Format::Human => {
-                println!("  wrote {} and {}\n", json.display(), svg.display())
+                println!("  wrote {} and {}\n", sprs::escape::path(json), sprs::escape::path(svg))
             }
-            Some(Err(error)) => eprintln!("error: {error}"),
+            Some(Err(error)) => eprintln!("error: {}", sprs::escape::controls(&error.to_string())),
             _ => {}
         }
     }

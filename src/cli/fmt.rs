@@ -51,11 +51,15 @@ pub fn run(paths: &[PathBuf], check: bool, stdin: bool, color: bool) -> ExitCode
         }
         changed += 1;
         if check {
-            println!("{}: not formatted\n{}", path.display(), sprs::fmt::changes(&text, &formatted));
+            println!(
+                "{}: not formatted\n{}",
+                sprs::escape::path(path),
+                sprs::escape::controls(&sprs::fmt::changes(&text, &formatted))
+            );
         } else if let Err(error) = sprs::store::write_atomic(path, formatted.as_bytes()) {
             return super::usage_error(&format!("cannot write `{}`: {error}", path.display()));
         } else {
-            eprintln!("formatted {}", path.display());
+            eprintln!("formatted {}", sprs::escape::path(path));
         }
     }
     if check && changed > 0 {
@@ -87,7 +91,7 @@ fn format(path: &Path, text: &str, color: bool) -> Option<String> {
         Err(Unformatted::Unsafe) => {
             eprintln!(
                 "{}: left as it is (its formatted text would not mean the same; please report it)",
-                path.display()
+                sprs::escape::path(path)
             );
             None
         }
@@ -98,7 +102,7 @@ fn format(path: &Path, text: &str, color: bool) -> Option<String> {
             for error in errors {
                 eprintln!("{}", renderer.human(&Diag::new(file, error)));
             }
-            eprintln!("{}: left as it is (it does not parse)", path.display());
+            eprintln!("{}: left as it is (it does not parse)", sprs::escape::path(path));
             None
         }
     }

@@ -412,7 +412,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Lsp => match sprs::lsp::serve_stdio() {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("error: the language server stopped: {error}");
+                eprintln!("error: the language server stopped: {}", sprs::escape::controls(&error.to_string()));
                 ExitCode::FAILURE
             }
         },
@@ -677,6 +677,6 @@ fn plural(n: usize) -> &'static str {
 }
 
 fn usage_error(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
+    eprintln!("error: {}", sprs::escape::controls(message));
     ExitCode::from(2)
 }

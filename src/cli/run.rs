@@ -47,7 +47,7 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
     let tally = match sprs::sweep::train(&plan, &trials, &store, &access, &options.sweep, &bars) {
         Ok(tally) => tally,
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", sprs::escape::controls(&error));
             return ExitCode::FAILURE;
         }
     };
@@ -73,8 +73,8 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
 
     let conclusion = sprs::sweep::conclude(&plan, &fits, &store, &access);
     match &conclusion.results {
-        Ok((csv, _)) => eprintln!("results: {}", csv.display()),
-        Err(error) => eprintln!("error: cannot write results.csv: {error}"),
+        Ok((csv, _)) => eprintln!("results: {}", sprs::escape::path(csv)),
+        Err(error) => eprintln!("error: cannot write results.csv: {}", sprs::escape::controls(&error.to_string())),
     }
     if conclusion.results.is_ok() && conclusion.missing > 0 {
         let missing = conclusion.missing;
@@ -89,7 +89,7 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
     for outcome in &conclusion.fits {
         print(&outcome.diagnostics);
         if let Some(Err(error)) = &outcome.written {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", sprs::escape::controls(&error.to_string()));
         }
     }
     print(&conclusion.diagnostics);
@@ -99,11 +99,13 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
                 println!("{}", sprs::fit::table::summary(fitted));
             }
             if conclusion.fits.iter().any(|o| o.fitted.is_some()) {
-                eprintln!("fits: {}", store.fits_dir().display());
+                eprintln!("fits: {}", sprs::escape::path(&store.fits_dir()));
             }
-            eprintln!("report: {}", report.display());
+            eprintln!("report: {}", sprs::escape::path(report));
         }
-        Some(Err(error)) => eprintln!("error: cannot write the report: {error}"),
+        Some(Err(error)) => {
+            eprintln!("error: cannot write the report: {}", sprs::escape::controls(&error.to_string()))
+        }
         None => {}
     }
     if tally.failed.is_empty() && !conclusion.failed() {
@@ -190,7 +192,7 @@ impl Progress for Bars {
                     jobs.jobs,
                     jobs.threads,
                     if jobs.threads == 1 { "" } else { "s" },
-                    self.root.display()
+                    sprs::escape::path(&self.root)
                 );
             }
             Event::Busy(trial) => {

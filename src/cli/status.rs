@@ -25,7 +25,7 @@ pub fn run(path: &Path, out: Option<&Path>, check: &sprs::check::Options, format
     let c = report.counts;
     println!(
         "{}: {} trial{}: {} done, {} running, {} failed, {} pending",
-        store.root.display(),
+        sprs::escape::path(&store.root),
         report.trials.len(),
         if report.trials.len() == 1 { "" } else { "s" },
         c.done,
@@ -35,17 +35,17 @@ pub fn run(path: &Path, out: Option<&Path>, check: &sprs::check::Options, format
     );
     let width = report.trials.iter().map(|t| t.name.chars().count()).max().unwrap_or(0);
     for trial in &report.trials {
-        let name = sprs::escape::controls(&trial.name);
+        let name = sprs::escape::line(&trial.name);
         let detail = match trial.state {
             State::Done => format!("L {:.4}", trial.l.unwrap_or(f64::NAN)),
-            State::Failed => format!("{}", sprs::escape::controls(trial.error.as_deref().unwrap_or_default())),
+            State::Failed => format!("{}", sprs::escape::line(trial.error.as_deref().unwrap_or_default())),
             State::Running => {
                 let mut detail = format!("step {}/{}", trial.step.unwrap_or(0), trial.steps);
                 if let (Some(rate), Some(eta)) = (trial.tokens_per_second, trial.eta_seconds) {
                     detail.push_str(&format!("  {rate:.0} tokens/s  eta {}", duration(eta)));
                 }
                 if let Some(holder) = &trial.holder {
-                    detail.push_str(&format!("  {}", sprs::escape::controls(holder)));
+                    detail.push_str(&format!("  {}", sprs::escape::line(holder)));
                 }
                 detail
             }
@@ -65,7 +65,8 @@ pub fn run(path: &Path, out: Option<&Path>, check: &sprs::check::Options, format
     }
     for job in &report.jobs {
         let record = &job.record;
-        println!("slurm job {} ({} worker{}):", record.job, record.workers, if record.workers == 1 { "" } else { "s" });
+        let shown = sprs::escape::line(&record.job);
+        println!("slurm job {shown} ({} worker{}):", record.workers, if record.workers == 1 { "" } else { "s" });
         match &job.tasks {
             Some(tasks) => {
                 for task in tasks {
@@ -74,7 +75,8 @@ pub fn run(path: &Path, out: Option<&Path>, check: &sprs::check::Options, format
                         n => format!(", requeued {n}x"),
                     };
                     let node = task.node.as_deref().map(|n| format!(" on {n}")).unwrap_or_default();
-                    println!("  {} {}{node}{restarts}", task.task, task.state);
+                    let line = format!("  {} {}{node}{restarts}", task.task, task.state);
+                    println!("{}", sprs::escape::line(&line));
                 }
             }
             None => println!("  (unknown to scontrol: finished and forgotten, or no Slurm here)"),

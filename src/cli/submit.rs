@@ -46,7 +46,11 @@ pub fn run(path: &Path, options: Options, mut submission: Submission, color: boo
     };
     let pending = plan.trials.iter().filter(|t| store.result(&t.id).is_none_or(|r| r.status != Status::Ok)).count();
     if pending == 0 && !options.dry_run {
-        eprintln!("every trial of `{}` has its result in {}: nothing to submit", path.display(), store.root.display());
+        eprintln!(
+            "every trial of `{}` has its result in {}: nothing to submit",
+            sprs::escape::path(path),
+            sprs::escape::path(&store.root)
+        );
         return ExitCode::SUCCESS;
     }
     let max_array = if options.dry_run { None } else { slurm::max_array_size() };
@@ -61,19 +65,19 @@ pub fn run(path: &Path, options: Options, mut submission: Submission, color: boo
     }
     match slurm::submit(&submission, &store) {
         Ok(record) => {
-            let out = store.root.display();
-            let file = path.display();
+            let out = sprs::escape::path(&store.root);
+            let file = sprs::escape::path(path);
+            let job = sprs::escape::controls(&record.job);
             println!(
-                "submitted job {}: {} worker{} for {pending} trial{} of {file}",
-                record.job,
+                "submitted job {job}: {} worker{} for {pending} trial{} of {file}",
                 record.workers,
                 if record.workers == 1 { "" } else { "s" },
                 if pending == 1 { "" } else { "s" }
             );
             println!("  status:  sprs status {file} --out {out}");
-            println!("  queue:   squeue -j {}", record.job);
-            println!("  logs:    {out}/slurm/{}_<task>.log", record.job);
-            println!("  cancel:  scancel {}  (each worker checkpoints its trial first)", record.job);
+            println!("  queue:   squeue -j {job}");
+            println!("  logs:    {out}/slurm/{job}_<task>.log");
+            println!("  cancel:  scancel {job}  (each worker checkpoints its trial first)");
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -36,7 +36,7 @@ pub fn run(patterns: &[String], mut options: Options, color: bool) -> ExitCode {
                 bar.set_position(done_bytes);
             }
             Event::Skipped(path) => {
-                let line = format!("{}: done by an earlier run", path.display());
+                let line = format!("{}: done by an earlier run", sprs::escape::path(path));
                 if bar.is_hidden() {
                     eprintln!("{line}");
                 } else {
@@ -46,7 +46,7 @@ pub fn run(patterns: &[String], mut options: Options, color: bool) -> ExitCode {
             Event::Input(path) => {
                 *before += *current;
                 *current = std::fs::metadata(path).map_or(0, |m| m.len());
-                bar.set_message(path.display().to_string());
+                bar.set_message(sprs::escape::path(path));
             }
             Event::Batch { documents: d, tokens: t, input_bytes } => {
                 *documents += d;
@@ -78,8 +78,8 @@ pub fn run(patterns: &[String], mut options: Options, color: bool) -> ExitCode {
                 if manifest.inputs.len() == 1 { "" } else { "s" },
                 manifest.tokens as f64 / seconds.max(1e-9)
             );
-            eprintln!("tokens: {}", options.out.display());
-            eprintln!("manifest: {}", tokenize::Manifest::path(&options.out).display());
+            eprintln!("tokens: {}", sprs::escape::path(&options.out));
+            eprintln!("manifest: {}", sprs::escape::path(&tokenize::Manifest::path(&options.out)));
             ExitCode::SUCCESS
         }
         Err(error) => {

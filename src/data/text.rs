@@ -51,7 +51,8 @@ impl Coder {
     pub fn of_token_file(access: &Access, path: &str) -> Result<Coder, String> {
         let tokens = access.base().join(path);
         let manifest = Manifest::read(access, &tokens)
-            .map_err(|e| format!("cannot read the manifest of `{path}`, which names its tokenizer: {e}"))?;
+            .map_err(|e| format!("`{path}` cannot be used: {e}"))?
+            .ok_or_else(|| format!("`{path}` has no manifest (`{path}.json`) to name its tokenizer"))?;
         let Some(sha256) = manifest.tokenizer_sha256 else { return Ok(Coder::Bytes) };
         let beside = Manifest::tokenizer_path(&tokens);
         let shown = beside.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

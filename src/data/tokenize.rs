@@ -19,7 +19,8 @@ use thiserror::Error;
 use tokenizers::Tokenizer;
 
 use super::hash::hex;
-use crate::config::Dtype;
+use crate::access::{Access, Denied};
+use crate::config::{Dtype, MAX_VOCAB};
 use crate::store::files;
 
 /// Bytes of documents encoded together: large enough to keep every thread busy, small enough
@@ -152,10 +153,58 @@ impl Manifest {
         with_suffix(tokens, ".json")
     }
 
-    /// The manifest of the token file `tokens`, read through `access`.
-    pub fn read(access: &crate::access::Access, tokens: &Path) -> Result<Manifest, String> {
-        let (bytes, _) = access.read(&Manifest::path(tokens), files::MAX_JSON_BYTES).map_err(|e| e.to_string())?;
-        serde_json::from_slice(&bytes).map_err(|e| format!("it is damaged: {e}"))
+    /// The manifest of the token file `tokens`, read through `access` and checked against the
+    /// file ([`Manifest::validate`]); `None` when there is none.
+    pub fn read(access: &Access, tokens: &Path) -> Result<Option<Manifest>, String> {
+        let bytes = match access.read(&Manifest::path(tokens), files::MAX_JSON_BYTES) {
+            Ok((bytes, _)) => bytes,
+            Err(Denied::NotFound) => return Ok(None),
+            Err(error) => return Err(format!("its manifest cannot be read: {error}")),
+        };
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| format!("its manifest is damaged: {e}"))?;
+        // A study is planned before its data is downloaded: without the file, its length is
+        // checked when it is read.
+        let len = match access.open(tokens) {
+            Ok((file, _)) => Some(file.metadata().map_err(|e| e.to_string())?.len()),
+            Err(Denied::NotFound) => None,
+            Err(error) => return Err(error.to_string()),
+        };
+        manifest.validate(len)?;
+        Ok(Some(manifest))
+    }
+
+    /// Checks every value a run relies on, against a token file of `len` bytes where it is known:
+    /// the format, a finished run, a vocabulary a model can have that the ids can name, an end
+    /// token inside it, as many ids as the file holds, and a tokenizer hash that is one.
+    pub fn validate(&self, len: Option<u64>) -> Result<(), String> {
+        let bad = |what: String| Err(format!("its manifest {what}"));
+        if self.format != MANIFEST_FORMAT {
+            return bad(format!(
+                "is of the format `{}`, not `{MANIFEST_FORMAT}`",
+                crate::escape::controls(&self.format)
+            ));
+        }
+        if !self.complete {
+            return bad("says the file was not finished".into());
+        }
+        if !(2..=MAX_VOCAB).contains(&self.vocab) {
+            return bad(format!("gives a vocabulary of {}, outside 2 to {MAX_VOCAB}", self.vocab));
+        }
+        if self.dtype == Dtype::U16 && self.vocab > 1 << 16 {
+            return bad(format!("gives a vocabulary of {}, more than u16 ids can name", self.vocab));
+        }
+        if let Some(eos) = self.eos.filter(|&eos| u64::from(eos) >= self.vocab) {
+            return bad(format!("gives the end token {eos}, outside its vocabulary of {}", self.vocab));
+        }
+        if let Some(len) = len.filter(|&len| self.tokens.checked_mul(width(self.dtype)) != Some(len)) {
+            return bad(format!("counts {} ids, but the file has {len} bytes", self.tokens));
+        }
+        if let Some(sha) = &self.tokenizer_sha256 {
+            if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return bad("gives a tokenizer hash that is not a SHA-256".into());
+            }
+        }
+        Ok(())
     }
 
     /// Where the `tokenizer.json` a token file was made with is kept beside it

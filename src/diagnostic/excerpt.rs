@@ -131,7 +131,7 @@ impl Excerpt {
                 }
             })
             .collect();
-        let name = crate::escape::controls(&file.name).into_owned();
+        let name = crate::escape::line(&file.name);
         (Excerpt { name, text: excerpt, pieces, starts }, moved)
     }
 

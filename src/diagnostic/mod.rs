@@ -93,12 +93,7 @@ impl Renderer<'_> {
         let (line, col) = diag.primary().map_or((1, 1), |l| file.line_col(l.offset()));
         let severity = if diag.is_error() { "error" } else { "warning" };
         let message = diag.error.to_string();
-        format!(
-            "{}:{line}:{col}: {severity}[{}]: {}",
-            escape::controls(&file.name),
-            diag.code(),
-            escape::controls(&message)
-        )
+        format!("{}:{line}:{col}: {severity}[{}]: {}", escape::line(&file.name), diag.code(), escape::line(&message))
     }
 
     /// The diagnostic as `--format json` prints it.

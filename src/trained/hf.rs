@@ -158,7 +158,7 @@ fn inside(path: &Path, root: &Path) -> bool {
 /// The end-of-document id of a token file, from its manifest (`sprs tokenize --eos`).
 fn eos(trial: &PlannedTrial, access: &Access) -> Option<u32> {
     let Source::Tokens { path, .. } = &trial.config.data.source else { return None };
-    crate::data::tokenize::Manifest::read(access, &access.base().join(path)).ok()?.eos
+    crate::data::tokenize::Manifest::read(access, &access.base().join(path)).ok()??.eos
 }
 
 /// `config.json`: the architecture and every field that determines its function.

@@ -38,7 +38,7 @@ pub fn run(path: &Path, out: Option<&Path>, check: &sprs::check::Options, format
         let name = sprs::escape::line(&trial.name);
         let detail = match trial.state {
             State::Done => format!("L {:.4}", trial.l.unwrap_or(f64::NAN)),
-            State::Failed => format!("{}", sprs::escape::line(trial.error.as_deref().unwrap_or_default())),
+            State::Failed => sprs::escape::line(trial.error.as_deref().unwrap_or_default()),
             State::Running => {
                 let mut detail = format!("step {}/{}", trial.step.unwrap_or(0), trial.steps);
                 if let (Some(rate), Some(eta)) = (trial.tokens_per_second, trial.eta_seconds) {

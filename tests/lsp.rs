@@ -256,3 +256,26 @@ fn words_beside_text_beyond_ascii_are_found_without_a_panic() {
         sprs::lsp::hover(&uri, "train t { batch = 16 }\n// é\n", lsp_types::Position { line: 0, character: 11 });
     assert!(hover.is_some(), "`batch` is a field with a doc");
 }
+
+/// The stdlib modules go to a private folder made for this process, never to a fixed name in the
+/// temporary folder where another user could have planted a link.
+#[cfg(unix)]
+#[test]
+fn the_stdlib_goes_to_a_private_folder_of_the_server() {
+    use std::os::unix::fs::PermissionsExt;
+    let planted = tempfile::tempdir().unwrap();
+    let fixed = std::env::temp_dir().join(format!("sprs-stdlib-{}", env!("CARGO_PKG_VERSION")));
+    let planted_here = !fixed.exists() && std::os::unix::fs::symlink(planted.path(), &fixed).is_ok();
+    let uri: lsp_types::Uri = "file:///tmp/x.sprs".parse().unwrap();
+    let text = "use std::schedules::journey\ntrain t { prune = journey }\n";
+    let location = sprs::lsp::locate(&uri, text, lsp_types::Position { line: 1, character: 20 }).unwrap();
+    let path = location.uri.as_str().trim_start_matches("file://").to_string();
+    assert!(path.ends_with("/schedules.sprs") && !path.starts_with(&fixed.display().to_string()), "{path}");
+    let dir = sprs::lsp::stdlib_dir().unwrap();
+    let meta = std::fs::symlink_metadata(dir).unwrap();
+    assert!(meta.is_dir() && meta.permissions().mode() & 0o077 == 0, "{:o}", meta.permissions().mode());
+    assert_eq!(std::fs::read_dir(planted.path()).unwrap().count(), 0, "nothing was written through the planted link");
+    if planted_here {
+        std::fs::remove_file(&fixed).unwrap();
+    }
+}

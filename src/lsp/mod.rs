@@ -329,18 +329,27 @@ pub fn locate(uri: &Uri, text: &str, at: lsp_types::Position) -> Option<Location
     Some(Location { uri: format!("file://{}", target.display()).parse().ok()?, range })
 }
 
-/// The folder the stdlib modules are written to for editors to open: `sprs-stdlib-VERSION` in
-/// the system's temporary folder.
-pub fn stdlib_dir() -> PathBuf {
-    std::env::temp_dir().join(format!("sprs-stdlib-{}", env!("CARGO_PKG_VERSION")))
+/// The folder the stdlib modules are written to for editors to open: a fresh folder of this
+/// process in the system's temporary folder, private (mode 0700), under a random name made with
+/// `O_EXCL`, so that no one can have planted a link there beforehand.
+pub fn stdlib_dir() -> Option<&'static std::path::Path> {
+    static DIR: std::sync::OnceLock<Option<tempfile::TempDir>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("sprs-stdlib-");
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+        builder.tempdir().ok()
+    })
+    .as_ref()
+    .map(|d| d.path())
 }
 
 /// The stdlib module `std::NAME` as a file on disk (written once, rewritten if it differs).
 fn stdlib_file(module: &str) -> Option<PathBuf> {
     let text = crate::check::stdlib::module(module)?;
-    let path = stdlib_dir().join(format!("{module}.sprs"));
-    if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
-        std::fs::create_dir_all(stdlib_dir()).ok()?;
+    let path = stdlib_dir()?.join(format!("{module}.sprs"));
+    if crate::store::files::read_to_string(&path, crate::access::MAX_SOURCE_BYTES).ok().as_deref() != Some(text) {
         crate::store::write_atomic(&path, text.as_bytes()).ok()?;
     }
     Some(path)

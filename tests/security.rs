@@ -567,3 +567,35 @@ fn what_a_folder_or_a_file_holds_reaches_the_terminal_escaped() {
     assert!(text(&outputs[0]).contains("running"), "{}", text(&outputs[0]));
     drop(lock);
 }
+
+/// `sprs fmt DIR` reads as `check` does: a link (to a file outside or inside) is neither shown
+/// nor replaced, a pipe named `*.sprs` does not hang it, and a link to a parent folder does not
+/// make it walk forever.
+#[test]
+fn fmt_follows_no_link_and_waits_on_no_pipe() {
+    let (dir, project) = project("ok.sprs", "train t { batch=4 }\n");
+    let outside = dir.path().join("outside/secret.sprs");
+    let secret = fs::read_to_string(&outside).unwrap();
+    fs::write(&outside, format!("{secret}train leaked_secret_line {{ batch=4 }}\n")).unwrap();
+    let before = fs::read_to_string(&outside).unwrap();
+    let folder = project.join("src");
+    fs::create_dir_all(&folder).unwrap();
+    std::os::unix::fs::symlink(&outside, folder.join("leak.sprs")).unwrap();
+    std::os::unix::fs::symlink(&project, folder.join("loop")).unwrap();
+    let fifo = folder.join("pipe.sprs");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo reads a valid C string and has no other preconditions.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+    let check = sprs_within_a_minute(&project, &["fmt", "--check", "."]);
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check));
+    assert!(!text(&check).contains("leaked_secret_line"), "{}", text(&check));
+    assert!(text(&check).contains("symbolic link") && text(&check).contains("not a regular file"), "{}", text(&check));
+    let write = sprs_within_a_minute(&project, &["fmt", "."]);
+    assert_eq!(write.status.code(), Some(1), "{}", text(&write));
+    assert_eq!(fs::read_to_string(&outside).unwrap(), before);
+    assert!(
+        fs::symlink_metadata(folder.join("leak.sprs")).unwrap().file_type().is_symlink(),
+        "the link is left as it is"
+    );
+    assert_eq!(fs::read_to_string(project.join("ok.sprs")).unwrap(), "train t { batch = 4 }\n");
+}

@@ -40,7 +40,11 @@ pub fn run(paths: &[PathBuf], check: bool, stdin: bool, color: bool) -> ExitCode
     for path in &files {
         let text = match read(path) {
             Ok(text) => text,
-            Err(message) => return super::usage_error(&message),
+            Err(message) => {
+                eprintln!("error: {}", sprs::escape::controls(&message));
+                failed = true;
+                continue;
+            }
         };
         let Some(formatted) = format(path, &text, color) else {
             failed = true;
@@ -72,16 +76,18 @@ pub fn run(paths: &[PathBuf], check: bool, stdin: bool, color: bool) -> ExitCode
     }
 }
 
-/// The file's text, within the size limit of a source file.
+/// The file's text, read as `sprs check` reads an import (through [`sprs::access::Access`]): a
+/// regular file, opened without blocking, inside its project, within the size of a source file.
+/// A link is refused, not followed: formatting it would replace the link with a copy of what it
+/// points to.
 fn read(path: &Path) -> Result<String, String> {
-    let limit = sprs::access::MAX_SOURCE_BYTES;
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let mut text = String::new();
-    file.take(limit + 1).read_to_string(&mut text).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    if text.len() as u64 > limit {
-        return Err(format!("`{}` is over the {limit}-byte limit of a source file", path.display()));
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(format!("`{}` is a symbolic link; format the file it points to", path.display()));
     }
-    Ok(text)
+    let access = sprs::access::Access::for_entry(path);
+    let cannot = |e: String| format!("cannot read `{}`: {e}", path.display());
+    let (bytes, _) = access.read(path, sprs::access::MAX_SOURCE_BYTES).map_err(|e| cannot(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| cannot(format!("not UTF-8 (at byte {})", e.utf8_error().valid_up_to())))
 }
 
 /// The formatted text, or `None` after printing why the file cannot be formatted.

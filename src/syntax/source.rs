@@ -80,14 +80,17 @@ impl SourceFile {
     }
 }
 
-/// Every `.sprs` file under `dir`, recursively, sorted.
+/// Every `.sprs` entry under `dir`, recursively, sorted: files, and links and other entries of
+/// that name (for the caller to refuse). Folders reached through a link are not entered, so a
+/// link to a parent cannot make the walk endless.
 pub fn sprs_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
+            let entry = entry?;
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "sprs") {
                 files.push(path);

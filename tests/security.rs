@@ -599,3 +599,32 @@ fn fmt_follows_no_link_and_waits_on_no_pipe() {
     );
     assert_eq!(fs::read_to_string(project.join("ok.sprs")).unwrap(), "train t { batch = 4 }\n");
 }
+
+/// The largest resident set of this process's finished children, in bytes.
+fn children_peak() -> u64 {
+    // SAFETY: getrusage writes into the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) }, 0);
+    usage.ru_maxrss as u64 * 1024
+}
+
+/// Planted large files in a results folder are not read whole: a 2 GiB checkpoint is set aside
+/// by its size (a trial's shapes bound it), and a 1 GiB `metrics.jsonl` of one line is read a
+/// MiB at most, for the report's curves.
+#[test]
+fn planted_large_files_in_a_results_folder_are_not_read_whole() {
+    let (_dir, project) = project("tiny.sprs", TRAIN);
+    let plan: serde_json::Value =
+        serde_json::from_slice(&sprs_in(&project, &["plan", "--format", "json", "tiny.sprs"]).stdout).unwrap();
+    let id = plan["trials"][0]["id"].as_str().unwrap();
+    let trial = project.join("runs/tiny").join(id);
+    fs::create_dir_all(&trial).unwrap();
+    fs::File::create(trial.join("checkpoint.bin")).unwrap().set_len(2 << 30).unwrap();
+    let run = sprs_in(&project, &["run", "tiny.sprs"]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(text(&run).contains("cannot be continued from") && text(&run).contains("more than"), "{}", text(&run));
+    fs::File::create(trial.join("metrics.jsonl")).unwrap().set_len(1 << 30).unwrap();
+    let rerun = sprs_in(&project, &["run", "tiny.sprs"]);
+    assert!(rerun.status.success(), "{}", text(&rerun));
+    assert!(children_peak() < 1 << 30, "a child's peak was {} bytes", children_peak());
+}

@@ -239,3 +239,40 @@ fn weights(model: &sprs::train::model::Decoder) -> Vec<u32> {
     burn::module::Module::visit(model, &mut collect);
     collect.0
 }
+
+/// A checkpoint is bound to its trial: one saved for another trial of the same shapes, with its
+/// id rewritten, is refused for its configuration; one with a changed byte, for its checksum.
+#[test]
+fn a_checkpoint_resumes_only_the_trial_it_was_saved_for() {
+    use sprs::train::checkpoint::Checkpoint;
+    use sprs::train::trainer::Failure;
+    let trial = |seed: u64| {
+        planned(&format!(
+            "{TINY}train t {{ data = markov {{ context = 16, source.tokens = 20k }}, model = llama {{ width = 16, depth = 1, heads = 2, mlp = 32 }}, batch = 4, budget = 10 steps, seed = {seed} }}\n"
+        ))
+    };
+    let (ours, theirs) = (trial(1), trial(2));
+    let tokens = Tokens::load(&theirs.config.data, &Access::default(), None).unwrap();
+    let device = sprs::train::backend::cpu();
+    let mut trainer = Trainer::new(&theirs, &tokens, &device).unwrap();
+    for step in 0..3 {
+        trainer.step(step).unwrap();
+    }
+    let saved = trainer.checkpoint(3, 0).unwrap();
+    let mut copied = Checkpoint::decode(&saved).unwrap();
+    copied.header.id = ours.id.clone();
+    let refusal = |bytes: &[u8]| match Trainer::resume(&ours, &tokens, &device, bytes) {
+        Err(Failure::Checkpoint(reason)) => reason,
+        Err(other) => panic!("{other:?}"),
+        Ok(_) => panic!("a checkpoint of another trial was resumed"),
+    };
+    assert!(refusal(&copied.encode()).contains("another configuration"));
+    let mut damaged = saved.clone();
+    let at = damaged.len() - 10;
+    damaged[at] ^= 0x40;
+    match Trainer::resume(&theirs, &tokens, &device, &damaged) {
+        Err(Failure::Checkpoint(reason)) => assert!(reason.contains("not those it was saved with"), "{reason}"),
+        _ => panic!("a damaged checkpoint was resumed"),
+    }
+    assert!(Trainer::resume(&theirs, &tokens, &device, &saved).is_ok());
+}

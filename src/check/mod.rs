@@ -34,7 +34,7 @@ pub use error::CheckError;
 pub use explain::{explain, explain_source, Explanation};
 pub use fit::{Column, ColumnSource, FitSource, FitSpec, Holdout, Loss, Param};
 pub use reference::reference;
-pub use sweep::{Sites, Trial};
+pub use sweep::{config_digest, Sites, Trial};
 
 use crate::access::Access;
 use crate::diagnostic::Diag;

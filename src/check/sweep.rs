@@ -59,12 +59,18 @@ pub struct Sites {
 /// The id of a configuration: independent of formatting, comments, field order and file name,
 /// since it hashes only the resolved values (struct fields serialize in declaration order).
 pub fn trial_id(config: &TrialConfig) -> String {
+    config_digest(config)[..16].to_string()
+}
+
+/// The whole SHA-256 of a configuration as [`trial_id`] hashes it (the id keeps 8 bytes of it):
+/// what a trial's checkpoint must have been made for.
+pub fn config_digest(config: &TrialConfig) -> String {
     // Invariant: a TrialConfig is plain data whose serialization cannot fail.
     let canonical = serde_json::to_string(config).expect("a trial config serializes");
     let mut hasher = Sha256::new();
     hasher.update(format!("sprs {LANGUAGE_VERSION}\n").as_bytes());
     hasher.update(canonical.as_bytes());
-    crate::data::hash::hex(&hasher.finalize()[..8])
+    crate::data::hash::hex(&hasher.finalize())
 }
 
 /// One value of an axis: a value per path, and how it is shown in trial names.

@@ -165,10 +165,32 @@ pub fn write_atomic_with(path: &Path, write: impl FnOnce(&mut dyn Write) -> io::
     Ok(())
 }
 
-/// The lines of `path`, read as they are needed (a long run's metrics hold millions).
+/// The longest line [`lines`] reads: a line of `metrics.jsonl` has some hundred bytes.
+pub const MAX_LINE_BYTES: u64 = 1 << 20;
+
+/// The lines of `path`, read as they are needed (a long run's metrics hold millions); a line
+/// longer than [`MAX_LINE_BYTES`] is an error, read no further than that.
 pub fn lines(path: &Path) -> io::Result<impl Iterator<Item = io::Result<String>>> {
+    use io::BufRead;
     let file = regular(options().read(true).open(path).map_err(|e| link(e, path))?, path)?;
-    Ok(io::BufRead::lines(io::BufReader::new(file)))
+    let mut input = io::BufReader::new(file);
+    let mut line = Vec::new();
+    Ok(std::iter::from_fn(move || {
+        line.clear();
+        match (&mut input).take(MAX_LINE_BYTES + 1).read_until(b'\n', &mut line) {
+            Ok(0) => None,
+            Ok(_) if line.len() as u64 > MAX_LINE_BYTES => Some(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a line of more than {MAX_LINE_BYTES} bytes"),
+            ))),
+            Ok(_) => {
+                let end = line.strip_suffix(b"\n").map_or(line.len(), <[u8]>::len);
+                let end = line[..end].strip_suffix(b"\r").map_or(end, <[u8]>::len);
+                Some(String::from_utf8(line[..end].to_vec()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)))
+            }
+            Err(error) => Some(Err(error)),
+        }
+    }))
 }
 
 #[cfg(all(test, unix))]

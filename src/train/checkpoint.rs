@@ -1,16 +1,18 @@
 //! Checkpoints: everything a trial needs to continue exactly where it stopped, in one file
 //! written atomically (`checkpoint.bin` in the trial's folder).
 //!
-//! Layout: the magic `SPRSCKP1`, then length-prefixed (u64, little-endian) sections: a JSON
+//! Layout: the magic `SPRSCKP2`, then length-prefixed (u64, little-endian) sections: a JSON
 //! header, the packed mask bits, the model record, the optimizer state. Batches are a function of
 //! (seed, step) and the learning rate of the step, so model, optimizer, masks and the step are the
-//! whole state of a run.
+//! whole state of a run. The header binds the rest to its trial: the trial's id and the digest of
+//! its whole configuration, the shapes of its tensors, and the SHA-256 of the other sections.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::masks::Masks;
 
-const MAGIC: &[u8; 8] = b"SPRSCKP1";
+const MAGIC: &[u8; 8] = b"SPRSCKP2";
 
 /// The small part of a checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +26,30 @@ pub struct Header {
     pub nonzero_sum: String,
     /// Sizes of the prunable matrices.
     pub mask_sizes: Vec<usize>,
+    /// The SHA-256 of the trial's configuration ([`crate::check::config_digest`]).
+    pub config: String,
+    /// The shapes of the model's tensors, in [`crate::plan::tensors`]'s order.
+    pub shapes: Vec<Vec<u64>>,
+    /// The SHA-256 of the mask bits, the model record and the optimizer state, as encoded; empty
+    /// until [`Checkpoint::encode`] fills it in.
+    #[serde(default)]
+    pub checksum: String,
+}
+
+/// The bytes a trial's checkpoint may have at most, for a model of `params` parameters of which
+/// `prunable` have masks: its weights and AdamW's two moments in f32 (12 bytes a parameter, with
+/// room for four more), the mask bits, and a MiB for the header and the records' framing.
+pub fn max_bytes(params: u64, prunable: u64) -> u64 {
+    params.saturating_mul(16).saturating_add(prunable / 8).saturating_add(1 << 20)
+}
+
+fn sha256(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    crate::data::hash::hex(&hasher.finalize())
 }
 
 /// A decoded checkpoint.
@@ -42,8 +68,6 @@ impl Checkpoint {
     /// The checkpoint's bytes: the header, then each part with its length and checksum.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
-        // Invariant: the header is plain data whose serialization cannot fail.
-        let header = serde_json::to_vec(&self.header).expect("a checkpoint header serializes");
         let mut bits = Vec::new();
         for mask in &self.masks.keep {
             let mut packed = vec![0u8; mask.len().div_ceil(8)];
@@ -54,6 +78,9 @@ impl Checkpoint {
             }
             bits.extend(packed);
         }
+        let header = Header { checksum: sha256(&[&bits, &self.model, &self.optimizer]), ..self.header.clone() };
+        // Invariant: the header is plain data whose serialization cannot fail.
+        let header = serde_json::to_vec(&header).expect("a checkpoint header serializes");
         for section in [&header, &bits, &self.model, &self.optimizer] {
             out.extend((section.len() as u64).to_le_bytes());
             out.extend(section.iter());
@@ -75,6 +102,9 @@ impl Checkpoint {
             at += len;
         }
         let header: Header = serde_json::from_slice(sections[0]).map_err(|e| format!("its header is damaged: {e}"))?;
+        if sha256(&sections[1..]) != header.checksum {
+            return Err("it is damaged: its bytes are not those it was saved with".into());
+        }
         let mut keep = Vec::new();
         let mut offset = 0usize;
         for &size in &header.mask_sizes {
@@ -94,17 +124,30 @@ mod tests {
     #[test]
     fn round_trips_and_rejects_damage() {
         let checkpoint = Checkpoint {
-            header: Header { id: "abc".into(), step: 17, nonzero_sum: u128::MAX.to_string(), mask_sizes: vec![3, 10] },
+            header: Header {
+                id: "abc".into(),
+                step: 17,
+                nonzero_sum: u128::MAX.to_string(),
+                mask_sizes: vec![3, 10],
+                config: "digest".into(),
+                shapes: vec![vec![2, 3]],
+                checksum: String::new(),
+            },
             masks: Masks { keep: vec![vec![true, false, true], (0..10).map(|i| i % 3 == 0).collect()] },
             model: vec![1, 2, 3],
             optimizer: vec![9; 100],
         };
         let bytes = checkpoint.encode();
         let back = Checkpoint::decode(&bytes).unwrap();
-        assert_eq!(back.header, checkpoint.header);
+        assert_eq!(back.header, Header { checksum: back.header.checksum.clone(), ..checkpoint.header.clone() });
+        assert_eq!(back.header.checksum.len(), 64);
         assert_eq!(back.masks, checkpoint.masks);
         assert_eq!((back.model, back.optimizer), (checkpoint.model, checkpoint.optimizer));
         assert!(Checkpoint::decode(&bytes[..bytes.len() - 1]).is_err());
         assert!(Checkpoint::decode(b"nonsense").is_err());
+        // A byte changed in the optimizer's state (the last section) is found.
+        let mut damaged = bytes.clone();
+        *damaged.last_mut().unwrap() ^= 1;
+        assert!(Checkpoint::decode(&damaged).unwrap_err().contains("not those it was saved with"));
     }
 }

@@ -182,7 +182,11 @@ fn train(
         Err(error) => return failed(error, None),
     };
     let checkpoint = store.checkpoint(&planned.id);
-    let resumed = match files::read(&checkpoint, u64::MAX) {
+    // A checkpoint is read only up to what the trial's shapes can need: a larger file is not its.
+    let prunable: u64 =
+        crate::plan::Shape::of(&planned.config.model).prunable(&planned.config.prune.targets).map(|m| m.size()).sum();
+    let most = super::checkpoint::max_bytes(planned.params.total, prunable);
+    let resumed = match files::read(&checkpoint, most) {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
         Err(error) => Some(Err(Failure::Checkpoint(error.to_string()))),
         Ok(bytes) => Some(Trainer::resume(planned, &tokens, device, &bytes)),

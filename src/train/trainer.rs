@@ -131,6 +131,9 @@ impl<'a> Trainer<'a> {
             step,
             nonzero_sum: nonzero_sum.to_string(),
             mask_sizes: self.masks.keep.iter().map(Vec::len).collect(),
+            config: crate::check::config_digest(&self.planned.config),
+            shapes: shapes(self.planned),
+            checksum: String::new(),
         };
         Ok(Checkpoint { header, masks: self.masks.clone(), model: model.to_vec(), optimizer: optimizer.to_vec() }
             .encode())
@@ -148,6 +151,12 @@ impl<'a> Trainer<'a> {
         let header = &checkpoint.header;
         if header.id != planned.id {
             return Err(invalid(format!("it belongs to trial `{}`", crate::escape::controls(&header.id))));
+        }
+        if header.config != crate::check::config_digest(&planned.config) {
+            return Err(invalid("it was saved for another configuration than this trial's".into()));
+        }
+        if header.shapes != shapes(planned) {
+            return Err(invalid("its tensors are not of this trial's shapes".into()));
         }
         // A checkpoint is saved before a step that is not the first or past the last.
         if header.step == 0 || header.step >= planned.steps {
@@ -368,6 +377,11 @@ impl<'a> Trainer<'a> {
         let [batch, seq, vocab] = logits.dims();
         kernels::cross_entropy(logits.reshape([batch * seq, vocab]), targets)
     }
+}
+
+/// The shapes of a trial's tensors, as a checkpoint records them.
+fn shapes(planned: &PlannedTrial) -> Vec<Vec<u64>> {
+    crate::plan::tensors(&planned.config.model).into_iter().map(|t| t.shape).collect()
 }
 
 /// AdamW as configured, with weight decay only on the weight matrices (not on norms, biases or

@@ -148,6 +148,6 @@ mod tests {
         // A byte changed in the optimizer's state (the last section) is found.
         let mut damaged = bytes.clone();
         *damaged.last_mut().unwrap() ^= 1;
-        assert!(Checkpoint::decode(&damaged).unwrap_err().contains("not those it was saved with"));
+        assert!(Checkpoint::decode(&damaged).err().unwrap().contains("not those it was saved with"));
     }
 }

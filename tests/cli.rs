@@ -278,3 +278,42 @@ fn fmt_formats_standard_input() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "let a = [1, 2] tokens // n\n");
 }
+
+/// Nothing from a file's name or an option can run as a command in the job script: a control
+/// character anywhere in it is refused (E0804), and the rest is quoted; the job's name keeps only
+/// plain characters.
+#[test]
+fn submit_puts_no_command_in_the_job_script() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let tiny = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/tiny.sprs")).unwrap();
+    let submit = |file: &str, extra: &[&str]| {
+        std::fs::write(dir.path().join(file), &tiny).unwrap();
+        let mut args = vec!["submit", file, "--dry-run", "--out", "runs"];
+        args.extend(extra);
+        Command::new(env!("CARGO_BIN_EXE_sprs")).args(&args).current_dir(dir.path()).output().unwrap()
+    };
+    for (file, extra) in [
+        ("a'\ntouch pwned\n'.sprs", &[][..]),
+        ("ok.sprs", &["--partition", "gpu\ntouch pwned"][..]),
+        ("ok.sprs", &["--account", "a\rb"][..]),
+        ("ok.sprs", &["--sbatch-arg=--comment=x\ntouch pwned"][..]),
+        ("ok.sprs", &["--set", "seed = 2 /*\ntouch pwned\n*/"][..]),
+    ] {
+        let out = submit(file, extra);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {stderr}");
+        assert!(stderr.contains("error[E0804]"), "{stderr}");
+        assert!(!stderr.lines().any(|l| l.starts_with("touch pwned")), "escaped: {stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = submit("it's $(touch pwned).sprs", &["--partition", "a b'c"]);
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(script.contains("#SBATCH --job-name=sprs-it_s___touch_pwned_\n"), "{script}");
+    assert!(script.contains(r"/it'\''s $(touch pwned).sprs'"), "{script}");
+    let path = dir.path().join("job.sh");
+    std::fs::write(&path, script.as_bytes()).unwrap();
+    assert!(Command::new("bash").arg("-n").arg(&path).status().unwrap().success(), "the script parses");
+    assert!(!dir.path().join("pwned").exists());
+}

@@ -56,12 +56,23 @@ pub fn run(path: &Path, options: Options, mut submission: Submission, color: boo
     let max_array = if options.dry_run { None } else { slurm::max_array_size() };
     submission.workers = slurm::workers(options.workers, pending, max_array);
     if submission.name.is_empty() {
+        // The job's name is only shown by Slurm: plain characters of the file's name.
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        submission.name = format!("sprs-{stem}");
+        let plain: String =
+            stem.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+        submission.name = format!("sprs-{plain}");
     }
     if options.dry_run {
-        print!("{}", slurm::script(&submission));
-        return ExitCode::SUCCESS;
+        return match slurm::script(&submission) {
+            Ok(script) => {
+                print!("{script}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                super::print_error(&error);
+                ExitCode::FAILURE
+            }
+        };
     }
     match slurm::submit(&submission, &store) {
         Ok(record) => {

@@ -95,6 +95,18 @@ pub enum SlurmError {
         /// What `sbatch` said.
         message: String,
     },
+    /// A word that would reach the job script holds a control character.
+    #[error("{what} holds a control character ({value}); it would reach the job script")]
+    #[diagnostic(
+        code(sprs::E0804),
+        help("a job script is shell code: the names, paths and options in it may hold no control character (a line end would start a command)")
+    )]
+    Unsafe {
+        /// Which option or name.
+        what: String,
+        /// Its value, escaped.
+        value: String,
+    },
     /// The results folder or the job script cannot be written.
     #[error("cannot write `{path}`: {error}")]
     #[diagnostic(code(sprs::E0803), help("the results folder must be writable, on a file system every node shares"))]
@@ -117,9 +129,32 @@ pub fn quote(word: &str) -> String {
 }
 
 /// The job script: `#SBATCH` lines for the array, then a worker that checkpoints on Slurm's
-/// signal and requeues its task.
-pub fn script(submission: &Submission) -> String {
+/// signal and requeues its task. Every word in it is quoted for the shell, and a word with a
+/// control character is refused ([`SlurmError::Unsafe`]): a line end in an `#SBATCH` line, which
+/// bash reads as a comment, would start a command of its own.
+pub fn script(submission: &Submission) -> Result<String, SlurmError> {
     let s = submission;
+    let named: [(&str, Option<&str>); 6] = [
+        ("the job's name (the file's name)", Some(&s.name)),
+        ("`--partition`", s.partition.as_deref()),
+        ("`--time`", s.time.as_deref()),
+        ("`--mem`", s.mem.as_deref()),
+        ("`--account`", s.account.as_deref()),
+        ("`--qos`", s.qos.as_deref()),
+    ];
+    let paths = [("`--out`", &s.out), ("the file's path", &s.file), ("the sprs program's path", &s.program)];
+    let words = named
+        .into_iter()
+        .filter_map(|(what, word)| Some((what, word?.to_string())))
+        .chain(paths.map(|(what, path)| (what, path.display().to_string())))
+        .chain(s.sbatch_args.iter().map(|arg| ("`--sbatch-arg`", arg.clone())))
+        .chain(s.set.iter().map(|set| ("`--set`", set.clone())))
+        .chain(s.run_args.iter().map(|arg| ("a flag for the workers", arg.clone())));
+    for (what, word) in words {
+        if word.chars().any(char::is_control) {
+            return Err(SlurmError::Unsafe { what: what.into(), value: crate::escape::line(&word) });
+        }
+    }
     let out = s.out.display().to_string();
     let mut sbatch = vec![
         format!("--job-name={}", s.name),
@@ -202,7 +237,7 @@ exit "$status"
         requeue = REQUEUE,
         command = command.join(" "),
     );
-    text
+    Ok(text)
 }
 
 /// The CPUs Slurm allocated to this task (`SLURM_CPUS_PER_TASK`), when running in one.
@@ -252,9 +287,10 @@ pub fn submit(submission: &Submission, store: &Store) -> Result<JobRecord, Slurm
         let path = path.display().to_string();
         move |error| SlurmError::Write { path, error }
     };
+    let text = script(submission)?;
     store.folder("slurm").map_err(write_error(&dir))?;
     let path = dir.join("job.sh");
-    files::write_atomic(&path, script(submission).as_bytes()).map_err(write_error(&path))?;
+    files::write_atomic(&path, text.as_bytes()).map_err(write_error(&path))?;
     let output = Command::new("sbatch").arg("--parsable").arg(&path).output().map_err(|error| match error.kind() {
         io::ErrorKind::NotFound => SlurmError::Missing { program: "sbatch" },
         _ => SlurmError::Rejected { message: error.to_string() },

@@ -317,3 +317,41 @@ fn submit_puts_no_command_in_the_job_script() {
     assert!(Command::new("bash").arg("-n").arg(&path).status().unwrap().success(), "the script parses");
     assert!(!dir.path().join("pwned").exists());
 }
+
+/// `sprs status` asks Slurm once for all the jobs of a results folder, however many it recorded
+/// (once per job took 23 s for 3,000).
+#[test]
+fn status_asks_slurm_once_for_every_job() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let tiny = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/tiny.sprs")).unwrap();
+    std::fs::write(dir.path().join("tiny.sprs"), tiny).unwrap();
+    std::fs::create_dir_all(dir.path().join("runs/slurm")).unwrap();
+    let records: String = (100..3100)
+        .map(|job| {
+            format!("{}\n", serde_json::json!({ "job": job.to_string(), "workers": 1, "submitted": 0, "script": "" }))
+        })
+        .collect();
+    std::fs::write(dir.path().join("runs/slurm/jobs.jsonl"), records).unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let count = dir.path().join("count");
+    let fake = format!(
+        "#!/bin/sh\necho call >> '{}'\nprintf 'JobId=101 ArrayJobId=100 ArrayTaskId=0 JobState=RUNNING Restarts=1 BatchHost=n1\\n'\n",
+        count.display()
+    );
+    std::fs::write(bin.join("scontrol"), fake).unwrap();
+    std::fs::set_permissions(bin.join("scontrol"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new(env!("CARGO_BIN_EXE_sprs"))
+        .args(["status", "tiny.sprs", "--out", "runs"])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&count).unwrap().lines().count(), 1, "scontrol ran once");
+    assert!(stdout.contains("slurm job 100 (1 worker):\n  100_0 RUNNING on n1, requeued 1x"), "{stdout}");
+    assert_eq!(stdout.matches("unknown to scontrol").count(), 2999);
+}

@@ -11,6 +11,7 @@
 //! requeue after them: a cancelled job stays cancelled. A requeued task is a new worker: it takes
 //! the longest trial no one holds, the checkpointed one among them.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -344,19 +345,24 @@ pub struct TaskState {
     pub node: Option<String>,
 }
 
-/// The tasks of `job` from `scontrol show job -o`, or `None` when `scontrol` is not here or no
-/// longer knows the job (Slurm forgets finished jobs after `MinJobAge`).
-pub fn job_tasks(job: &str) -> Option<Vec<TaskState>> {
-    let output = Command::new("scontrol").args(["show", "job", "-o", job]).output().ok()?;
+/// The tasks of every job Slurm knows, by job id (an array's own id), from one run of
+/// `scontrol show job -o`: one process however many jobs a results folder records. `None` when
+/// `scontrol` is not here; a job Slurm no longer knows (it forgets finished jobs after
+/// `MinJobAge`) is absent.
+pub fn known_tasks() -> Option<HashMap<String, Vec<TaskState>>> {
+    let output = Command::new("scontrol").args(["show", "job", "-o"]).output().ok()?;
     if !output.status.success() {
         return None;
     }
-    let tasks = parse_job_tasks(&String::from_utf8_lossy(&output.stdout));
-    (!tasks.is_empty()).then_some(tasks)
+    let mut jobs: HashMap<String, Vec<TaskState>> = HashMap::new();
+    for (job, task) in parse_job_tasks(&String::from_utf8_lossy(&output.stdout)) {
+        jobs.entry(job).or_default().push(task);
+    }
+    Some(jobs)
 }
 
-/// Parses `scontrol show job -o`: a line per task of `Key=Value` words.
-pub fn parse_job_tasks(text: &str) -> Vec<TaskState> {
+/// Parses `scontrol show job -o`: a line per task of `Key=Value` words, each with its job's id.
+pub fn parse_job_tasks(text: &str) -> Vec<(String, TaskState)> {
     text.lines()
         .filter_map(|line| {
             let field = |key: &str| {
@@ -365,15 +371,16 @@ pub fn parse_job_tasks(text: &str) -> Vec<TaskState> {
             let job = field("ArrayJobId").or_else(|| field("JobId"))?;
             let task = match field("ArrayTaskId") {
                 Some(index) => format!("{job}_{index}"),
-                None => job,
+                None => job.clone(),
             };
             let node = field("BatchHost").filter(|h| !h.is_empty() && h != "(null)");
-            Some(TaskState {
+            let state = TaskState {
                 task,
                 state: field("JobState").unwrap_or_default(),
                 restarts: field("Restarts").and_then(|r| r.parse().ok()).unwrap_or(0),
                 node,
-            })
+            };
+            Some((job, state))
         })
         .collect()
 }
@@ -407,9 +414,12 @@ mod tests {
         assert_eq!(tasks.len(), 2);
         assert_eq!(
             tasks[0],
-            TaskState { task: "40_1".into(), state: "RUNNING".into(), restarts: 2, node: Some("vm".into()) }
+            (
+                "40".to_string(),
+                TaskState { task: "40_1".into(), state: "RUNNING".into(), restarts: 2, node: Some("vm".into()) }
+            )
         );
-        assert_eq!(tasks[1].task, "40_2-3");
-        assert_eq!(tasks[1].node, None);
+        assert_eq!(tasks[1].1.task, "40_2-3");
+        assert_eq!(tasks[1].1.node, None);
     }
 }

@@ -99,10 +99,13 @@ pub fn status(plan: &Plan, store: &Store, slurm: bool) -> Report {
             State::Pending => counts.pending += 1,
         }
     }
-    let jobs = slurm::jobs(store)
+    let records = slurm::jobs(store);
+    // Slurm is asked once for every job, not once per record.
+    let known = if slurm && !records.is_empty() { slurm::known_tasks() } else { None };
+    let jobs = records
         .into_iter()
         .map(|record| {
-            let tasks = if slurm { slurm::job_tasks(&record.job) } else { None };
+            let tasks = known.as_ref().and_then(|known| known.get(&record.job).cloned());
             JobStatus { record, tasks }
         })
         .collect();

@@ -394,3 +394,64 @@ fn a_killed_run_resumes_to_the_same_bytes() {
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&whole).unwrap());
     assert_eq!(manifest(&out), manifest(&whole));
 }
+
+/// An interrupted run's files are trusted only as far as they can be checked: a partial output
+/// whose ids are not those its progress hashed (zeros planted over it) starts the run over, a
+/// link there is not written through, and a pipe there does not hang the run.
+#[test]
+fn a_planted_partial_output_is_not_continued() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let docs = documents(60);
+    let good = jsonl(&docs[30..]);
+    std::fs::write(d.join("a.jsonl"), jsonl(&docs[..30])).unwrap();
+    let run = |out: &str| {
+        let (a, b) = (d.join("a.jsonl"), d.join("b.jsonl"));
+        let args = ["tokenize", a.to_str().unwrap(), b.to_str().unwrap(), "--tokenizer", "bytes", "--out", out];
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sprs"))
+            .args(args)
+            .current_dir(d)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            assert!(started.elapsed().as_secs() < 60, "tokenize hangs");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        child.wait_with_output().unwrap()
+    };
+    std::fs::write(d.join("b.jsonl"), &good).unwrap();
+    ok(&run("whole.u16"));
+    let whole = std::fs::read(d.join("whole.u16")).unwrap();
+    let victim = d.join("victim");
+    for planted in ["zeros", "link", "pipe"] {
+        // A run that stops at a bad second input leaves the first input's progress.
+        std::fs::write(d.join("b.jsonl"), b"not json\n").unwrap();
+        assert!(!run("out.u16").status.success());
+        let partial = d.join("out.u16.partial");
+        let len = std::fs::metadata(&partial).unwrap().len();
+        std::fs::remove_file(&partial).unwrap();
+        match planted {
+            "zeros" => std::fs::write(&partial, vec![0u8; len as usize]).unwrap(),
+            "link" => {
+                std::fs::write(&victim, "precious").unwrap();
+                std::os::unix::fs::symlink(&victim, &partial).unwrap();
+            }
+            _ => {
+                let path = std::ffi::CString::new(partial.to_str().unwrap()).unwrap();
+                // SAFETY: mkfifo reads a valid C string and has no other preconditions.
+                assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o644) }, 0);
+            }
+        }
+        std::fs::write(d.join("b.jsonl"), &good).unwrap();
+        let rerun = run("out.u16");
+        assert!(rerun.status.success(), "{planted}: {}", String::from_utf8_lossy(&rerun.stderr));
+        assert!(!String::from_utf8_lossy(&rerun.stderr).contains("done by an earlier run"), "{planted}");
+        assert_eq!(std::fs::read(d.join("out.u16")).unwrap(), whole, "{planted}");
+        assert!(std::fs::symlink_metadata(d.join("out.u16")).unwrap().is_file());
+        assert_eq!(manifest(&d.join("out.u16")), manifest(&d.join("whole.u16")));
+        std::fs::remove_file(d.join("out.u16")).unwrap();
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+}

@@ -145,6 +145,10 @@ pub struct Manifest {
     pub inputs: Vec<InputRecord>,
     /// Whether the run finished (the progress file of an interrupted run has `false`).
     pub complete: bool,
+    /// SHA-256 of the ids written: of the token file, once complete; of the ids of the completed
+    /// inputs, in the progress of an interrupted run (a run that continues it checks them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 impl Manifest {
@@ -398,6 +402,7 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
         tokens: 0,
         inputs: Vec::new(),
         complete: false,
+        sha256: None,
     };
     let partial = with_suffix(&options.out, ".partial");
     let progress_path = Manifest::path(&partial);
@@ -406,23 +411,18 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
         move |error| TokenizeError::Output { path, error }
     };
 
-    // Continue an interrupted run made with the same choices and the same first inputs.
-    let mut manifest = fresh.clone();
-    let mut out = match previous(&progress_path, &fresh, &options.inputs) {
-        Some(done) => {
-            let mut file = fs::OpenOptions::new().write(true).open(&partial).map_err(output_error(&partial))?;
-            let bytes = done.tokens * width(dtype);
-            if file.metadata().map_err(output_error(&partial))?.len() < bytes {
-                // The progress file says more than the output holds: start over.
-                files::create(&partial).map_err(output_error(&partial))?
-            } else {
-                file.set_len(bytes).map_err(output_error(&partial))?;
-                file.seek(SeekFrom::End(0)).map_err(output_error(&partial))?;
-                manifest = done;
-                file
-            }
+    // Continue an interrupted run made with the same choices and the same first inputs, over the
+    // ids it wrote (checked against their hash); else start over.
+    let continued = previous(&progress_path, &fresh, &options.inputs)
+        .and_then(|done| continue_partial(&partial, &done, dtype).map(|(file, written)| (done, file, written)));
+    let (mut manifest, mut out, mut written) = match continued {
+        Some(continued) => continued,
+        None => {
+            // The partial output is this command's own: whatever is in its place (a link, a
+            // pipe, ids that cannot be checked) is removed, not followed.
+            files::remove(&partial).map_err(output_error(&partial))?;
+            (fresh.clone(), files::create(&partial).map_err(output_error(&partial))?, Sha256::new())
         }
-        None => files::create(&partial).map_err(output_error(&partial))?,
     };
     let total_bytes: u64 = options.inputs.iter().map(|p| fs::metadata(p).map_or(0, |m| m.len())).sum();
     let done_bytes: u64 = manifest.inputs.iter().map(|i| i.bytes).sum();
@@ -502,6 +502,7 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
                     tokens_written += count;
                 }
                 out.write_all(&bytes).map_err(output_error(&partial))?;
+                written.update(&bytes);
                 manifest.documents += documents_written;
                 manifest.tokens += tokens_written;
                 record.documents += documents_written;
@@ -529,6 +530,7 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
             };
         }
         manifest.inputs.push(record);
+        manifest.sha256 = Some(hex(&written.clone().finalize()));
         out.sync_data().map_err(output_error(&partial))?;
         if !limited {
             let json = serde_json::to_vec_pretty(&manifest).map_err(|e| output_error(&progress_path)(e.into()))?;
@@ -557,6 +559,26 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
     files::write_atomic(&manifest_path, &json).map_err(output_error(&manifest_path))?;
     let _ = fs::remove_file(&progress_path);
     Ok(manifest)
+}
+
+/// The output of an interrupted run, opened to continue after the ids its progress counts, with
+/// the hash of those ids; `None` (start over) when it is not a regular file of this run's own (a
+/// link, a pipe, a file linked elsewhere), holds fewer bytes, or they are not the ids the progress
+/// hashed.
+fn continue_partial(partial: &Path, done: &Manifest, dtype: Dtype) -> Option<(fs::File, Sha256)> {
+    let mut file = files::open_to_continue(partial).ok()?;
+    let bytes = done.tokens.checked_mul(width(dtype))?;
+    if file.metadata().ok()?.len() < bytes {
+        return None;
+    }
+    let mut written = Sha256::new();
+    io::copy(&mut (&mut file).take(bytes), &mut written).ok()?;
+    if done.sha256.as_deref() != Some(hex(&written.clone().finalize()).as_str()) {
+        return None;
+    }
+    file.set_len(bytes).ok()?;
+    file.seek(SeekFrom::End(0)).ok()?;
+    Some((file, written))
 }
 
 /// The progress of an interrupted run that this one continues: same choices, and its completed

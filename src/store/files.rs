@@ -82,6 +82,18 @@ pub fn create(path: &Path) -> io::Result<File> {
     regular(file, path)
 }
 
+/// Opens `path`, a file this program wrote before, to read it and write on (`sprs tokenize`
+/// continuing its output): not through a link, a regular file, and not one linked from elsewhere
+/// (a hard link would carry the writes to another name).
+pub fn open_to_continue(path: &Path) -> io::Result<File> {
+    let file = regular(options().read(true).write(true).open(path).map_err(|e| link(e, path))?, path)?;
+    #[cfg(unix)]
+    if std::os::unix::fs::MetadataExt::nlink(&file.metadata()?) != 1 {
+        return Err(refused(path, "linked from elsewhere"));
+    }
+    Ok(file)
+}
+
 /// Opens `path` to append to it.
 pub fn append(path: &Path) -> io::Result<File> {
     let file = options().append(true).open(path).map_err(|e| link(e, path))?;

@@ -455,3 +455,87 @@ fn a_planted_partial_output_is_not_continued() {
     }
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
 }
+
+/// Runs `sprs` with `args` in `dir` to its end: its output and the largest resident set it had.
+fn sprs_measured(dir: &Path, args: &[&str]) -> (Output, u64) {
+    let child = Command::new(env!("CARGO_BIN_EXE_sprs"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: wait4 writes the child's status and resource use into the values it is given;
+    // the child is ours and not yet waited for. The pipes are small: the child's output fits.
+    let (mut status, mut usage): (libc::c_int, libc::rusage) = (0, unsafe { std::mem::zeroed() });
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    let mut output = Output {
+        status: std::os::unix::process::ExitStatusExt::from_raw(status),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+    };
+    let (mut out, mut err) = (child.stdout.unwrap(), child.stderr.unwrap());
+    std::io::Read::read_to_end(&mut out, &mut output.stdout).unwrap();
+    std::io::Read::read_to_end(&mut err, &mut output.stderr).unwrap();
+    (output, usage.ru_maxrss as u64 * 1024)
+}
+
+/// Memory stays bounded whatever an input expands to: a document is at most 64 MiB (a 200 MiB
+/// text in a small gzip is refused as it is read), and a Parquet row group whose column is larger
+/// than 512 MiB uncompressed is refused before it is read.
+#[test]
+fn decompression_bombs_are_refused_within_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut encoder = flate2::write::GzEncoder::new(
+        std::fs::File::create(d.join("bomb.txt.gz")).unwrap(),
+        flate2::Compression::best(),
+    );
+    let chunk = vec![b'a'; 1 << 20];
+    for _ in 0..200 {
+        encoder.write_all(&chunk).unwrap();
+    }
+    encoder.finish().unwrap();
+    let (output, peak) = sprs_measured(d, &["tokenize", "bomb.txt.gz", "--tokenizer", "bytes", "--out", "a.u16"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error[E0701]") && stderr.contains("more than 67108864 bytes"), "{stderr}");
+    assert!(peak < 256 << 20, "the text took {peak} bytes");
+
+    // The row group's column is 560 MB uncompressed: refused from the metadata. A document of
+    // 80 MB in a row group of its own is refused as a document.
+    for (documents, says) in [(7, "uncompressed"), (1, "a document of more than 67108864 bytes")] {
+        parquet_bomb(&d.join("bomb.parquet"), documents);
+        assert!(std::fs::metadata(d.join("bomb.parquet")).unwrap().len() < 1 << 20);
+        let (output, peak) = sprs_measured(d, &["tokenize", "bomb.parquet", "--tokenizer", "bytes", "--out", "b.u16"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("error[E0701]") && stderr.contains(says), "{stderr}");
+        // A child's peak counts its parent's before it started (this test's, some 200 MB as it
+        // wrote the file): reading the bomb would take over 560 MB.
+        assert!(peak < 400 << 20, "the Parquet file took {peak} bytes ({documents} documents)");
+    }
+}
+
+/// `documents` documents of 80 MB in one row group of a zstd-compressed Parquet file of some KB,
+/// written a document and a page at a time.
+fn parquet_bomb(path: &Path, documents: usize) {
+    let schema = Arc::new(parse_message_type("message schema { REQUIRED BYTE_ARRAY text (UTF8); }").unwrap());
+    let properties = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+        .set_dictionary_enabled(false)
+        .set_data_page_size_limit(1 << 20)
+        .build();
+    let mut writer =
+        SerializedFileWriter::new(std::fs::File::create(path).unwrap(), schema, Arc::new(properties)).unwrap();
+    let mut group = writer.next_row_group().unwrap();
+    let mut text = group.next_column().unwrap().unwrap();
+    let document = ByteArray::from(vec![b'b'; 80 << 20]);
+    for _ in 0..documents {
+        text.typed::<ByteArrayType>().write_batch(std::slice::from_ref(&document), None, None).unwrap();
+    }
+    text.close().unwrap();
+    group.close().unwrap();
+    writer.close().unwrap();
+}

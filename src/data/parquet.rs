@@ -9,7 +9,7 @@ use parquet::record::reader::RowIter;
 use parquet::record::RowAccessor;
 use parquet::schema::types::Type;
 
-use super::tokenize::TokenizeError;
+use super::tokenize::{TokenizeError, MAX_COLUMN_CHUNK_BYTES, MAX_DOCUMENT_BYTES};
 use crate::store::files;
 
 /// The documents of the column `field` of a Parquet file: an error names the file and the row.
@@ -26,6 +26,17 @@ pub(super) fn documents<'a>(
     let Some(column) = schema.root_schema().get_fields().iter().find(|f| f.name() == field).cloned() else {
         return Err(bad(format!("no column `{field}` (it has {}; choose one with `--field`)", columns.join(", "))));
     };
+    // A row group is read whole: one whose column is larger than the bound, uncompressed, is
+    // refused before it is read, whatever the file's own size.
+    let index = schema.columns().iter().position(|c| c.path().parts().first().is_some_and(|p| p == field));
+    for (group, metadata) in reader.metadata().row_groups().iter().enumerate() {
+        let size = index.map_or(metadata.total_byte_size(), |i| metadata.column(i).uncompressed_size());
+        if size > MAX_COLUMN_CHUNK_BYTES {
+            return Err(bad(format!(
+                "row group {group} holds {size} bytes of `{field}` uncompressed, more than {MAX_COLUMN_CHUNK_BYTES}"
+            )));
+        }
+    }
     let projection = Type::group_type_builder("schema")
         .with_fields(vec![Arc::clone(&column)])
         .build()
@@ -36,13 +47,17 @@ pub(super) fn documents<'a>(
         number += 1;
         let at = |message: String| TokenizeError::Input { path: format!("{shown}: row {number}"), message };
         let row = row.map_err(|e| at(format!("cannot read: {e}")))?;
-        if let Ok(text) = row.get_string(0) {
-            return Ok(text.clone());
+        let text = match row.get_string(0) {
+            Ok(text) => text.clone(),
+            Err(_) => match row.get_bytes(0) {
+                Ok(bytes) => String::from_utf8(bytes.data().to_vec())
+                    .map_err(|e| at(format!("not UTF-8 (at byte {})", e.utf8_error().valid_up_to())))?,
+                Err(_) => return Err(at(format!("`{}` is not a string", column.name()))),
+            },
+        };
+        if text.len() > MAX_DOCUMENT_BYTES {
+            return Err(at(format!("a document of more than {MAX_DOCUMENT_BYTES} bytes")));
         }
-        match row.get_bytes(0) {
-            Ok(bytes) => String::from_utf8(bytes.data().to_vec())
-                .map_err(|e| at(format!("not UTF-8 (at byte {})", e.utf8_error().valid_up_to()))),
-            Err(_) => Err(at(format!("`{}` is not a string", column.name()))),
-        }
+        Ok(text)
     })))
 }

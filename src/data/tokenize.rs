@@ -28,10 +28,12 @@ use crate::store::files;
 const BATCH_BYTES: usize = 8 << 20;
 /// The most documents encoded together.
 const BATCH_DOCUMENTS: usize = 8192;
-/// The largest plain-text file, read whole as one document.
-pub const MAX_TEXT_BYTES: u64 = 1 << 30;
-/// The largest JSON line.
-pub const MAX_LINE_BYTES: usize = 64 << 20;
+/// The largest document, in any format: a plain-text file (one document, read whole), a JSON
+/// line, a Parquet string. Memory stays bounded whatever a compressed input expands to.
+pub const MAX_DOCUMENT_BYTES: usize = 64 << 20;
+/// The largest column of one Parquet row group, uncompressed, as its metadata gives it: a row
+/// group is read whole.
+pub const MAX_COLUMN_CHUNK_BYTES: i64 = 512 << 20;
 
 /// The format of the manifest, written in it.
 pub const MANIFEST_FORMAT: &str = "sprs-tokens 1";
@@ -629,13 +631,15 @@ fn file_sha256(path: &Path) -> io::Result<String> {
 fn text_document<'a>(reader: Box<dyn Read + 'a>, path: &str) -> Result<Documents<'a>, TokenizeError> {
     let mut bytes = Vec::new();
     reader
-        .take(MAX_TEXT_BYTES + 1)
+        .take(MAX_DOCUMENT_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| TokenizeError::Input { path: path.to_string(), message: format!("cannot read: {e}") })?;
-    if bytes.len() as u64 > MAX_TEXT_BYTES {
+    if bytes.len() > MAX_DOCUMENT_BYTES {
         return Err(TokenizeError::Input {
             path: path.to_string(),
-            message: format!("a text file is one document, and this one has more than {MAX_TEXT_BYTES} bytes"),
+            message: format!(
+                "a text file is one document, and this one has more than {MAX_DOCUMENT_BYTES} bytes (split it, or give JSON lines)"
+            ),
         });
     }
     let text = String::from_utf8(bytes).map_err(|e| TokenizeError::Input {
@@ -655,9 +659,11 @@ fn json_documents<'a>(reader: Box<dyn Read + 'a>, path: &str, field: &str) -> Do
         buffer.clear();
         number += 1;
         let at = |message: String| Some(Err(TokenizeError::Input { path: format!("{path}:{number}"), message }));
-        match (&mut lines).take(MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut buffer) {
+        match (&mut lines).take(MAX_DOCUMENT_BYTES as u64 + 1).read_until(b'\n', &mut buffer) {
             Ok(0) => return None,
-            Ok(_) if buffer.len() > MAX_LINE_BYTES => return at(format!("a line of more than {MAX_LINE_BYTES} bytes")),
+            Ok(_) if buffer.len() > MAX_DOCUMENT_BYTES => {
+                return at(format!("a line of more than {MAX_DOCUMENT_BYTES} bytes"))
+            }
             Ok(_) => {}
             Err(error) => return at(format!("cannot read: {error}")),
         }

@@ -1,7 +1,8 @@
 //! How long the language server takes to check a file after a change: `sprs::lsp::diagnostics`
 //! (what `sprs lsp` runs once a file has been still for 50 ms) on a 200-line file with one
-//! error, against the 50 ms an editor can wait without the user noticing. Run with
-//! `cargo bench --bench lsp`.
+//! error, against the 50 ms an editor can wait without the user noticing; and the diagnostics
+//! and the outline of a 40,000-line file (4,000 items, each an unused-item warning), against 2 s.
+//! Run with `cargo bench --bench lsp`.
 
 use std::time::Instant;
 
@@ -40,4 +41,31 @@ fn main() {
         times[times.len() - 1],
         times[times.len() / 2] / 50.0
     );
+
+    let long = long_file(4000);
+    let started = Instant::now();
+    let diagnostics = sprs::lsp::diagnostics(&uri, &long);
+    let checked = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let symbols = sprs::lsp::symbols(&long);
+    let outlined = started.elapsed().as_secs_f64();
+    assert_eq!((diagnostics.len(), symbols.len()), (4000, 4001));
+    println!(
+        "a {}-line file: diagnostics {checked:.2} s, outline {outlined:.3} s ({:.2}x the 2 s budget)",
+        long.lines().count(),
+        (checked + outlined) / 2.0
+    );
+}
+
+/// `items` unused schedules of ten lines each, and a trial.
+fn long_file(items: usize) -> String {
+    let trial = "use std::models::llama\nuse std::data::markov\ntrain t { data = markov, model = llama { width = 16, depth = 1 }, budget = 10 steps }\n";
+    trial.to_string()
+        + &(0..items)
+        .map(|i| {
+            format!(
+                "/// Schedule {i}.\nschedule s{i} {{\n    method   = magnitude\n    sparsity = 50%\n    start    = 25%\n    end      = 75%\n    every    = 10 steps\n    curve    = cubic\n}}\n\n"
+            )
+        })
+        .collect::<String>()
 }

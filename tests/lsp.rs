@@ -279,3 +279,50 @@ fn the_stdlib_goes_to_a_private_folder_of_the_server() {
         std::fs::remove_file(&fixed).unwrap();
     }
 }
+
+/// A message too long (a Content-Length of 100 MB), not JSON, or not UTF-8 is skipped with a
+/// line on standard error and the session goes on; a stream whose framing is broken ends the
+/// server with an error, not silently.
+#[test]
+fn bad_messages_are_skipped_and_a_broken_stream_ends_with_an_error() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sprs"))
+        .arg("lsp")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (sender, messages) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || read_messages(stdout, sender));
+    let mut stdin = child.stdin.take().unwrap();
+    let frame = |body: &[u8]| [format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes(), body].concat();
+    let initialize = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": { "capabilities": {} } });
+    stdin.write_all(&frame(initialize.to_string().as_bytes())).unwrap();
+    stdin.write_all(&frame(br#"{"jsonrpc": "2.0", "method": "initialized", "params": {}}"#)).unwrap();
+    stdin.write_all(&frame(b"{ not json")).unwrap();
+    stdin.write_all(&frame(&[0x7b, 0xff, 0xfe, 0x7d])).unwrap();
+    let long = 100 << 20;
+    stdin.write_all(format!("Content-Length: {long}\r\n\r\n").as_bytes()).unwrap();
+    let spaces = vec![b' '; 1 << 20];
+    for _ in 0..100 {
+        stdin.write_all(&spaces).unwrap();
+    }
+    let symbols = json!({ "jsonrpc": "2.0", "id": 2, "method": "textDocument/documentSymbol", "params": { "textDocument": { "uri": "file:///nowhere.sprs" } } });
+    stdin.write_all(&frame(symbols.to_string().as_bytes())).unwrap();
+    stdin.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let answer = loop {
+        let message = messages.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("an answer");
+        if message["id"] == json!(2) {
+            break message;
+        }
+    };
+    assert!(answer.get("error").is_none(), "{answer}");
+    stdin.write_all(b"garbage without a line end").unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("skipped").count(), 3, "{stderr}");
+    assert!(!output.status.success() && stderr.contains("input is broken"), "{stderr}");
+}

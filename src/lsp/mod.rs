@@ -13,6 +13,7 @@
 
 mod complete;
 mod position;
+pub mod transport;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -32,17 +33,22 @@ use lsp_types::{
 
 use crate::diagnostic::Renderer;
 use crate::syntax::ast::ItemKind;
-pub use position::{offset, position};
+pub use position::{offset, position, Lines};
 
 /// How long a file must go unchanged before it is checked again.
 pub const DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// Serves one client on standard input and output until it exits.
 pub fn serve_stdio() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let (connection, _io_threads) = Connection::stdio();
-    // The reader thread is not joined: it waits on standard input, which a client may keep
-    // open after `exit`. Every response was written before `exit` could arrive.
-    serve(&connection)
+    // The transport's threads are not joined: the reader waits on standard input, which a client
+    // may keep open after `exit`. Every response was written before `exit` could arrive.
+    let (connection, ending) = transport::stdio();
+    serve(&connection)?;
+    let broken = ending.lock().unwrap_or_else(|e| e.into_inner()).take();
+    match broken {
+        Some(reason) => Err(format!("its input is broken: {reason}").into()),
+        None => Ok(()),
+    }
 }
 
 /// The server's loop on `connection`: the handshake, then messages until `exit`.
@@ -238,13 +244,14 @@ pub fn diagnostics(uri: &Uri, text: &str) -> Vec<Diagnostic> {
     let renderer = Renderer { sources: &output.sources, color: false, width: 100 };
     // The checker names the entry file by the path it was given.
     let name = path.display().to_string();
+    let lines = Lines::new(text);
     output
         .diagnostics
         .iter()
         .filter(|diag| output.sources.get(diag.file).name == name)
         .map(|diag| {
             let json = renderer.json(diag);
-            let range = Range::new(position(text, json.span[0]), position(text, json.span[1]));
+            let range = Range::new(lines.position(json.span[0]), lines.position(json.span[1]));
             let message = match &json.label {
                 Some(label) if !label.is_empty() => format!("{}: {label}", json.message),
                 _ => json.message.clone(),
@@ -392,6 +399,7 @@ pub fn formatting(text: &str) -> Option<Vec<TextEdit>> {
 #[allow(deprecated)] // `DocumentSymbol::deprecated` must still be given.
 pub fn symbols(text: &str) -> Vec<DocumentSymbol> {
     let Ok(file) = crate::syntax::parse(text) else { return Vec::new() };
+    let lines = Lines::new(text);
     file.items
         .iter()
         .filter_map(|item| {
@@ -403,8 +411,8 @@ pub fn symbols(text: &str) -> Vec<DocumentSymbol> {
                 ItemKind::Fit(_) => (SymbolKind::FUNCTION, "fit"),
                 ItemKind::Use(_) => return None,
             };
-            let range = Range::new(position(text, item.span.start), position(text, item.span.end));
-            let selection = Range::new(position(text, name.span.start), position(text, name.span.end));
+            let range = Range::new(lines.position(item.span.start), lines.position(item.span.end));
+            let selection = Range::new(lines.position(name.span.start), lines.position(name.span.end));
             Some(DocumentSymbol {
                 name: name.node.clone(),
                 detail: Some(detail.to_string()),

@@ -3,17 +3,37 @@
 use lsp_types::Position;
 
 /// The LSP position of byte `offset` of `text` (clamped to the text, and back to a character's
-/// first byte).
+/// first byte). For many positions in one text, [`Lines`] finds each without reading the text
+/// before it.
 pub fn position(text: &str, offset: usize) -> Position {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
+    Lines::new(text).position(offset)
+}
+
+/// Where the lines of a text start: positions of many offsets in a text (the diagnostics and
+/// the outline of a long file) in time proportional to their lines, not to the text.
+pub struct Lines<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    /// The line starts of `text`.
+    pub fn new(text: &'a str) -> Lines<'a> {
+        let starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        Lines { text, starts }
     }
-    let before = &text[..offset];
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let line = before.matches('\n').count() as u32;
-    let character = before[line_start..].encode_utf16().count() as u32;
-    Position { line, character }
+
+    /// The LSP position of byte `offset` (clamped to the text, and back to a character's first
+    /// byte).
+    pub fn position(&self, offset: usize) -> Position {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.starts.partition_point(|&start| start <= offset) - 1;
+        let character = self.text[self.starts[line]..offset].encode_utf16().count() as u32;
+        Position { line: line as u32, character }
+    }
 }
 
 /// The byte offset of `at` in `text`: past a line's end, its end; past the last line, the text's.
@@ -49,5 +69,16 @@ mod tests {
         assert_eq!(offset(text, Position { line: 1, character: 7 }), x);
         assert_eq!(offset(text, Position { line: 9, character: 0 }), text.len());
         assert_eq!(offset(text, Position { line: 0, character: 99 }), 1);
+        // Every offset (inside a character too) the same from the line index as by counting.
+        let lines = Lines::new(text);
+        for at in 0..=text.len() + 2 {
+            let clamped = (0..=at.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap();
+            let before = &text[..clamped];
+            let expected = Position {
+                line: before.matches('\n').count() as u32,
+                character: before[before.rfind('\n').map_or(0, |i| i + 1)..].encode_utf16().count() as u32,
+            };
+            assert_eq!(lines.position(at), expected, "{at}");
+        }
     }
 }

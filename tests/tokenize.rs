@@ -457,6 +457,8 @@ fn a_planted_partial_output_is_not_continued() {
 }
 
 /// Runs `sprs` with `args` in `dir` to its end: its output and the largest resident set it had.
+// The child is waited for with `wait4`, which gives its resource use.
+#[allow(clippy::zombie_processes)]
 fn sprs_measured(dir: &Path, args: &[&str]) -> (Output, u64) {
     let child = Command::new(env!("CARGO_BIN_EXE_sprs"))
         .args(args)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzing at scale: runs the property tests of tests/fuzz.rs in release mode with N inputs in
 # all (default 10,000,000), shared among the generators by how fast each runs, all generators
-# at once. Prints each generator's inputs, time and result, and exits 1 if any input made sprs
+# at once: `.sprs` text for the checker and the formatter, `sprs tokenize` inputs (JSON lines,
+# gzip, zstd, Parquet) and the language server's messages. Prints each generator's inputs, time and result, and exits 1 if any input made sprs
 # panic (proptest then prints the smallest such input).
 #
 #   bash scripts/fuzz.sh            # 10 million inputs: about 50 minutes on 2 cores
@@ -12,11 +13,14 @@ cd "$(dirname "$0")/.."
 total=${1:-10000000}
 # Shares per thousand inputs: the fast generators take most of them.
 shares=(
-  "arbitrary_text_never_panics 450"
-  "arbitrary_bytes_never_panic 350"
-  "edited_valid_files_never_panic 140"
-  "arbitrary_set_overrides_never_panic 40"
+  "arbitrary_text_never_panics 400"
+  "arbitrary_bytes_never_panic 300"
+  "edited_valid_files_never_panic 120"
+  "formatting_never_panics 80"
+  "arbitrary_set_overrides_never_panic 35"
   "the_audits_shapes_never_panic 20"
+  "tokenize_inputs_never_panic 25"
+  "language_server_messages_never_panic 20"
 )
 
 cargo build --release --tests --locked --quiet

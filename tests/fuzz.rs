@@ -2,8 +2,11 @@
 //! The generators: arbitrary text and bytes, `--set` overrides, valid files (every shipped
 //! experiment and UI case) with random edits, and the shapes of the security audit
 //! (docs/security.md): very long lines, deep nesting, huge grids and sweeps, and paths that
-//! reach outside the project. `PROPTEST_CASES` scales the run (the default is kept small for CI);
-//! `scripts/fuzz.sh N` runs N inputs in all, in release mode.
+//! reach outside the project. Beyond `.sprs` files: the formatter (and its diff) on the same
+//! texts, `sprs tokenize` on JSON lines, gzip and zstd streams and Parquet files made of
+//! arbitrary and edited bytes, and the language server on arbitrary bytes and messages.
+//! `PROPTEST_CASES` scales the run (the default is kept small for CI); `scripts/fuzz.sh N` runs N
+//! inputs in all, in release mode.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -280,4 +283,162 @@ proptest! {
         let text: String = shapes.iter().map(render).collect();
         check(&text);
     }
+
+    #[test]
+    fn formatting_never_panics(file in any::<prop::sample::Index>(), edits in proptest::collection::vec(edit(), 0..6), text in "\\PC{0,120}") {
+        let corpus = corpus();
+        for text in [apply(&corpus[file.index(corpus.len())], &edits), text] {
+            if let Ok(formatted) = sprs::fmt::format(&text) {
+                let _ = sprs::fmt::changes(&text, &formatted);
+            }
+        }
+    }
+
+    #[test]
+    fn tokenize_inputs_never_panic(input in tokenize_input(), documents in proptest::collection::vec("\\PC{0,40}", 0..8)) {
+        tokenize(&input, &documents);
+    }
+
+    #[test]
+    fn language_server_messages_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200), messages in proptest::collection::vec(lsp_message(), 0..6)) {
+        let mut reader = std::io::BufReader::new(bytes.as_slice());
+        while let Ok(Some(_)) = sprs::lsp::transport::read(&mut reader, |_| ()) {}
+        serve(&messages);
+    }
+}
+
+/// How `sprs tokenize` gets a file: its name's format, and bytes made one of three ways.
+#[derive(Debug, Clone)]
+enum TokenizeInput {
+    /// Arbitrary bytes under a name of each format.
+    Bytes(&'static str, Vec<u8>),
+    /// The documents as JSON lines, gzip- or zstd-compressed or not, with bytes flipped.
+    Lines(&'static str, Vec<(usize, u8)>),
+    /// The documents as a Parquet file, with bytes flipped.
+    Parquet(Vec<(usize, u8)>),
+}
+
+fn tokenize_input() -> impl Strategy<Value = TokenizeInput> {
+    let names = prop::sample::select(vec!["x.txt", "x.jsonl", "x.jsonl.gz", "x.jsonl.zst", "x.parquet", "x.txt.gz"]);
+    let flips = proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4);
+    prop_oneof![
+        (names, proptest::collection::vec(any::<u8>(), 0..400)).prop_map(|(n, b)| TokenizeInput::Bytes(n, b)),
+        (prop::sample::select(vec!["x.jsonl", "x.jsonl.gz", "x.jsonl.zst"]), flips.clone())
+            .prop_map(|(n, f)| TokenizeInput::Lines(n, f)),
+        flips.prop_map(TokenizeInput::Parquet),
+    ]
+}
+
+/// Writes the input and tokenizes it: an error is fine, a panic is not.
+fn tokenize(input: &TokenizeInput, documents: &[String]) {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let flip = |mut bytes: Vec<u8>, flips: &[(usize, u8)]| {
+        for &(at, byte) in flips {
+            if !bytes.is_empty() {
+                let at = at % bytes.len();
+                bytes[at] ^= byte;
+            }
+        }
+        bytes
+    };
+    let lines: Vec<u8> =
+        documents.iter().flat_map(|d| format!("{}\n", serde_json::json!({ "text": d })).into_bytes()).collect();
+    let (name, bytes) = match input {
+        TokenizeInput::Bytes(name, bytes) => (*name, bytes.clone()),
+        TokenizeInput::Lines(name, flips) => {
+            let bytes = match *name {
+                "x.jsonl.gz" => {
+                    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                    encoder.write_all(&lines).unwrap();
+                    encoder.finish().unwrap()
+                }
+                "x.jsonl.zst" => zstd::encode_all(lines.as_slice(), 1).unwrap(),
+                _ => lines,
+            };
+            (*name, flip(bytes, flips))
+        }
+        TokenizeInput::Parquet(flips) => {
+            use parquet::data_type::{ByteArray, ByteArrayType};
+            let schema = std::sync::Arc::new(
+                parquet::schema::parser::parse_message_type("message schema { REQUIRED BYTE_ARRAY text (UTF8); }")
+                    .unwrap(),
+            );
+            let mut writer =
+                parquet::file::writer::SerializedFileWriter::new(Vec::new(), schema, Default::default()).unwrap();
+            let mut group = writer.next_row_group().unwrap();
+            let mut column = group.next_column().unwrap().unwrap();
+            let values: Vec<ByteArray> = documents.iter().map(|d| ByteArray::from(d.as_str())).collect();
+            column.typed::<ByteArrayType>().write_batch(&values, None, None).unwrap();
+            column.close().unwrap();
+            group.close().unwrap();
+            ("x.parquet", flip(writer.into_inner().unwrap(), flips))
+        }
+    };
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    let options = sprs::data::tokenize::Options {
+        inputs: vec![path],
+        tokenizer: sprs::data::tokenize::TokenizerChoice::Bytes,
+        out: dir.path().join("out.u16"),
+        dtype: None,
+        field: "text".into(),
+        eos: None,
+        limit: None,
+        jobs: 1,
+    };
+    let _ = sprs::data::tokenize::tokenize(&options, &|_| ());
+}
+
+/// A message an editor could send, with arbitrary parameters where they matter.
+fn lsp_message() -> impl Strategy<Value = serde_json::Value> {
+    let method = prop::sample::select(vec![
+        "textDocument/didOpen",
+        "textDocument/didChange",
+        "textDocument/hover",
+        "textDocument/completion",
+        "textDocument/definition",
+        "textDocument/formatting",
+        "textDocument/documentSymbol",
+        "textDocument/unknown",
+    ]);
+    let corpus_text = any::<prop::sample::Index>().prop_map(|i| corpus()[i.index(corpus().len())].clone());
+    let text = prop_oneof![corpus_text, "\\PC{0,80}"];
+    (method, text, 0u32..60, 0u32..200, any::<bool>(), any::<i64>()).prop_map(|(method, text, line, character, request, id)| {
+        let document = serde_json::json!({ "uri": "file:///fuzz/x.sprs", "languageId": "sprs", "version": 1, "text": text });
+        let params = match method {
+            "textDocument/didOpen" => serde_json::json!({ "textDocument": document }),
+            "textDocument/didChange" => serde_json::json!({ "textDocument": { "uri": "file:///fuzz/x.sprs", "version": 2 }, "contentChanges": [{ "text": text }] }),
+            _ if request => serde_json::json!({ "textDocument": { "uri": "file:///fuzz/x.sprs" }, "position": { "line": line, "character": character }, "options": { "tabSize": 4, "insertSpaces": true } }),
+            _ => serde_json::json!({ "position": text }),
+        };
+        let mut message = serde_json::json!({ "jsonrpc": "2.0", "method": method, "params": params });
+        if !method.starts_with("textDocument/did") {
+            message["id"] = serde_json::json!(id);
+        }
+        message
+    })
+}
+
+/// Runs the server on an in-memory connection through the handshake, `messages` and the end.
+fn serve(messages: &[serde_json::Value]) {
+    use lsp_server::{Connection, Message};
+    let (server, client) = Connection::memory();
+    let serving = std::thread::spawn(move || sprs::lsp::serve(&server).is_ok());
+    let send =
+        |value: serde_json::Value| client.sender.send(serde_json::from_value::<Message>(value).unwrap()).unwrap();
+    send(serde_json::json!({ "jsonrpc": "2.0", "id": -1, "method": "initialize", "params": { "capabilities": {} } }));
+    send(serde_json::json!({ "jsonrpc": "2.0", "method": "initialized", "params": {} }));
+    for message in messages {
+        send(message.clone());
+    }
+    send(serde_json::json!({ "jsonrpc": "2.0", "id": -2, "method": "shutdown", "params": null }));
+    // Answers until the shutdown's, then the end of the session.
+    while let Ok(message) = client.receiver.recv() {
+        if matches!(&message, Message::Response(response) if response.id == (-2).into()) {
+            break;
+        }
+    }
+    send(serde_json::json!({ "jsonrpc": "2.0", "method": "exit", "params": null }));
+    assert!(serving.join().expect("the server does not panic"), "the server ends cleanly");
 }

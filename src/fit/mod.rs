@@ -74,8 +74,12 @@ pub struct Predicted {
     pub rows: Vec<PredictedRow>,
     /// When the law uses one of the parameter counts N, N_avg and N_final: its errors on the same
     /// points with each count in its place, the fitted parameters unchanged (the paper's test: a
-    /// law fitted on dense runs predicts pruned runs from N_avg).
+    /// law fitted on dense runs predicts pruned runs from N_avg). Only counts every point has are
+    /// compared: trials have all three, CSV rows the columns they map.
     pub counts: Vec<CountErrors>,
+    /// The counts left out of that comparison because some point lacks them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub counts_missing: Vec<String>,
 }
 
 /// One row of [`Predicted`].
@@ -371,9 +375,13 @@ pub fn predict(spec: &FitSpec, fitted: &Fitted, points: &[Point]) -> Result<Pred
     };
     let predicted = evaluate(&spec.law)?;
     let used: Vec<&str> = COUNTS.into_iter().filter(|c| crate::check::observables::mentions(&spec.law, c)).collect();
-    let mut counts = Vec::new();
+    let (mut counts, mut counts_missing) = (Vec::new(), Vec::new());
     if let [written] = used[..] {
         for count in COUNTS {
+            if !points.iter().all(|point| point.number(count).is_some()) {
+                counts_missing.push(count.to_string());
+                continue;
+            }
             let mut law = spec.law.clone();
             compare::rename(&mut law, written, count);
             counts.push(count_errors(count, count == written, &evaluate(&law)?));
@@ -394,6 +402,7 @@ pub fn predict(spec: &FitSpec, fitted: &Fitted, points: &[Point]) -> Result<Pred
             })
             .collect(),
         counts,
+        counts_missing,
     })
 }
 

@@ -46,6 +46,13 @@ pub fn table(fitted: &Fitted) -> String {
             predict.errors.points,
             errors(&predict.errors)
         ));
+        if !predict.counts_missing.is_empty() {
+            out.push_str(&format!(
+                "    {} not compared: the predicted points do not all have {}\n",
+                predict.counts_missing.join(" and "),
+                if predict.counts_missing.len() == 1 { "it" } else { "them" }
+            ));
+        }
         for count in &predict.counts {
             let written = if count.written { " (as written)" } else { "" };
             out.push_str(&format!(

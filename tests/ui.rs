@@ -116,8 +116,10 @@ fn every_code_has_a_ui_case_and_a_line_in_the_docs() {
     }
     assert!(cases >= 40, "only {cases} ui cases");
     let docs = std::fs::read_to_string(root.join("docs/errors.md")).unwrap();
+    // An internal error is what no input can produce: it has a line in the docs and no case.
+    const INTERNAL: &[&str] = &["E0219"];
     for code in &codes {
-        assert!(covered.contains(code), "no tests/ui case expects {code}");
+        assert!(covered.contains(code) || INTERNAL.contains(&code.as_str()), "no tests/ui case expects {code}");
         assert!(docs.contains(&format!("`{code}`")), "docs/errors.md does not describe {code}");
     }
 }

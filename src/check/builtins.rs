@@ -132,10 +132,46 @@ impl Builtin {
     }
 
     /// The functions a law, a `where` condition or a derived CSV column may call, on plain
-    /// numbers: `exp`, `log` and `sqrt` of one, `min` and `max` of two.
+    /// numbers: `exp`, `log` and `sqrt` of one, `min` and `max` of one or more.
     pub fn in_laws(name: &str) -> Option<Builtin> {
         Builtin::get(name)
             .filter(|b| matches!(b, Builtin::Exp | Builtin::Log | Builtin::Sqrt | Builtin::Min | Builtin::Max))
+    }
+
+    /// What is wrong with a call of `positional` positional arguments and these named ones, by
+    /// the one table of [`Builtin::arity`]: every place that calls a builtin asks here.
+    pub fn bad_arguments<'a>(self, positional: usize, named: impl IntoIterator<Item = &'a str>) -> Option<String> {
+        let (range, allowed) = self.arity();
+        if let Some(name) = named.into_iter().find(|n| !allowed.contains(n)) {
+            return Some(format!("`{self}` has no argument `{name}`"));
+        }
+        if range.contains(&positional) {
+            return None;
+        }
+        let expected = match (*range.start(), *range.end()) {
+            (1, 1) => "1 argument".to_string(),
+            (a, b) if a == b => format!("{a} arguments"),
+            (a, _) => format!("at least {a} argument{}", if a == 1 { "" } else { "s" }),
+        };
+        Some(format!("`{self}` takes {expected}, found {positional}"))
+    }
+
+    /// The value of a numeric builtin at `args` (as many as [`Builtin::arity`] admits): the one
+    /// evaluator of `min`, `max`, `round`, `floor`, `ceil`, `exp`, `log` and `sqrt`, which the
+    /// checker, the fit's laws and a CSV's derived columns share. `None` for any other builtin or
+    /// a wrong count.
+    pub fn apply(self, args: &[f64]) -> Option<f64> {
+        match (self, args) {
+            (Builtin::Min, [first, rest @ ..]) => Some(rest.iter().fold(*first, |a, &b| a.min(b))),
+            (Builtin::Max, [first, rest @ ..]) => Some(rest.iter().fold(*first, |a, &b| a.max(b))),
+            (Builtin::Round, [x]) => Some(x.round()),
+            (Builtin::Floor, [x]) => Some(x.floor()),
+            (Builtin::Ceil, [x]) => Some(x.ceil()),
+            (Builtin::Exp, [x]) => Some(x.exp()),
+            (Builtin::Log, [x]) => Some(x.ln()),
+            (Builtin::Sqrt, [x]) => Some(x.sqrt()),
+            _ => None,
+        }
     }
 }
 
@@ -200,17 +236,9 @@ impl Checker {
             });
             return None;
         }
-        let (positional, named) = function.arity();
         let count = args.iter().filter(|a| a.name.is_none()).count();
-        if !positional.contains(&count) {
-            let expected = match (positional.start(), positional.end()) {
-                (a, b) if a == b => format!("{a}"),
-                (a, _) => format!("at least {a}"),
-            };
-            let message = format!(
-                "`{function}` takes {expected} argument{}, found {count}",
-                if expected == "1" { "" } else { "s" }
-            );
+        let named = function.arity().1;
+        if let Some(message) = function.bad_arguments(count, named.iter().copied()) {
             self.emit(at, |span| CheckError::BadCall {
                 message,
                 span,
@@ -343,9 +371,12 @@ impl Checker {
             );
             false
         };
-        let result = match function {
+        if function == Builtin::Grid {
+            return self.grid(&nums, &values, at);
+        }
+        let unit = nums[0].unit;
+        match function {
             Builtin::Min | Builtin::Max => {
-                let unit = nums[0].unit;
                 if let Some(i) = nums.iter().position(|n| n.unit != unit) {
                     let message = CheckError::UnitMismatch {
                         verb: "compare",
@@ -357,33 +388,25 @@ impl Checker {
                     self.emit(values[i].at, |_| message);
                     return None;
                 }
-                let pick = if function == Builtin::Min { f64::min } else { f64::max };
-                Num { value: nums.iter().map(|n| n.value).fold(nums[0].value, pick), unit, of: None, percent: false }
             }
-            Builtin::Round => Num { value: nums[0].value.round(), ..nums[0] },
-            Builtin::Floor => Num { value: nums[0].value.floor(), ..nums[0] },
-            Builtin::Ceil => Num { value: nums[0].value.ceil(), ..nums[0] },
-            Builtin::Exp | Builtin::Log | Builtin::Sqrt => {
-                if !plain(self, &nums[0], 0) {
-                    return None;
-                }
-                let x = nums[0].value;
-                let value = match function {
-                    Builtin::Exp => x.exp(),
-                    Builtin::Log => x.ln(),
-                    _ => x.sqrt(),
-                };
-                if !value.is_finite() {
-                    let what = format!("`{function}({})` is not a finite number", fmt_number(x));
-                    self.emit(at, |span| CheckError::BadArithmetic { what, span });
-                    return None;
-                }
-                Num::plain(value)
-            }
-            Builtin::Grid => return self.grid(&nums, &values, at),
-            // Invariant: `call` sends only the builtins whose `eval` is `Eval::Math` here.
-            other => unreachable!("`{other}` is not a math builtin"),
+            Builtin::Exp | Builtin::Log | Builtin::Sqrt if !plain(self, &nums[0], 0) => return None,
+            _ => {}
+        }
+        let args: Vec<f64> = nums.iter().map(|n| n.value).collect();
+        let Some(value) = function.apply(&args) else {
+            let what = format!("`{function}` has no numeric evaluator");
+            self.emit(at, |span| CheckError::Internal { what, span });
+            return None;
         };
+        if !value.is_finite() {
+            let shown = args.iter().map(|x| fmt_number(*x)).collect::<Vec<_>>().join(", ");
+            let what = format!("`{function}({shown})` is not a finite number");
+            self.emit(at, |span| CheckError::BadArithmetic { what, span });
+            return None;
+        }
+        // `round(50%)` stays a percentage, as `round` keeps its argument's unit.
+        let percent = matches!(function, Builtin::Round | Builtin::Floor | Builtin::Ceil) && nums[0].percent;
+        let result = Num { value, unit, of: None, percent };
         Some(Val { v: V::Num(result), at })
     }
 

@@ -316,6 +316,17 @@ pub enum CheckError {
         help: Option<String>,
     },
 
+    #[error("internal error: {what}")]
+    #[diagnostic(
+        code(sprs::E0219),
+        help("this is a bug in sprs, not in the file: please report it with the file that shows it")
+    )]
+    Internal {
+        what: String,
+        #[label("while checking this")]
+        span: SourceSpan,
+    },
+
     #[error("{message}")]
     #[diagnostic(code(sprs::E0217))]
     DataMismatch {
@@ -394,6 +405,17 @@ pub enum CheckError {
         span: SourceSpan,
         #[help]
         help: Option<String>,
+    },
+
+    #[error("{message}")]
+    #[diagnostic(
+        code(sprs::E0502),
+        help("a law is arithmetic (`+ - * / ^`) over plain numbers, observables, config paths and parameters, with `exp`, `log`, `sqrt`, `min` and `max`")
+    )]
+    NotALaw {
+        message: String,
+        #[label("not part of a law")]
+        span: SourceSpan,
     },
 
     #[error("unused {kind} `{name}`")]

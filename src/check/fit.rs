@@ -9,6 +9,7 @@ use super::observables::{mentions, observables_in, Names};
 use super::schema::{Kind, Ty};
 use super::value::{Loc, Obj, Val, V};
 use super::{CheckError, Checker};
+use crate::fit::law::Law;
 use crate::syntax::ast::Expr;
 
 /// A checked fit.
@@ -138,7 +139,18 @@ impl Checker {
         let (law, law_text) = match law.v {
             V::Expr(expr) => {
                 let names: Vec<String> = params.iter().flatten().map(|(p, _)| p.name.clone()).collect();
+                let before = self.diags.len();
                 self.check_names_in(&expr, law_at.file, &names, Names::Law(&names));
+                // What the checker accepts, the fit can evaluate: the law is compiled here, once
+                // its names are known good, with the compiler the fit uses.
+                if self.diags.len() == before {
+                    let free: Vec<(String, bool)> =
+                        params.iter().flatten().map(|(p, _)| (p.name.clone(), p.log)).collect();
+                    if let Err(error) = Law::compile(&expr, &free) {
+                        let at = Loc { file: law_at.file, span: error.span };
+                        self.emit(at, |span| CheckError::NotALaw { message: error.message, span });
+                    }
+                }
                 for (param, param_at) in params.iter().flatten() {
                     if !mentions(&expr, &param.name) {
                         let name = param.name.clone();

@@ -90,7 +90,18 @@ impl Checker {
             },
             ExprKind::Call { callee, args } => {
                 match &callee.kind {
-                    ExprKind::Name(f) if super::builtins::Builtin::in_laws(f).is_some() => {}
+                    ExprKind::Name(f) if let Some(function) = super::builtins::Builtin::in_laws(f) => {
+                        let positional = args.iter().filter(|a| a.name.is_none()).count();
+                        let named = args.iter().filter_map(|a| a.name.as_ref().map(|n| n.node.as_str()));
+                        if let Some(message) = function.bad_arguments(positional, named) {
+                            self.emit(at, |span| CheckError::BadCall {
+                                message,
+                                span,
+                                label: "wrong number of arguments".into(),
+                                help: None,
+                            });
+                        }
+                    }
                     _ => {
                         let name = self.text(Loc { file, span: callee.span });
                         let help = Some(format!(

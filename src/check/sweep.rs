@@ -139,8 +139,8 @@ impl Checker {
             Ok(config) => Some(config),
             Err(error) => {
                 // The checks above make this unreachable; report rather than panic if they miss.
-                let what = format!("internal error: checked configuration does not fit the trial schema ({error})");
-                self.emit(at, |span| CheckError::BadArithmetic { what, span });
+                let what = format!("a checked configuration does not fit the trial schema ({error})");
+                self.emit(at, |span| CheckError::Internal { what, span });
                 None
             }
         }

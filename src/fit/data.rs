@@ -128,14 +128,13 @@ pub fn evaluate(expr: &Expr, point: &Point) -> Result<Value, String> {
         ExprKind::Call { callee, args } => {
             let name = dotted(callee).unwrap_or_default();
             let values = args.iter().map(|a| num(&a.value)).collect::<Result<Vec<_>, _>>()?;
-            Value::Num(match (Builtin::in_laws(&name), values.as_slice()) {
-                (Some(Builtin::Exp), [x]) => x.exp(),
-                (Some(Builtin::Log), [x]) => x.ln(),
-                (Some(Builtin::Sqrt), [x]) => x.sqrt(),
-                (Some(Builtin::Min), [x, y]) => x.min(*y),
-                (Some(Builtin::Max), [x, y]) => x.max(*y),
-                _ => return Err(format!("`{name}` is not a function of {} numbers", values.len())),
-            })
+            let function = Builtin::in_laws(&name).ok_or_else(|| format!("`{name}` is not a function here"))?;
+            if let Some(error) = function
+                .bad_arguments(values.len(), args.iter().filter_map(|a| a.name.as_ref().map(|n| n.node.as_str())))
+            {
+                return Err(error);
+            }
+            Value::Num(function.apply(&values).ok_or_else(|| format!("`{name}` is not a function of numbers"))?)
         }
         _ => return Err("not an expression over observables".into()),
     })

@@ -5,6 +5,7 @@
 use crate::check::builtins::Builtin;
 use crate::check::observables::dotted;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
+use crate::syntax::Span;
 
 /// One tape entry; operands index earlier entries.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -20,11 +21,10 @@ enum Op {
     Mul(usize, usize),
     Div(usize, usize),
     Pow(usize, usize),
-    Exp(usize),
-    Log(usize),
-    Sqrt(usize),
-    Min(usize, usize),
-    Max(usize, usize),
+    /// `exp`, `log` or `sqrt` of one operand, by [`Builtin::apply`].
+    Call1(Builtin, usize),
+    /// `min` or `max` of two operands (one of more is a chain of these), by [`Builtin::apply`].
+    Call2(Builtin, usize, usize),
 }
 
 /// A compiled law.
@@ -37,9 +37,17 @@ pub struct Law {
     pub params: Vec<(String, bool)>,
 }
 
+/// Why an expression is not a law: what is wrong, and the part of the expression it is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LawError {
+    pub message: String,
+    pub span: Span,
+}
+
 impl Law {
     /// Compiles `expr` with these free parameters; every other name is a variable of the points.
-    pub fn compile(expr: &Expr, params: &[(String, bool)]) -> Result<Law, String> {
+    /// The checker compiles every law it accepts, so the fit never meets one it cannot evaluate.
+    pub fn compile(expr: &Expr, params: &[(String, bool)]) -> Result<Law, LawError> {
         let mut law = Law { tape: Vec::new(), vars: Vec::new(), params: params.to_vec() };
         law.emit(expr)?;
         Ok(law)
@@ -50,11 +58,12 @@ impl Law {
         self.tape.len() - 1
     }
 
-    fn emit(&mut self, expr: &Expr) -> Result<usize, String> {
+    fn emit(&mut self, expr: &Expr) -> Result<usize, LawError> {
+        let error = |message: String| LawError { message, span: expr.span };
         Ok(match &expr.kind {
             ExprKind::Number { value, unit: None, .. } => self.push(Op::Const(*value)),
             ExprKind::Name(_) | ExprKind::Field { .. } => {
-                let name = dotted(expr).ok_or("a name")?;
+                let name = dotted(expr).ok_or_else(|| error("a name or a config path such as `model.width`".into()))?;
                 if let Some(i) = self.params.iter().position(|(p, _)| *p == name) {
                     self.push(Op::Param(i))
                 } else {
@@ -80,22 +89,33 @@ impl Law {
                     BinaryOp::Mul => Op::Mul(a, b),
                     BinaryOp::Div => Op::Div(a, b),
                     BinaryOp::Pow => Op::Pow(a, b),
-                    other => return Err(format!("`{}` is a condition, not arithmetic", other.symbol())),
+                    other => return Err(error(format!("`{}` is a condition, not arithmetic", other.symbol()))),
                 })
             }
             ExprKind::Call { callee, args } => {
                 let name = dotted(callee).unwrap_or_default();
+                let function =
+                    Builtin::in_laws(&name).ok_or_else(|| error(format!("`{name}` is not a law function")))?;
+                let positional = args.iter().filter(|a| a.name.is_none()).count();
+                let named = args.iter().filter_map(|a| a.name.as_ref().map(|n| n.node.as_str()));
+                if let Some(message) = function.bad_arguments(positional, named) {
+                    return Err(error(message));
+                }
                 let operands = args.iter().map(|a| self.emit(&a.value)).collect::<Result<Vec<_>, _>>()?;
-                match (Builtin::in_laws(&name), operands.as_slice()) {
-                    (Some(Builtin::Exp), &[a]) => self.push(Op::Exp(a)),
-                    (Some(Builtin::Log), &[a]) => self.push(Op::Log(a)),
-                    (Some(Builtin::Sqrt), &[a]) => self.push(Op::Sqrt(a)),
-                    (Some(Builtin::Min), &[a, b]) => self.push(Op::Min(a, b)),
-                    (Some(Builtin::Max), &[a, b]) => self.push(Op::Max(a, b)),
-                    _ => return Err(format!("`{name}` with {} arguments is not a law function", operands.len())),
+                match (function, operands.as_slice()) {
+                    (Builtin::Min | Builtin::Max, [first, rest @ ..]) => {
+                        rest.iter().fold(*first, |a, &b| self.push(Op::Call2(function, a, b)))
+                    }
+                    (_, &[a]) => self.push(Op::Call1(function, a)),
+                    _ => {
+                        return Err(error(format!("`{name}` with {} arguments is not a law function", operands.len())))
+                    }
                 }
             }
-            _ => return Err("a law is arithmetic over numbers, observables and parameters".into()),
+            ExprKind::Number { unit: Some(_), .. } => {
+                return Err(error("a number in a law is plain: the law's units are those of its observables".into()))
+            }
+            _ => return Err(error("a law is arithmetic over numbers, observables and parameters".into())),
         })
     }
 
@@ -124,11 +144,8 @@ impl Law {
                 Op::Mul(a, b) => v(a) * v(b),
                 Op::Div(a, b) => v(a) / v(b),
                 Op::Pow(a, b) => v(a).powf(v(b)),
-                Op::Exp(a) => v(a).exp(),
-                Op::Log(a) => v(a).ln(),
-                Op::Sqrt(a) => v(a).sqrt(),
-                Op::Min(a, b) => v(a).min(v(b)),
-                Op::Max(a, b) => v(a).max(v(b)),
+                Op::Call1(f, a) => f.apply(&[v(a)]).unwrap_or(f64::NAN),
+                Op::Call2(f, a, b) => f.apply(&[v(a), v(b)]).unwrap_or(f64::NAN),
             };
             scratch.push(value);
         }
@@ -177,11 +194,8 @@ impl Law {
                         adjoint[b] += g * out * x.ln();
                     }
                 }
-                Op::Exp(a) => adjoint[a] += g * values[i],
-                Op::Log(a) => adjoint[a] += g / v(a),
-                Op::Sqrt(a) => adjoint[a] += g * 0.5 / values[i],
-                Op::Min(a, b) => adjoint[if v(a) <= v(b) { a } else { b }] += g,
-                Op::Max(a, b) => adjoint[if v(a) >= v(b) { a } else { b }] += g,
+                Op::Call1(f, a) => adjoint[a] += g * derivative(f, v(a), values[i]),
+                Op::Call2(f, a, b) => adjoint[if picks_first(f, v(a), v(b)) { a } else { b }] += g,
             }
         }
     }
@@ -230,11 +244,8 @@ impl Law {
                         .for_each(|(o, (&y, (&x, &ln_x)))| *o = if x > 0.0 { (y * ln_x).exp() } else { x.powf(y) }),
                     _ => binary(out, a, b, &f64::powf),
                 },
-                Op::Exp(a) => unary(out, a, &f64::exp),
-                Op::Log(a) => unary(out, a, &f64::ln),
-                Op::Sqrt(a) => unary(out, a, &f64::sqrt),
-                Op::Min(a, b) => binary(out, a, b, &f64::min),
-                Op::Max(a, b) => binary(out, a, b, &f64::max),
+                Op::Call1(f, a) => unary(out, a, &|x| f.apply(&[x]).unwrap_or(f64::NAN)),
+                Op::Call2(f, a, b) => binary(out, a, b, &|x, y| f.apply(&[x, y]).unwrap_or(f64::NAN)),
             }
         }
         &values[values.len() - n..]
@@ -300,19 +311,32 @@ impl Law {
                         }
                     });
                 }
-                Op::Exp(a) => into(a, &|p, g| g * col(i)[p]),
-                Op::Log(a) => into(a, &|p, g| g / col(a)[p]),
-                Op::Sqrt(a) => into(a, &|p, g| g * 0.5 / col(i)[p]),
-                Op::Min(a, b) => {
-                    into(a, &|p, g| if col(a)[p] <= col(b)[p] { g } else { 0.0 });
-                    into(b, &|p, g| if col(a)[p] <= col(b)[p] { 0.0 } else { g });
-                }
-                Op::Max(a, b) => {
-                    into(a, &|p, g| if col(a)[p] >= col(b)[p] { g } else { 0.0 });
-                    into(b, &|p, g| if col(a)[p] >= col(b)[p] { 0.0 } else { g });
+                Op::Call1(f, a) => into(a, &|p, g| g * derivative(f, col(a)[p], col(i)[p])),
+                Op::Call2(f, a, b) => {
+                    into(a, &|p, g| if picks_first(f, col(a)[p], col(b)[p]) { g } else { 0.0 });
+                    into(b, &|p, g| if picks_first(f, col(a)[p], col(b)[p]) { 0.0 } else { g });
                 }
             }
         }
+    }
+}
+
+/// The derivative of the one-argument law function `f` at `x`, where `f(x) = out`.
+fn derivative(f: Builtin, x: f64, out: f64) -> f64 {
+    match f {
+        Builtin::Exp => out,
+        Builtin::Log => 1.0 / x,
+        Builtin::Sqrt => 0.5 / out,
+        _ => f64::NAN,
+    }
+}
+
+/// Whether `min` or `max` of `x` and `y` is `x` (the first on a tie), where the gradient goes.
+fn picks_first(f: Builtin, x: f64, y: f64) -> bool {
+    if f == Builtin::Min {
+        x <= y
+    } else {
+        x >= y
     }
 }
 
@@ -379,6 +403,7 @@ pub(crate) mod tests {
                 &[30.0, 22.0, 0.076, 0.095],
             ),
             ("exp(-k * log(N)) * sqrt(max(D, 1) / min(D, 1e12)) - -c", &[("k", false), ("c", false)], &[0.3, 1.5]),
+            ("min(a * N, b * D, 1e30) + max(a, 0.1, b)", &[("a", false), ("b", false)], &[0.7, 0.4]),
         ];
         for (text, params, theta) in cases {
             let law = law(text, params);

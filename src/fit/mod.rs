@@ -309,7 +309,7 @@ fn evaluation(spec: &FitSpec, point: &str, error: String) -> Diag {
 
 /// `law` (the fit's, or it with another count) compiled over the fit's parameters.
 fn compile(spec: &FitSpec, law: &crate::syntax::ast::Expr, params: &[(String, bool)]) -> Result<Law, Diag> {
-    Law::compile(law, params).map_err(|error| evaluation(spec, "any point", error))
+    Law::compile(law, params).map_err(|error| evaluation(spec, "any point", error.message))
 }
 
 /// The values of the law's variables at a point.

@@ -243,7 +243,7 @@ struct Checker {
     sources: SourceMap,
     modules: HashMap<FileId, Module>,
     diags: Vec<Diag>,
-    seen: HashSet<(FileId, String, String, usize)>,
+    seen: HashSet<(FileId, String, usize, usize)>,
     /// Item evaluation state, for caching and cycle detection.
     items: HashMap<(FileId, usize), Cached>,
     /// Items being evaluated, innermost last, for cycle messages.
@@ -273,7 +273,10 @@ impl Checker {
         let at = self.user_loc(at);
         let error = make(at.span.into());
         let diag = Diag::new(at.file, error);
-        let key = (at.file, diag.code(), diag.error.to_string(), at.span.start);
+        // One mistake, one diagnostic: a value checked again through another path (a base
+        // train's field, checked for the train and for each sweep built on it) is reported
+        // once, at the value, whatever path its message names.
+        let key = (at.file, diag.code(), at.span.start, at.span.end);
         if self.seen.insert(key) {
             self.diags.push(diag);
         }

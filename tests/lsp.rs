@@ -43,6 +43,11 @@ fn read_messages(stdout: ChildStdout, sender: mpsc::Sender<Value>) {
 
 impl Client {
     fn start() -> Client {
+        Client::start_with(json!({}))
+    }
+
+    /// A server started by a client with these capabilities.
+    fn start_with(capabilities: Value) -> Client {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sprs"))
             .arg("lsp")
             .stdin(Stdio::piped())
@@ -54,7 +59,7 @@ impl Client {
         std::thread::spawn(move || read_messages(stdout, sender));
         let stdin = child.stdin.take().unwrap();
         let mut client = Client { child, stdin, messages, next_id: 1 };
-        let result = client.request("initialize", json!({ "capabilities": {}, "processId": null }));
+        let result = client.request("initialize", json!({ "capabilities": capabilities, "processId": null }));
         assert_eq!(result["capabilities"]["hoverProvider"], json!(true), "{result}");
         client.notify("initialized", json!({}));
         client
@@ -89,6 +94,14 @@ impl Client {
         let response = self.wait_for(method, |m| m["id"] == json!(id));
         assert!(response.get("error").is_none(), "{response}");
         response["result"].clone()
+    }
+
+    /// The next diagnostics published for `uri`.
+    fn diagnostics_of(&mut self, uri: &str) -> Vec<Value> {
+        let message = self.wait_for("diagnostics", |m| {
+            m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == json!(uri)
+        });
+        message["params"]["diagnostics"].as_array().unwrap().clone()
     }
 
     fn diagnostics(&mut self) -> Vec<Value> {
@@ -325,4 +338,77 @@ fn bad_messages_are_skipped_and_a_broken_stream_ends_with_an_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.matches("skipped").count(), 3, "{stderr}");
     assert!(!output.status.success() && stderr.contains("input is broken"), "{stderr}");
+}
+
+/// A name imported from a project file has a hover and `explain` finds it; an open file is
+/// checked again when a file it imports is saved or changes on disk, and when it is reopened.
+#[test]
+fn an_open_file_follows_the_project_files_it_imports() {
+    let project = tempfile::tempdir().unwrap();
+    let root = project.path().canonicalize().unwrap();
+    std::fs::create_dir_all(root.join(".git")).unwrap();
+    std::fs::create_dir_all(root.join("lib")).unwrap();
+    let library = root.join("lib/common.sprs");
+    let with_shared =
+        "use std::models::llama\n\n/// The model every study shares.\nmodel shared = llama { width = 48, depth = 2 }\n";
+    std::fs::write(&library, with_shared).unwrap();
+    let main = root.join("main.sprs");
+    let text = "use \"lib/common.sprs\"::shared\nuse std::data::markov\n\ntrain t {\n    data   = markov\n    model  = shared\n    budget = 100 steps\n}\n";
+    std::fs::write(&main, text).unwrap();
+    let main_uri = format!("file://{}", main.display());
+    let library_uri = format!("file://{}", library.display());
+
+    // `sprs explain` finds the imported name through the file that imports it.
+    let explained =
+        Command::new(env!("CARGO_BIN_EXE_sprs")).args(["explain", "shared", "--file"]).arg(&main).output().unwrap();
+    let shown = String::from_utf8_lossy(&explained.stdout);
+    assert!(explained.status.success(), "{shown}{}", String::from_utf8_lossy(&explained.stderr));
+    assert!(shown.contains("width") && shown.contains("48"), "{shown}");
+
+    let mut client =
+        Client::start_with(json!({ "workspace": { "didChangeWatchedFiles": { "dynamicRegistration": true } } }));
+    // A client that can watch files is asked to watch the project's `.sprs` files.
+    let registration = client.wait_for("a registration", |m| m["method"] == "client/registerCapability");
+    let watcher = &registration["params"]["registrations"][0];
+    assert_eq!(watcher["method"], "workspace/didChangeWatchedFiles", "{registration}");
+    assert_eq!(watcher["registerOptions"]["watchers"][0]["globPattern"], "**/*.sprs", "{registration}");
+    client.send(json!({ "jsonrpc": "2.0", "id": registration["id"], "result": null }));
+
+    client.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": main_uri, "languageId": "sprs", "version": 1, "text": text } }),
+    );
+    assert_eq!(client.diagnostics_of(&main_uri), Vec::<Value>::new());
+    let hover = client.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": main_uri }, "position": { "line": 5, "character": 15 } }),
+    );
+    let shown = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(shown.contains("width") && shown.contains("48") && shown.contains("common.sprs"), "{hover}");
+
+    // The library loses `shared` and is saved: the open file says so.
+    std::fs::write(&library, "use std::models::llama\n\nmodel other = llama { width = 48, depth = 2 }\n").unwrap();
+    client.notify("textDocument/didSave", json!({ "textDocument": { "uri": library_uri } }));
+    let after_save = client.diagnostics_of(&main_uri);
+    assert_eq!(after_save.len(), 1, "{after_save:?}");
+    assert!(after_save[0]["message"].as_str().unwrap().contains("shared"), "{after_save:?}");
+
+    // Restored by another program: the watcher's event clears it.
+    std::fs::write(&library, with_shared).unwrap();
+    client.notify("workspace/didChangeWatchedFiles", json!({ "changes": [{ "uri": library_uri, "type": 2 }] }));
+    assert_eq!(client.diagnostics_of(&main_uri), Vec::<Value>::new());
+
+    // Deleted, then the open file reopened: checked against the disk as it is now.
+    std::fs::remove_file(&library).unwrap();
+    client.notify("workspace/didChangeWatchedFiles", json!({ "changes": [{ "uri": library_uri, "type": 3 }] }));
+    assert_eq!(client.diagnostics_of(&main_uri).len(), 1);
+    std::fs::write(&library, with_shared).unwrap();
+    client.notify("textDocument/didClose", json!({ "textDocument": { "uri": main_uri } }));
+    client.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": main_uri, "languageId": "sprs", "version": 2, "text": text } }),
+    );
+    assert_eq!(client.diagnostics_of(&main_uri), Vec::<Value>::new());
+    client.request("shutdown", Value::Null);
+    client.notify("exit", Value::Null);
 }

@@ -36,15 +36,23 @@ pub fn explain_source(name: &str, file: Option<(&Path, String, &super::Options)>
     let mut checker = Checker::default();
     let mut places: Vec<FileId> = Vec::new();
     let shown = file.as_ref().map(|(path, ..)| path.display().to_string());
+    let mut entry = None;
     if let Some((path, text, options)) = file {
         checker.access = options.access.clone();
         checker.limits = options.limits;
-        places.extend(checker.load_entry(path, text));
+        entry = checker.load_entry(path, text);
     }
     let (module, item) = match name.strip_prefix("std::").and_then(|rest| rest.split_once("::")) {
         Some((module, item)) => (Some(module), item),
         None => (None, name),
     };
+    // A name of the file, or one it imports (from a project file or the stdlib, under an alias
+    // too), is the item it resolves to, as the checker resolves it.
+    if let (Some(entry), None) = (entry, module) {
+        if let Some(Target::Item(file, index)) = checker.resolve(entry, item) {
+            return Ok(checker.explain_item(file, index));
+        }
+    }
     for (std_module, _) in stdlib::MODULES {
         if module.is_none_or(|m| m == *std_module) {
             places.extend(checker.load_std(std_module));

@@ -13,7 +13,7 @@ mod eval;
 mod explain;
 mod fit;
 mod items;
-mod load;
+pub(crate) mod load;
 pub(crate) mod observables;
 mod records;
 pub mod reference;

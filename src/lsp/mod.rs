@@ -9,7 +9,9 @@
 //! the names in scope that fit it, the stdlib after `use std::` and units after a number
 //! ([`complete`]); go to definition finds an item of the file, of an imported file or of the
 //! stdlib ([`locate`]). Diagnostics are debounced: a file is checked once no
-//! change to it has come for [`DEBOUNCE`].
+//! change to it has come for [`DEBOUNCE`]. Imports are read from disk, as `sprs check` reads
+//! them: when a file an open file imports is saved, or changes on disk (`didChangeWatchedFiles`,
+//! registered with a client that can watch), the open file is checked again.
 
 mod complete;
 mod position;
@@ -21,14 +23,16 @@ use std::time::{Duration, Instant};
 
 use lsp_server::{Connection, ExtractError, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::{
-    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Notification as _, PublishDiagnostics,
+    DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument,
+    Notification as _, PublishDiagnostics,
 };
 use lsp_types::request::{Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest};
 use lsp_types::{
     CompletionOptions, CompletionResponse, Diagnostic, DiagnosticRelatedInformation, DiagnosticSeverity,
     DocumentSymbol, DocumentSymbolResponse, GotoDefinitionResponse, Hover, HoverContents, HoverProviderCapability,
     InitializeParams, Location, MarkupContent, MarkupKind, NumberOrString, OneOf, PublishDiagnosticsParams, Range,
-    ServerCapabilities, SymbolKind, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri,
+    ServerCapabilities, SymbolKind, TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
+    TextDocumentSyncSaveOptions, TextEdit, Uri,
 };
 
 use crate::diagnostic::Renderer;
@@ -54,7 +58,12 @@ pub fn serve_stdio() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 /// The server's loop on `connection`: the handshake, then messages until `exit`.
 pub fn serve(connection: &Connection) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let capabilities = ServerCapabilities {
-        text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
+        text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
+            open_close: Some(true),
+            change: Some(TextDocumentSyncKind::FULL),
+            save: Some(TextDocumentSyncSaveOptions::Supported(true)),
+            ..TextDocumentSyncOptions::default()
+        })),
         hover_provider: Some(HoverProviderCapability::Simple(true)),
         document_formatting_provider: Some(OneOf::Left(true)),
         document_symbol_provider: Some(OneOf::Left(true)),
@@ -66,8 +75,18 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn std::error::Error + 
         ..ServerCapabilities::default()
     };
     let params = connection.initialize(serde_json::to_value(capabilities)?)?;
-    let _: InitializeParams = serde_json::from_value(params)?;
-    let mut server = Server { documents: HashMap::new(), dirty: HashSet::new(), changed: Instant::now() };
+    let params: InitializeParams = serde_json::from_value(params)?;
+    let watches = params
+        .capabilities
+        .workspace
+        .and_then(|w| w.did_change_watched_files)
+        .and_then(|w| w.dynamic_registration)
+        .unwrap_or(false);
+    if watches {
+        connection.sender.send(Message::Request(watch_request()))?;
+    }
+    let mut server =
+        Server { documents: HashMap::new(), imports: HashMap::new(), dirty: HashSet::new(), changed: Instant::now() };
     loop {
         let wait = if server.dirty.is_empty() { Duration::from_secs(3600) } else { DEBOUNCE };
         match connection.receiver.recv_timeout(wait) {
@@ -85,7 +104,9 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn std::error::Error + 
         }
         if !server.dirty.is_empty() && server.changed.elapsed() >= DEBOUNCE {
             for uri in std::mem::take(&mut server.dirty) {
-                let diagnostics = server.documents.get(&uri).map(|text| diagnostics(&uri, text)).unwrap_or_default();
+                let Some(text) = server.documents.get(&uri) else { continue };
+                let (diagnostics, imports) = check(&uri, text);
+                server.imports.insert(uri.clone(), imports);
                 let params = PublishDiagnosticsParams { uri, diagnostics, version: None };
                 let notification = Notification::new(PublishDiagnostics::METHOD.to_string(), params);
                 connection.sender.send(Message::Notification(notification))?;
@@ -97,6 +118,9 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn std::error::Error + 
 struct Server {
     /// The open files' texts, as the client has them.
     documents: HashMap<Uri, String>,
+    /// The files on disk each open file's last check read or looked for (its imports, theirs,
+    /// and those that were missing): a change to one of them re-checks it.
+    imports: HashMap<Uri, HashSet<PathBuf>>,
     /// Files changed since their diagnostics were last published.
     dirty: HashSet<Uri>,
     /// When the last change came.
@@ -119,9 +143,35 @@ impl Server {
             }
             Err(n) => n,
         };
+        let notification = match cast_notification::<DidSaveTextDocument>(notification) {
+            Ok(params) => return self.on_disk(&path_of(&params.text_document.uri)),
+            Err(n) => n,
+        };
+        let notification = match cast_notification::<DidChangeWatchedFiles>(notification) {
+            Ok(params) => {
+                for change in params.changes {
+                    self.on_disk(&path_of(&change.uri));
+                }
+                return;
+            }
+            Err(n) => n,
+        };
         if let Ok(params) = cast_notification::<DidCloseTextDocument>(notification) {
             self.documents.remove(&params.text_document.uri);
+            self.imports.remove(&params.text_document.uri);
             self.dirty.remove(&params.text_document.uri);
+        }
+    }
+
+    /// The file at `path` changed on disk (saved, created, changed or deleted): the open files
+    /// whose check read or looked for it are checked again.
+    fn on_disk(&mut self, path: &std::path::Path) {
+        let path = path.canonicalize().unwrap_or_else(|_| crate::check::load::normalize(path));
+        let stale: Vec<Uri> =
+            self.imports.iter().filter(|(_, imports)| imports.contains(&path)).map(|(uri, _)| uri.clone()).collect();
+        if !stale.is_empty() {
+            self.dirty.extend(stale);
+            self.changed = Instant::now();
         }
     }
 
@@ -235,17 +285,68 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The request that asks the client to tell the server when a `.sprs` file changes on disk.
+fn watch_request() -> Request {
+    let registration = lsp_types::Registration {
+        id: "sprs-files".into(),
+        method: DidChangeWatchedFiles::METHOD.into(),
+        register_options: serde_json::to_value(lsp_types::DidChangeWatchedFilesRegistrationOptions {
+            watchers: vec![lsp_types::FileSystemWatcher {
+                glob_pattern: lsp_types::GlobPattern::String("**/*.sprs".into()),
+                kind: None,
+            }],
+        })
+        .ok(),
+    };
+    let params = lsp_types::RegistrationParams { registrations: vec![registration] };
+    Request::new(
+        RequestId::from("sprs-watch".to_string()),
+        <lsp_types::request::RegisterCapability as lsp_types::request::Request>::METHOD.into(),
+        params,
+    )
+}
+
 /// `sprs check`'s diagnostics of `text`, those in the file itself (an import's errors are
 /// reported where that file is opened).
 pub fn diagnostics(uri: &Uri, text: &str) -> Vec<Diagnostic> {
+    check(uri, text).0
+}
+
+/// The paths a `use` of `file` names, resolved against its folder.
+fn imports_of(file: &crate::syntax::SourceFile) -> Vec<PathBuf> {
+    let Ok(ast) = crate::syntax::parse(&file.text) else { return Vec::new() };
+    ast.items
+        .iter()
+        .filter_map(|item| match &item.kind {
+            ItemKind::Use(usage) => match &usage.origin {
+                crate::syntax::ast::UseOrigin::File { path, .. } => {
+                    Some(crate::check::load::normalize(&file.dir().join(path)))
+                }
+                crate::syntax::ast::UseOrigin::Module { .. } => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// [`diagnostics`], and the files on disk the check read or looked for besides the file itself.
+fn check(uri: &Uri, text: &str) -> (Vec<Diagnostic>, HashSet<PathBuf>) {
     let path = path_of(uri);
     let options = crate::check::Options { require_data: false, ..crate::check::Options::new(&path) };
     let output = crate::plan::plan_source_with(&path, text.to_string(), &options);
+    let mut imports: HashSet<PathBuf> = output.sources.disk_paths().map(PathBuf::from).collect();
+    for id in output.sources.ids() {
+        let file = output.sources.get(id);
+        if matches!(file.origin, crate::syntax::Origin::Disk(_)) {
+            imports.extend(imports_of(file));
+        }
+    }
+    imports.remove(&path.canonicalize().unwrap_or_else(|_| crate::check::load::normalize(&path)));
     let renderer = Renderer { sources: &output.sources, color: false, width: 100 };
     // The checker names the entry file by the path it was given.
     let name = path.display().to_string();
     let lines = Lines::new(text);
-    output
+    let diagnostics = output
         .diagnostics
         .iter()
         .filter(|diag| output.sources.get(diag.file).name == name)
@@ -269,7 +370,8 @@ pub fn diagnostics(uri: &Uri, text: &str) -> Vec<Diagnostic> {
                 ..Diagnostic::default()
             }
         })
-        .collect()
+        .collect();
+    (diagnostics, imports)
 }
 
 /// The word under `at`, and where it is.

@@ -119,6 +119,19 @@ impl SourceMap {
         &self.files[id.0 as usize]
     }
 
+    /// The ids of every file, in the order they were added.
+    pub fn ids(&self) -> impl Iterator<Item = FileId> {
+        (0..self.files.len() as u32).map(FileId)
+    }
+
+    /// The paths of the files read from disk, in the order they were read.
+    pub fn disk_paths(&self) -> impl Iterator<Item = &Path> {
+        self.files.iter().filter_map(|f| match &f.origin {
+            Origin::Disk(path) => Some(path.as_path()),
+            _ => None,
+        })
+    }
+
     /// The id of a file already added from `origin`.
     pub fn find(&self, origin: &Origin) -> Option<FileId> {
         self.files.iter().position(|f| &f.origin == origin).map(|i| FileId(i as u32))

@@ -239,6 +239,42 @@ fn submit_without_sbatch_says_so() {
     assert!(!dir.path().join("slurm/jobs.jsonl").exists());
 }
 
+/// A results folder that cannot be written is E0803, before anything is submitted; a job Slurm
+/// took whose record cannot be written is E0803 too, naming the job to cancel.
+#[test]
+fn submit_to_a_folder_it_cannot_write_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // A stand-in for Slurm's `sbatch --parsable`: it prints a job id and records its call.
+    let sbatch = bin.join("sbatch");
+    std::fs::write(&sbatch, format!("#!/bin/sh\necho called >> {}/calls\necho 4242\n", dir.path().display())).unwrap();
+    std::fs::set_permissions(&sbatch, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join(".git")).unwrap();
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/tiny.sprs"), project.join("tiny.sprs")).unwrap();
+    std::fs::write(project.join("blocker"), "a file, not a folder").unwrap();
+    let submit = |out: &str| {
+        Command::new(env!("CARGO_BIN_EXE_sprs"))
+            .args(["submit", "tiny.sprs", "--out", out])
+            .current_dir(&project)
+            .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
+            .output()
+            .unwrap()
+    };
+    let out = submit("blocker/runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error[E0803]: cannot write") && stderr.contains("blocker/runs/slurm"), "{stderr}");
+    assert!(!dir.path().join("calls").exists(), "nothing was submitted");
+
+    std::fs::create_dir_all(project.join("runs/slurm/jobs.jsonl")).unwrap();
+    let out = submit("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error[E0803]: job 4242 was submitted") && stderr.contains("scancel 4242"), "{stderr}");
+}
+
 #[test]
 fn fmt_rewrites_checks_and_leaves_a_broken_file_alone() {
     let dir = tempfile::tempdir().unwrap();

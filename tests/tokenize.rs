@@ -281,6 +281,41 @@ fn bad_inputs_are_named_and_nothing_is_written() {
     assert!(String::from_utf8_lossy(&result.stderr).contains("no column `body` (it has text, id"));
 }
 
+/// A tokenizer that cannot be loaded is E0702, choices that cannot work together E0703, an
+/// output that cannot be written E0704; each leaves no output behind.
+#[test]
+fn a_bad_tokenizer_choice_or_output_has_its_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let input = d.join("a.jsonl");
+    std::fs::write(&input, jsonl(&documents(3))).unwrap();
+    std::fs::write(d.join("not_a_tokenizer.json"), b"{\"version\": 3}").unwrap();
+    std::fs::write(d.join("blocker"), b"a file").unwrap();
+    let cases: [(&[&str], &str, &str); 4] = [
+        (&["--tokenizer", "not_a_tokenizer.json", "--out", "a.u16"], "E0702", "is not a tokenizer.json"),
+        (
+            &["--tokenizer", "bytes", "--eos", "<|end|>", "--out", "a.u16"],
+            "E0703",
+            "with `bytes`, the end token is an id",
+        ),
+        (&["--tokenizer", "bytes", "--eos", "70000", "--dtype", "u16", "--out", "a.u16"], "E0703", "more than `u16`"),
+        (&["--tokenizer", "bytes", "--out", "blocker/a.u16"], "E0704", "cannot write"),
+    ];
+    for (options, code, message) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_sprs"))
+            .arg("tokenize")
+            .arg(&input)
+            .args(options)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{options:?}: {stderr}");
+        assert!(stderr.contains(&format!("error[{code}]")) && stderr.contains(message), "{options:?}: {stderr}");
+        assert!(!d.join("a.u16").exists() && !d.join("a.u16.json").exists(), "{options:?}");
+    }
+}
+
 #[test]
 fn ids_beyond_u16_need_u32() {
     let dir = tempfile::tempdir().unwrap();

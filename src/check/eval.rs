@@ -12,11 +12,9 @@ use super::units::Unit;
 use super::value::{Basis, Found, Items, Loc, Num, Obj, Val, MAX_ELEMENTS, V};
 use super::{did_you_mean, stdlib, CheckError, Checker, Target};
 use crate::syntax::ast::{Expr, ExprKind, UnaryOp};
-use crate::syntax::FileId;
 use crate::syntax::Ident;
+use crate::syntax::{FileId, UNIT_WORDS};
 
-/// Unit words, for suggestions when one is misspelled after `/`.
-const UNIT_WORDS: &[&str] = &["tokens", "token", "params", "param", "flops", "steps", "step", "sequences", "sequence"];
 /// The enum words a bare name may stand for in a value of this type.
 fn enum_words(want: Option<Ty>) -> &'static [&'static str] {
     match want {

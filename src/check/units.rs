@@ -2,8 +2,7 @@
 
 use std::fmt;
 
-const BASES: [(&str, &str); 5] =
-    [("tokens", "token"), ("params", "param"), ("flops", "flop"), ("steps", "step"), ("sequences", "sequence")];
+use crate::syntax::UNITS as BASES;
 
 /// Integer exponents of the five base units; all zero is a plain number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -117,6 +117,20 @@ pub enum SlurmError {
         /// Why.
         error: io::Error,
     },
+    /// Slurm took the job, and its record could not be written.
+    #[error("job {job} was submitted, but `{path}` cannot record it: {error}")]
+    #[diagnostic(
+        code(sprs::E0803),
+        help("`sprs status` does not know of the job: cancel it with `scancel {job}`, make the folder writable and submit again")
+    )]
+    Unrecorded {
+        /// Slurm's job id.
+        job: String,
+        /// The record file.
+        path: String,
+        /// Why.
+        error: io::Error,
+    },
 }
 
 /// A word safe in a shell command line: unchanged when it is plain, single-quoted otherwise.
@@ -311,7 +325,11 @@ pub fn submit(submission: &Submission, store: &Store) -> Result<JobRecord, Slurm
     let jobs = dir.join("jobs.jsonl");
     let mut line = serde_json::to_string(&record).unwrap_or_default();
     line.push('\n');
-    append(&jobs, line.as_bytes()).map_err(write_error(&jobs))?;
+    append(&jobs, line.as_bytes()).map_err(|error| SlurmError::Unrecorded {
+        job: record.job.clone(),
+        path: jobs.display().to_string(),
+        error,
+    })?;
     Ok(record)
 }
 

@@ -21,9 +21,6 @@ use crate::check::builtins::Builtin;
 use crate::check::schema::{Kind, Ty};
 use crate::check::stdlib;
 
-/// The unit words a number may be written in.
-const UNITS: &[&str] = &["tokens", "params", "flops", "steps", "sequences"];
-
 /// What can be completed at byte `offset` of `text`.
 pub fn at(text: &str, offset: usize) -> Vec<CompletionItem> {
     let mut offset = offset.min(text.len());
@@ -39,7 +36,7 @@ pub fn at(text: &str, offset: usize) -> Vec<CompletionItem> {
     // Units follow their number on the same line.
     let gap = &text[before.len()..start];
     if !gap.is_empty() && !gap.contains('\n') && ends_with_number(before) {
-        return UNITS.iter().map(|unit| item(unit, CompletionItemKind::UNIT, None)).collect();
+        return crate::syntax::UNITS.iter().map(|(unit, _)| item(unit, CompletionItemKind::UNIT, None)).collect();
     }
     if let Some(field_end) = value_of(before) {
         let (field, _) = word_before(text, field_end);

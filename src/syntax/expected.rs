@@ -30,8 +30,8 @@ pub(super) fn unexpected(source: &str, error: &pest::error::Error<Rule>) -> Synt
                     operator = true
                 }
                 // Continuations of a number or a name, and units: the help covers units.
-                "%" | "k" | "M" | "B" | "G" | "T" | "e" | "E" | "_" | "tokens" | "token" | "params" | "param"
-                | "flops" | "flop" | "FLOPs" | "FLOP" | "steps" | "step" | "sequences" | "sequence" => {}
+                "%" | "k" | "M" | "B" | "G" | "T" | "e" | "E" | "_" => {}
+                unit if super::UNIT_WORDS.contains(&unit) => {}
                 "\"" | "[" | "true" | "false" | "self" | "not" => push(&mut words, "an expression".into()),
                 "//" | "/*" | "///" | " " | "\t" | "\r" | "\n" | "\u{feff}" | "*/" => {}
                 "use" | "let" | "data" | "model" | "schedule" | "optimizer" | "train" | "sweep" | "fit" => {
@@ -141,10 +141,6 @@ const KEYWORDS: &[&str] = &[
     "not",
 ];
 
-/// The unit words of the grammar's `unit_word` rule.
-const UNIT_WORDS: &[&str] =
-    &["tokens", "token", "params", "param", "flops", "flop", "FLOPs", "FLOP", "steps", "step", "sequences", "sequence"];
-
 /// Help for the common slips that the expected-token list alone explains badly.
 fn help_for(source: &str, pos: usize) -> Option<String> {
     let before = source[..pos.min(source.len())].trim_end_matches([' ', '\t']);
@@ -162,7 +158,7 @@ fn help_for(source: &str, pos: usize) -> Option<String> {
     let first_on_line = before.ends_with('\n');
     let previous_line_ends_in_number =
         before.trim_end().ends_with(|c: char| c.is_ascii_digit() || c == '%' || c == ']');
-    if first_on_line && previous_line_ends_in_number && UNIT_WORDS.contains(&word.as_str()) {
+    if first_on_line && previous_line_ends_in_number && super::UNIT_WORDS.contains(&word.as_str()) {
         return Some(format!("a unit must be on the same line as its number: `20 {word}`"));
     }
     if KEYWORDS.contains(&word.as_str()) {

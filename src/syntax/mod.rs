@@ -15,3 +15,30 @@ pub use error::SyntaxError;
 pub use parser::{parse, parse_override, LANGUAGE_VERSION, MAX_DEPTH};
 pub use source::{sprs_files, FileId, Origin, SourceFile, SourceMap};
 pub use span::{Ident, Loc, Span, Spanned};
+
+/// The base units, plural and singular, in the order of a unit's exponents: the one table of
+/// unit words, which the checker's units, its suggestions and the editor's completion read.
+pub const UNITS: [(&str, &str); 5] =
+    [("tokens", "token"), ("params", "param"), ("flops", "flop"), ("steps", "step"), ("sequences", "sequence")];
+
+/// Every word the grammar's `unit_word` rule admits: the base units, and `FLOPs` and `FLOP` (a
+/// test keeps this list and the grammar's equal).
+pub const UNIT_WORDS: [&str; 12] =
+    ["tokens", "token", "params", "param", "flops", "flop", "FLOPs", "FLOP", "steps", "step", "sequences", "sequence"];
+
+#[cfg(test)]
+mod tests {
+    /// The grammar's `unit_word` rule admits exactly [`super::UNIT_WORDS`], and every base unit
+    /// of [`super::UNITS`] is among them in both forms.
+    #[test]
+    fn the_unit_words_are_the_grammars() {
+        let grammar = include_str!("../../grammar/sprs.pest");
+        let rule = grammar.split("unit_word = @{").nth(1).and_then(|r| r.split('}').next()).unwrap();
+        let rule = rule.split("~ !ident_char").next().unwrap();
+        let words: Vec<&str> = rule.split('"').skip(1).step_by(2).collect();
+        assert_eq!(words, super::UNIT_WORDS);
+        for (plural, singular) in super::UNITS {
+            assert!(super::UNIT_WORDS.contains(&plural) && super::UNIT_WORDS.contains(&singular), "{plural}");
+        }
+    }
+}

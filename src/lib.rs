@@ -6,6 +6,8 @@
 //! them into the [`store`] (results, final weights, TensorBoard events); [`fit`] fits scaling
 //! laws to the results and [`report`] writes them up; [`trained`] takes finished trials out of
 //! sprs (a Hugging Face export, the loss of a text, samples).
+//! Beneath them, [`fs`] opens and replaces files without following links and [`format`] shows
+//! numbers to people, for every phase.
 //! [`access`] decides what a file may read, for every phase that reads; [`sweep`] runs a plan's
 //! trials side by side and concludes with the fits and the report; [`launch`] hands them to Slurm
 //! and tells where a results folder stands.
@@ -19,6 +21,8 @@ pub mod diagnostic;
 pub mod escape;
 pub mod fit;
 pub mod fmt;
+pub mod format;
+pub mod fs;
 pub mod launch;
 pub mod lsp;
 pub mod plan;

@@ -604,6 +604,7 @@ fn fmt_follows_no_link_and_waits_on_no_pipe() {
 fn children_peak() -> u64 {
     // SAFETY: getrusage writes into the struct it is given.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct it is given.
     assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) }, 0);
     usage.ru_maxrss as u64 * 1024
 }

@@ -505,7 +505,9 @@ fn sprs_measured(dir: &Path, args: &[&str]) -> (Output, u64) {
     let pid = child.id() as libc::pid_t;
     // SAFETY: wait4 writes the child's status and resource use into the values it is given;
     // the child is ours and not yet waited for. The pipes are small: the child's output fits.
+    // SAFETY: rusage is plain integers, for which all zeros is a value.
     let (mut status, mut usage): (libc::c_int, libc::rusage) = (0, unsafe { std::mem::zeroed() });
+    // SAFETY: wait4 writes the status and usage of our own child into the places given.
     assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
     let mut output = Output {
         status: std::os::unix::process::ExitStatusExt::from_raw(status),

@@ -73,7 +73,7 @@ impl Checker {
                     a.unit.pow(b.value as i32)?
                 } else {
                     let help = Some("a quantity with a unit can only be raised to a whole power".to_string());
-                    return self.mismatch(at, "a whole exponent", &super::value::fmt_number(b.value), help);
+                    return self.mismatch(at, "a whole exponent", &crate::format::number(b.value), help);
                 };
                 (a.value.powf(b.value), unit)
             }

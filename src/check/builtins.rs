@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use super::schema::{self, Ty};
 use super::units::Unit;
-use super::value::{fmt_number, Items, Loc, Num, Obj, Val, V};
+use super::value::{Items, Loc, Num, Obj, Val, V};
 use super::{CheckError, Checker};
 use crate::syntax::ast::{Arg, ExprKind};
 use crate::syntax::FileId;
@@ -399,7 +399,7 @@ impl Checker {
             return None;
         };
         if !value.is_finite() {
-            let shown = args.iter().map(|x| fmt_number(*x)).collect::<Vec<_>>().join(", ");
+            let shown = args.iter().map(|x| crate::format::number(*x)).collect::<Vec<_>>().join(", ");
             let what = format!("`{function}({shown})` is not a finite number");
             self.emit(at, |span| CheckError::BadArithmetic { what, span });
             return None;
@@ -422,9 +422,9 @@ impl Checker {
         if step <= 0.0 || !(1.0..=MAX_GRID).contains(&count) {
             let message = format!(
                 "`grid({}, {}, {})` must have a positive step and between 1 and {MAX_GRID} points",
-                fmt_number(from),
-                fmt_number(to),
-                fmt_number(step)
+                crate::format::number(from),
+                crate::format::number(to),
+                crate::format::number(step)
             );
             self.emit(at, |span| CheckError::BadCall { message, span, label: "empty or too large".into(), help: None });
             return None;

@@ -7,7 +7,7 @@ use serde_json::{json, Value as Json};
 use super::builtins::{is_plain, Builtin};
 use super::schema::{Bound, Bounds, Kind, Ty};
 use super::units::Unit;
-use super::value::{fmt_number, Num, Obj, Val, V};
+use super::value::{Num, Obj, Val, V};
 use super::{did_you_mean, CheckError, Checker};
 use crate::access::Denied;
 
@@ -110,13 +110,17 @@ impl Checker {
             return Some(n);
         }
         let help = (!self.sources.get(val.at.file).is_user() || self.anchor.is_some())
-            .then(|| format!("`{field}` is computed as {}; choose values that make it whole", fmt_number(n)))
+            .then(|| format!("`{field}` is computed as {}; choose values that make it whole", crate::format::number(n)))
             .or_else(|| Some("use `round(..)`, `floor(..)` or `ceil(..)` if the value is computed".into()));
-        self.emit(val.at, |span| CheckError::NotWhole { field: field.to_string(), value: fmt_number(n), span, help });
+        self.emit(val.at, |span| CheckError::NotWhole {
+            field: field.to_string(),
+            value: crate::format::number(n),
+            span,
+            help,
+        });
         None
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn range(&mut self, val: &Val, field: &str, n: f64, bounds: Bounds) -> Option<()> {
         if bounds.contains(n) {
             return Some(());
@@ -124,7 +128,7 @@ impl Checker {
         let range = format!("in {bounds}");
         let value = match &val.v {
             V::Num(num) => num.to_string(),
-            _ => fmt_number(n),
+            _ => crate::format::number(n),
         };
         self.emit(val.at, |span| CheckError::OutOfRange { field: field.to_string(), range, value, span, help: None });
         None
@@ -282,7 +286,7 @@ impl Checker {
         let zero_ok = field.ends_with("warmup");
         if is_plain(n) {
             if !(0.0..=1.0).contains(&n.value) || (!zero_ok && n.value == 0.0) {
-                let help = Some(format!("for a number of steps write `{} steps`", fmt_number(n.value)));
+                let help = Some(format!("for a number of steps write `{} steps`", crate::format::number(n.value)));
                 let range = if zero_ok { "in [0, 1]" } else { "in (0, 1]" };
                 self.emit(val.at, |span| CheckError::OutOfRange {
                     field: field.to_string(),

@@ -140,7 +140,7 @@ impl Checker {
             V::Expr(expr) => {
                 let names: Vec<String> = params.iter().flatten().map(|(p, _)| p.name.clone()).collect();
                 let before = self.diags.len();
-                self.check_names_in(&expr, law_at.file, &names, Names::Law(&names));
+                self.check_names_in(&expr, law_at.file, &names, Names::Law);
                 // What the checker accepts, the fit can evaluate: the law is compiled here, once
                 // its names are known good, with the compiler the fit uses.
                 if self.diags.len() == before {

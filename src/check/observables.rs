@@ -10,8 +10,8 @@ use crate::syntax::FileId;
 /// What names an expression over observables may use.
 #[derive(Clone, Copy)]
 pub(super) enum Names<'a> {
-    /// A law: observables, these parameters and config paths.
-    Law(&'a [String]),
+    /// A law: observables, config paths and the parameters given as allowed names.
+    Law,
     /// A condition on trials: observables, config paths and enum words.
     Trials,
     /// A condition on CSV rows, or a derived column: only these mapped observables.
@@ -26,7 +26,7 @@ impl Checker {
             ExprKind::Name(name) => {
                 let ok = allowed.contains(name)
                     || match names {
-                        Names::Law(_) => schema::is_observable(name) || Kind::Train.field(name).is_some(),
+                        Names::Law => schema::is_observable(name) || Kind::Train.field(name).is_some(),
                         Names::Trials => {
                             schema::is_observable(name)
                                 || Kind::Train.field(name).is_some()
@@ -41,11 +41,10 @@ impl Checker {
                 candidates.extend(allowed.iter().map(String::as_str));
                 let help = did_you_mean(name, candidates.iter().copied());
                 match names {
-                    Names::Law(params) => {
+                    Names::Law => {
                         let help = help.or_else(|| {
                             Some(format!("declare it in `params`, or use an observable: {}", observable_list()))
                         });
-                        let _ = params;
                         self.emit(at, |span| CheckError::LawUnknownName { name: name.clone(), span, help });
                     }
                     Names::Trials => {

@@ -5,7 +5,6 @@
 use std::fmt;
 
 use super::units::Unit;
-use super::value::fmt_number;
 
 /// A kind of record: the five item kinds, fits, and the nested records fields take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -145,7 +144,7 @@ impl Bounds {
 /// `[0, 1)`, `(0, 10]`, `[0, inf)`.
 impl fmt::Display for Bounds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let end = |x: f64| if x.is_infinite() { "inf".to_string() } else { fmt_number(x) };
+        let end = |x: f64| if x.is_infinite() { "inf".to_string() } else { crate::format::number(x) };
         let (open, min) = match self.min {
             Bound::Closed(min) => ('[', min),
             Bound::Open(min) => ('(', min),

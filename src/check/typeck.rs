@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value as Json};
 
 use super::schema::{FieldDefault, Kind};
-use super::value::{fmt_number, Cached, Loc, Obj};
+use super::value::{Cached, Loc, Obj};
 use super::{CheckError, Checker};
 use crate::config::{DataConfig, Dtype, Method, Point, Source, SyntheticConfig, Tokenizer};
 use crate::data::tokenize::Manifest;
@@ -111,7 +111,7 @@ impl Checker {
                 }
                 let sparsity = fields.get::<f64>("sparsity").unwrap_or(0.0);
                 if fields.get::<Method>("method") == Some(Method::None) && sparsity > 0.0 {
-                    let sparsity = format!("{}%", fmt_number(sparsity * 100.0));
+                    let sparsity = format!("{}%", crate::format::number(sparsity * 100.0));
                     self.emit(self.field_at(obj, "sparsity"), |span| CheckError::SparsityWithoutMethod {
                         sparsity,
                         span,
@@ -140,8 +140,8 @@ impl Checker {
                         "successors are drawn at random until `branching` distinct ones are found, which takes longer as `branching` nears `vocab`; lower `branching`".to_string(),
                     );
                     self.emit(at, |span| CheckError::CostlyGeneration {
-                        draws: fmt_number(draws.round()),
-                        max: fmt_number(crate::data::synthetic::MAX_DRAWS_PER_TOKEN),
+                        draws: crate::format::number(draws.round()),
+                        max: crate::format::number(crate::data::synthetic::MAX_DRAWS_PER_TOKEN),
                         span,
                         help,
                     });

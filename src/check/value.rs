@@ -223,30 +223,12 @@ impl Obj {
     }
 }
 
-/// Formats a number the way a user would write it.
-pub fn fmt_number(value: f64) -> String {
-    if value == 0.0 {
-        return "0".into();
-    }
-    let abs = value.abs();
-    if value.fract() == 0.0 && abs < 1e15 {
-        return format!("{value:.0}");
-    }
-    if (1e-4..1e7).contains(&abs) {
-        let s = format!("{value:.6}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        s.to_string()
-    } else {
-        format!("{value:e}")
-    }
-}
-
 impl fmt::Display for Num {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.percent && self.unit.is_none() {
-            write!(f, "{}%", fmt_number(self.value * 100.0))?;
+            write!(f, "{}%", crate::format::number(self.value * 100.0))?;
         } else {
-            f.write_str(&fmt_number(self.value))?;
+            f.write_str(&crate::format::number(self.value))?;
         }
         if !self.unit.is_none() {
             write!(f, " {}", self.unit)?;

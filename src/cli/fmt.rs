@@ -60,7 +60,7 @@ pub fn run(paths: &[PathBuf], check: bool, stdin: bool, color: bool) -> ExitCode
                 sprs::escape::path(path),
                 sprs::escape::controls(&sprs::fmt::changes(&text, &formatted))
             );
-        } else if let Err(error) = sprs::store::write_atomic(path, formatted.as_bytes()) {
+        } else if let Err(error) = sprs::fs::write_atomic(path, formatted.as_bytes()) {
             return super::usage_error(&format!("cannot write `{}`: {error}", path.display()));
         } else {
             eprintln!("formatted {}", sprs::escape::path(path));

@@ -666,7 +666,6 @@ fn print_error(error: &dyn miette::Diagnostic) {
     }
 }
 
-/// Exit code 2 with a message: the command could not be carried out as asked.
 /// The `s` of a plural, for counts in messages.
 fn plural(n: usize) -> &'static str {
     if n == 1 {

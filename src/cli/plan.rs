@@ -4,7 +4,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use sprs::diagnostic::Format;
-use sprs::plan::{si, PlannedTrial};
+use sprs::format::si;
+use sprs::plan::PlannedTrial;
 
 pub fn run(path: &Path, options: &sprs::check::Options, format: Format, color: bool) -> ExitCode {
     let plan = match super::planned(path, options, format, color) {
@@ -19,7 +20,7 @@ pub fn run(path: &Path, options: &sprs::check::Options, format: Format, color: b
             let weights: u64 = plan.trials.iter().map(|t| t.weights).sum();
             println!(
                 "weights kept on disk: {} for {} trial{} (`sprs run --no-weights` keeps none)",
-                sprs::plan::memory::bytes(weights),
+                sprs::format::bytes(weights),
                 plan.trials.len(),
                 super::plural(plan.trials.len())
             );
@@ -43,8 +44,8 @@ fn table(trials: &[PlannedTrial]) -> String {
                 si(t.d as f64),
                 t.steps.to_string(),
                 format!("{:.2e}", t.c),
-                sprs::plan::memory::bytes(t.memory.total),
-                sprs::plan::memory::bytes(t.weights),
+                sprs::format::bytes(t.memory.total),
+                sprs::format::bytes(t.weights),
                 pruning(t),
             ]
         })

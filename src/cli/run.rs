@@ -132,8 +132,8 @@ fn summary(tally: &sprs::sweep::Tally, trials: &[&PlannedTrial]) -> String {
         let estimate = trials.iter().map(|t| t.memory.total).max().unwrap_or(0);
         summary.push_str(&format!(
             "; peak memory {} (largest estimate {})",
-            sprs::plan::memory::bytes(peak),
-            sprs::plan::memory::bytes(estimate)
+            sprs::format::bytes(peak),
+            sprs::format::bytes(estimate)
         ));
     }
     summary
@@ -234,11 +234,11 @@ impl Progress for Bars {
                         "{}: loss {:.4}, N_avg {}, {seconds:.1}s{}",
                         trial.name,
                         result.l.unwrap_or(f64::NAN),
-                        sprs::plan::si(result.n_avg),
+                        sprs::format::si(result.n_avg),
                         speed
                             .map(|s| format!(
                                 ", {} tokens/s{}",
-                                sprs::plan::si(s.tokens_per_second),
+                                sprs::format::si(s.tokens_per_second),
                                 s.mfu.map(|mfu| format!(" ({:.1}% MFU)", mfu * 100.0)).unwrap_or_default()
                             ))
                             .unwrap_or_default()

@@ -54,8 +54,8 @@ pub fn run(patterns: &[String], mut options: Options, color: bool) -> ExitCode {
                 bar.set_position(*before + input_bytes.min(*current));
                 bar.set_message(format!(
                     "{} documents, {} tokens",
-                    sprs::plan::si(*documents as f64),
-                    sprs::plan::si(*tokens as f64)
+                    sprs::format::si(*documents as f64),
+                    sprs::format::si(*tokens as f64)
                 ));
             }
         }

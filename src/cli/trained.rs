@@ -61,7 +61,7 @@ pub fn export(common: Common, to: &Path, color: bool) -> ExitCode {
                 "{}: {} ({} of weights{})",
                 sprs::escape::controls(&e.trial),
                 sprs::escape::controls(&e.dir.display().to_string()),
-                sprs::plan::memory::bytes(e.bytes),
+                sprs::format::bytes(e.bytes),
                 if e.tokenizer { ", tokenizer" } else { "; no tokenizer: its data has no text" }
             );
         }

@@ -20,7 +20,7 @@ const CHUNK: usize = 1 << 16;
 pub fn trained(texts: &[&str], vocab: u64, cache: Option<&Path>) -> Result<Tokenizer, String> {
     let path = cache.map(|dir| dir.join(format!("bpe-{vocab}-{}.json", key(texts, vocab))));
     if let Some(path) = &path {
-        let cached = crate::store::files::read(path, MAX_TOKENIZER_BYTES).ok();
+        let cached = crate::fs::read(path, MAX_TOKENIZER_BYTES).ok();
         if let Some(tokenizer) = cached.and_then(|bytes| Tokenizer::from_bytes(bytes).ok()) {
             return Ok(tokenizer);
         }
@@ -66,9 +66,9 @@ fn train(texts: &[&str], vocab: u64) -> Result<Tokenizer, String> {
 fn save(tokenizer: &Tokenizer, path: &Path) -> Result<(), String> {
     let json = tokenizer.to_string(false).map_err(|e| format!("cannot serialize the tokenizer: {e}"))?;
     if let Some(dir) = path.parent() {
-        crate::store::files::create_dir(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+        crate::fs::create_dir(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
     }
-    crate::store::write_atomic(path, json.as_bytes()).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+    crate::fs::write_atomic(path, json.as_bytes()).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }
 
 /// The cache key: what the tokenizer depends on.

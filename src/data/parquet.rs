@@ -16,7 +16,6 @@ use parquet::record::RowAccessor;
 use parquet::schema::types::Type;
 
 use super::tokenize::{TokenizeError, MAX_COLUMN_CHUNK_BYTES, MAX_DOCUMENT_BYTES};
-use crate::store::files;
 
 /// The documents of the column `field` of a Parquet file: an error names the file and the row.
 pub(super) fn documents<'a>(
@@ -25,7 +24,7 @@ pub(super) fn documents<'a>(
 ) -> Result<Box<dyn Iterator<Item = Result<String, TokenizeError>> + 'a>, TokenizeError> {
     let shown = path.display().to_string();
     let bad = |message: String| TokenizeError::Input { path: shown.clone(), message };
-    let file = files::open_regular(path).map_err(|e| bad(e.to_string()))?;
+    let file = crate::fs::open_regular(path).map_err(|e| bad(e.to_string()))?;
     let reader = guarded(|| SerializedFileReader::new(file))
         .map_err(&bad)?
         .map_err(|e| bad(format!("not a Parquet file: {e}")))?;

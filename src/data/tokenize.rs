@@ -21,7 +21,6 @@ use tokenizers::Tokenizer;
 use super::hash::hex;
 use crate::access::{Access, Denied};
 use crate::config::{Dtype, MAX_VOCAB};
-use crate::store::files;
 
 /// Bytes of documents encoded together: large enough to keep every thread busy, small enough
 /// that memory stays bounded whatever the corpus.
@@ -162,7 +161,7 @@ impl Manifest {
     /// The manifest of the token file `tokens`, read through `access` and checked against the
     /// file ([`Manifest::validate`]); `None` when there is none.
     pub fn read(access: &Access, tokens: &Path) -> Result<Option<Manifest>, String> {
-        let bytes = match access.read(&Manifest::path(tokens), files::MAX_JSON_BYTES) {
+        let bytes = match access.read(&Manifest::path(tokens), crate::fs::MAX_JSON_BYTES) {
             Ok((bytes, _)) => bytes,
             Err(Denied::NotFound) => return Ok(None),
             Err(error) => return Err(format!("its manifest cannot be read: {error}")),
@@ -369,7 +368,7 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
     let (encoder, tokenizer_name, tokenizer_sha256, tokenizer_json) = match &options.tokenizer {
         TokenizerChoice::Bytes => (Encoder::Bytes, "bytes".to_string(), None, None),
         TokenizerChoice::File(path) => {
-            let bytes = files::read(path, crate::access::MAX_TOKENIZER_BYTES)
+            let bytes = crate::fs::read(path, crate::access::MAX_TOKENIZER_BYTES)
                 .map_err(|e| TokenizeError::Tokenizer(format!("cannot read `{}`: {e}", path.display())))?;
             let hash = hex(&Sha256::digest(&bytes));
             let tokenizer = Tokenizer::from_bytes(&bytes)
@@ -422,8 +421,8 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
         None => {
             // The partial output is this command's own: whatever is in its place (a link, a
             // pipe, ids that cannot be checked) is removed, not followed.
-            files::remove(&partial).map_err(output_error(&partial))?;
-            (fresh.clone(), files::create(&partial).map_err(output_error(&partial))?, Sha256::new())
+            crate::fs::remove(&partial).map_err(output_error(&partial))?;
+            (fresh.clone(), crate::fs::create(&partial).map_err(output_error(&partial))?, Sha256::new())
         }
     };
     let total_bytes: u64 = options.inputs.iter().map(|p| fs::metadata(p).map_or(0, |m| m.len())).sum();
@@ -447,7 +446,7 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
         let shown = path.display().to_string();
         let input_error = |message: String| TokenizeError::Input { path: shown.clone(), message };
         let (format, compression) = format_of(path).map_err(input_error)?;
-        let file = files::open_regular(path).map_err(|e| input_error(e.to_string()))?;
+        let file = crate::fs::open_regular(path).map_err(|e| input_error(e.to_string()))?;
         let stored = file.metadata().map_err(|e| input_error(e.to_string()))?.len();
         let consumed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let mut record =
@@ -536,7 +535,7 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
         out.sync_data().map_err(output_error(&partial))?;
         if !limited {
             let json = serde_json::to_vec_pretty(&manifest).map_err(|e| output_error(&progress_path)(e.into()))?;
-            files::write_atomic(&progress_path, &json).map_err(output_error(&progress_path))?;
+            crate::fs::write_atomic(&progress_path, &json).map_err(output_error(&progress_path))?;
         }
     }
     if manifest.documents == 0 {
@@ -551,14 +550,14 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
     // place always has it.
     let beside = Manifest::tokenizer_path(&options.out);
     match &tokenizer_json {
-        Some(json) => files::write_atomic(&beside, json).map_err(output_error(&beside))?,
+        Some(json) => crate::fs::write_atomic(&beside, json).map_err(output_error(&beside))?,
         // One left by an earlier run with a tokenizer file describes other ids.
-        None => files::remove(&beside).map_err(output_error(&beside))?,
+        None => crate::fs::remove(&beside).map_err(output_error(&beside))?,
     }
     fs::rename(&partial, &options.out).map_err(output_error(&options.out))?;
     let manifest_path = Manifest::path(&options.out);
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| output_error(&manifest_path)(e.into()))?;
-    files::write_atomic(&manifest_path, &json).map_err(output_error(&manifest_path))?;
+    crate::fs::write_atomic(&manifest_path, &json).map_err(output_error(&manifest_path))?;
     let _ = fs::remove_file(&progress_path);
     Ok(manifest)
 }
@@ -568,7 +567,7 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
 /// link, a pipe, a file linked elsewhere), holds fewer bytes, or they are not the ids the progress
 /// hashed.
 fn continue_partial(partial: &Path, done: &Manifest, dtype: Dtype) -> Option<(fs::File, Sha256)> {
-    let mut file = files::open_to_continue(partial).ok()?;
+    let mut file = crate::fs::open_to_continue(partial).ok()?;
     let bytes = done.tokens.checked_mul(width(dtype))?;
     if file.metadata().ok()?.len() < bytes {
         return None;
@@ -586,7 +585,8 @@ fn continue_partial(partial: &Path, done: &Manifest, dtype: Dtype) -> Option<(fs
 /// The progress of an interrupted run that this one continues: same choices, and its completed
 /// inputs are this run's first inputs, unchanged in size.
 fn previous(progress: &Path, fresh: &Manifest, inputs: &[PathBuf]) -> Option<Manifest> {
-    let done: Manifest = serde_json::from_str(&files::read_to_string(progress, files::MAX_JSON_BYTES).ok()?).ok()?;
+    let done: Manifest =
+        serde_json::from_str(&crate::fs::read_to_string(progress, crate::fs::MAX_JSON_BYTES).ok()?).ok()?;
     let same = done.format == fresh.format
         && done.dtype == fresh.dtype
         && done.vocab == fresh.vocab
@@ -623,7 +623,7 @@ fn push_ids(bytes: &mut Vec<u8>, ids: &[u32], dtype: Dtype) {
 
 fn file_sha256(path: &Path) -> io::Result<String> {
     let mut hasher = Sha256::new();
-    io::copy(&mut files::open_regular(path)?, &mut hasher)?;
+    io::copy(&mut crate::fs::open_regular(path)?, &mut hasher)?;
     Ok(hex(&hasher.finalize()))
 }
 

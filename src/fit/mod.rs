@@ -593,7 +593,7 @@ pub fn write(fitted: &Fitted, store: &Store) -> Result<(std::path::PathBuf, std:
     let json = dir.join(format!("{}.json", fitted.name));
     let mut bytes = serde_json::to_vec_pretty(fitted).map_err(|e| e.to_string())?;
     bytes.push(b'\n');
-    crate::store::write_atomic(&json, &bytes).map_err(|e| format!("cannot write `{}`: {e}", json.display()))?;
+    crate::fs::write_atomic(&json, &bytes).map_err(|e| format!("cannot write `{}`: {e}", json.display()))?;
     let svg = dir.join(format!("{}.svg", fitted.name));
     plot::observed_vs_predicted(fitted, &svg)?;
     Ok((json, svg))

@@ -83,5 +83,5 @@ pub fn observed_vs_predicted(fitted: &Fitted, path: &Path) -> Result<(), String>
     };
     draw().map_err(|e| format!("cannot draw `{}`: {e}", path.display()))?;
     drop(root);
-    crate::store::write_atomic(path, svg.as_bytes()).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+    crate::fs::write_atomic(path, svg.as_bytes()).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }

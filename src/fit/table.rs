@@ -2,11 +2,11 @@
 //! compute-optimal allocation.
 
 use super::Fitted;
-use crate::report::num;
+use crate::format::measured;
 
 /// A fit in one line: its parameters and errors.
 pub fn summary(fitted: &Fitted) -> String {
-    let params: Vec<String> = fitted.params.iter().map(|p| format!("{} {}", p.name, num(p.value))).collect();
+    let params: Vec<String> = fitted.params.iter().map(|p| format!("{} {}", p.name, measured(p.value))).collect();
     let mut line = format!("fit {}: {}; in-sample MAE {:.4}", fitted.name, params.join(", "), fitted.in_sample.mae);
     if let Some(holdout) = &fitted.holdout {
         line.push_str(&format!(", held-out MAE {:.4}", holdout.mae));
@@ -33,7 +33,13 @@ pub fn table(fitted: &Fitted) -> String {
     let width = fitted.params.iter().map(|p| p.name.len()).max().unwrap_or(0).max(5);
     out.push_str(&format!("  {:<width$}  {:>12}  {interval}\n", "param", "value"));
     for p in &fitted.params {
-        out.push_str(&format!("  {:<width$}  {:>12}  [{}, {}]\n", p.name, num(p.value), num(p.lo), num(p.hi)));
+        out.push_str(&format!(
+            "  {:<width$}  {:>12}  [{}, {}]\n",
+            p.name,
+            measured(p.value),
+            measured(p.lo),
+            measured(p.hi)
+        ));
     }
     let errors = |e: &super::Errors| format!("MAE {:.4}, RMSE of log L {:.4}", e.mae, e.rmse_log);
     out.push_str(&format!("  in sample ({} points): {}\n", fitted.in_sample.points, errors(&fitted.in_sample)));
@@ -76,8 +82,8 @@ pub fn table(fitted: &Fitted) -> String {
         out.push_str(&format!(
             "  compute-optimal at C = {:.2e}: N = {}, D = {} ({:.1} tokens/param), L = {:.4} ({})\n",
             o.c,
-            crate::plan::si(o.n),
-            crate::plan::si(o.d),
+            crate::format::si(o.n),
+            crate::format::si(o.d),
             o.d / o.n,
             o.l,
             o.method

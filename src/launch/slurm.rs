@@ -21,7 +21,7 @@ use miette::Diagnostic;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::store::{files, unix_now, Store};
+use crate::store::{unix_now, Store};
 use crate::sweep::REQUEUE;
 use crate::train::backend::{Backend, Target};
 
@@ -305,7 +305,7 @@ pub fn submit(submission: &Submission, store: &Store) -> Result<JobRecord, Slurm
     let text = script(submission)?;
     store.folder("slurm").map_err(write_error(&dir))?;
     let path = dir.join("job.sh");
-    files::write_atomic(&path, text.as_bytes()).map_err(write_error(&path))?;
+    crate::fs::write_atomic(&path, text.as_bytes()).map_err(write_error(&path))?;
     let output = Command::new("sbatch").arg("--parsable").arg(&path).output().map_err(|error| match error.kind() {
         io::ErrorKind::NotFound => SlurmError::Missing { program: "sbatch" },
         _ => SlurmError::Rejected { message: error.to_string() },
@@ -335,8 +335,8 @@ pub fn submit(submission: &Submission, store: &Store) -> Result<JobRecord, Slurm
 
 fn append(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
-    let mut file = match files::append(path) {
-        Err(error) if error.kind() == io::ErrorKind::NotFound => files::create(path)?,
+    let mut file = match crate::fs::append(path) {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => crate::fs::create(path)?,
         other => other?,
     };
     file.write_all(bytes)
@@ -345,7 +345,7 @@ fn append(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// The jobs submitted for this results folder, oldest first.
 pub fn jobs(store: &Store) -> Vec<JobRecord> {
     let path = folder(store).join("jobs.jsonl");
-    let Ok(text) = files::read_to_string(&path, files::MAX_JSON_BYTES) else { return Vec::new() };
+    let Ok(text) = crate::fs::read_to_string(&path, crate::fs::MAX_JSON_BYTES) else { return Vec::new() };
     text.lines().filter_map(|line| serde_json::from_str(line).ok()).collect()
 }
 

@@ -458,8 +458,8 @@ pub fn stdlib_dir() -> Option<&'static std::path::Path> {
 fn stdlib_file(module: &str) -> Option<PathBuf> {
     let text = crate::check::stdlib::module(module)?;
     let path = stdlib_dir()?.join(format!("{module}.sprs"));
-    if crate::store::files::read_to_string(&path, crate::access::MAX_SOURCE_BYTES).ok().as_deref() != Some(text) {
-        crate::store::write_atomic(&path, text.as_bytes()).ok()?;
+    if crate::fs::read_to_string(&path, crate::access::MAX_SOURCE_BYTES).ok().as_deref() != Some(text) {
+        crate::fs::write_atomic(&path, text.as_bytes()).ok()?;
     }
     Some(path)
 }

@@ -75,23 +75,6 @@ pub fn data_bytes(source: &Source, tokens: u64) -> u64 {
     }
 }
 
-/// Memory for people: `1.4 GiB`, `250 MiB`.
-pub fn bytes(n: u64) -> String {
-    const TIB: f64 = (1u64 << 40) as f64;
-    const GIB: f64 = (1u64 << 30) as f64;
-    const MIB: f64 = (1u64 << 20) as f64;
-    let n = n as f64;
-    if n >= TIB {
-        format!("{:.1} TiB", n / TIB)
-    } else if n >= GIB {
-        format!("{:.1} GiB", n / GIB)
-    } else if n >= MIB {
-        format!("{:.0} MiB", (n / MIB).ceil())
-    } else {
-        format!("{:.0} KiB", (n / 1024.0).ceil())
-    }
-}
-
 /// The machine's memory, in bytes, where the system tells it (`MemTotal` of `/proc/meminfo`).
 pub fn machine() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -107,20 +90,4 @@ pub fn process_peak() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     kib.checked_mul(1024)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bytes_are_shown_in_binary_units() {
-        assert_eq!(bytes(3 << 30), "3.0 GiB");
-        assert_eq!(bytes(5 << 40), "5.0 TiB");
-        assert_eq!(bytes(250 << 20), "250 MiB");
-        // Below a MiB (a toy model's weights), KiB, rounded up as MiB are.
-        assert_eq!(bytes(1), "1 KiB");
-        assert_eq!(bytes(68_000), "67 KiB");
-        assert_eq!(bytes((1 << 20) + 1), "2 MiB");
-    }
 }

@@ -181,8 +181,8 @@ pub fn plan(checked: &Checked, access: &Access, memory: Option<u64>) -> (Plan, V
                     if let Some(available) = memory.filter(|m| planned.memory.total > *m) {
                         let error = PlanError::OutOfMemory {
                             trial: trial.name.clone(),
-                            needs: memory::bytes(planned.memory.total),
-                            available: memory::bytes(available),
+                            needs: crate::format::bytes(planned.memory.total),
+                            available: crate::format::bytes(available),
                             span: trial.sites.model.span.into(),
                         };
                         diagnostics.push(Diag::new(trial.sites.model.file, error));
@@ -280,19 +280,6 @@ fn error(trial: &Trial, problem: Problem) -> (Loc, PlanError) {
     }
 }
 
-/// A count for people: `1.73M`, `950k`, `12`.
-pub fn si(value: f64) -> String {
-    let (scaled, suffix) = match value.abs() {
-        v if v >= 1e12 => (value / 1e12, "T"),
-        v if v >= 1e9 => (value / 1e9, "B"),
-        v if v >= 1e6 => (value / 1e6, "M"),
-        v if v >= 1e3 => (value / 1e3, "k"),
-        _ => return format!("{value:.0}"),
-    };
-    let digits = format!("{scaled:.3}");
-    format!("{}{suffix}", digits.trim_end_matches('0').trim_end_matches('.'))
-}
-
 /// The tokens of a source where that is cheap to know: bytes of text (on disk or bundled) under
 /// the `bytes` tokenizer, pre-tokenized files, generated data.
 fn source_tokens(source: &Source, tokenizer: &Tokenizer, access: &Access) -> Option<u64> {
@@ -367,8 +354,8 @@ fn epochs(trial: &Trial, planned: &PlannedTrial, access: &Access) -> Option<Plan
     let available = if data.valid.is_some() { tokens } else { (tokens as f64 * (1.0 - data.holdout)) as u64 };
     (planned.d > available).then(|| PlanError::MoreThanOneEpoch {
         trial: trial.name.clone(),
-        tokens: si(planned.d as f64),
-        available: si(available as f64),
+        tokens: crate::format::si(planned.d as f64),
+        available: crate::format::si(available as f64),
         epochs: planned.d as f64 / available.max(1) as f64,
         span: trial.sites.budget.span.into(),
     })

@@ -14,8 +14,10 @@ use std::path::PathBuf;
 use crate::escape::{markdown_code, markdown_text};
 use crate::fit::compare::Comparison;
 use crate::fit::{Errors, Fitted};
-use crate::plan::{si, Plan};
-use crate::store::{write_atomic, Row, Status, Store};
+use crate::format::{measured, si};
+use crate::fs::write_atomic;
+use crate::plan::Plan;
+use crate::store::{Row, Status, Store};
 
 /// One point of a loss curve: tokens seen, and the held-out loss there.
 pub type CurvePoint = (f64, f64);
@@ -111,7 +113,7 @@ fn trial_table(rows: &[&Row], store: &Store) -> String {
 fn curve(store: &Store, row: &Row) -> Vec<CurvePoint> {
     let tokens_per_step = row.tokens_per_step.unwrap_or(1.0);
     let path = store.trial_dir(&row.result.id).join("metrics.jsonl");
-    let Ok(lines) = crate::store::files::lines(&path) else { return Vec::new() };
+    let Ok(lines) = crate::fs::lines(&path) else { return Vec::new() };
     lines
         .map_while(Result::ok)
         .filter_map(|line| {
@@ -216,7 +218,7 @@ fn fit_section(fit: &Fitted, groups: &[seeds::Group]) -> String {
     };
     let _ = writeln!(md, "| parameter | value | {interval} |\n|---|--:|--:|");
     for p in &fit.params {
-        let _ = writeln!(md, "| {} | {} | [{}, {}] |", p.name, num(p.value), num(p.lo), num(p.hi));
+        let _ = writeln!(md, "| {} | {} | [{}, {}] |", p.name, measured(p.value), measured(p.lo), measured(p.hi));
     }
     let _ = writeln!(md, "\nIn sample: {}.", errors(&fit.in_sample));
     if let Some(holdout) = &fit.holdout {
@@ -313,16 +315,6 @@ fn comparison_section(comparison: &Comparison, groups: &[seeds::Group]) -> Strin
 
 fn errors(e: &Errors) -> String {
     format!("{} points, MAE {:.4}, RMSE of log L {:.4}", e.points, e.mae, e.rmse_log)
-}
-
-/// Four significant digits, in scientific notation outside [1e-3, 1e6).
-pub fn num(x: f64) -> String {
-    if x != 0.0 && (x.abs() < 1e-3 || x.abs() >= 1e6) {
-        format!("{x:.3e}")
-    } else {
-        let digits = (3 - x.abs().log10().floor() as i32).clamp(0, 6) as usize;
-        format!("{x:.digits$}")
-    }
 }
 
 #[cfg(test)]

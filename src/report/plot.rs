@@ -43,7 +43,7 @@ fn sparsity_label(s: f64) -> String {
 fn log_label(x: &f64) -> String {
     let mantissa = x / 10f64.powf(x.log10().floor());
     if [1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-6) {
-        crate::plan::si(*x)
+        crate::format::si(*x)
     } else {
         String::new()
     }

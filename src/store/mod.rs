@@ -4,12 +4,11 @@
 //! A process trains a trial only while it holds the trial's `lock` ([`Store::claim`]), so several
 //! processes can share one folder. `results.csv` is rebuilt from the trial folders.
 
-pub(crate) mod files;
 mod results;
 pub mod tensorboard;
 pub mod weights;
 
-pub use files::write_atomic;
+use crate::fs::write_atomic;
 pub use results::{leaves, rebuild_results, varying, Row};
 
 use std::fs;
@@ -118,7 +117,7 @@ impl Store {
     pub fn folder(&self, name: &str) -> io::Result<PathBuf> {
         fs::create_dir_all(&self.root)?;
         let dir = self.root.join(name);
-        files::create_dir(&dir)?;
+        crate::fs::create_dir(&dir)?;
         Ok(dir)
     }
 
@@ -126,10 +125,10 @@ impl Store {
     /// is not taken for the trial).
     pub fn result(&self, id: &str) -> Option<TrialResult> {
         let dir = self.trial_dir(id);
-        if !files::is_real_dir(&dir) {
+        if !crate::fs::is_real_dir(&dir) {
             return None;
         }
-        let text = files::read_to_string(&dir.join("result.json"), files::MAX_JSON_BYTES).ok()?;
+        let text = crate::fs::read_to_string(&dir.join("result.json"), crate::fs::MAX_JSON_BYTES).ok()?;
         serde_json::from_str(&text).ok()
     }
 
@@ -142,7 +141,7 @@ impl Store {
 
     /// Starts a trial's `metrics.jsonl`, empty, to append to.
     pub fn begin(&self, id: &str) -> io::Result<Metrics> {
-        let file = files::create(&self.folder(id)?.join("metrics.jsonl"))?;
+        let file = crate::fs::create(&self.folder(id)?.join("metrics.jsonl"))?;
         Ok(Metrics { out: io::BufWriter::new(file) })
     }
 
@@ -150,12 +149,12 @@ impl Store {
     /// checkpoint, and to be run again) are dropped.
     pub fn resume_metrics(&self, id: &str, step: u64) -> io::Result<Metrics> {
         let path = self.trial_dir(id).join("metrics.jsonl");
-        let lines = match files::lines(&path) {
+        let lines = match crate::fs::lines(&path) {
             Ok(lines) => Some(lines),
             Err(error) if error.kind() == io::ErrorKind::NotFound => None,
             Err(error) => return Err(error),
         };
-        files::write_atomic_with(&path, |out| {
+        crate::fs::write_atomic_with(&path, |out| {
             for line in lines.into_iter().flatten() {
                 let line = line?;
                 let before = serde_json::from_str::<serde_json::Value>(&line)
@@ -168,7 +167,7 @@ impl Store {
             }
             Ok(())
         })?;
-        Ok(Metrics { out: io::BufWriter::new(files::append(&path)?) })
+        Ok(Metrics { out: io::BufWriter::new(crate::fs::append(&path)?) })
     }
 
     /// Where fits write `<name>.json` and `<name>.svg`.
@@ -207,7 +206,7 @@ impl Store {
     /// from which step), for `sprs status`; it means something only while the lock is held.
     pub fn claim(&self, id: &str) -> io::Result<Option<Claim>> {
         let dir = self.folder(id)?;
-        let file = files::lock_file(&dir.join("lock"))?;
+        let file = crate::fs::lock_file(&dir.join("lock"))?;
         match file.try_lock() {
             Ok(()) => {
                 let info = ClaimInfo::here(self.last_step(id).map_or(0, |step| step + 1));
@@ -222,10 +221,10 @@ impl Store {
     /// Whether another process holds the trial `id` now (without creating its folder).
     pub fn is_claimed(&self, id: &str) -> bool {
         let lock = self.trial_dir(id).join("lock");
-        if !files::is_real_dir(&self.trial_dir(id)) || !lock.is_file() {
+        if !crate::fs::is_real_dir(&self.trial_dir(id)) || !lock.is_file() {
             return false;
         }
-        match files::lock_file(&lock).map(|file| file.try_lock()) {
+        match crate::fs::lock_file(&lock).map(|file| file.try_lock()) {
             Ok(Err(fs::TryLockError::WouldBlock)) => true,
             // Taken here for a moment and released when the file closes.
             _ => false,
@@ -239,13 +238,13 @@ impl Store {
 
     /// The trial's `speed.json`, if it has one.
     pub fn speed(&self, id: &str) -> Option<Speed> {
-        let text = files::read_to_string(&self.trial_dir(id).join("speed.json"), files::MAX_JSON_BYTES).ok()?;
+        let text = crate::fs::read_to_string(&self.trial_dir(id).join("speed.json"), crate::fs::MAX_JSON_BYTES).ok()?;
         serde_json::from_str(&text).ok()
     }
 
     /// Who holds (or last held) the trial `id`, from its `claim.json`.
     pub fn claim_info(&self, id: &str) -> Option<ClaimInfo> {
-        let text = files::read_to_string(&self.trial_dir(id).join("claim.json"), files::MAX_JSON_BYTES).ok()?;
+        let text = crate::fs::read_to_string(&self.trial_dir(id).join("claim.json"), crate::fs::MAX_JSON_BYTES).ok()?;
         serde_json::from_str(&text).ok()
     }
 
@@ -254,10 +253,10 @@ impl Store {
     pub fn last_step(&self, id: &str) -> Option<u64> {
         use std::io::{Read, Seek, SeekFrom};
         let dir = self.trial_dir(id);
-        if !files::is_real_dir(&dir) {
+        if !crate::fs::is_real_dir(&dir) {
             return None;
         }
-        let mut file = files::open_regular(&dir.join("metrics.jsonl")).ok()?;
+        let mut file = crate::fs::open_regular(&dir.join("metrics.jsonl")).ok()?;
         let len = file.metadata().ok()?.len();
         let tail = len.min(8192);
         file.seek(SeekFrom::Start(len - tail)).ok()?;
@@ -283,10 +282,10 @@ impl Store {
     /// writing the result and removing it. Safe without the trial's lock, since nothing resumes a
     /// trial that has a result.
     pub fn drop_checkpoint(&self, id: &str) -> io::Result<()> {
-        if !files::is_real_dir(&self.trial_dir(id)) {
+        if !crate::fs::is_real_dir(&self.trial_dir(id)) {
             return Ok(());
         }
-        files::remove(&self.checkpoint(id))
+        crate::fs::remove(&self.checkpoint(id))
     }
 }
 

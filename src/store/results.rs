@@ -54,8 +54,7 @@ impl Store {
                 let id = entry.file_name().to_str()?.to_string();
                 let result = self.result(&id)?;
                 let trial: Value = serde_json::from_str(
-                    &super::files::read_to_string(&entry.path().join("trial.json"), super::files::MAX_JSON_BYTES)
-                        .ok()?,
+                    &crate::fs::read_to_string(&entry.path().join("trial.json"), crate::fs::MAX_JSON_BYTES).ok()?,
                 )
                 .ok()?;
                 // A folder renamed or copied by hand is not taken for the trial it names.

@@ -20,8 +20,6 @@ use std::time::{Duration, Instant};
 
 use prost::Message;
 
-use super::files;
-
 /// The event file's name in its run folder (TensorBoard reads files whose name holds `tfevents`).
 pub const FILE: &str = "events.out.tfevents.sprs";
 /// The largest record read back: a record of sprs holds a few scalars.
@@ -245,15 +243,15 @@ impl Events {
     /// earlier steps were lost (the file was missing, or damaged before its end): then the file
     /// starts afresh, its curves from `step`.
     pub fn open(dir: &Path, step: u64, hparams: &BTreeMap<String, serde_json::Value>) -> io::Result<(Events, bool)> {
-        files::create_dir(dir)?;
+        crate::fs::create_dir(dir)?;
         let path = dir.join(FILE);
         if step > 0 {
             // A file that cannot be read as one (missing, or a link or FIFO put in its place)
             // keeps nothing: it is replaced.
-            if let Ok(file) = files::open_regular(&path) {
+            if let Ok(file) = crate::fs::open_regular(&path) {
                 let mut records = Records::new(file);
                 let mut kept = 0usize;
-                files::write_atomic_with(&path, |out| {
+                crate::fs::write_atomic_with(&path, |out| {
                     for record in records.by_ref() {
                         if Event::decode(record.as_slice()).is_ok_and(|e| e.step < step as i64) {
                             out.write_all(&frame(&record))?;
@@ -265,12 +263,12 @@ impl Events {
                 // The version and the session's start come first: a file that has them and was
                 // read to its end has every earlier step.
                 if kept >= 2 && records.ended {
-                    let out = BufWriter::new(files::append(&path)?);
+                    let out = BufWriter::new(crate::fs::append(&path)?);
                     return Ok((Events { out, flushed: Instant::now() }, false));
                 }
             }
         }
-        let mut events = Events { out: BufWriter::new(files::create(&path)?), flushed: Instant::now() };
+        let mut events = Events { out: BufWriter::new(crate::fs::create(&path)?), flushed: Instant::now() };
         events.write(&Event { wall_time: now(), step: 0, what: Some(What::FileVersion("brain.Event:2".into())) })?;
         let start = SessionStartInfo {
             hparams: hparams.iter().map(|(k, v)| (k.clone(), ProtoValue::from(v))).collect(),
@@ -329,7 +327,7 @@ impl Events {
 
 /// The events of the file at `path`, up to its end or the first damaged record.
 pub fn read(path: &Path) -> io::Result<Vec<Event>> {
-    let records = Records::new(files::open_regular(path)?);
+    let records = Records::new(crate::fs::open_regular(path)?);
     Ok(records.map_while(|record| Event::decode(record.as_slice()).ok()).collect())
 }
 

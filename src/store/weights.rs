@@ -1,7 +1,7 @@
 //! `model.safetensors`: a finished trial's final weights, in its folder. Every tensor of
 //! [`crate::plan::tensors`] under its name as little-endian `f32` (pruned weights are exact
 //! zeros), with the format, the trial's id and the layout as metadata. Written atomically without
-//! following links ([`files::write_atomic_with`]); read back only when the file holds exactly the
+//! following links ([`crate::fs::write_atomic_with`]); read back only when the file holds exactly the
 //! model's tensors, shapes and trial, so that a damaged, planted or copied file is refused before
 //! anything is made of it.
 
@@ -13,7 +13,6 @@ use std::path::Path;
 use safetensors::tensor::Metadata;
 use safetensors::Dtype;
 
-use super::files;
 use crate::config::ModelConfig;
 use crate::plan::{tensors, TensorSpec};
 
@@ -66,7 +65,7 @@ pub fn file_bytes(id: &str, model: &ModelConfig) -> u64 {
 /// link there.
 pub fn write(path: &Path, metadata: &BTreeMap<String, String>, tensors: &[Tensor]) -> io::Result<()> {
     let header = header(metadata, tensors.iter().map(|t| (t.name.as_str(), t.shape.as_slice())));
-    files::write_atomic_with(path, |out| {
+    crate::fs::write_atomic_with(path, |out| {
         out.write_all(&(header.len() as u64).to_le_bytes())?;
         out.write_all(&header)?;
         let mut bytes = Vec::with_capacity(1 << 16);
@@ -125,7 +124,7 @@ pub fn open(path: &Path, id: &str, model: &ModelConfig) -> Result<Opened, String
     let specs = tensors(model);
     let data: u64 = 4 * specs.iter().map(|t| t.size()).sum::<u64>();
     let most_header: u64 = 4096 + specs.iter().map(|t| t.name().len() as u64 + HEADER_PER_TENSOR).sum::<u64>();
-    let mut file = files::open_regular(path).map_err(|e| e.to_string())?;
+    let mut file = crate::fs::open_regular(path).map_err(|e| e.to_string())?;
     let len = file.metadata().map_err(|e| e.to_string())?.len();
     if len > 8 + most_header + data {
         return Err(format!("it has {len} bytes, more than this trial's {data} bytes of weights need"));

@@ -140,9 +140,8 @@ pub fn select<'p>(plan: &'p Plan, options: &Options) -> Result<Vec<&'p PlannedTr
 
 /// Trains every one of `trials` that has no result yet into `store`, reading data through
 /// `access`, on the devices of `options` (trial slots go round them), and tells `progress` what
-/// happens. `order` is the plan's trial order,
-/// for `results.csv`, which is rebuilt after a trial at most every 30 s (a rebuild reads every
-/// folder). `Err` if the machine cannot start the threads.
+/// happens. `results.csv` (in the plan's trial order) is rebuilt after a trial at most every
+/// 30 s, since a rebuild reads every folder. `Err` if the machine cannot start the threads.
 pub fn train(
     plan: &Plan,
     trials: &[&PlannedTrial],

@@ -15,7 +15,7 @@ use crate::data::text::Coder;
 use crate::data::tokens::{eval_windows, Tokens};
 use crate::plan::PlannedTrial;
 use crate::store::tensorboard::{Ending, Events};
-use crate::store::{files, weights, write_atomic, GpuPeak, Speed, Status, Store, TrialResult};
+use crate::store::{weights, GpuPeak, Speed, Status, Store, TrialResult};
 
 /// One line of `metrics.jsonl`.
 #[derive(Debug, Serialize)]
@@ -186,7 +186,7 @@ fn train(
     let prunable: u64 =
         crate::plan::Shape::of(&planned.config.model).prunable(&planned.config.prune.targets).map(|m| m.size()).sum();
     let most = super::checkpoint::max_bytes(planned.params.total, prunable);
-    let resumed = match files::read(&checkpoint, most) {
+    let resumed = match crate::fs::read(&checkpoint, most) {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
         Err(error) => Some(Err(Failure::Checkpoint(error.to_string()))),
         Ok(bytes) => Some(Trainer::resume(planned, &tokens, device, &bytes)),
@@ -293,7 +293,7 @@ fn train(
             board.write(Events::flush);
             let saving =
                 metrics.flush().map_err(|e| e.to_string()).and_then(|()| trainer.checkpoint(step + 1, nonzero_sum));
-            match saving.and_then(|bytes| write_atomic(&checkpoint, &bytes).map_err(|e| e.to_string())) {
+            match saving.and_then(|bytes| crate::fs::write_atomic(&checkpoint, &bytes).map_err(|e| e.to_string())) {
                 Ok(()) if stopping => return Ran::Stopped { step: step + 1 },
                 Ok(()) => saved = Instant::now(),
                 Err(error) => return failed(format!("cannot save a checkpoint: {error}"), Some(step)),
@@ -338,7 +338,8 @@ fn keep(planned: &PlannedTrial, store: &Store, tokens: &Tokens, model: &super::m
         Some(Ok(coder)) => {
             let json = coder.json()?;
             let path = store.tokenizer(&planned.id);
-            write_atomic(&path, json.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            crate::fs::write_atomic(&path, json.as_bytes())
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             format!("sha256:{}", crate::data::hash::hex(&Sha256::digest(json.as_bytes())))
         }
         Some(Err(reason)) => format!("unavailable: {reason}"),

@@ -24,7 +24,7 @@ use crate::config::{Arch, ModelConfig, Source, NORM_EPS, ROPE_THETA};
 use crate::data::text::Coder;
 use crate::plan::PlannedTrial;
 use crate::store::weights::{write as write_tensors, Tensor};
-use crate::store::{files, Store, TrialResult};
+use crate::store::{Store, TrialResult};
 
 /// One trial exported.
 #[derive(Debug, Clone)]
@@ -76,7 +76,7 @@ pub fn export(
             // `to` is the user's choice (it may be a link); the folders sprs makes in it are not.
             let dir = if many { to.join(&trial.id) } else { to.to_path_buf() };
             if many {
-                files::create_dir(&dir).map_err(output(&dir))?;
+                crate::fs::create_dir(&dir).map_err(output(&dir))?;
             }
             let folder = Folder { trial, result: &result, coder: coder.as_ref(), file, eos: eos(trial, access) };
             folder.write(store, &dir)
@@ -121,7 +121,7 @@ impl Folder<'_> {
             }
             None => {
                 for stale in ["tokenizer.json", "tokenizer_config.json"].map(|name| dir.join(name)) {
-                    files::remove(&stale).map_err(output(&stale))?;
+                    crate::fs::remove(&stale).map_err(output(&stale))?;
                 }
             }
         }
@@ -129,7 +129,7 @@ impl Folder<'_> {
             let path = dir.join(name);
             let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
             text.push('\n');
-            files::write_atomic(&path, text.as_bytes()).map_err(output(&path))?;
+            crate::fs::write_atomic(&path, text.as_bytes()).map_err(output(&path))?;
         }
         let bytes = std::fs::metadata(&safetensors).map_or(0, |m| m.len());
         Ok(Exported { trial: trial.name.clone(), dir: dir.to_path_buf(), bytes, tokenizer: self.coder.is_some() })

@@ -21,7 +21,7 @@ use crate::access::MAX_TOKENIZER_BYTES;
 use crate::data::hash::hex;
 use crate::data::text::Coder;
 use crate::plan::{Plan, PlannedTrial};
-use crate::store::{files, weights, Status, Store, TrialResult};
+use crate::store::{weights, Status, Store, TrialResult};
 
 /// The trials of `plan` that `names` name (each a trial's name or id), in the order given, each
 /// once.
@@ -87,7 +87,7 @@ pub fn coder(store: &Store, trial: &PlannedTrial) -> Result<Option<Coder>, Train
     if let Some(sha256) = named.strip_prefix("sha256:") {
         let path = store.tokenizer(&trial.id);
         let retrain = Some("remove the trial's folder and run it again");
-        let bytes = files::read(&path, MAX_TOKENIZER_BYTES)
+        let bytes = crate::fs::read(&path, MAX_TOKENIZER_BYTES)
             .map_err(|e| no(format!("its `tokenizer.json` cannot be read: {e}"), retrain))?;
         if hex(&Sha256::digest(&bytes)) != sha256 {
             return Err(no("the `tokenizer.json` in its folder is not the one it trained with".into(), retrain));

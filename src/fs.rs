@@ -1,6 +1,7 @@
-//! Files and folders under the results folder, opened without following symlinks: a results
-//! folder that came with a shared project (or was tampered with) cannot make sprs write or read
-//! through a link to a file elsewhere. Replacing a file goes through a temporary file and a
+//! Files and folders that sprs writes and reads besides the sources (results, token files,
+//! exports, job scripts), opened without following symlinks: a results folder that came with a
+//! shared project (or was tampered with) cannot make sprs write or read through a link to a file
+//! elsewhere. Replacing a file goes through a temporary file and a
 //! rename, which replaces a link rather than following it.
 
 use std::fs::{self, File, OpenOptions};

@@ -25,6 +25,7 @@ pub mod format;
 pub mod fs;
 pub mod launch;
 pub mod lsp;
+pub mod observables;
 pub mod plan;
 pub mod prune;
 pub mod report;

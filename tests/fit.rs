@@ -169,13 +169,15 @@ fn finish(store: &Store, t: &sprs::plan::PlannedTrial, loss: Option<f64>) {
         status: if failed { Status::Failed } else { Status::Ok },
         error: failed.then(|| "the loss is NaN".into()),
         step: failed.then_some(3),
-        n: t.n,
-        n_final: t.n_final,
-        n_avg: t.n_avg,
-        s: t.s,
-        d: t.d,
-        c: t.c,
-        c_dense: t.c_dense,
+        observables: sprs::observables::Observables {
+            n: t.observables.n,
+            n_final: t.observables.n_final,
+            n_avg: t.observables.n_avg,
+            s: t.observables.s,
+            d: t.observables.d,
+            c: t.observables.c,
+            c_dense: t.observables.c_dense,
+        },
         l: loss,
     };
     std::fs::create_dir_all(store.trial_dir(&t.id)).unwrap();
@@ -200,7 +202,7 @@ fn fits_the_results_of_a_sweep_on_disk() {
         if i == 1 {
             continue; // not run yet
         }
-        finish(&store, t, (!failed).then(|| truth(t.n_avg, t.d as f64)));
+        finish(&store, t, (!failed).then(|| truth(t.observables.n_avg, t.observables.d as f64)));
     }
     let checked = output.checked.unwrap();
     let mut diags = Vec::new();
@@ -234,7 +236,7 @@ fn a_dense_law_predicts_pruned_runs_with_each_count() {
     let store = Store::new(Some(&dir.path().join("runs")), &dir.path().join("main.sprs")).unwrap();
     let truth = |n: f64, d: f64| 1.5 + 50.0 / n.powf(0.4) + 300.0 / d.powf(0.35);
     for t in &plan.trials {
-        finish(&store, t, Some(truth(t.n_avg, t.d as f64)));
+        finish(&store, t, Some(truth(t.observables.n_avg, t.observables.d as f64)));
     }
     let checked = output.checked.unwrap();
     let mut diags = Vec::new();
@@ -243,7 +245,7 @@ fn a_dense_law_predicts_pruned_runs_with_each_count() {
     let fit = &fitted[0];
     assert_eq!(fit.points, 24, "the dense runs only");
     let predict = fit.predict.as_ref().expect("a prediction");
-    let sparse: Vec<_> = plan.trials.iter().filter(|t| t.s > 0.0).collect();
+    let sparse: Vec<_> = plan.trials.iter().filter(|t| t.observables.s > 0.0).collect();
     assert_eq!(predict.errors.points, sparse.len());
     let mut ids: Vec<&str> = predict.rows.iter().map(|r| r.id.as_str()).collect();
     let mut want_ids: Vec<&str> = sparse.iter().map(|t| t.id.as_str()).collect();
@@ -256,7 +258,10 @@ fn a_dense_law_predicts_pruned_runs_with_each_count() {
         (param(fit, "E"), param(fit, "A"), param(fit, "B"), param(fit, "alpha"), param(fit, "beta"));
     let law = |n: f64, d: f64| e + a / n.powf(alpha) + b / d.powf(beta);
     let mae = |count: fn(&sprs::plan::PlannedTrial) -> f64| {
-        sparse.iter().map(|t| (law(count(t), t.d as f64) - truth(t.n_avg, t.d as f64)).abs()).sum::<f64>()
+        sparse
+            .iter()
+            .map(|t| (law(count(t), t.observables.d as f64) - truth(t.observables.n_avg, t.observables.d as f64)).abs())
+            .sum::<f64>()
             / sparse.len() as f64
     };
     let counts: Vec<(&str, bool, f64)> =
@@ -265,7 +270,8 @@ fn a_dense_law_predicts_pruned_runs_with_each_count() {
         counts.iter().map(|c| (c.0, c.1)).collect::<Vec<_>>(),
         [("N", true), ("N_avg", false), ("N_final", false)]
     );
-    let expected = [mae(|t| t.n as f64), mae(|t| t.n_avg), mae(|t| t.n_final as f64)];
+    let expected =
+        [mae(|t| t.observables.n as f64), mae(|t| t.observables.n_avg), mae(|t| t.observables.n_final as f64)];
     for ((name, _, got), want) in counts.iter().zip(expected) {
         assert!((got - want).abs() < 1e-9, "{name}: {got} against {want}");
     }
@@ -275,8 +281,13 @@ fn a_dense_law_predicts_pruned_runs_with_each_count() {
     let n_count = &predict.counts[0];
     assert_eq!(n_count.by_sparsity.iter().map(|l| l.sparsity).collect::<Vec<_>>(), [0.5, 0.8]);
     for level in &n_count.by_sparsity {
-        let at: Vec<_> = sparse.iter().filter(|t| (t.s - level.sparsity).abs() < 0.005).collect();
-        let residuals: Vec<f64> = at.iter().map(|t| law(t.n as f64, t.d as f64) - truth(t.n_avg, t.d as f64)).collect();
+        let at: Vec<_> = sparse.iter().filter(|t| (t.observables.s - level.sparsity).abs() < 0.005).collect();
+        let residuals: Vec<f64> = at
+            .iter()
+            .map(|t| {
+                law(t.observables.n as f64, t.observables.d as f64) - truth(t.observables.n_avg, t.observables.d as f64)
+            })
+            .collect();
         let (mae, bias) = (
             residuals.iter().map(|r| r.abs()).sum::<f64>() / at.len() as f64,
             residuals.iter().sum::<f64>() / at.len() as f64,

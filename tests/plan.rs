@@ -35,18 +35,22 @@ fn reproduces_the_released_1b_run() {
     let trial = &plan(&format!(
         "{HEADER}train run {{ data = shakespeare {{ context = 2048 }}, model = llama_1b, prune = journey {{ sparsity = 80% }}, batch = 256, budget = 6 * 1139277824 * 256 * 2048 * 10000 flops }}\n"
     ))[0];
-    assert_eq!(trial.n, 1_139_277_824);
+    assert_eq!(trial.observables.n, 1_139_277_824);
     assert_eq!(trial.steps, 25_050);
     assert_eq!(
         (trial.prune.start_step, trial.prune.end_step, trial.prune.every),
         (Some(2_500), Some(12_600), Some(100))
     );
     assert_eq!(trial.prune.updates.len(), 102);
-    assert!((trial.s - 0.8).abs() < 1e-6);
+    assert!((trial.observables.s - 0.8).abs() < 1e-6);
     // The budget is spent: reached, and by less than one more (fully sparse) step.
     let budget = 6.0 * 1_139_277_824.0 * 256.0 * 2048.0 * 10_000.0;
-    let last_step = 6.0 * trial.tokens_per_step as f64 * trial.n_final as f64;
-    assert!(trial.c >= budget * (1.0 - 1e-12) && trial.c - budget < last_step, "C = {:e}", trial.c);
+    let last_step = 6.0 * trial.tokens_per_step as f64 * trial.observables.n_final as f64;
+    assert!(
+        trial.observables.c >= budget * (1.0 - 1e-12) && trial.observables.c - budget < last_step,
+        "C = {:e}",
+        trial.observables.c
+    );
 }
 
 /// PAPER.md: with the geometric curve and boundaries at 25% / 75% of compute C (in dense steps),
@@ -60,7 +64,7 @@ fn approaches_the_closed_form_of_the_journey_schedule() {
             "{HEADER}train run {{ data = shakespeare {{ context = 64 }}, model = llama {{ width = 64, depth = 2 }}, prune = journey {{ sparsity = {}%, every = 1 steps }}, batch = 4, budget = 6 * {N64} * 4 * 64 * {dense_steps} flops }}\n",
             sparsity * 100.0
         ))[0];
-        assert_eq!(trial.n, N64);
+        assert_eq!(trial.observables.n, N64);
         let c = dense_steps;
         let (start, end, total) =
             (trial.prune.start_step.unwrap() as f64, trial.prune.end_step.unwrap() as f64, trial.steps as f64);
@@ -82,7 +86,7 @@ fn cubic_schedule_and_n_avg_follow_tf_mot() {
     ))[0];
     let steps: Vec<u64> = trial.prune.updates.iter().map(|u| u.0).collect();
     assert_eq!(steps, [250, 350, 450, 550, 650, 750]);
-    let n = trial.n as f64;
+    let n = trial.observables.n as f64;
     let mut sum = 0.0;
     for t in 0..1000u64 {
         // The mask in force at t comes from the last update at or before t.
@@ -90,8 +94,8 @@ fn cubic_schedule_and_n_avg_follow_tf_mot() {
         let s = last_update.map_or(0.0, |u| 0.8 * (1.0 - (1.0 - (u - 250) as f64 / 500.0).powi(3)));
         sum += n - (s * n).round();
     }
-    assert_eq!(trial.n_avg, sum / 1000.0);
-    assert_eq!(trial.n_final as f64, n - (0.8 * n).round());
+    assert_eq!(trial.observables.n_avg, sum / 1000.0);
+    assert_eq!(trial.observables.n_final as f64, n - (0.8 * n).round());
 }
 
 /// The geometric curve over a window given in fractions of steps: N_avg from the closed form
@@ -103,7 +107,7 @@ fn geometric_n_avg_matches_its_formula() {
     ))[0];
     // start = 20% of 2000 = step 400; end = first update at or after step 1200: 400 + 8 * 100.
     assert_eq!((trial.prune.start_step, trial.prune.end_step), (Some(400), Some(1200)));
-    let n = trial.n as f64;
+    let n = trial.observables.n as f64;
     let updates = 9.0;
     let mut sum = 400.0 * n;
     for k in 0..9 {
@@ -111,7 +115,7 @@ fn geometric_n_avg_matches_its_formula() {
         let length = if k < 8 { 100.0 } else { 2000.0 - 1200.0 };
         sum += length * (n - ((1.0 - kept) * n).round());
     }
-    assert_eq!(trial.n_avg, sum / 2000.0);
+    assert_eq!(trial.observables.n_avg, sum / 2000.0);
 }
 
 #[test]
@@ -121,14 +125,14 @@ fn budgets_become_steps_by_hand() {
     };
     // 32 sequences of 128 tokens: 4096 tokens per step.
     let tokens = budget("1M tokens");
-    assert_eq!((tokens.tokens_per_step, tokens.steps, tokens.d), (4096, 245, 245 * 4096));
+    assert_eq!((tokens.tokens_per_step, tokens.steps, tokens.observables.d), (4096, 245, 245 * 4096));
     let ratio = budget("20 tokens/param");
-    assert_eq!(ratio.n, N64);
+    assert_eq!(ratio.observables.n, N64);
     assert_eq!(ratio.steps, (20 * N64).div_ceil(4096));
     assert_eq!(budget("300 steps").steps, 300);
     let flops = budget(&format!("6 * {N64} * 4096 * 123 flops"));
     assert_eq!(flops.steps, 123);
-    assert_eq!(flops.c, flops.c_dense);
+    assert_eq!(flops.observables.c, flops.observables.c_dense);
 }
 
 #[test]
@@ -140,22 +144,26 @@ fn every_plan_obeys_the_inequalities_and_compute_grows_with_the_budget() {
     assert_eq!(trials.len(), 5 * 3 * 4);
     for t in &trials {
         assert!(
-            t.n_final as f64 <= t.n_avg + 1e-9 && t.n_avg <= t.n as f64,
+            t.observables.n_final as f64 <= t.observables.n_avg + 1e-9 && t.observables.n_avg <= t.observables.n as f64,
             "{}: {} {} {}",
             t.name,
-            t.n_final,
-            t.n_avg,
-            t.n
+            t.observables.n_final,
+            t.observables.n_avg,
+            t.observables.n
         );
-        assert!(t.c <= t.c_dense * (1.0 + 1e-12), "{}", t.name);
-        assert_eq!(t.d, t.steps * t.tokens_per_step);
-        assert!((t.c - 6.0 * t.n_avg * t.d as f64).abs() <= 1e-6 * t.c);
+        assert!(t.observables.c <= t.observables.c_dense * (1.0 + 1e-12), "{}", t.name);
+        assert_eq!(t.observables.d, t.steps * t.tokens_per_step);
+        assert!((t.observables.c - 6.0 * t.observables.n_avg * t.observables.d as f64).abs() <= 1e-6 * t.observables.c);
         let sparsities: Vec<f64> = t.prune.updates.iter().map(|u| u.1).collect();
         assert!(sparsities.windows(2).all(|w| w[0] <= w[1]), "{}: masks must only grow", t.name);
     }
     // Same schedule and count, growing budget: more steps and more compute.
     for group in trials.chunks(4) {
-        assert!(group.windows(2).all(|w| w[0].steps < w[1].steps && w[0].c < w[1].c), "{}", group[0].name);
+        assert!(
+            group.windows(2).all(|w| w[0].steps < w[1].steps && w[0].observables.c < w[1].observables.c),
+            "{}",
+            group[0].name
+        );
     }
 }
 
@@ -209,7 +217,7 @@ fn the_schedule_search_plans_its_40_schedules() {
         if !pairs.contains(&pair) {
             pairs.push(pair);
         }
-        let step = 6.0 * t.n as f64 * t.tokens_per_step as f64;
+        let step = 6.0 * t.observables.n as f64 * t.tokens_per_step as f64;
         let start_step = t.prune.start_step.unwrap() as f64;
         // Exact to a step where the boundaries have a fixed point. Where moving `start` changes the
         // number of updates that fit before the end (and with it the compute), there may be
@@ -217,12 +225,12 @@ fn the_schedule_search_plans_its_40_schedules() {
         // start at step 1679 where 75% of C is 1699.7 steps), so allow 1% of the run.
         let slack = step.max(0.01 * t.steps as f64 * step);
         assert!(
-            (start_step * step - start * t.c).abs() <= slack,
+            (start_step * step - start * t.observables.c).abs() <= slack,
             "{}: dense compute before pruning: {start_step} steps for {}",
             t.name,
-            start * t.c / step
+            start * t.observables.c / step
         );
-        assert!((t.s - t.config.prune.sparsity).abs() < 0.01, "{}", t.name);
+        assert!((t.observables.s - t.config.prune.sparsity).abs() < 0.01, "{}", t.name);
     }
     pairs.sort();
     let expected: Vec<(u64, u64)> = [0, 25, 50, 75]
@@ -259,7 +267,7 @@ fn the_paper_configurations_check_and_plan() {
         let trials = plan_path(&dir.path().join(file));
         assert_eq!(trials.len(), 10, "{file}");
         for t in &trials {
-            assert_eq!(t.n, n, "{file}");
+            assert_eq!(t.observables.n, n, "{file}");
             assert_eq!(t.tokens_per_step, 256 * 2048);
             // The journey schedule updates every 100 steps; dense runs have no updates.
             let updates: Vec<u64> = t.prune.updates.iter().map(|u| u.0).collect();

@@ -29,7 +29,11 @@ fn train(planned: &PlannedTrial) -> Vec<StepReport> {
     (0..planned.steps)
         .map(|step| {
             let report = trainer.step(step).unwrap();
-            assert_eq!(report.nonzero, planned.n - prunable + trainer.kept(), "step {step}: zeros on the weights");
+            assert_eq!(
+                report.nonzero,
+                planned.observables.n - prunable + trainer.kept(),
+                "step {step}: zeros on the weights"
+            );
             report
         })
         .collect()
@@ -67,7 +71,7 @@ fn pruning_follows_the_plan_at_every_step() {
         let prunable = planned.params.linear;
         for report in &reports {
             let planned_sparsity = sparsity_at(&updates, report.step);
-            let planned_pruned = planned.n - report.nonzero;
+            let planned_pruned = planned.observables.n - report.nonzero;
             // Measured on the weights: exactly the planner's count at this step.
             let expected = if planned.config.prune.scope == sprs::config::Scope::Global {
                 sprs::prune::pruned(planned_sparsity, prunable)
@@ -80,7 +84,7 @@ fn pruning_follows_the_plan_at_every_step() {
             assert_eq!(planned_pruned, expected, "{schedule}: step {}", report.step);
         }
         let measured = reports.iter().map(|r| r.nonzero as f64).sum::<f64>() / reports.len() as f64;
-        assert_eq!(measured, planned.n_avg, "{schedule}");
+        assert_eq!(measured, planned.observables.n_avg, "{schedule}");
     }
 }
 

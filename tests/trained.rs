@@ -379,7 +379,7 @@ fn exported_models_compute_the_trials_own_logits() {
             .map(|(_, (_, values))| values.iter().filter(|v| **v == 0.0).count())
             .sum();
         assert_eq!(zeros as u64, pruned, "{id}");
-        assert_eq!(planned.s > 0.0, pruned > 0);
+        assert_eq!(planned.observables.s > 0.0, pruned > 0);
 
         // The tokenizer gives byte b for id b, on any text.
         let tokenizer = tokenizers::Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();

@@ -1,5 +1,6 @@
 //! The prelude's builtin functions and enum words.
 
+use crate::observables::Observable;
 use std::rc::Rc;
 
 use super::schema::{self, Ty};
@@ -318,7 +319,7 @@ impl Checker {
             let name = field.path.dotted();
             let name_at = Loc { file, span: field.path.span };
             if !schema::is_observable(&name) {
-                let help = super::did_you_mean(&name, schema::OBSERVABLES.iter().map(|(o, _)| *o))
+                let help = super::did_you_mean(&name, Observable::ALL.iter().map(|o| o.name()))
                     .or_else(|| Some(format!("the observables are {}", observable_list())));
                 self.emit(name_at, |span| CheckError::UnknownObservable { name: name.clone(), span, help });
                 continue;
@@ -435,7 +436,7 @@ impl Checker {
 }
 
 pub(super) fn observable_list() -> String {
-    schema::OBSERVABLES.iter().map(|(o, _)| format!("`{o}`")).collect::<Vec<_>>().join(", ")
+    Observable::ALL.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ")
 }
 
 /// Unit helper for `Unit::NONE` checks elsewhere.

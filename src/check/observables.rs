@@ -4,6 +4,7 @@ use super::builtins::observable_list;
 use super::schema::{self, Kind};
 use super::value::Loc;
 use super::{did_you_mean, CheckError, Checker};
+use crate::observables::Observable;
 use crate::syntax::ast::{Expr, ExprKind};
 use crate::syntax::FileId;
 
@@ -37,7 +38,7 @@ impl Checker {
                 if ok {
                     return;
                 }
-                let mut candidates: Vec<&str> = schema::OBSERVABLES.iter().map(|(o, _)| *o).collect();
+                let mut candidates: Vec<&str> = Observable::ALL.iter().map(|o| o.name()).collect();
                 candidates.extend(allowed.iter().map(String::as_str));
                 let help = did_you_mean(name, candidates.iter().copied());
                 match names {

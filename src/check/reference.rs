@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::schema::{Bounds, FieldDefault, Kind, Ty, OBSERVABLES};
+use super::schema::{Bounds, FieldDefault, Kind, Ty};
 use super::units::Unit;
 
 /// The reference as Markdown.
@@ -43,8 +43,8 @@ pub fn reference() -> String {
         }
     }
     out.push_str("\n## Observables\n\n| name | meaning |\n|---|---|\n");
-    for (name, meaning) in OBSERVABLES {
-        let _ = writeln!(out, "| `{name}` | {meaning} |");
+    for observable in crate::observables::Observable::ALL {
+        let _ = writeln!(out, "| `{observable}` | {} |", observable.doc());
     }
     out
 }

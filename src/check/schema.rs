@@ -383,21 +383,9 @@ static FIT: &[FieldSpec] = &[
     field("seed", count(0.0, MAX_COUNT), Expr("0"), "seed of the bootstrap"),
 ];
 
-/// The observables a trial measures (SPEC.md, section 5).
-pub const OBSERVABLES: &[(&str, &str)] = &[
-    ("N", "counted parameters at initialisation (the dense size)"),
-    ("N_final", "counted parameters that are non-zero at the end"),
-    ("N_avg", "mean over training steps of the counted non-zero parameters"),
-    ("S", "final sparsity of the prunable weights"),
-    ("D", "training tokens"),
-    ("C", "training compute: 6 * sum over steps of non-zero parameters * tokens per step"),
-    ("C_dense", "6 * N * D"),
-    ("L", "final evaluation loss (nats per token) on the held-out split"),
-];
-
 /// Whether `name` is an observable a law or condition may use (`N`, `D`, `L`, ...).
 pub fn is_observable(name: &str) -> bool {
-    OBSERVABLES.iter().any(|(o, _)| *o == name)
+    crate::observables::Observable::parse(name).is_some()
 }
 
 /// Walks a dotted path from a kind, returning the type of the last segment, or the index of the

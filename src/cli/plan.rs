@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use sprs::diagnostic::Format;
 use sprs::format::si;
+use sprs::observables::Observable;
 use sprs::plan::PlannedTrial;
 
 pub fn run(path: &Path, options: &sprs::check::Options, format: Format, color: bool) -> ExitCode {
@@ -32,18 +33,19 @@ pub fn run(path: &Path, options: &sprs::check::Options, format: Format, color: b
 /// One row per trial: id, name, N, N_avg, D, steps, C, estimated peak memory, the weights' size
 /// on disk and the pruning breakpoints.
 fn table(trials: &[PlannedTrial]) -> String {
-    let header = ["id", "name", "N", "N_avg", "D", "steps", "C", "memory", "weights", "pruning"];
+    let (n, n_avg, d, c) = (Observable::N.name(), Observable::NAvg.name(), Observable::D.name(), Observable::C.name());
+    let header = ["id", "name", n, n_avg, d, "steps", c, "memory", "weights", "pruning"];
     let rows: Vec<[String; 10]> = trials
         .iter()
         .map(|t| {
             [
                 t.id.clone(),
                 t.name.clone(),
-                si(t.n as f64),
-                si(t.n_avg),
-                si(t.d as f64),
+                si(t.observables.n as f64),
+                si(t.observables.n_avg),
+                si(t.observables.d as f64),
                 t.steps.to_string(),
-                format!("{:.2e}", t.c),
+                format!("{:.2e}", t.observables.c),
                 sprs::format::bytes(t.memory.total),
                 sprs::format::bytes(t.weights),
                 pruning(t),
@@ -78,7 +80,7 @@ fn pruning(trial: &PlannedTrial) -> String {
     match (trial.prune.start_step, trial.prune.end_step, trial.prune.every) {
         (Some(start), Some(end), Some(every)) => format!(
             "{:.0}% at steps {start}..={end}, every {every} ({} updates)",
-            trial.s * 100.0,
+            trial.observables.s * 100.0,
             trial.prune.updates.len()
         ),
         _ => "dense".into(),

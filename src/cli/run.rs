@@ -234,7 +234,7 @@ impl Progress for Bars {
                         "{}: loss {:.4}, N_avg {}, {seconds:.1}s{}",
                         trial.name,
                         result.l.unwrap_or(f64::NAN),
-                        sprs::format::si(result.n_avg),
+                        sprs::format::si(result.observables.n_avg),
                         speed
                             .map(|s| format!(
                                 ", {} tokens/s{}",

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use sprs::diagnostic::Format;
 use sprs::launch::slurm::{self, Submission};
-use sprs::store::{Status, Store};
+use sprs::store::Store;
 
 /// What `sprs submit` was asked, beside the Slurm options of the submission.
 pub struct Options<'a> {
@@ -44,7 +44,7 @@ pub fn run(path: &Path, options: Options, mut submission: Submission, color: boo
         Ok(program) => program,
         Err(error) => return super::usage_error(&format!("cannot find the sprs program to run: {error}")),
     };
-    let pending = plan.trials.iter().filter(|t| store.result(&t.id).is_none_or(|r| r.status != Status::Ok)).count();
+    let pending = plan.trials.iter().filter(|t| store.done(&t.id).is_none()).count();
     if pending == 0 && !options.dry_run {
         eprintln!(
             "every trial of `{}` has its result in {}: nothing to submit",

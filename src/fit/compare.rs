@@ -6,13 +6,15 @@ use super::{data, fit, Fitted};
 use crate::access::Access;
 use crate::check::FitSpec;
 use crate::diagnostic::Diag;
+use crate::observables::Observable;
 use crate::plan::Plan;
 use crate::store::Store;
 use crate::syntax::ast::{Expr, ExprKind};
 
-/// The parameter count of the Journey law, and the counts it is compared with.
-pub const AVERAGE: &str = "N_avg";
-pub const ALTERNATIVES: [&str; 2] = ["N", "N_final"];
+/// The parameter count of the Journey law.
+pub const AVERAGE: &str = Observable::NAvg.name();
+/// The counts it is compared with: the dense size and the size at the end.
+pub const ALTERNATIVES: [&str; 2] = [Observable::N.name(), Observable::NFinal.name()];
 
 /// One fit over `N_avg` and its refits with each alternative count, in that order.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -10,7 +10,7 @@ use crate::check::observables::dotted;
 use crate::check::{ColumnSource, FitSource, FitSpec};
 use crate::diagnostic::Diag;
 use crate::plan::Plan;
-use crate::store::{Status, Store};
+use crate::store::Store;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 use crate::syntax::Loc;
 
@@ -192,7 +192,7 @@ pub fn load_sources(
                     plan.trials.iter().filter(|t| t.name == *item || t.sweep.as_deref() == Some(item)).collect();
                 let mut found = 0;
                 for trial in &trials {
-                    let Some(result) = store.result(&trial.id).filter(|r| r.status == Status::Ok) else { continue };
+                    let Some(result) = store.done(&trial.id) else { continue };
                     found += 1;
                     let Ok(Json::Object(mut values)) = serde_json::to_value(&result) else { continue };
                     for key in ["id", "status", "error", "step"] {

@@ -20,6 +20,8 @@ use crate::access::Access;
 use crate::check::{FitSource, FitSpec, Loss};
 use crate::data::hash::mix;
 use crate::diagnostic::Diag;
+use crate::observables::training_flops;
+use crate::observables::Observable;
 use crate::plan::Plan;
 use crate::store::Store;
 use data::Point;
@@ -332,11 +334,8 @@ fn observed_loss(spec: &FitSpec, sources: &[FitSource], point: &Point) -> Result
     Err(Diag::new(at.file, FitError::NonPositiveLoss { point: point.label.clone(), value: loss, span: at.span.into() }))
 }
 
-/// The parameter counts a law may be written with, compared on predicted points.
-pub const COUNTS: [&str; 3] = ["N", "N_avg", "N_final"];
-
 /// Evaluates the law of `fitted` (fitted from `spec`) on `points` it was not fitted to, and when
-/// the law uses exactly one of [`COUNTS`], with each count in its place.
+/// the law uses exactly one of [`Observable::COUNTS`], with each count in its place.
 pub fn predict(spec: &FitSpec, fitted: &Fitted, points: &[Point]) -> Result<Predicted, Diag> {
     let params: Vec<(String, bool)> = spec.params.iter().map(|p| (p.name.clone(), p.log)).collect();
     let values: Vec<f64> = fitted.params.iter().map(|p| p.value).collect();
@@ -374,10 +373,12 @@ pub fn predict(spec: &FitSpec, fitted: &Fitted, points: &[Point]) -> Result<Pred
         }
     };
     let predicted = evaluate(&spec.law)?;
-    let used: Vec<&str> = COUNTS.into_iter().filter(|c| crate::check::observables::mentions(&spec.law, c)).collect();
+    let counts_all = Observable::COUNTS.map(Observable::name);
+    let used: Vec<&str> =
+        counts_all.into_iter().filter(|c| crate::check::observables::mentions(&spec.law, c)).collect();
     let (mut counts, mut counts_missing) = (Vec::new(), Vec::new());
     if let [written] = used[..] {
-        for count in COUNTS {
+        for count in counts_all {
             if !points.iter().all(|point| point.number(count).is_some()) {
                 counts_missing.push(count.to_string());
                 continue;
@@ -436,7 +437,7 @@ fn predict_points(
 
 /// A point's training compute: `C`, or 6 N D.
 fn compute(point: &Point) -> Option<f64> {
-    point.number("C").or_else(|| Some(6.0 * point.number("N")? * point.number("D")?))
+    point.number("C").or_else(|| Some(training_flops(point.number("N")?, point.number("D")?)))
 }
 
 /// Every combination of the parameters' starts, first parameter slowest.

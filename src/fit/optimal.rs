@@ -7,6 +7,8 @@ use argmin::solver::brent::BrentOpt;
 use serde::Serialize;
 
 use super::law::Law;
+use crate::observables::training_flops;
+use crate::observables::Observable;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind};
 
 /// The compute-optimal model size and data at compute `C`, and the loss the law predicts there.
@@ -38,12 +40,10 @@ pub fn chinchilla_optimum(a: f64, b: f64, alpha: f64, beta: f64, c: f64) -> (f64
     (n, d)
 }
 
-const COUNTS: [&str; 3] = ["N", "N_avg", "N_final"];
-
 /// The optimum at `c` for the fitted `values` of `law` (compiled from `expr`), if the law is in
 /// one parameter count and `D`.
 pub(super) fn optimum(expr: &Expr, law: &Law, values: &[f64], c: f64) -> Option<Optimum> {
-    let count = law.vars.iter().find(|v| COUNTS.contains(&v.as_str()))?;
+    let count = law.vars.iter().find(|v| Observable::parse(v).is_some_and(Observable::is_count))?;
     if law.vars.len() != 2 || !law.vars.iter().any(|v| v == "D") {
         return None;
     }
@@ -60,7 +60,7 @@ pub(super) fn optimum(expr: &Expr, law: &Law, values: &[f64], c: f64) -> Option<
         }
     }
     let n = numeric(&predict, c)?;
-    let d = c / (6.0 * n);
+    let d = c / training_flops(n, 1.0);
     Some(Optimum { c, n, d, l: predict(n, d), method: "numeric" })
 }
 
@@ -75,7 +75,7 @@ fn numeric(predict: &dyn Fn(f64, f64) -> f64, c: f64) -> Option<f64> {
         type Output = f64;
         fn cost(&self, log_n: &f64) -> Result<f64, Error> {
             let n = log_n.exp();
-            Ok((self.predict)(n, self.c / (6.0 * n)))
+            Ok((self.predict)(n, self.c / training_flops(n, 1.0)))
         }
     }
     let top = (c / 6.0).ln();

@@ -22,6 +22,7 @@ use crate::check::{check_file, check_source, CheckOutput, Checked, Options, Sour
 use crate::config::{Dtype, Source, Tokenizer, TrialConfig};
 use crate::data::split::BLOCK;
 use crate::diagnostic::Diag;
+use crate::observables::{training_flops, Observables};
 use crate::prune;
 use crate::syntax::Loc;
 
@@ -47,31 +48,13 @@ pub struct PlannedTrial {
     pub sweep: Option<String>,
     /// The trial's configuration.
     pub config: TrialConfig,
-    /// Counted parameters at initialisation.
-    #[serde(rename = "N")]
-    pub n: u64,
-    /// Mean over steps of the counted non-zero parameters.
-    #[serde(rename = "N_avg")]
-    pub n_avg: f64,
-    /// Counted non-zero parameters at the end.
-    #[serde(rename = "N_final")]
-    pub n_final: u64,
-    /// Final sparsity of the prunable weights.
-    #[serde(rename = "S")]
-    pub s: f64,
-    /// Training tokens.
-    #[serde(rename = "D")]
-    pub d: u64,
+    /// Every observable but the loss, as planned.
+    #[serde(flatten)]
+    pub observables: Observables,
     /// Optimizer steps.
     pub steps: u64,
     /// Tokens per step: batch x context.
     pub tokens_per_step: u64,
-    /// 6 * sum over steps of non-zero counted parameters * tokens per step.
-    #[serde(rename = "C")]
-    pub c: f64,
-    /// 6 * N * D.
-    #[serde(rename = "C_dense")]
-    pub c_dense: f64,
     /// All three parameter counts, whichever `count` selects for N.
     pub params: Counts,
     /// The pruning schedule in steps.
@@ -223,15 +206,17 @@ pub fn plan_trial(trial: &Trial, data: u64) -> Result<PlannedTrial, Problem> {
         name: trial.name.clone(),
         sweep: trial.sweep.clone(),
         config: config.clone(),
-        n,
-        n_avg: solution.param_steps as f64 / solution.steps as f64,
-        n_final: n - pruned,
-        s: if resolved.prunable_total == 0 { 0.0 } else { pruned as f64 / resolved.prunable_total as f64 },
-        d,
+        observables: Observables {
+            n,
+            n_final: n - pruned,
+            n_avg: solution.param_steps as f64 / solution.steps as f64,
+            s: if resolved.prunable_total == 0 { 0.0 } else { pruned as f64 / resolved.prunable_total as f64 },
+            d,
+            c: training_flops(solution.param_steps as f64, tps as f64),
+            c_dense: training_flops(n as f64, d as f64),
+        },
         steps: solution.steps,
         tokens_per_step: tps,
-        c: 6.0 * tps as f64 * solution.param_steps as f64,
-        c_dense: 6.0 * n as f64 * d as f64,
         params: shape.counts(),
         memory: memory::estimate(config, shape.counts().total, resolved.prunable_total, pruned > 0, data),
         weights: crate::store::weights::file_bytes(&trial.id, &config.model),
@@ -352,11 +337,11 @@ fn epochs(trial: &Trial, planned: &PlannedTrial, access: &Access) -> Option<Plan
     let data = &trial.config.data;
     let tokens = source_tokens(&data.source, &data.tokenizer, access)?;
     let available = if data.valid.is_some() { tokens } else { (tokens as f64 * (1.0 - data.holdout)) as u64 };
-    (planned.d > available).then(|| PlanError::MoreThanOneEpoch {
+    (planned.observables.d > available).then(|| PlanError::MoreThanOneEpoch {
         trial: trial.name.clone(),
-        tokens: crate::format::si(planned.d as f64),
+        tokens: crate::format::si(planned.observables.d as f64),
         available: crate::format::si(available as f64),
-        epochs: planned.d as f64 / available.max(1) as f64,
+        epochs: planned.observables.d as f64 / available.max(1) as f64,
         span: trial.sites.budget.span.into(),
     })
 }

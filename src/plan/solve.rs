@@ -9,6 +9,7 @@
 //! token or step budget is found as a fixed point.
 
 use crate::config::{Basis, Budget, Curve, Interval, Method, Point, Scope, TrialConfig};
+use crate::observables::training_flops;
 use crate::prune::{self, Schedule, Update, Window};
 
 use super::search::{bisect, first_from};
@@ -208,12 +209,12 @@ impl<'a> Trial<'a> {
 
     /// A `flops` budget: the fewest steps whose compute reaches it.
     fn spend_flops(&self, flops: f64) -> Result<Solution, Problem> {
-        let reference = flops / (6.0 * self.tokens_per_step as f64);
+        let reference = flops / training_flops(1.0, self.tokens_per_step as f64);
         let first_step = self.counted as f64;
         if reference < first_step * (1.0 - TOLERANCE) {
             return Err(Problem::BudgetBelowOneStep {
                 budget: format!("{flops:e} flops"),
-                step: format!("{:e} flops", 6.0 * self.tokens_per_step as f64 * first_step),
+                step: format!("{:e} flops", training_flops(first_step, self.tokens_per_step as f64)),
             });
         }
         let reaches = |steps: u64| match self.schedule(steps, reference) {

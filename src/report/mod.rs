@@ -50,7 +50,7 @@ pub fn write(
     md.push_str(&seed_section(&groups));
 
     let curves: Vec<(String, f64, Vec<CurvePoint>)> =
-        ok.iter().map(|r| (curve_label(r), r.result.s, curve(store, r))).collect();
+        ok.iter().map(|r| (curve_label(r), r.result.observables.s, curve(store, r))).collect();
     if curves.iter().any(|(_, _, c)| !c.is_empty()) {
         write_atomic(&dir.join("loss_curves.svg"), plot::loss_curves(&curves).as_bytes())?;
         md.push_str("\n## Loss curves\n\nHeld-out loss during training, one panel per final sparsity.\n\n");
@@ -95,11 +95,11 @@ fn trial_table(rows: &[&Row], store: &Store) -> String {
             md,
             "| {} | {} | {} | {:.0}% | {} | {:.2e} | {loss} | {} |",
             markdown_code(&row.name),
-            si(r.n as f64),
-            si(r.n_avg),
-            r.s * 100.0,
-            si(r.d as f64),
-            r.c,
+            si(r.observables.n as f64),
+            si(r.observables.n_avg),
+            r.observables.s * 100.0,
+            si(r.observables.d as f64),
+            r.observables.c,
             store.speed(&r.id).map_or_else(String::new, |speed| match speed.mfu {
                 Some(mfu) => format!("{} ({:.0}% MFU)", si(speed.tokens_per_second), mfu * 100.0),
                 None => si(speed.tokens_per_second),
@@ -125,7 +125,7 @@ fn curve(store: &Store, row: &Row) -> Vec<CurvePoint> {
 }
 
 fn curve_label(row: &Row) -> String {
-    format!("N {}, D {}", si(row.result.n as f64), si(row.result.d as f64))
+    format!("N {}, D {}", si(row.result.observables.n as f64), si(row.result.observables.d as f64))
 }
 
 /// Configurations trained with more than one seed: their mean loss and its spread; then

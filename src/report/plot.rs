@@ -145,10 +145,10 @@ pub fn loss_vs_size(configurations: &[Group]) -> String {
         .iter()
         .map(|group| {
             let r = &group.runs[0].1.result;
-            let ratio = (r.d as f64 / r.n.max(1) as f64 * 10.0).round() / 10.0;
+            let ratio = (r.observables.d as f64 / r.observables.n.max(1) as f64 * 10.0).round() / 10.0;
             let losses = group.losses();
             let range = losses.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &l| (lo.min(l), hi.max(l)));
-            (r.n as f64, r.n_avg, r.s, group.mean(), ratio, range)
+            (r.observables.n as f64, r.observables.n_avg, r.observables.s, group.mean(), ratio, range)
         })
         .collect();
     let groups = sparsities(points.iter().map(|p| p.2));

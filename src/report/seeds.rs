@@ -242,13 +242,15 @@ pub(crate) mod tests {
             status: Status::Ok,
             error: None,
             step: None,
-            n: 1000,
-            n_final: 500,
-            n_avg: 750.0,
-            s: sparsity,
-            d: 20_000,
-            c: 1e8,
-            c_dense: 1.2e8,
+            observables: crate::observables::Observables {
+                n: 1000,
+                n_final: 500,
+                n_avg: 750.0,
+                s: sparsity,
+                d: 20_000,
+                c: 1e8,
+                c_dense: 1.2e8,
+            },
             l: Some(loss),
         };
         Row { result, name: format!("{name}[seed={seed}]"), sweep: None, config, tokens_per_step: None }

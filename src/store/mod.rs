@@ -15,6 +15,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use crate::observables::{Observable, Observables};
 use serde::{Deserialize, Serialize};
 
 /// The observables of a finished (or failed) trial: the keys of `result.json`.
@@ -30,30 +31,30 @@ pub struct TrialResult {
     /// The step a failure happened at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<u64>,
-    /// Prunable parameters before pruning (N).
-    #[serde(rename = "N")]
-    pub n: u64,
-    /// Prunable parameters left at the end (N_final).
-    #[serde(rename = "N_final")]
-    pub n_final: u64,
-    /// Prunable parameters averaged over the steps (N_avg, the paper's count).
-    #[serde(rename = "N_avg")]
-    pub n_avg: f64,
-    /// Final sparsity (S).
-    #[serde(rename = "S")]
-    pub s: f64,
-    /// Tokens trained on (D).
-    #[serde(rename = "D")]
-    pub d: u64,
-    /// Training compute in FLOPs, sparse-aware (C).
-    #[serde(rename = "C")]
-    pub c: f64,
-    /// Training compute had the model stayed dense.
-    #[serde(rename = "C_dense")]
-    pub c_dense: f64,
+    /// What its shape, schedule and budget determined (`N` to `C_dense`).
+    #[serde(flatten)]
+    pub observables: Observables,
     /// Final held-out loss, nats per token; absent for a failed trial.
     #[serde(rename = "L")]
     pub l: Option<f64>,
+}
+
+impl TrialResult {
+    /// The value of `observable`: the loss once measured, the others as planned.
+    pub fn get(&self, observable: Observable) -> Option<f64> {
+        match observable {
+            Observable::L => self.l,
+            other => self.observables.get(other),
+        }
+    }
+
+    /// The value of `observable` as `results.csv` writes it; empty for a loss not measured.
+    pub fn cell(&self, observable: Observable) -> String {
+        match observable {
+            Observable::L => self.l.map(|l| l.to_string()).unwrap_or_default(),
+            other => self.observables.cell(other),
+        }
+    }
 }
 
 /// How a trial ended.
@@ -130,6 +131,12 @@ impl Store {
         }
         let text = crate::fs::read_to_string(&dir.join("result.json"), crate::fs::MAX_JSON_BYTES).ok()?;
         serde_json::from_str(&text).ok()
+    }
+
+    /// The result of a trial that trained to the end: whether it is done, the one question every
+    /// phase asks of a results folder (a failed trial is to be trained again).
+    pub fn done(&self, id: &str) -> Option<TrialResult> {
+        self.result(id).filter(|r| r.status == Status::Ok)
     }
 
     /// Writes a trial's `trial.json` (what it is), first thing, so that a trial that fails before
@@ -412,13 +419,15 @@ mod tests {
             status: Status::Ok,
             error: None,
             step: None,
-            n: 10,
-            n_final: 5,
-            n_avg: 7.5,
-            s: 0.5,
-            d: 100,
-            c: 4500.0,
-            c_dense: 6000.0,
+            observables: crate::observables::Observables {
+                n: 10,
+                n_final: 5,
+                n_avg: 7.5,
+                s: 0.5,
+                d: 100,
+                c: 4500.0,
+                c_dense: 6000.0,
+            },
             l: Some(2.0),
         };
         store.finish(&result).unwrap();

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::{write_atomic, Store, TrialResult};
+use crate::observables::Observable;
 
 /// One trial on disk: its result and the `trial.json` written when it started.
 #[derive(Debug, Clone)]
@@ -24,20 +25,6 @@ pub struct Row {
     /// Tokens per optimizer step (absent from a `trial.json` written by hand).
     pub tokens_per_step: Option<f64>,
 }
-
-/// The observables, in SPEC.md's order, and how to read each from a result.
-type Column = (&'static str, fn(&TrialResult) -> String);
-
-const OBSERVABLES: [Column; 8] = [
-    ("N", |r| r.n.to_string()),
-    ("N_final", |r| r.n_final.to_string()),
-    ("N_avg", |r| r.n_avg.to_string()),
-    ("S", |r| r.s.to_string()),
-    ("D", |r| r.d.to_string()),
-    ("C", |r| r.c.to_string()),
-    ("C_dense", |r| r.c_dense.to_string()),
-    ("L", |r| r.l.map(|l| l.to_string()).unwrap_or_default()),
-];
 
 impl Store {
     /// Every trial folder with a readable `result.json` and `trial.json`: the trials of `order`
@@ -74,8 +61,8 @@ impl Store {
 }
 
 /// Rewrites `results.csv` from the trial folders (atomically, see [`write_atomic`]) and returns
-/// its path and the rows. Columns: `id`, `name`, `sweep`, `status`, the observables of SPEC.md
-/// section 5, `error`, then every configuration field whose value differs between rows (the swept
+/// its path and the rows. Columns: `id`, `name`, `sweep`, `status`, the observables (in the order
+/// of [`Observable::ALL`]), `error`, then every configuration field whose value differs between rows (the swept
 /// values), as dotted paths such as `model.width`.
 pub fn rebuild_results(store: &Store, order: &[&str]) -> io::Result<(PathBuf, Vec<Row>)> {
     let rows = store.rows(order);
@@ -83,7 +70,7 @@ pub fn rebuild_results(store: &Store, order: &[&str]) -> io::Result<(PathBuf, Ve
     let paths = varying(&leaves);
     let mut out = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<&str> = vec!["id", "name", "sweep", "status"];
-    header.extend(OBSERVABLES.iter().map(|(name, _)| *name));
+    header.extend(Observable::ALL.iter().map(|o| o.name()));
     header.push("error");
     header.extend(paths.iter().map(String::as_str));
     out.write_record(&header)?;
@@ -94,7 +81,7 @@ pub fn rebuild_results(store: &Store, order: &[&str]) -> io::Result<(PathBuf, Ve
             super::Status::Failed => "failed",
         };
         let mut record = vec![r.id.clone(), row.name.clone(), row.sweep.clone().unwrap_or_default(), status.into()];
-        record.extend(OBSERVABLES.iter().map(|(_, get)| get(r)));
+        record.extend(Observable::ALL.iter().map(|&o| r.cell(o)));
         record.push(r.error.clone().unwrap_or_default());
         record.extend(paths.iter().map(|p| leaf.get(p).map(cell).unwrap_or_default()));
         out.write_record(&record)?;
@@ -169,13 +156,15 @@ mod tests {
             status: if loss.is_some() { Status::Ok } else { Status::Failed },
             error: loss.is_none().then(|| "the training loss became NaN, at step 3".into()),
             step: None,
-            n: width * 100,
-            n_final: width * 50,
-            n_avg: width as f64 * 75.0,
-            s: 0.5,
-            d: 1000,
-            c: 1.0,
-            c_dense: 2.0,
+            observables: crate::observables::Observables {
+                n: width * 100,
+                n_final: width * 50,
+                n_avg: width as f64 * 75.0,
+                s: 0.5,
+                d: 1000,
+                c: 1.0,
+                c_dense: 2.0,
+            },
             l: loss,
         };
         store.finish(&result).unwrap();

@@ -151,7 +151,7 @@ pub fn train(
     progress: &dyn Progress,
 ) -> Result<Tally, String> {
     let finished = |t: &PlannedTrial| {
-        let done = store.result(&t.id).is_some_and(|r| r.status == Status::Ok);
+        let done = store.done(&t.id).is_some();
         if done {
             let _ = store.drop_checkpoint(&t.id);
         }
@@ -161,7 +161,7 @@ pub fn train(
         trials.iter().copied().enumerate().filter(|(_, t)| !finished(t)).collect();
     // Longest first (by dense compute, 6 N D), so that side by side no job is left with one long
     // trial at the end while the others idle.
-    pending.sort_by(|a, b| b.1.c_dense.total_cmp(&a.1.c_dense).then(a.0.cmp(&b.0)));
+    pending.sort_by(|a, b| b.1.observables.c_dense.total_cmp(&a.1.observables.c_dense).then(a.0.cmp(&b.0)));
     let cores = options.cores.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     let jobs = Jobs::choose(options.jobs, pending.len(), cores, options.backend, &options.devices);
     let tally = Mutex::new(Tally { trials: trials.len(), skipped: trials.len() - pending.len(), ..Tally::default() });

@@ -13,6 +13,7 @@ use crate::access::Access;
 use crate::config::Interval;
 use crate::data::text::Coder;
 use crate::data::tokens::{eval_windows, Tokens};
+use crate::observables::training_flops;
 use crate::plan::PlannedTrial;
 use crate::store::tensorboard::{Ending, Events};
 use crate::store::{weights, GpuPeak, Speed, Status, Store, TrialResult};
@@ -136,7 +137,14 @@ impl Board<'_> {
             (Status::Ok, Some(l)) => {
                 let step = planned.steps - 1;
                 self.write(|events| {
-                    events.scalars(step, &[("result/L", l), ("result/N_avg", result.n_avg), ("result/S", result.s)])?;
+                    events.scalars(
+                        step,
+                        &[
+                            ("result/L", l),
+                            ("result/N_avg", result.observables.n_avg),
+                            ("result/S", result.observables.s),
+                        ],
+                    )?;
                     events.end(step, Ending::Success)
                 });
             }
@@ -162,13 +170,15 @@ fn train(
             status: Status::Failed,
             error: Some(error),
             step,
-            n: planned.n,
-            n_final: planned.n_final,
-            n_avg: planned.n_avg,
-            s: planned.s,
-            d: planned.d,
-            c: planned.c,
-            c_dense: planned.c_dense,
+            observables: crate::observables::Observables {
+                n: planned.observables.n,
+                n_final: planned.observables.n_final,
+                n_avg: planned.observables.n_avg,
+                s: planned.observables.s,
+                d: planned.observables.d,
+                c: planned.observables.c,
+                c_dense: planned.observables.c_dense,
+            },
             l: None,
         })
     };
@@ -317,13 +327,15 @@ fn train(
         status: Status::Ok,
         error: None,
         step: None,
-        n: planned.n,
-        n_final: report.nonzero,
-        n_avg,
-        s: trainer.sparsity(),
-        d: planned.d,
-        c: 6.0 * planned.tokens_per_step as f64 * nonzero_sum as f64,
-        c_dense: planned.c_dense,
+        observables: crate::observables::Observables {
+            n: planned.observables.n,
+            n_final: report.nonzero,
+            n_avg,
+            s: trainer.sparsity(),
+            d: planned.observables.d,
+            c: training_flops(nonzero_sum as f64, planned.tokens_per_step as f64),
+            c_dense: planned.observables.c_dense,
+        },
         l: Some(loss),
     })
 }
@@ -396,7 +408,7 @@ impl SpeedMeter {
 
     /// After step `step`: the speed to write, every [`Self::EVERY`] and at the last step.
     fn step(&mut self, step: u64, nonzero: u64, is_last: bool) -> Option<Speed> {
-        self.flops += (6.0 * nonzero as f64 + self.attention) * self.tokens_per_step;
+        self.flops += (training_flops(nonzero as f64, 1.0) + self.attention) * self.tokens_per_step;
         let now = Instant::now();
         if !is_last && now.duration_since(self.written) < Self::EVERY {
             return None;

@@ -118,7 +118,7 @@ impl<'a> Trainer<'a> {
             mask_tensors,
             sampler,
             tokens,
-            unprunable_counted: planned.n - prunable,
+            unprunable_counted: planned.observables.n - prunable,
         })
     }
 
@@ -167,10 +167,10 @@ impl<'a> Trainer<'a> {
         }
         let sum: u128 =
             header.nonzero_sum.parse().map_err(|e| invalid(format!("its non-zero count is damaged: {e}")))?;
-        if sum > u128::from(header.step) * u128::from(planned.n) {
+        if sum > u128::from(header.step) * u128::from(planned.observables.n) {
             return Err(invalid(format!(
                 "it counts {sum} non-zero parameter-steps in {} steps of at most {}",
-                header.step, planned.n
+                header.step, planned.observables.n
             )));
         }
         let device = device.clone().autodiff();

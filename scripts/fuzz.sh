@@ -31,7 +31,7 @@ for entry in "${shares[@]}"; do
   cases=$((total * share / 1000))
   (
     begin=$(date +%s)
-    if PROPTEST_CASES=$cases cargo test --release --locked --quiet --test fuzz "$name" -- --exact >"$logs/$name.log" 2>&1; then
+    if PROPTEST_CASES=$cases cargo test --release --locked --quiet --test integration "fuzz::$name" -- --exact >"$logs/$name.log" 2>&1; then
       result=ok
     else
       result=FAILED

@@ -1,4 +1,4 @@
-//! What a `.sprs` file may read (SPEC.md, section 8): paths inside the project root, or inside a
+//! What a `.sprs` file may read (docs/language.md, "What a file may touch"; docs/security.md): paths inside the project root, or inside a
 //! directory the user allows on the command line, after symlinks, and regular files only.
 //!
 //! The root is the nearest folder above the entry file that holds `.git` (so a file in

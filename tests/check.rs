@@ -255,7 +255,10 @@ fn reference_is_up_to_date() {
         std::fs::write(&path, &generated).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(committed == generated, "docs/reference.md is stale: run `SPRS_BLESS=1 cargo test --test check reference`");
+    assert!(
+        committed == generated,
+        "docs/reference.md is stale: run `SPRS_BLESS=1 cargo test --test integration check::reference`"
+    );
 }
 
 /// The id of every trial in every shipped file, pinned in `tests/fixtures/trial_ids.txt`: an id

@@ -1,10 +1,7 @@
-//! The command-line contract of SPEC.md section 7: exit codes and machine-readable output.
+//! The command-line contract of docs/language.md ("The command line"): exit codes and machine-readable output.
 
+use crate::common::sprs;
 use std::process::{Command, Output};
-
-fn sprs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sprs")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap()
-}
 
 #[test]
 fn check_exits_0_on_a_clean_file_and_1_on_errors() {

@@ -1,10 +1,11 @@
-//! `sprs run` end to end on a tiny generated-language sweep: the files of SPEC.md section 7, the
+//! `sprs run` end to end on a tiny generated-language sweep: the files of docs/language.md ("Results on disk"), the
 //! measured observables against the plan, and a rerun that skips what is finished.
 
 use std::process::Command;
 
-mod common;
-use common::{read, trial_dirs, SWEEP};
+use std::time::Duration;
+
+use crate::common::{read, sprs, trial_dirs, wait_until, SWEEP};
 
 const FILE: &str = "use std::models::llama
 use std::data::markov
@@ -22,10 +23,6 @@ sweep s = base {
     prune in [dense, journey { sparsity = 50%, every = 3 steps }]
 }
 ";
-
-fn sprs(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_sprs")).args(args).output().unwrap()
-}
 
 #[test]
 fn runs_a_sweep_to_results_on_disk_and_skips_them_on_rerun() {
@@ -115,14 +112,9 @@ fn a_killed_run_resumes_to_the_same_result() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    loop {
-        let checkpoint = trial_dirs(&killed).first().cloned();
-        if checkpoint.is_some_and(|c| c.join("checkpoint.bin").exists()) || started.elapsed().as_secs() > 60 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_until(Duration::from_secs(120), "the first checkpoint", || {
+        trial_dirs(&killed).first().is_some_and(|c| c.join("checkpoint.bin").exists())
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     let trial = only_trial_dir(&killed);
@@ -146,7 +138,7 @@ fn a_killed_run_resumes_to_the_same_result() {
 /// A resumed trial's TensorBoard curves: every step once, in order, with the values of its
 /// `metrics.jsonl` (the steps the killed process wrote after its checkpoint were dropped).
 fn resumed_curves_go_forward(out: &std::path::Path, trial: &std::path::Path) {
-    let curves = common::curves(out);
+    let curves = crate::common::curves(out);
     let metrics: Vec<serde_json::Value> =
         read(&trial.join("metrics.jsonl")).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     for tag in ["train/loss", "train/lr", "train/sparsity", "train/nonzero", "eval/loss"] {
@@ -194,9 +186,9 @@ fn a_sweep_killed_after_its_first_trial_reruns_to_the_uninterrupted_results() {
     let finished = || trial_dirs(&killed).iter().filter(|d| d.join("result.json").exists()).count();
     let in_flight =
         || trial_dirs(&killed).iter().any(|d| d.join("checkpoint.bin").exists() && !d.join("result.json").exists());
-    while (finished() == 0 || !in_flight()) && child.try_wait().unwrap().is_none() {
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+    wait_until(Duration::from_secs(300), "a finished trial and one in flight, or the run's end", || {
+        (finished() > 0 && in_flight()) || child.try_wait().unwrap().is_some()
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     let at_kill = finished();
@@ -372,10 +364,10 @@ fn an_interrupted_run_checkpoints_and_resumes_to_the_same_result() {
         .spawn()
         .unwrap();
     let metrics = || trial_dirs(&stopped).first().map(|d| d.join("metrics.jsonl"));
-    while !metrics().is_some_and(|m| std::fs::metadata(m).is_ok_and(|m| m.len() > 0)) {
+    wait_until(Duration::from_secs(120), "the first metrics", || {
         assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be interrupted");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+        metrics().is_some_and(|m| std::fs::metadata(m).is_ok_and(|m| m.len() > 0))
+    });
     // SAFETY: kill has no memory preconditions; the pid is our live child's.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     let output = child.wait_with_output().unwrap();

@@ -1,4 +1,4 @@
-//! A `.sprs` file from someone else is as safe to open as a PDF (SPEC.md, section 8;
+//! A `.sprs` file from someone else is as safe to open as a PDF (docs/language.md, "What a file may touch";
 //! docs/security.md): it reads nothing outside its project and shows nothing of what it may not
 //! read, cannot exhaust the machine, writes only under the results folder and never through a
 //! link, and cannot end in a quietly wrong result. Each test is a way a file did one of these
@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn sprs_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sprs")).args(args).current_dir(dir).env_remove("SPRS_ALLOW_READ").output().unwrap()
-}
+use crate::common::sprs_in;
 
 fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))

@@ -9,14 +9,9 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-mod common;
-use common::{read, trial_dirs, SWEEP};
+use crate::common::{read, sprs, trial_dirs, SWEEP};
 
 static CLUSTER: Mutex<()> = Mutex::new(());
-
-fn sprs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sprs")).args(args).output().unwrap()
-}
 
 fn ok(output: &Output) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -10,10 +10,9 @@ use std::sync::Arc;
 use parquet::data_type::{ByteArray, ByteArrayType};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
+use std::time::Duration;
 
-fn sprs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sprs")).args(args).output().unwrap()
-}
+use crate::common::{sprs, wait_until};
 
 fn ok(output: &Output) {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -415,10 +414,10 @@ fn a_killed_run_resumes_to_the_same_bytes() {
     let mut child =
         Command::new(env!("CARGO_BIN_EXE_sprs")).args(args(&out)).stderr(std::process::Stdio::null()).spawn().unwrap();
     let progress = d.join("out.u16.partial.json");
-    while !progress.exists() {
+    wait_until(Duration::from_secs(120), "the first input's progress", || {
         assert!(child.try_wait().unwrap().is_none(), "the run ended before its first input was done");
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+        progress.exists()
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(!out.exists(), "the kill came after the run finished");

@@ -7,10 +7,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
 use serde_json::Value;
+
+use crate::common::sprs;
 
 /// Five trials on a small multilingual text with byte tokens: LLaMA untied (dense and 60%
 /// pruned) and tied (pruned), GPT-2 tied (dense) and untied (pruned).
@@ -87,10 +89,6 @@ impl Project {
         let plan = sprs::plan::plan_file(&self.file).unwrap().plan.unwrap();
         plan.trials.into_iter().find(|t| t.id == id).unwrap()
     }
-}
-
-fn sprs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sprs")).args(args).output().unwrap()
 }
 
 fn stderr(output: &Output) -> String {

@@ -1,6 +1,6 @@
 //! Evaluation of expressions and items. Evaluation is type-directed in one respect: a bare name
 //! assigned to a field whose type is a set of enum words is that word (`arch = llama` is the
-//! architecture even where `llama` also names a model), as SPEC.md section 3 says.
+//! architecture even where `llama` also names a model), as docs/language.md says ("The prelude and enum words").
 
 use std::rc::Rc;
 

@@ -10,7 +10,7 @@ use super::units::Unit;
 pub fn reference() -> String {
     let mut out = String::from(
         "# Field reference\n\n\
-         Generated from `src/check/schema.rs` (`SPRS_BLESS=1 cargo test --test check reference` \
+         Generated from `src/check/schema.rs` (`SPRS_BLESS=1 cargo test --test integration check::reference` \
          rewrites it). Every field of every kind, with its type, unit, range and default. A default \
          is an sprs expression, evaluated like a field the record sets.\n",
     );

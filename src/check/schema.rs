@@ -1,4 +1,4 @@
-//! The kinds of record and their fields (SPEC.md, section 4): each field's type, unit, range,
+//! The kinds of record and their fields (docs/language.md, "Kinds and their fields"; docs/reference.md): each field's type, unit, range,
 //! default and documentation. Defaults are sprs expressions, evaluated like any field (so they
 //! may refer to prelude names such as `dense` or `adamw`).
 

@@ -1,5 +1,5 @@
 //! Diagnostics of every phase, each tied to the file it points into, and their renderings:
-//! miette's graphical report, one short line, or JSON (SPEC.md, section 7). Text that comes from
+//! miette's graphical report, one short line, or JSON (docs/language.md, "Exit codes and output formats"). Text that comes from
 //! a file (names, paths, the source itself) reaches a terminal with its control characters
 //! escaped, and the graphical report shows an [`excerpt::Excerpt`] of the file, not the file.
 

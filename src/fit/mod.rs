@@ -31,7 +31,7 @@ use optimize::{minimize, Objective, Stop};
 
 pub use optimal::{chinchilla_optimum, Optimum};
 
-/// A fitted law: the keys of `fit --format json` (SPEC.md, section 7) and more.
+/// A fitted law: the keys of `fit --format json` (docs/language.md, "Exit codes and output formats") and more.
 #[derive(Debug, Clone, Serialize)]
 pub struct Fitted {
     /// The fit's name.

@@ -1,5 +1,5 @@
 //! A trial's peak memory, estimated before it runs: `sprs plan` shows it and `sprs run` refuses a
-//! trial that cannot fit in the machine's memory (SPEC.md, section 8).
+//! trial that cannot fit in the machine's memory (docs/language.md, "What a file may touch").
 //!
 //! Training in 32-bit floats keeps the parameters, their gradients and AdamW's two moments (16
 //! bytes a parameter), the masks of a pruned run (a byte and a float per prunable weight, and

@@ -37,7 +37,7 @@ pub struct Plan {
     pub trials: Vec<PlannedTrial>,
 }
 
-/// One trial with what it will do and cost (the keys of `plan --format json`, SPEC section 7).
+/// One trial with what it will do and cost (the keys of `plan --format json`, docs/language.md, "Exit codes and output formats").
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedTrial {
     /// The trial's id.

@@ -1,8 +1,37 @@
-//! What the end-to-end tests share: a sweep of four short trials, and readers of a results
-//! folder. Each test crate uses a part of it.
-#![allow(dead_code)]
+//! What the tests share: the program's runner, a wait with a deadline, a sweep of four short
+//! trials, and readers of a results folder.
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The `sprs` program, to be given arguments; no `SPRS_ALLOW_READ` comes from the environment
+/// the tests run in.
+pub fn command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sprs"));
+    command.env_remove("SPRS_ALLOW_READ");
+    command
+}
+
+/// Runs `sprs ARGS` in the package's root (where cargo runs the tests) and waits for it.
+pub fn sprs(args: &[&str]) -> Output {
+    command().args(args).output().unwrap()
+}
+
+/// Runs `sprs ARGS` in `dir` and waits for it.
+pub fn sprs_in(dir: &Path, args: &[&str]) -> Output {
+    command().args(args).current_dir(dir).output().unwrap()
+}
+
+/// Waits until `condition` holds, polling every few milliseconds; fails the test, naming `what`,
+/// if it does not within `limit`.
+pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(Instant::now() < deadline, "gave up after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
 
 /// Four trials of a few seconds each.
 pub const SWEEP: &str = "use std::models::llama

@@ -2,78 +2,101 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use sprs::diagnostic::{Diag, Renderer};
 use sprs::fmt::Unformatted;
 use sprs::syntax::{sprs_files, Origin, SourceMap};
 
-use super::plural;
+use super::{plural, CliError};
 
-pub fn run(paths: &[PathBuf], check: bool, stdin: bool, color: bool) -> ExitCode {
-    if stdin {
-        let mut text = String::new();
-        let limit = sprs::access::MAX_SOURCE_BYTES;
-        if let Err(error) = std::io::stdin().take(limit + 1).read_to_string(&mut text) {
-            return super::usage_error(&format!("cannot read standard input: {error}"));
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The `.sprs` files or folders to format.
+    #[arg(required_unless_present = "stdin")]
+    paths: Vec<PathBuf>,
+    /// Change nothing; list the files that are not formatted, with what would change, and
+    /// exit 1 if there are any.
+    #[arg(long)]
+    check: bool,
+    /// Format standard input to standard output.
+    #[arg(long, conflicts_with = "paths")]
+    stdin: bool,
+}
+
+impl Args {
+    pub fn run(self, color: bool) -> Result<(), CliError> {
+        if self.stdin {
+            return stdin(color);
         }
-        if text.len() as u64 > limit {
-            return super::usage_error(&format!("standard input is over the {limit}-byte limit of a source file"));
-        }
-        return match format(Path::new("<stdin>"), &text, color) {
-            Some(formatted) => {
-                print!("{formatted}");
-                ExitCode::SUCCESS
+        let files = files(&self.paths)?;
+        let (mut failed, mut changed) = (false, 0);
+        for path in &files {
+            let text = match read(path) {
+                Ok(text) => text,
+                Err(message) => {
+                    eprintln!("error: {}", sprs::escape::controls(&message));
+                    failed = true;
+                    continue;
+                }
+            };
+            let Some(formatted) = format(path, &text, color) else {
+                failed = true;
+                continue;
+            };
+            if formatted == text {
+                continue;
             }
-            None => ExitCode::FAILURE,
-        };
+            changed += 1;
+            if self.check {
+                println!(
+                    "{}: not formatted\n{}",
+                    sprs::escape::path(path),
+                    sprs::escape::controls(&sprs::fmt::changes(&text, &formatted))
+                );
+            } else {
+                sprs::fs::write_atomic(path, formatted.as_bytes())
+                    .map_err(|error| CliError::Usage(format!("cannot write `{}`: {error}", path.display())))?;
+                eprintln!("formatted {}", sprs::escape::path(path));
+            }
+        }
+        if self.check && changed > 0 {
+            eprintln!("{changed} of {} file{} not formatted; run `sprs fmt` on them", files.len(), plural(files.len()));
+        }
+        if failed || (self.check && changed > 0) {
+            Err(CliError::Reported)
+        } else {
+            Ok(())
+        }
     }
+}
+
+/// Formats standard input to standard output.
+fn stdin(color: bool) -> Result<(), CliError> {
+    let mut text = String::new();
+    let limit = sprs::access::MAX_SOURCE_BYTES;
+    std::io::stdin()
+        .take(limit + 1)
+        .read_to_string(&mut text)
+        .map_err(|error| CliError::Usage(format!("cannot read standard input: {error}")))?;
+    if text.len() as u64 > limit {
+        return Err(CliError::Usage(format!("standard input is over the {limit}-byte limit of a source file")));
+    }
+    let formatted = format(Path::new("<stdin>"), &text, color).ok_or(CliError::Reported)?;
+    print!("{formatted}");
+    Ok(())
+}
+
+/// The files to format: those named, and every `.sprs` file in the folders named.
+fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     let mut files = Vec::new();
     for path in paths {
         match path.is_dir().then(|| sprs_files(path)) {
             Some(Ok(found)) => files.extend(found),
-            Some(Err(error)) => return super::usage_error(&format!("cannot read `{}`: {error}", path.display())),
+            Some(Err(error)) => return Err(CliError::Usage(format!("cannot read `{}`: {error}", path.display()))),
             None => files.push(path.clone()),
         }
     }
-    let (mut failed, mut changed) = (false, 0);
-    for path in &files {
-        let text = match read(path) {
-            Ok(text) => text,
-            Err(message) => {
-                eprintln!("error: {}", sprs::escape::controls(&message));
-                failed = true;
-                continue;
-            }
-        };
-        let Some(formatted) = format(path, &text, color) else {
-            failed = true;
-            continue;
-        };
-        if formatted == text {
-            continue;
-        }
-        changed += 1;
-        if check {
-            println!(
-                "{}: not formatted\n{}",
-                sprs::escape::path(path),
-                sprs::escape::controls(&sprs::fmt::changes(&text, &formatted))
-            );
-        } else if let Err(error) = sprs::fs::write_atomic(path, formatted.as_bytes()) {
-            return super::usage_error(&format!("cannot write `{}`: {error}", path.display()));
-        } else {
-            eprintln!("formatted {}", sprs::escape::path(path));
-        }
-    }
-    if check && changed > 0 {
-        eprintln!("{changed} of {} file{} not formatted; run `sprs fmt` on them", files.len(), plural(files.len()));
-    }
-    if failed || (check && changed > 0) {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    Ok(files)
 }
 
 /// The file's text, read as `sprs check` reads an import (through [`sprs::access::Access`]): a

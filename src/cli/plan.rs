@@ -1,33 +1,42 @@
 //! `sprs plan FILE`: the trials as a table, or `--format json`.
 
-use std::path::Path;
-use std::process::ExitCode;
-
 use sprs::diagnostic::Format;
 use sprs::format::si;
 use sprs::observables::Observable;
 use sprs::plan::PlannedTrial;
 
-pub fn run(path: &Path, options: &sprs::check::Options, format: Format, color: bool) -> ExitCode {
-    let plan = match super::planned(path, options, format, color) {
-        Ok(planned) => planned.plan,
-        Err(code) => return code,
-    };
-    match format {
-        // Invariant: a plan is plain data whose serialization cannot fail.
-        Format::Json => println!("{}", serde_json::to_string_pretty(&plan).expect("a plan serializes")),
-        Format::Human | Format::Short => {
-            print!("{}", table(&plan.trials));
-            let weights: u64 = plan.trials.iter().map(|t| t.weights).sum();
-            println!(
-                "weights kept on disk: {} for {} trial{} (`sprs run --no-weights` keeps none)",
-                sprs::format::bytes(weights),
-                plan.trials.len(),
-                super::plural(plan.trials.len())
-            );
+use super::{CliError, Study};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    study: Study,
+    /// A table (`human`) or `{"trials": [...]}` (`json`).
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+}
+
+impl Args {
+    pub fn run(self, color: bool) -> Result<(), CliError> {
+        // A study is planned before its data is downloaded: missing data files are a warning.
+        let options = sprs::check::Options { require_data: false, ..self.study.options()? };
+        let plan = super::planned(&self.study.file, &options, self.format, color)?.plan;
+        match self.format {
+            // Invariant: a plan is plain data whose serialization cannot fail.
+            Format::Json => println!("{}", serde_json::to_string_pretty(&plan).expect("a plan serializes")),
+            Format::Human | Format::Short => {
+                print!("{}", table(&plan.trials));
+                let weights: u64 = plan.trials.iter().map(|t| t.weights).sum();
+                println!(
+                    "weights kept on disk: {} for {} trial{} (`sprs run --no-weights` keeps none)",
+                    sprs::format::bytes(weights),
+                    plan.trials.len(),
+                    super::plural(plan.trials.len())
+                );
+            }
         }
+        Ok(())
     }
-    ExitCode::SUCCESS
 }
 
 /// One row per trial: id, name, N, N_avg, D, steps, C, estimated peak memory, the weights' size

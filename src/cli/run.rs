@@ -3,8 +3,7 @@
 //! with indicatif and prints the summary.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -14,64 +13,126 @@ use sprs::plan::PlannedTrial;
 use sprs::store::Store;
 use sprs::sweep::{Event, Outcome, Progress};
 
-pub struct Options<'a> {
-    pub out: Option<&'a Path>,
-    pub sweep: sprs::sweep::Options,
-    /// How the file is checked (`--set`, `--root`, `--allow-read`, limits).
-    pub check: &'a sprs::check::Options,
+use super::{CliError, Study};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    study: Study,
+    /// Only this train, sweep, or trial (by name).
+    #[arg(long)]
+    only: Option<String>,
+    /// The results folder (default: `runs/<file stem>`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The backend: `flex` (default), `ndarray` or `tch` (each when built with its feature).
+    #[arg(long, default_value = "flex")]
+    backend: sprs::train::backend::Backend,
+    /// Where the backend runs: `cpu`, or with `--backend tch` `cuda:N`, a list
+    /// `cuda:0,cuda:1` or `cuda:all` (one trial per GPU by default).
+    #[arg(long, default_value = "cpu")]
+    device: sprs::train::backend::Devices,
+    /// Save a checkpoint of the running trial this often, in seconds.
+    #[arg(long, default_value_t = 120)]
+    checkpoint_every: u64,
+    /// Trials to train side by side (default: one per core on the CPU, one on a GPU); the
+    /// cores are divided between them.
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Run only share I of N (1-based) of the trials, for N machines sharing one results folder.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<sprs::sweep::Shard>,
+    /// Train trials whose estimated memory exceeds the machine's (see `sprs plan`).
+    #[arg(long)]
+    force: bool,
+    /// Keep no weights: finished trials do not write `model.safetensors` (`sprs export`,
+    /// `score` and `generate` then cannot use them).
+    #[arg(long)]
+    no_weights: bool,
+    /// Run as one of several workers sharing the results folder (as `sprs submit`'s Slurm
+    /// tasks do): one trial at a time on the cores Slurm allocated (`SLURM_CPUS_PER_TASK`),
+    /// taking the longest trial no other worker holds.
+    #[arg(long, conflicts_with = "shard")]
+    worker: bool,
 }
 
-pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
-    let super::Planned { plan, fits, sources, access } = match super::planned(path, options.check, Format::Human, color)
-    {
-        Ok(planned) => planned,
-        Err(code) => return code,
-    };
-    // The devices are made again per trial slot; this refuses a backend or device that cannot
-    // be used before anything is written.
-    for target in options.sweep.devices.targets() {
-        if let Err(error) = options.sweep.backend.device(*target) {
-            return super::usage_error(&error);
-        }
-    }
-    let trials = match sprs::sweep::select(&plan, &options.sweep) {
-        Ok(trials) => trials,
-        Err(error) => return super::usage_error(&format!("{error} in `{}`", path.display())),
-    };
-    let store = match Store::new(options.out, path) {
-        Ok(store) => store,
-        Err(error) => return super::usage_error(&error.to_string()),
-    };
-    let started = Instant::now();
-    let bars = Bars::new(color, store.root.clone());
-    let tally = match sprs::sweep::train(&plan, &trials, &store, &access, &options.sweep, &bars) {
-        Ok(tally) => tally,
-        Err(error) => {
-            eprintln!("error: {}", sprs::escape::controls(&error));
-            return ExitCode::FAILURE;
-        }
-    };
-    bars.clear();
-    eprintln!("{} ({:.1} min)", summary(&tally, &trials), started.elapsed().as_secs_f64() / 60.0);
-    for (name, error) in &tally.failed {
-        eprintln!("  failed: {name}: {}", sprs::escape::controls(error));
-    }
-    let stopped = !tally.stopped.is_empty() || tally.unstarted > 0;
-    if let (true, Some(signal), Some(code)) = (stopped, options.sweep.stop.requested(), options.sweep.stop.exit_code())
-    {
-        // Nothing is concluded: the trials stopped are not done, and results.csv is rebuilt by
-        // the run that finishes them.
-        eprintln!(
-            "stopped by {}: {} trial{} checkpointed; `sprs run` again continues {}",
-            sprs::sweep::signal_name(signal),
-            tally.stopped.len(),
-            if tally.stopped.len() == 1 { "" } else { "s" },
-            if tally.stopped.len() == 1 { "it" } else { "them" },
-        );
-        return ExitCode::from(code);
+impl Args {
+    /// The sweep's options from the flags: signals handled, a worker's cores from Slurm.
+    fn sweep(&self) -> Result<sprs::sweep::Options, CliError> {
+        // Ctrl-C, SIGTERM and Slurm's SIGUSR1 checkpoint the running trials and stop.
+        let stop = sprs::sweep::Stop::on_signals()
+            .map_err(|error| CliError::Usage(format!("cannot handle signals: {error}")))?;
+        Ok(sprs::sweep::Options {
+            only: self.only.clone(),
+            shard: self.shard,
+            jobs: if self.worker { self.jobs.or(Some(1)) } else { self.jobs },
+            backend: self.backend,
+            devices: self.device.clone(),
+            checkpoint_every: std::time::Duration::from_secs(self.checkpoint_every),
+            keep_weights: !self.no_weights,
+            cores: self.worker.then(sprs::launch::slurm::allocated_cpus).flatten(),
+            stop,
+        })
     }
 
-    let conclusion = sprs::sweep::conclude(&plan, &fits, &store, &access);
+    pub fn run(self, color: bool) -> Result<(), CliError> {
+        let mut check = self.study.options()?;
+        // The machine's memory bounds a CPU trial; a GPU's is not known here.
+        if !self.force && self.device.is_cpu() {
+            check.limits.memory = sprs::plan::memory::machine();
+        }
+        let sweep = self.sweep()?;
+        let path = &self.study.file;
+        let super::Planned { plan, fits, sources, access } = super::planned(path, &check, Format::Human, color)?;
+        // The devices are made again per trial slot; this refuses a backend or device that cannot
+        // be used before anything is written.
+        for target in sweep.devices.targets() {
+            sweep.backend.device(*target).map_err(CliError::Usage)?;
+        }
+        let trials = sprs::sweep::select(&plan, &sweep)
+            .map_err(|error| CliError::Usage(format!("{error} in `{}`", path.display())))?;
+        let store = self.study.store(self.out.as_deref())?;
+        let started = Instant::now();
+        let bars = Bars::new(color, store.root.clone());
+        let tally = sprs::sweep::train(&plan, &trials, &store, &access, &sweep, &bars).map_err(CliError::Failed)?;
+        bars.clear();
+        eprintln!("{} ({:.1} min)", summary(&tally, &trials), started.elapsed().as_secs_f64() / 60.0);
+        for (name, error) in &tally.failed {
+            eprintln!("  failed: {name}: {}", sprs::escape::controls(error));
+        }
+        let stopped = !tally.stopped.is_empty() || tally.unstarted > 0;
+        if let (true, Some(signal), Some(code)) = (stopped, sweep.stop.requested(), sweep.stop.exit_code()) {
+            // Nothing is concluded: the trials stopped are not done, and results.csv is rebuilt by
+            // the run that finishes them.
+            eprintln!(
+                "stopped by {}: {} trial{} checkpointed; `sprs run` again continues {}",
+                sprs::sweep::signal_name(signal),
+                tally.stopped.len(),
+                super::plural(tally.stopped.len()),
+                if tally.stopped.len() == 1 { "it" } else { "them" },
+            );
+            return Err(CliError::Stopped(code));
+        }
+        let concluded = conclude(&plan, &fits, &store, &access, &sources, color);
+        if tally.failed.is_empty() && concluded {
+            Ok(())
+        } else {
+            Err(CliError::Reported)
+        }
+    }
+}
+
+/// Writes `results.csv`, the fits and the report once every trial has a result, and prints where
+/// they are and what went wrong; `false` if anything failed.
+fn conclude(
+    plan: &sprs::plan::Plan,
+    fits: &[sprs::check::FitSpec],
+    store: &Store,
+    access: &sprs::access::Access,
+    sources: &sprs::check::SourceMap,
+    color: bool,
+) -> bool {
+    let conclusion = sprs::sweep::conclude(plan, fits, store, access);
     match &conclusion.results {
         Ok((csv, _)) => eprintln!("results: {}", sprs::escape::path(csv)),
         Err(error) => eprintln!("error: cannot write results.csv: {}", sprs::escape::controls(&error.to_string())),
@@ -80,11 +141,11 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
         let missing = conclusion.missing;
         eprintln!(
             "{missing} trial{} of the file {} no result yet: the fits and the report wait for them",
-            if missing == 1 { "" } else { "s" },
+            super::plural(missing),
             if missing == 1 { "has" } else { "have" }
         );
     }
-    let renderer = Renderer { sources: &sources, color, width: 100 };
+    let renderer = Renderer { sources, color, width: 100 };
     let print = |diags: &[Diag]| diags.iter().for_each(|d| eprintln!("{}", renderer.human(d)));
     for outcome in &conclusion.fits {
         print(&outcome.diagnostics);
@@ -108,11 +169,7 @@ pub fn run(path: &Path, options: Options, color: bool) -> ExitCode {
         }
         None => {}
     }
-    if tally.failed.is_empty() && !conclusion.failed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    !conclusion.failed()
 }
 
 /// `24 trials: 20 trained, 3 already done, 1 failed; peak memory ..`

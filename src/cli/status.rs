@@ -1,26 +1,40 @@
 //! `sprs status FILE`: where each trial of the file stands in its results folder, and the Slurm
 //! jobs submitted for it ([`sprs::launch::status`]).
 
-use std::path::Path;
-use std::process::ExitCode;
+use std::path::PathBuf;
 
 use sprs::diagnostic::Format;
 use sprs::launch::status::{status, State};
-use sprs::store::Store;
 
-pub fn run(path: &Path, out: Option<&Path>, check: &sprs::check::Options, format: Format, color: bool) -> ExitCode {
-    let super::Planned { plan, .. } = match super::planned(path, check, Format::Short, color) {
-        Ok(planned) => planned,
-        Err(code) => return code,
-    };
-    let store = match Store::new(out, path) {
-        Ok(store) => store,
-        Err(error) => return super::usage_error(&error.to_string()),
-    };
-    let report = status(&plan, &store, true);
+use super::{CliError, Study};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    study: Study,
+    /// The results folder (default: `runs/<file stem>`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// A table (`human`) or `{"trials": [...], "counts": {..}, "jobs": [..]}` (`json`).
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+}
+
+impl Args {
+    pub fn run(self, color: bool) -> Result<(), CliError> {
+        let options = sprs::check::Options { require_data: false, ..self.study.options()? };
+        let super::Planned { plan, .. } = super::planned(&self.study.file, &options, Format::Short, color)?;
+        let store = self.study.store(self.out.as_deref())?;
+        show(&status(&plan, &store, true), &store, self.format);
+        Ok(())
+    }
+}
+
+/// Prints the report as a table, or as JSON.
+fn show(report: &sprs::launch::status::Report, store: &sprs::store::Store, format: Format) {
     if format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-        return ExitCode::SUCCESS;
+        println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
+        return;
     }
     let c = report.counts;
     println!(
@@ -82,7 +96,6 @@ pub fn run(path: &Path, out: Option<&Path>, check: &sprs::check::Options, format
             None => println!("  (unknown to scontrol: finished and forgotten, or no Slurm here)"),
         }
     }
-    ExitCode::SUCCESS
 }
 
 /// `1h02m`, `3m05s`, `12s`.

@@ -1,124 +1,133 @@
 //! `sprs submit FILE`: checks and plans the file, then hands its trials to Slurm as one job array
 //! of workers ([`sprs::launch::slurm`]); prints the job id and how to follow it.
 
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::path::PathBuf;
 
 use sprs::diagnostic::Format;
 use sprs::launch::slurm::{self, Submission};
-use sprs::store::Store;
 
-/// What `sprs submit` was asked, beside the Slurm options of the submission.
-pub struct Options<'a> {
-    /// The results folder (default: `runs/<file stem>`).
-    pub out: Option<&'a Path>,
-    /// Workers asked for (default: one per trial still to run, within the caps).
-    pub workers: Option<usize>,
-    /// How the file is checked (`--set`, `--root`, `--allow-read`, limits).
-    pub check: &'a sprs::check::Options,
-    /// Print the script, submit nothing.
-    pub dry_run: bool,
+use super::{CliError, Study};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    study: Study,
+    /// Workers (array tasks); default: one per trial still to run, at most the cluster's
+    /// MaxArraySize and 64.
+    #[arg(long, value_name = "K")]
+    workers: Option<usize>,
+    /// The results folder, on a file system every node shares, with working `flock`
+    /// (default: `runs/<file stem>`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The backend the workers train with.
+    #[arg(long, default_value_t = Submission::default().backend)]
+    backend: sprs::train::backend::Backend,
+    /// Slurm partition.
+    #[arg(long)]
+    partition: Option<String>,
+    /// Time limit per task, as Slurm takes it (`4:00:00`, `1-00:00:00`).
+    #[arg(long)]
+    time: Option<String>,
+    /// CPU cores per worker (its trial's threads).
+    #[arg(long, default_value_t = Submission::default().cpus_per_worker, value_name = "N")]
+    cpus_per_worker: usize,
+    /// GPUs per worker; a worker trains on the GPU Slurm gives it (`cuda:0` in its
+    /// allocation). Use with `--backend tch`.
+    #[arg(long, default_value_t = Submission::default().gpus_per_worker, value_name = "N")]
+    gpus_per_worker: usize,
+    /// Memory per worker, as Slurm takes it (`16G`).
+    #[arg(long)]
+    mem: Option<String>,
+    /// Slurm account.
+    #[arg(long)]
+    account: Option<String>,
+    /// Slurm quality of service.
+    #[arg(long)]
+    qos: Option<String>,
+    /// Another `#SBATCH` argument, passed through (repeatable): `--sbatch-arg=--constraint=a100`.
+    #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
+    sbatch_args: Vec<String>,
+    /// Times a task requeues itself after a preemption or its time limit.
+    #[arg(long, default_value_t = Submission::default().max_requeues, value_name = "N")]
+    max_requeues: u32,
+    /// Seconds before the time limit at which a worker is told to checkpoint.
+    #[arg(long, default_value_t = Submission::default().signal_grace, value_name = "SECONDS")]
+    signal_grace: u64,
+    /// The workers keep no weights (`sprs run --no-weights`).
+    #[arg(long)]
+    no_weights: bool,
+    /// Print the job script; submit nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
-pub fn run(path: &Path, options: Options, mut submission: Submission, color: bool) -> ExitCode {
-    if submission.gpus_per_worker > 0 && submission.backend != sprs::train::backend::Backend::Tch {
-        return super::usage_error(&format!(
-            "`--gpus-per-worker {}` needs `--backend tch` (the `{}` backend runs on the CPU)",
-            submission.gpus_per_worker, submission.backend
-        ));
+impl Args {
+    /// The submission the flags describe, before it is pointed at the file and its folder.
+    fn submission(&self) -> Submission {
+        let mut run_args = self.study.project.args();
+        if self.no_weights {
+            run_args.push("--no-weights".into());
+        }
+        Submission {
+            set: self.study.set.clone(),
+            run_args,
+            backend: self.backend,
+            cpus_per_worker: self.cpus_per_worker,
+            gpus_per_worker: self.gpus_per_worker,
+            partition: self.partition.clone(),
+            time: self.time.clone(),
+            mem: self.mem.clone(),
+            account: self.account.clone(),
+            qos: self.qos.clone(),
+            sbatch_args: self.sbatch_args.clone(),
+            max_requeues: self.max_requeues,
+            signal_grace: self.signal_grace,
+            ..Submission::default()
+        }
     }
-    let super::Planned { plan, .. } = match super::planned(path, options.check, Format::Human, color) {
-        Ok(planned) => planned,
-        Err(code) => return code,
-    };
-    let store = match Store::new(options.out, path) {
-        Ok(store) => store,
-        Err(error) => return super::usage_error(&error.to_string()),
-    };
-    // The workers run elsewhere: every path they are given is absolute.
-    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let store = Store { root: absolute(&store.root) };
-    submission.file = absolute(path);
-    submission.out = store.root.clone();
-    submission.program = match std::env::current_exe() {
-        Ok(program) => program,
-        Err(error) => return super::usage_error(&format!("cannot find the sprs program to run: {error}")),
-    };
-    let pending = plan.trials.iter().filter(|t| store.done(&t.id).is_none()).count();
-    if pending == 0 && !options.dry_run {
-        eprintln!(
-            "every trial of `{}` has its result in {}: nothing to submit",
-            sprs::escape::path(path),
-            sprs::escape::path(&store.root)
-        );
-        return ExitCode::SUCCESS;
-    }
-    let max_array = if options.dry_run { None } else { slurm::max_array_size() };
-    submission.workers = slurm::workers(options.workers, pending, max_array);
-    if submission.name.is_empty() {
-        // The job's name is only shown by Slurm: plain characters of the file's name.
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let plain: String =
-            stem.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
-        submission.name = format!("sprs-{plain}");
-    }
-    if options.dry_run {
-        return match slurm::script(&submission) {
-            Ok(script) => {
-                print!("{script}");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                super::print_error(&error);
-                ExitCode::FAILURE
-            }
-        };
-    }
-    match slurm::submit(&submission, &store) {
-        Ok(record) => {
-            let out = sprs::escape::path(&store.root);
-            let file = sprs::escape::path(path);
-            let job = sprs::escape::controls(&record.job);
-            println!(
-                "submitted job {job}: {} worker{} for {pending} trial{} of {file}",
-                record.workers,
-                if record.workers == 1 { "" } else { "s" },
-                if pending == 1 { "" } else { "s" }
+
+    pub fn run(self, color: bool) -> Result<(), CliError> {
+        let mut submission = self.submission();
+        submission.validate().map_err(CliError::Usage)?;
+        let check = self.study.options()?;
+        let path = &self.study.file;
+        let super::Planned { plan, .. } = super::planned(path, &check, Format::Human, color)?;
+        let store = self.study.store(self.out.as_deref())?;
+        let program = std::env::current_exe()
+            .map_err(|error| CliError::Usage(format!("cannot find the sprs program to run: {error}")))?;
+        submission.locate(path, &store.root, program);
+        // The workers run elsewhere: the folder as they see it, absolute.
+        let store = sprs::store::Store { root: submission.out.clone() };
+        let pending = slurm::pending(&plan, &store);
+        if pending == 0 && !self.dry_run {
+            eprintln!(
+                "every trial of `{}` has its result in {}: nothing to submit",
+                sprs::escape::path(path),
+                sprs::escape::path(&store.root)
             );
-            println!("  status:  sprs status {file} --out {out}");
-            println!("  queue:   squeue -j {job}");
-            println!("  logs:    {out}/slurm/{job}_<task>.log");
-            println!("  cancel:  scancel {job}  (each worker checkpoints its trial first)");
-            ExitCode::SUCCESS
+            return Ok(());
         }
-        Err(error) => {
-            super::print_error(&error);
-            ExitCode::FAILURE
+        let max_array = if self.dry_run { None } else { slurm::max_array_size() };
+        submission.workers = slurm::workers(self.workers, pending, max_array);
+        if self.dry_run {
+            print!("{}", slurm::script(&submission).map_err(CliError::coded)?);
+            return Ok(());
         }
-    }
-}
-
-/// A submission with Slurm's defaults; `run` fills in the program, the file, the folder and the
-/// workers.
-pub fn submission() -> Submission {
-    Submission {
-        program: PathBuf::new(),
-        file: PathBuf::new(),
-        out: PathBuf::new(),
-        workers: 1,
-        set: Vec::new(),
-        run_args: Vec::new(),
-        backend: sprs::train::backend::Backend::Flex,
-        cpus_per_worker: 1,
-        gpus_per_worker: 0,
-        partition: None,
-        time: None,
-        mem: None,
-        account: None,
-        qos: None,
-        sbatch_args: Vec::new(),
-        max_requeues: 3,
-        signal_grace: 120,
-        name: String::new(),
+        let record = slurm::submit(&submission, &store).map_err(CliError::coded)?;
+        let out = sprs::escape::path(&store.root);
+        let file = sprs::escape::path(path);
+        let job = sprs::escape::controls(&record.job);
+        println!(
+            "submitted job {job}: {} worker{} for {pending} trial{} of {file}",
+            record.workers,
+            super::plural(record.workers),
+            super::plural(pending)
+        );
+        println!("  status:  sprs status {file} --out {out}");
+        println!("  queue:   squeue -j {job}");
+        println!("  logs:    {out}/slurm/{job}_<task>.log");
+        println!("  cancel:  scancel {job}  (each worker checkpoints its trial first)");
+        Ok(())
     }
 }

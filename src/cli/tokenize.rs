@@ -1,21 +1,64 @@
 //! `sprs tokenize INPUT... --tokenizer T --out FILE`: corpus files to a token file and its
 //! manifest ([`sprs::data::tokenize`]), with a progress bar.
 
-use std::process::ExitCode;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sprs::data::tokenize::{self, Event, Options};
+use sprs::data::tokenize::{self, Event, Options, TokenizerChoice};
 
-pub fn run(patterns: &[String], mut options: Options, color: bool) -> ExitCode {
-    options.inputs = match tokenize::expand(patterns) {
-        Ok(inputs) => inputs,
-        Err(error) => {
-            super::print_error(&error);
-            return ExitCode::from(2);
-        }
-    };
+use super::CliError;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Input files or globs (quoted, sorted): `'c4/c4-train.*.json.gz'`.
+    #[arg(required = true)]
+    inputs: Vec<String>,
+    /// `bytes`, or a Hugging Face `tokenizer.json`.
+    #[arg(long)]
+    tokenizer: String,
+    /// The token file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// `u16` or `u32` (default: `u16` when the vocabulary fits).
+    #[arg(long, value_parser = ["u16", "u32"])]
+    dtype: Option<String>,
+    /// The JSON or Parquet field holding each document's text.
+    #[arg(long, default_value = "text")]
+    field: String,
+    /// An id (`2`), or a token of the tokenizer (`</s>`), appended after every document.
+    #[arg(long)]
+    eos: Option<String>,
+    /// Stop before the document that would pass this many tokens (`20B`, `500M`).
+    #[arg(long, value_parser = count)]
+    limit: Option<u64>,
+    /// Threads that encode (default: every core); the output is the same for any number.
+    #[arg(long, short)]
+    jobs: Option<usize>,
+}
+
+impl Args {
+    pub fn run(self, color: bool) -> Result<(), CliError> {
+        let options = Options {
+            inputs: tokenize::expand(&self.inputs).map_err(|e| CliError::CodedUsage(Box::new(e)))?,
+            tokenizer: match self.tokenizer.as_str() {
+                "bytes" => TokenizerChoice::Bytes,
+                path => TokenizerChoice::File(PathBuf::from(path)),
+            },
+            out: self.out,
+            dtype: self.dtype.map(|d| if d == "u32" { sprs::config::Dtype::U32 } else { sprs::config::Dtype::U16 }),
+            field: self.field,
+            eos: self.eos,
+            limit: self.limit,
+            jobs: self.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+        };
+        run(&options, color)
+    }
+}
+
+/// Tokenizes with a progress bar, and prints what was made.
+fn run(options: &Options, color: bool) -> Result<(), CliError> {
     let target = if color { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
     let bar = ProgressBar::with_draw_target(Some(0), target);
     bar.set_style(
@@ -60,7 +103,7 @@ pub fn run(patterns: &[String], mut options: Options, color: bool) -> ExitCode {
             }
         }
     };
-    let result = tokenize::tokenize(&options, &progress);
+    let result = tokenize::tokenize(options, &progress);
     bar.finish_and_clear();
     match result {
         Ok(manifest) => {
@@ -80,12 +123,9 @@ pub fn run(patterns: &[String], mut options: Options, color: bool) -> ExitCode {
             );
             eprintln!("tokens: {}", sprs::escape::path(&options.out));
             eprintln!("manifest: {}", sprs::escape::path(&tokenize::Manifest::path(&options.out)));
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Err(error) => {
-            super::print_error(&error);
-            ExitCode::FAILURE
-        }
+        Err(error) => Err(CliError::coded(error)),
     }
 }
 

@@ -1,61 +1,71 @@
 //! `sprs export`, `sprs score` and `sprs generate`: finished trials out of sprs
 //! ([`sprs::trained`]); this finds the trials, prints what the library made and its errors.
 
-use std::path::Path;
-use std::process::ExitCode;
+use std::path::PathBuf;
 
 use sprs::diagnostic::Format;
 use sprs::plan::PlannedTrial;
 use sprs::store::Store;
-use sprs::train::backend::{Backend, Target};
-use sprs::trained::{Sampling, TrainedError};
+use sprs::train::backend::{Backend, Device, Target};
+use sprs::trained::Sampling;
 
-use super::Output;
+use super::{CliError, Output, Planned, Study};
 
-/// What every one of the three commands is given.
-pub struct Common<'a> {
-    pub file: &'a Path,
-    pub trials: &'a [String],
-    pub out: Option<&'a Path>,
-    pub check: &'a sprs::check::Options,
+/// The trials' study and results folder, which every one of the three commands is given.
+#[derive(Debug, clap::Args)]
+pub struct Trained {
+    #[command(flatten)]
+    study: Study,
+    /// The results folder (default: `runs/<file stem>`).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
-/// Checks and plans the file, finds the trials `common` names and the results folder, and gives
-/// them to `then`; the exit code of an error, printed, otherwise.
-fn with_trials(
-    common: &Common,
-    color: bool,
-    then: impl FnOnce(&super::Planned, Vec<&PlannedTrial>, Store) -> ExitCode,
-) -> ExitCode {
-    let planned = match super::planned(common.file, common.check, Format::Short, color) {
-        Ok(planned) => planned,
-        Err(code) => return code,
-    };
-    let trials = match sprs::trained::find(&planned.plan, common.trials) {
-        Ok(trials) => trials,
-        Err(error) => return failed(error),
-    };
-    match Store::new(common.out, common.file) {
-        Ok(store) => then(&planned, trials, store),
-        Err(error) => super::usage_error(&error.to_string()),
+impl Trained {
+    /// Checks and plans the file, and finds the trials `names` names and the results folder.
+    fn find(&self, names: &[String], color: bool) -> Result<(Planned, Vec<PlannedTrial>, Store), CliError> {
+        let planned = super::planned(&self.study.file, &self.study.options()?, Format::Short, color)?;
+        let trials = sprs::trained::find(&planned.plan, names).map_err(CliError::coded)?;
+        let trials = trials.into_iter().cloned().collect();
+        Ok((planned, trials, self.study.store(self.out.as_deref())?))
     }
 }
 
-fn failed(error: TrainedError) -> ExitCode {
-    super::print_error(&error);
-    ExitCode::FAILURE
+/// Where `score` and `generate` run a model.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Compute {
+    /// The backend: `flex` (default), `ndarray` or `tch` (each when built with its feature).
+    #[arg(long, default_value = "flex")]
+    backend: Backend,
+    /// `cpu`, or with `--backend tch` `cuda:N`.
+    #[arg(long, default_value = "cpu")]
+    device: Target,
 }
 
-fn device(backend: Backend, target: Target) -> Result<sprs::train::backend::Device, ExitCode> {
-    backend.device(target).map_err(|error| super::usage_error(&error))
+impl Compute {
+    fn device(&self) -> Result<Device, CliError> {
+        self.backend.device(self.device).map_err(CliError::Usage)
+    }
 }
 
-pub fn export(common: Common, to: &Path, color: bool) -> ExitCode {
-    with_trials(&common, color, |planned, trials, store| {
-        let exported = match sprs::trained::export(&trials, common.file, &store, &planned.access, to) {
-            Ok(exported) => exported,
-            Err(error) => return failed(error),
-        };
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    trained: Trained,
+    /// A trial, by name or id (repeatable).
+    #[arg(long = "trial", required = true, value_name = "NAME")]
+    trials: Vec<String>,
+    /// The model folder; for several trials, a folder of one sub-folder per trial id.
+    #[arg(long, value_name = "DIR")]
+    to: PathBuf,
+}
+
+impl ExportArgs {
+    pub fn run(self, color: bool) -> Result<(), CliError> {
+        let (planned, trials, store) = self.trained.find(&self.trials, color)?;
+        let trials: Vec<&PlannedTrial> = trials.iter().collect();
+        let exported = sprs::trained::export(&trials, &self.trained.study.file, &store, &planned.access, &self.to)
+            .map_err(CliError::coded)?;
         for e in &exported {
             println!(
                 "{}: {} ({} of weights{})",
@@ -71,63 +81,98 @@ pub fn export(common: Common, to: &Path, color: bool) -> ExitCode {
                 if first.tokenizer { format!(", AutoTokenizer.from_pretrained({dir})") } else { String::new() };
             eprintln!("load with transformers: AutoModelForCausalLM.from_pretrained({dir}){tokenizer}");
         }
-        ExitCode::SUCCESS
-    })
+        Ok(())
+    }
 }
 
-/// `--backend` and `--device` of `score` and `generate`.
-pub struct Compute {
-    pub backend: Backend,
-    pub device: Target,
+#[derive(Debug, clap::Args)]
+pub struct ScoreArgs {
+    #[command(flatten)]
+    trained: Trained,
+    /// The trial, by name or id.
+    #[arg(long, value_name = "NAME")]
+    trial: String,
+    /// The text to score (UTF-8 for a BPE tokenizer; at most 4 MiB).
+    #[arg(long, value_name = "PATH")]
+    text: PathBuf,
+    /// A line (`human`) or `{"tokens", "loss", "bits_per_byte"}` (`json`).
+    #[arg(long, value_enum, default_value = "human")]
+    format: Output,
+    /// With `--format json`: every token's id and loss too (`per_token`).
+    #[arg(long)]
+    per_token: bool,
+    #[command(flatten)]
+    compute: Compute,
 }
 
-pub fn score(common: Common, text: &Path, compute: Compute, format: Output, per_token: bool, color: bool) -> ExitCode {
-    with_trials(&common, color, |_, trials, store| {
-        let device = match device(compute.backend, compute.device) {
-            Ok(device) => device,
-            Err(code) => return code,
-        };
-        let trial = trials[0];
-        let scored = sprs::trained::read_text(text)
-            .and_then(|text| sprs::trained::score(trial, &store, &text, &device, per_token));
-        match scored {
-            Ok(scored) if format == Output::Json => println!("{}", serde_json::to_string(&scored).unwrap_or_default()),
-            Ok(scored) => println!(
+impl ScoreArgs {
+    pub fn run(self, color: bool) -> Result<(), CliError> {
+        if self.per_token && self.format != Output::Json {
+            return Err(CliError::Usage("`--per-token` needs `--format json`".into()));
+        }
+        let (_, trials, store) = self.trained.find(std::slice::from_ref(&self.trial), color)?;
+        let device = self.compute.device()?;
+        let trial = &trials[0];
+        let scored = sprs::trained::read_text(&self.text)
+            .and_then(|text| sprs::trained::score(trial, &store, &text, &device, self.per_token))
+            .map_err(CliError::coded)?;
+        match self.format {
+            Output::Json => println!("{}", serde_json::to_string(&scored).unwrap_or_default()),
+            Output::Human => println!(
                 "{}: loss {:.4} nats/token over {} tokens, {:.4} bits/byte",
                 sprs::escape::controls(&trial.name),
                 scored.loss,
                 scored.tokens,
                 scored.bits_per_byte
             ),
-            Err(error) => return failed(error),
         }
-        ExitCode::SUCCESS
-    })
+        Ok(())
+    }
 }
 
-pub fn generate(
-    common: Common,
-    prompt: Option<&str>,
-    sampling: Sampling,
-    compute: Compute,
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    trained: Trained,
+    /// A trial, by name or id (repeatable).
+    #[arg(long = "trial", required = true, value_name = "NAME")]
+    trials: Vec<String>,
+    /// The text to continue (default: a line end; for data of generated ids, ids: `3 14 15`).
+    #[arg(long)]
+    prompt: Option<String>,
+    /// Tokens to generate (at most 100,000).
+    #[arg(long, default_value_t = Sampling::default().tokens, value_parser = tokens_to_generate)]
+    tokens: usize,
+    /// Divides the logits; 0 takes the most likely token every time.
+    #[arg(long, default_value_t = Sampling::default().temperature, value_parser = temperature)]
+    temperature: f64,
+    /// Draw from the most likely K tokens only (0: all).
+    #[arg(long, default_value_t = Sampling::default().top_k, value_name = "K")]
+    top_k: usize,
+    /// The seed of the draws.
+    #[arg(long, default_value_t = Sampling::default().seed)]
+    seed: u64,
+    /// The text (`human`) or `{"samples": [...]}` (`json`).
+    #[arg(long, value_enum, default_value = "human")]
     format: Output,
-    color: bool,
-) -> ExitCode {
-    with_trials(&common, color, |_, trials, store| {
-        let device = match device(compute.backend, compute.device) {
-            Ok(device) => device,
-            Err(code) => return code,
-        };
-        let mut samples = Vec::new();
-        for trial in trials {
-            match sprs::trained::generate(trial, &store, prompt, sampling, &device) {
-                Ok(sample) => samples.push(sample),
-                Err(error) => return failed(error),
-            }
-        }
-        if format == Output::Json {
+    #[command(flatten)]
+    compute: Compute,
+}
+
+impl GenerateArgs {
+    pub fn run(self, color: bool) -> Result<(), CliError> {
+        let (_, trials, store) = self.trained.find(&self.trials, color)?;
+        let device = self.compute.device()?;
+        let sampling =
+            Sampling { tokens: self.tokens, temperature: self.temperature, top_k: self.top_k, seed: self.seed };
+        let samples = trials
+            .iter()
+            .map(|trial| sprs::trained::generate(trial, &store, self.prompt.as_deref(), sampling, &device))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(CliError::coded)?;
+        if self.format == Output::Json {
             println!("{}", serde_json::json!({ "samples": samples }));
-            return ExitCode::SUCCESS;
+            return Ok(());
         }
         for (i, sample) in samples.iter().enumerate() {
             if samples.len() > 1 {
@@ -136,6 +181,22 @@ pub fn generate(
             // What a model writes is shown as text, with its control characters escaped.
             println!("{}{}", sprs::escape::controls(&sample.prompt), sprs::escape::controls(&sample.text));
         }
-        ExitCode::SUCCESS
-    })
+        Ok(())
+    }
+}
+
+/// `--temperature`: a finite number from 0.
+fn temperature(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
+        _ => Err(format!("`{text}` is not a temperature: give a number from 0 (0 takes the most likely token)")),
+    }
+}
+
+/// `--tokens`: at most [`sprs::trained::MAX_GENERATED`].
+fn tokens_to_generate(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n <= sprs::trained::MAX_GENERATED => Ok(n),
+        _ => Err(format!("`{text}` is not a number of tokens from 0 to {}", sprs::trained::MAX_GENERATED)),
+    }
 }

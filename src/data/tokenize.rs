@@ -365,84 +365,147 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
     if options.inputs.is_empty() {
         return Err(TokenizeError::Usage("no input files".into()));
     }
-    let (encoder, tokenizer_name, tokenizer_sha256, tokenizer_json) = match &options.tokenizer {
-        TokenizerChoice::Bytes => (Encoder::Bytes, "bytes".to_string(), None, None),
-        TokenizerChoice::File(path) => {
-            let bytes = crate::fs::read(path, crate::access::MAX_TOKENIZER_BYTES)
-                .map_err(|e| TokenizeError::Tokenizer(format!("cannot read `{}`: {e}", path.display())))?;
-            let hash = hex(&Sha256::digest(&bytes));
-            let tokenizer = Tokenizer::from_bytes(&bytes)
-                .map_err(|e| TokenizeError::Tokenizer(format!("`{}` is not a tokenizer.json: {e}", path.display())))?;
-            let name =
-                path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-            (Encoder::Hf(Box::new(tokenizer)), name, Some(hash), Some(bytes))
-        }
-    };
-    let eos = options.eos.as_deref().map(|e| encoder.eos(e)).transpose()?;
-    let vocab = encoder.vocab().max(eos.map_or(0, |e| u64::from(e) + 1));
-    let dtype = match options.dtype {
-        Some(Dtype::U16) if vocab > 1 << 16 => {
-            return Err(TokenizeError::Usage(format!(
-                "the vocabulary has {vocab} tokens, more than `u16` ids can name (65536); use `--dtype u32`"
-            )))
-        }
-        Some(dtype) => dtype,
-        None if vocab > 1 << 16 => Dtype::U32,
-        None => Dtype::U16,
-    };
-    let fresh = Manifest {
-        format: MANIFEST_FORMAT.into(),
-        dtype,
-        vocab,
-        tokenizer: tokenizer_name,
-        tokenizer_sha256,
-        eos,
-        field: options.field.clone(),
-        limit: options.limit,
-        documents: 0,
-        tokens: 0,
-        inputs: Vec::new(),
-        complete: false,
-        sha256: None,
-    };
-    let partial = with_suffix(&options.out, ".partial");
-    let progress_path = Manifest::path(&partial);
-    let output_error = |path: &Path| {
-        let path = path.display().to_string();
-        move |error| TokenizeError::Output { path, error }
-    };
-
-    // Continue an interrupted run made with the same choices and the same first inputs, over the
-    // ids it wrote (checked against their hash); else start over.
-    let continued = previous(&progress_path, &fresh, &options.inputs)
-        .and_then(|done| continue_partial(&partial, &done, dtype).map(|(file, written)| (done, file, written)));
-    let (mut manifest, mut out, mut written) = match continued {
-        Some(continued) => continued,
-        None => {
-            // The partial output is this command's own: whatever is in its place (a link, a
-            // pipe, ids that cannot be checked) is removed, not followed.
-            crate::fs::remove(&partial).map_err(output_error(&partial))?;
-            (fresh.clone(), crate::fs::create(&partial).map_err(output_error(&partial))?, Sha256::new())
-        }
-    };
+    let tokenizer = Loaded::load(&options.tokenizer)?;
+    let mut output = Output::open(options, tokenizer.manifest(options)?)?;
     let total_bytes: u64 = options.inputs.iter().map(|p| fs::metadata(p).map_or(0, |m| m.len())).sum();
-    let done_bytes: u64 = manifest.inputs.iter().map(|i| i.bytes).sum();
+    let done_bytes: u64 = output.manifest.inputs.iter().map(|i| i.bytes).sum();
     progress(Event::Start { total_bytes, done_bytes });
-
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs.max(1))
         .build()
         .map_err(|e| TokenizeError::Usage(format!("cannot start {} threads: {e}", options.jobs)))?;
-    let mut limited = false;
     for (index, path) in options.inputs.iter().enumerate() {
-        if index < manifest.inputs.len() {
+        if index < output.manifest.inputs.len() {
             progress(Event::Skipped(path));
             continue;
         }
-        if limited {
+        progress(Event::Input(path));
+        let encoding = Encoding { encoder: &tokenizer.encoder, options, pool: &pool, progress };
+        if output.input(path, &encoding)? == Ended::AtTheLimit {
             break;
         }
-        progress(Event::Input(path));
+    }
+    output.finish(options, tokenizer.json.as_deref())
+}
+
+/// The tokenizer as given: what encodes, and what the manifest and the token file keep of it.
+struct Loaded {
+    encoder: Encoder,
+    /// `bytes`, or the tokenizer file's name.
+    name: String,
+    /// The tokenizer file's SHA-256.
+    sha256: Option<String>,
+    /// The tokenizer file, to keep beside the ids.
+    json: Option<Vec<u8>>,
+}
+
+impl Loaded {
+    fn load(choice: &TokenizerChoice) -> Result<Loaded, TokenizeError> {
+        match choice {
+            TokenizerChoice::Bytes => {
+                Ok(Loaded { encoder: Encoder::Bytes, name: "bytes".into(), sha256: None, json: None })
+            }
+            TokenizerChoice::File(path) => {
+                let bytes = crate::fs::read(path, crate::access::MAX_TOKENIZER_BYTES)
+                    .map_err(|e| TokenizeError::Tokenizer(format!("cannot read `{}`: {e}", path.display())))?;
+                let tokenizer = Tokenizer::from_bytes(&bytes).map_err(|e| {
+                    TokenizeError::Tokenizer(format!("`{}` is not a tokenizer.json: {e}", path.display()))
+                })?;
+                let name =
+                    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+                Ok(Loaded {
+                    encoder: Encoder::Hf(Box::new(tokenizer)),
+                    name,
+                    sha256: Some(hex(&Sha256::digest(&bytes))),
+                    json: Some(bytes),
+                })
+            }
+        }
+    }
+
+    /// The manifest of a token file not yet begun: the end token, the vocabulary and the id type.
+    fn manifest(&self, options: &Options) -> Result<Manifest, TokenizeError> {
+        let eos = options.eos.as_deref().map(|e| self.encoder.eos(e)).transpose()?;
+        let vocab = self.encoder.vocab().max(eos.map_or(0, |e| u64::from(e) + 1));
+        let dtype = match options.dtype {
+            Some(Dtype::U16) if vocab > 1 << 16 => {
+                return Err(TokenizeError::Usage(format!(
+                    "the vocabulary has {vocab} tokens, more than `u16` ids can name (65536); use `--dtype u32`"
+                )))
+            }
+            Some(dtype) => dtype,
+            None if vocab > 1 << 16 => Dtype::U32,
+            None => Dtype::U16,
+        };
+        Ok(Manifest {
+            format: MANIFEST_FORMAT.into(),
+            dtype,
+            vocab,
+            tokenizer: self.name.clone(),
+            tokenizer_sha256: self.sha256.clone(),
+            eos,
+            field: options.field.clone(),
+            limit: options.limit,
+            documents: 0,
+            tokens: 0,
+            inputs: Vec::new(),
+            complete: false,
+            sha256: None,
+        })
+    }
+}
+
+/// What encodes the documents of an input.
+struct Encoding<'a> {
+    encoder: &'a Encoder,
+    options: &'a Options,
+    pool: &'a rayon::ThreadPool,
+    progress: &'a (dyn Fn(Event) + Sync),
+}
+
+/// How an input's reading ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// At its end: it is recorded whole, with its hash.
+    Whole,
+    /// At `--limit`: the token file ends before its next document.
+    AtTheLimit,
+}
+
+/// The token file being written: `FILE.partial`, the hash of the ids in it, and its manifest,
+/// kept in `FILE.partial.json` after every input so that an interrupted run continues.
+struct Output {
+    file: fs::File,
+    written: Sha256,
+    manifest: Manifest,
+    partial: PathBuf,
+    progress: PathBuf,
+}
+
+impl Output {
+    /// Continues an interrupted run made with the same choices and the same first inputs, over
+    /// the ids it wrote (checked against their hash); else starts over from `fresh`.
+    fn open(options: &Options, fresh: Manifest) -> Result<Output, TokenizeError> {
+        let partial = with_suffix(&options.out, ".partial");
+        let progress = Manifest::path(&partial);
+        let continued = previous(&progress, &fresh, &options.inputs).and_then(|done| {
+            continue_partial(&partial, &done, fresh.dtype).map(|(file, written)| (done, file, written))
+        });
+        let (manifest, file, written) = match continued {
+            Some(continued) => continued,
+            None => {
+                // The partial output is this command's own: whatever is in its place (a link, a
+                // pipe, ids that cannot be checked) is removed, not followed.
+                crate::fs::remove(&partial).map_err(output_error(&partial))?;
+                (fresh, crate::fs::create(&partial).map_err(output_error(&partial))?, Sha256::new())
+            }
+        };
+        Ok(Output { file, written, manifest, partial, progress })
+    }
+
+    /// Encodes the input at `path` in batches, recording it in the manifest.
+    fn input(&mut self, path: &Path, encoding: &Encoding) -> Result<Ended, TokenizeError> {
+        let options = encoding.options;
         let shown = path.display().to_string();
         let input_error = |message: String| TokenizeError::Input { path: shown.clone(), message };
         let (format, compression) = format_of(path).map_err(input_error)?;
@@ -452,6 +515,7 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
         let mut record =
             InputRecord { path: shown.clone(), bytes: stored, sha256: String::new(), documents: 0, tokens: 0 };
         let mut hashing = Hashing { inner: file, hasher: Sha256::new(), bytes: consumed.clone() };
+        let mut ended = Ended::Whole;
         {
             let documents: Documents = match format {
                 Format::Parquet => super::parquet::documents(path, &options.field)?,
@@ -469,97 +533,109 @@ pub fn tokenize(options: &Options, progress: &(dyn Fn(Event) + Sync)) -> Result<
                     }
                 }
             };
-            let mut batch: Vec<String> = Vec::new();
-            let mut batch_bytes = 0;
             let mut documents = documents.peekable();
-            while documents.peek().is_some() || !batch.is_empty() {
-                if let Some(document) =
+            while ended == Ended::Whole && documents.peek().is_some() {
+                let (mut batch, mut batch_bytes) = (Vec::new(), 0);
+                while let Some(document) =
                     documents.next_if(|_| batch.len() < BATCH_DOCUMENTS && batch_bytes < BATCH_BYTES)
                 {
                     let document = document?;
                     batch_bytes += document.len();
                     batch.push(document);
-                    continue;
                 }
-                let encoded: Vec<Result<Vec<u32>, String>> =
-                    pool.install(|| batch.par_iter().map(|text| encoder.encode(text)).collect());
-                let mut bytes = Vec::new();
-                let (mut documents_written, mut tokens_written) = (0, 0);
-                for ids in encoded {
-                    let mut ids = ids.map_err(TokenizeError::Tokenizer)?;
-                    ids.extend(eos);
-                    let count = ids.len() as u64;
-                    if options.limit.is_some_and(|limit| manifest.tokens + tokens_written + count > limit) {
-                        limited = true;
-                        break;
-                    }
-                    if let Some(&id) = ids.iter().find(|&&id| u64::from(id) >= vocab) {
-                        return Err(TokenizeError::Usage(format!(
-                            "the tokenizer made id {id}, outside its vocabulary of {vocab}"
-                        )));
-                    }
-                    push_ids(&mut bytes, &ids, dtype);
-                    documents_written += 1;
-                    tokens_written += count;
-                }
-                out.write_all(&bytes).map_err(output_error(&partial))?;
-                written.update(&bytes);
-                manifest.documents += documents_written;
-                manifest.tokens += tokens_written;
+                let (documents_written, tokens_written, batch_ended) = self.batch(&batch, encoding)?;
+                ended = batch_ended;
                 record.documents += documents_written;
                 record.tokens += tokens_written;
-                progress(Event::Batch {
+                (encoding.progress)(Event::Batch {
                     documents: documents_written,
                     tokens: tokens_written,
                     input_bytes: consumed.load(std::sync::atomic::Ordering::Relaxed),
                 });
-                batch.clear();
-                batch_bytes = 0;
-                if limited {
-                    break;
-                }
             }
         }
-        if limited {
-            // A cut input is not complete: its hash would be of a prefix.
-            record.sha256 = String::new();
-        } else {
+        if ended == Ended::Whole {
             io::copy(&mut hashing, &mut io::sink()).map_err(|e| input_error(e.to_string()))?;
             record.sha256 = match format {
                 Format::Parquet => file_sha256(path).map_err(|e| input_error(e.to_string()))?,
                 _ => hex(&hashing.hasher.finalize()),
             };
         }
-        manifest.inputs.push(record);
-        manifest.sha256 = Some(hex(&written.clone().finalize()));
-        out.sync_data().map_err(output_error(&partial))?;
-        if !limited {
-            let json = serde_json::to_vec_pretty(&manifest).map_err(|e| output_error(&progress_path)(e.into()))?;
-            crate::fs::write_atomic(&progress_path, &json).map_err(output_error(&progress_path))?;
+        // A cut input is not complete: it keeps no hash (one would be of a prefix), and the run
+        // is not continued from it.
+        self.manifest.inputs.push(record);
+        self.manifest.sha256 = Some(hex(&self.written.clone().finalize()));
+        self.file.sync_data().map_err(output_error(&self.partial))?;
+        if ended == Ended::Whole {
+            let json = serde_json::to_vec_pretty(&self.manifest).map_err(|e| output_error(&self.progress)(e.into()))?;
+            crate::fs::write_atomic(&self.progress, &json).map_err(output_error(&self.progress))?;
         }
+        Ok(ended)
     }
-    if manifest.documents == 0 {
-        drop(out);
-        let _ = fs::remove_file(&partial);
-        let _ = fs::remove_file(&progress_path);
-        return Err(TokenizeError::Usage("the inputs hold no document".into()));
+
+    /// Encodes a batch of documents on the pool and writes their ids, up to `--limit`: the
+    /// documents and tokens written, and whether the limit ended the input.
+    fn batch(&mut self, batch: &[String], encoding: &Encoding) -> Result<(u64, u64, Ended), TokenizeError> {
+        let (vocab, dtype, eos) = (self.manifest.vocab, self.manifest.dtype, self.manifest.eos);
+        let encoded: Vec<Result<Vec<u32>, String>> =
+            encoding.pool.install(|| batch.par_iter().map(|text| encoding.encoder.encode(text)).collect());
+        let mut bytes = Vec::new();
+        let (mut documents, mut tokens, mut ended) = (0, 0, Ended::Whole);
+        for ids in encoded {
+            let mut ids = ids.map_err(TokenizeError::Tokenizer)?;
+            ids.extend(eos);
+            let count = ids.len() as u64;
+            if encoding.options.limit.is_some_and(|limit| self.manifest.tokens + tokens + count > limit) {
+                ended = Ended::AtTheLimit;
+                break;
+            }
+            if let Some(&id) = ids.iter().find(|&&id| u64::from(id) >= vocab) {
+                return Err(TokenizeError::Usage(format!(
+                    "the tokenizer made id {id}, outside its vocabulary of {vocab}"
+                )));
+            }
+            push_ids(&mut bytes, &ids, dtype);
+            documents += 1;
+            tokens += count;
+        }
+        self.file.write_all(&bytes).map_err(output_error(&self.partial))?;
+        self.written.update(&bytes);
+        self.manifest.documents += documents;
+        self.manifest.tokens += tokens;
+        Ok((documents, tokens, ended))
     }
-    manifest.complete = true;
-    drop(out);
-    // The tokenizer goes beside the ids before they take their name, so that a token file in
-    // place always has it.
-    let beside = Manifest::tokenizer_path(&options.out);
-    match &tokenizer_json {
-        Some(json) => crate::fs::write_atomic(&beside, json).map_err(output_error(&beside))?,
-        // One left by an earlier run with a tokenizer file describes other ids.
-        None => crate::fs::remove(&beside).map_err(output_error(&beside))?,
+
+    /// Gives the ids their name, with the tokenizer beside them and the manifest marked complete.
+    fn finish(mut self, options: &Options, tokenizer_json: Option<&[u8]>) -> Result<Manifest, TokenizeError> {
+        if self.manifest.documents == 0 {
+            drop(self.file);
+            let _ = fs::remove_file(&self.partial);
+            let _ = fs::remove_file(&self.progress);
+            return Err(TokenizeError::Usage("the inputs hold no document".into()));
+        }
+        self.manifest.complete = true;
+        drop(self.file);
+        // The tokenizer goes beside the ids before they take their name, so that a token file in
+        // place always has it.
+        let beside = Manifest::tokenizer_path(&options.out);
+        match tokenizer_json {
+            Some(json) => crate::fs::write_atomic(&beside, json).map_err(output_error(&beside))?,
+            // One left by an earlier run with a tokenizer file describes other ids.
+            None => crate::fs::remove(&beside).map_err(output_error(&beside))?,
+        }
+        fs::rename(&self.partial, &options.out).map_err(output_error(&options.out))?;
+        let manifest_path = Manifest::path(&options.out);
+        let json = serde_json::to_vec_pretty(&self.manifest).map_err(|e| output_error(&manifest_path)(e.into()))?;
+        crate::fs::write_atomic(&manifest_path, &json).map_err(output_error(&manifest_path))?;
+        let _ = fs::remove_file(&self.progress);
+        Ok(self.manifest)
     }
-    fs::rename(&partial, &options.out).map_err(output_error(&options.out))?;
-    let manifest_path = Manifest::path(&options.out);
-    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| output_error(&manifest_path)(e.into()))?;
-    crate::fs::write_atomic(&manifest_path, &json).map_err(output_error(&manifest_path))?;
-    let _ = fs::remove_file(&progress_path);
-    Ok(manifest)
+}
+
+/// An error writing the output at `path`.
+fn output_error(path: &Path) -> impl Fn(io::Error) -> TokenizeError {
+    let path = path.display().to_string();
+    move |error| TokenizeError::Output { path: path.clone(), error }
 }
 
 /// The output of an interrupted run, opened to continue after the ids its progress counts, with

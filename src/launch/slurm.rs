@@ -71,6 +71,67 @@ pub struct Submission {
     pub name: String,
 }
 
+impl Default for Submission {
+    /// Slurm's defaults of `sprs submit`: one worker of one core, no GPU, flex, three requeues,
+    /// the checkpoint signal two minutes before the time limit.
+    fn default() -> Submission {
+        Submission {
+            program: PathBuf::new(),
+            file: PathBuf::new(),
+            out: PathBuf::new(),
+            workers: 1,
+            set: Vec::new(),
+            run_args: Vec::new(),
+            backend: Backend::Flex,
+            cpus_per_worker: 1,
+            gpus_per_worker: 0,
+            partition: None,
+            time: None,
+            mem: None,
+            account: None,
+            qos: None,
+            sbatch_args: Vec::new(),
+            max_requeues: 3,
+            signal_grace: 120,
+            name: String::new(),
+        }
+    }
+}
+
+impl Submission {
+    /// Points the submission at `file` and the results folder `out`, run by `program`: absolute
+    /// paths, since the workers run on other nodes, and the job named after the file (in plain
+    /// characters, as Slurm only shows it) unless it has a name.
+    pub fn locate(&mut self, file: &Path, out: &Path, program: PathBuf) {
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        self.file = absolute(file);
+        self.out = absolute(out);
+        self.program = program;
+        if self.name.is_empty() {
+            let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let plain: String =
+                stem.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+            self.name = format!("sprs-{plain}");
+        }
+    }
+
+    /// Checks what the options cannot say alone: GPUs need the LibTorch backend.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.gpus_per_worker > 0 && self.backend != Backend::Tch {
+            return Err(format!(
+                "`--gpus-per-worker {}` needs `--backend tch` (the `{}` backend runs on the CPU)",
+                self.gpus_per_worker, self.backend
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How many of the plan's trials have no finished result in `store`: the work to hand out.
+pub fn pending(plan: &crate::plan::Plan, store: &Store) -> usize {
+    plan.trials.iter().filter(|t| store.done(&t.id).is_none()).count()
+}
+
 /// Why a submission failed (codes E08xx).
 #[derive(Debug, Error, Diagnostic)]
 pub enum SlurmError {

@@ -1,4 +1,4 @@
-//! Results on disk (SPEC.md, section 7): `runs/<file stem>/<trial id>/` holds `trial.json`
+//! Results on disk (docs/language.md, "Results on disk"): `runs/<file stem>/<trial id>/` holds `trial.json`
 //! (what the trial is), `metrics.jsonl` (one line per logged step) and `result.json` (its
 //! observables), written atomically and last, so a `result.json` that exists is complete.
 //! A process trains a trial only while it holds the trial's `lock` ([`Store::claim`]), so several
@@ -40,6 +40,17 @@ pub struct TrialResult {
 }
 
 impl TrialResult {
+    /// The result of a trial that trained to the end with held-out loss `l`.
+    pub fn finished(id: &str, observables: Observables, l: f64) -> TrialResult {
+        TrialResult { id: id.to_string(), status: Status::Ok, error: None, step: None, observables, l: Some(l) }
+    }
+
+    /// The result of a trial that failed with `error` (at `step`, if at a step): its planned
+    /// observables, no loss.
+    pub fn failed(id: &str, observables: Observables, error: String, step: Option<u64>) -> TrialResult {
+        TrialResult { id: id.to_string(), status: Status::Failed, error: Some(error), step, observables, l: None }
+    }
+
     /// The value of `observable`: the loss once measured, the others as planned.
     pub fn get(&self, observable: Observable) -> Option<f64> {
         match observable {

@@ -218,16 +218,13 @@ pub fn train(
                     progress.event(Event::Begin { trial, position, count, resuming });
                     let clock = Instant::now();
                     let result = pool.install(|| {
-                        crate::train::run::run(
-                            trial,
-                            access,
-                            device,
-                            store,
-                            &settings,
-                            &|| options.stop.requested().is_some(),
-                            &mut |report| progress.event(Event::Step { trial, report }),
-                            &mut |message| progress.event(Event::Warning { trial, message }),
-                        )
+                        let place = crate::train::run::Place { access, device, store };
+                        let hooks = crate::train::run::Hooks {
+                            stop: &|| options.stop.requested().is_some(),
+                            progress: &mut |report| progress.event(Event::Step { trial, report }),
+                            warn: &mut |message| progress.event(Event::Warning { trial, message }),
+                        };
+                        crate::train::run::run(trial, &place, &settings, hooks)
                     });
                     let result = match result {
                         Ran::Done(result) => result,

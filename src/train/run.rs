@@ -36,6 +36,21 @@ pub struct MetricsLine {
     pub eval_loss: Option<f64>,
 }
 
+impl MetricsLine {
+    /// The line's scalars for TensorBoard, with the step's measured speed.
+    fn scalars(&self, tokens_per_second: f64) -> Vec<(&'static str, f64)> {
+        let mut scalars = vec![
+            ("train/loss", self.loss),
+            ("train/lr", self.lr),
+            ("train/sparsity", self.sparsity),
+            ("train/nonzero", self.nonzero as f64),
+            ("train/tokens_per_second", tokens_per_second),
+        ];
+        scalars.extend(self.eval_loss.map(|l| ("eval/loss", l)));
+        scalars
+    }
+}
+
 /// How a trial runs, beside what it is.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -61,26 +76,39 @@ pub enum Ran {
     },
 }
 
-/// Trains `planned` on `device` into `store`, calling `progress` after each step. Continues from
-/// the trial's checkpoint if there is one that fits the trial (one that does not is renamed
-/// `checkpoint.bin.invalid`, with a message to `warn`, and the trial starts over), and saves one
-/// every `settings.checkpoint_every`, and at once when `stop` says so (then it returns
-/// [`Ran::Stopped`]). Data is read through `access`. The steps go to `metrics.jsonl` and to the
-/// trial's TensorBoard run (a failure to write that is a warning, not the trial's failure); a
-/// finished trial keeps its weights unless `settings` says not to.
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    planned: &PlannedTrial,
-    access: &Access,
-    device: &Device,
-    store: &Store,
-    settings: &Settings,
-    stop: &dyn Fn() -> bool,
-    progress: &mut dyn FnMut(&StepReport),
-    warn: &mut dyn FnMut(String),
-) -> Ran {
+/// Where a trial runs: the data it may read, the device, the results folder.
+pub struct Place<'a> {
+    /// What its data files may be.
+    pub access: &'a Access,
+    /// The backend's device.
+    pub device: &'a Device,
+    /// The results folder.
+    pub store: &'a Store,
+}
+
+/// What a running trial asks and tells its caller.
+pub struct Hooks<'a> {
+    /// Whether to checkpoint and stop now.
+    pub stop: &'a dyn Fn() -> bool,
+    /// Called after each step.
+    pub progress: &'a mut dyn FnMut(&StepReport),
+    /// A message that does not fail the trial (a checkpoint set aside, TensorBoard unwritable).
+    pub warn: &'a mut dyn FnMut(String),
+}
+
+/// Trains `planned` at `place`, calling `hooks.progress` after each step. Continues from the
+/// trial's checkpoint if there is one that fits the trial (one that does not is renamed
+/// `checkpoint.bin.invalid`, with a warning, and the trial starts over), and saves one every
+/// `settings.checkpoint_every`, and at once when `hooks.stop` says so (then it returns
+/// [`Ran::Stopped`]). The steps go to `metrics.jsonl` and to the trial's TensorBoard run (a
+/// failure to write that is a warning, not the trial's failure); a finished trial keeps its
+/// weights unless `settings` says not to.
+pub fn run(planned: &PlannedTrial, place: &Place, settings: &Settings, hooks: Hooks) -> Ran {
+    let Hooks { stop, progress, warn } = hooks;
     let mut board = Board { events: None, warn };
-    let ran = train(planned, access, device, store, settings, stop, progress, &mut board);
+    let ran = train(planned, place, settings, stop, progress, &mut board).unwrap_or_else(|failure| {
+        Ran::Done(TrialResult::failed(&planned.id, planned.observables, failure.error, failure.step))
+    });
     if let Ran::Done(result) = &ran {
         board.finish(planned, result);
     }
@@ -153,119 +181,151 @@ impl Board<'_> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Why a trial failed, and at which step if at a step: its result says so.
+struct Failed {
+    error: String,
+    step: Option<u64>,
+}
+
+fn failed(error: String, step: Option<u64>) -> Failed {
+    Failed { error, step }
+}
+
+/// The stages of a trial; a failure ends it early as `Err`.
 fn train(
     planned: &PlannedTrial,
-    access: &Access,
-    device: &Device,
-    store: &Store,
+    place: &Place,
     settings: &Settings,
     stop: &dyn Fn() -> bool,
     progress: &mut dyn FnMut(&StepReport),
     board: &mut Board,
-) -> Ran {
-    let failed = |error: String, step: Option<u64>| {
-        Ran::Done(TrialResult {
-            id: planned.id.clone(),
-            status: Status::Failed,
-            error: Some(error),
-            step,
-            observables: crate::observables::Observables {
-                n: planned.observables.n,
-                n_final: planned.observables.n_final,
-                n_avg: planned.observables.n_avg,
-                s: planned.observables.s,
-                d: planned.observables.d,
-                c: planned.observables.c,
-                c_dense: planned.observables.c_dense,
-            },
-            l: None,
-        })
-    };
+) -> Result<Ran, Failed> {
     // What the trial is goes to disk before anything can fail, so that a failed trial has its
     // row in `results.csv` (which is built from `trial.json` and `result.json`).
-    if let Err(error) = store.describe(&planned.id, planned) {
-        return failed(format!("cannot write trial.json: {error}"), None);
+    if let Err(error) = place.store.describe(&planned.id, planned) {
+        return Err(failed(format!("cannot write trial.json: {error}"), None));
     }
-    let tokens = match Tokens::load(&planned.config.data, access, Some(&store.root.join("tokenizers"))) {
-        Ok(tokens) => tokens,
-        Err(error) => return failed(error, None),
+    let tokens = Tokens::load(&planned.config.data, place.access, Some(&place.store.root.join("tokenizers")))
+        .map_err(|error| failed(error, None))?;
+    let mut started = start(planned, place, &tokens, board)?;
+    let windows = eval_windows(&tokens, planned.config.data.context as usize, planned.config.eval.tokens);
+    if windows.is_empty() {
+        let error = "the held-out split has no evaluation window; raise `holdout` or lower `context`";
+        return Err(failed(error.into(), None));
+    }
+    board.open(place.store, planned, started.first_step, &settings.hparams);
+    let stepped = steps(planned, place, settings, &mut started, &windows, stop, progress, board)?;
+    let Some((report, loss)) = stepped else { return Ok(Ran::Stopped { step: started.first_step }) };
+    finish(planned, place.store, settings, &tokens, started, report, loss)
+}
+
+/// A trainer ready at its first step, with the sum of non-zero parameters over the steps before
+/// it and the open `metrics.jsonl`.
+struct Started<'a> {
+    trainer: Trainer<'a>,
+    first_step: u64,
+    nonzero_sum: u128,
+    metrics: crate::store::Metrics,
+}
+
+/// The trainer from the trial's checkpoint, or a new one.
+fn start<'a>(
+    planned: &'a PlannedTrial,
+    place: &Place,
+    tokens: &'a Tokens,
+    board: &mut Board,
+) -> Result<Started<'a>, Failed> {
+    let store = place.store;
+    let started = match resume(planned, place, tokens, board)? {
+        Some((trainer, step, sum)) => store
+            .resume_metrics(&planned.id, step)
+            .map(|metrics| Started { trainer, first_step: step, nonzero_sum: sum, metrics })
+            .map_err(|e| format!("cannot reopen metrics.jsonl: {e}")),
+        None => Trainer::new(planned, tokens, place.device).map_err(|failure| describe(&failure)).and_then(|trainer| {
+            store
+                .begin(&planned.id)
+                .map(|metrics| Started { trainer, first_step: 0, nonzero_sum: 0, metrics })
+                .map_err(|e| format!("cannot write metrics.jsonl: {e}"))
+        }),
     };
-    let checkpoint = store.checkpoint(&planned.id);
+    started.map_err(|error| failed(error, None))
+}
+
+/// The trainer of the trial's checkpoint, its step and non-zero sum; `None` without one, or
+/// when it cannot be continued from (it is moved aside, with a warning).
+fn resume<'a>(
+    planned: &'a PlannedTrial,
+    place: &Place,
+    tokens: &'a Tokens,
+    board: &mut Board,
+) -> Result<Option<(Trainer<'a>, u64, u128)>, Failed> {
+    let checkpoint = place.store.checkpoint(&planned.id);
     // A checkpoint is read only up to what the trial's shapes can need: a larger file is not its.
     let prunable: u64 =
         crate::plan::Shape::of(&planned.config.model).prunable(&planned.config.prune.targets).map(|m| m.size()).sum();
     let most = super::checkpoint::max_bytes(planned.params.total, prunable);
     let resumed = match crate::fs::read(&checkpoint, most) {
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-        Err(error) => Some(Err(Failure::Checkpoint(error.to_string()))),
-        Ok(bytes) => Some(Trainer::resume(planned, &tokens, device, &bytes)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => Err(Failure::Checkpoint(error.to_string())),
+        Ok(bytes) => Trainer::resume(planned, tokens, place.device, &bytes),
     };
-    let resumed = match resumed {
-        Some(Err(Failure::Checkpoint(reason))) => {
+    match resumed {
+        Ok(resumed) => Ok(Some(resumed)),
+        Err(Failure::Checkpoint(reason)) => {
             let aside = checkpoint.with_extension("bin.invalid");
             match std::fs::rename(&checkpoint, &aside) {
-                Ok(()) => (board.warn)(format!(
-                    "its checkpoint cannot be continued from ({reason}); moved to {} and starting over",
-                    aside.display()
-                )),
-                Err(error) => {
-                    return failed(
-                        format!("its checkpoint is invalid ({reason}) and cannot be moved aside: {error}"),
-                        None,
-                    )
+                Ok(()) => {
+                    (board.warn)(format!(
+                        "its checkpoint cannot be continued from ({reason}); moved to {} and starting over",
+                        aside.display()
+                    ));
+                    Ok(None)
                 }
+                Err(error) => Err(failed(
+                    format!("its checkpoint is invalid ({reason}) and cannot be moved aside: {error}"),
+                    None,
+                )),
             }
-            None
         }
-        other => other,
-    };
-    let started = match resumed {
-        Some(resumed) => resumed.and_then(|(trainer, step, sum)| {
-            store
-                .resume_metrics(&planned.id, step)
-                .map(|m| (trainer, step, sum, m))
-                .map_err(|e| Failure::Data(format!("cannot reopen metrics.jsonl: {e}")))
-        }),
-        None => Trainer::new(planned, &tokens, device).and_then(|trainer| {
-            store
-                .begin(&planned.id)
-                .map(|m| (trainer, 0, 0, m))
-                .map_err(|e| Failure::Data(format!("cannot write metrics.jsonl: {e}")))
-        }),
-    };
-    let (mut trainer, first_step, mut nonzero_sum, mut metrics) = match started {
-        Ok(started) => started,
-        Err(failure) => return failed(describe(&failure), None),
-    };
-    let windows = eval_windows(&tokens, planned.config.data.context as usize, planned.config.eval.tokens);
-    if windows.is_empty() {
-        return failed("the held-out split has no evaluation window; raise `holdout` or lower `context`".into(), None);
+        Err(failure) => Err(failed(describe(&failure), None)),
     }
+}
+
+/// Takes the steps from `started.first_step`, logging, evaluating and checkpointing; the last
+/// step's report and held-out loss, or `None` when a stop was asked for and a checkpoint saved
+/// (`started.first_step` is then where the next run begins).
+#[allow(clippy::too_many_arguments)]
+fn steps(
+    planned: &PlannedTrial,
+    place: &Place,
+    settings: &Settings,
+    started: &mut Started,
+    windows: &[usize],
+    stop: &dyn Fn() -> bool,
+    progress: &mut dyn FnMut(&StepReport),
+    board: &mut Board,
+) -> Result<Option<(StepReport, f64)>, Failed> {
     let every = match planned.config.eval.every {
         Interval::Steps(n) => n.max(1),
         Interval::Fraction(f) => ((f * planned.steps as f64).round() as u64).max(1),
     };
-    board.open(store, planned, first_step, &settings.hparams);
-    let mut last = None;
+    let checkpoint = place.store.checkpoint(&planned.id);
+    let Started { trainer, first_step, nonzero_sum, metrics } = started;
     let mut saved = Instant::now();
-    let mut speed = SpeedMeter::new(planned, device, first_step);
+    let mut speed = SpeedMeter::new(planned, place.device, *first_step);
     let mut clock = Instant::now();
-    for step in first_step..planned.steps {
-        let report = match trainer.step(step) {
-            Ok(report) => report,
-            Err(failure) => {
-                let step = match failure {
-                    Failure::NonFinite { step, .. } => Some(step),
-                    Failure::Data(_) | Failure::Checkpoint(_) => None,
-                };
-                let _ = metrics.flush();
-                return failed(describe(&failure), step);
-            }
-        };
-        nonzero_sum += u128::from(report.nonzero);
+    for step in *first_step..planned.steps {
+        let report = trainer.step(step).map_err(|failure| {
+            let step = match failure {
+                Failure::NonFinite { step, .. } => Some(step),
+                Failure::Data(_) | Failure::Checkpoint(_) => None,
+            };
+            let _ = metrics.flush();
+            failed(describe(&failure), step)
+        })?;
+        *nonzero_sum += u128::from(report.nonzero);
         let is_last = step + 1 == planned.steps;
-        let eval_loss = ((step + 1) % every == 0 || is_last).then(|| trainer.evaluate(&windows));
+        let eval_loss = ((step + 1) % every == 0 || is_last).then(|| trainer.evaluate(windows));
         let line = MetricsLine {
             step,
             loss: report.loss,
@@ -274,70 +334,66 @@ fn train(
             nonzero: report.nonzero,
             eval_loss,
         };
-        if let Err(error) = metrics.log(&line) {
-            return failed(format!("cannot write metrics.jsonl: {error}"), Some(step));
-        }
+        metrics.log(&line).map_err(|error| failed(format!("cannot write metrics.jsonl: {error}"), Some(step)))?;
         let seconds = std::mem::replace(&mut clock, Instant::now()).elapsed().as_secs_f64();
-        board.write(|events| {
-            let tokens_per_second = planned.tokens_per_step as f64 / seconds.max(1e-9);
-            let mut scalars = vec![
-                ("train/loss", line.loss),
-                ("train/lr", line.lr),
-                ("train/sparsity", line.sparsity),
-                ("train/nonzero", line.nonzero as f64),
-                ("train/tokens_per_second", tokens_per_second),
-            ];
-            scalars.extend(line.eval_loss.map(|l| ("eval/loss", l)));
-            events.scalars(step, &scalars)
-        });
+        board.write(|events| events.scalars(step, &line.scalars(planned.tokens_per_step as f64 / seconds.max(1e-9))));
         progress(&report);
         // Timing goes to speed.json only; a failure to write it does not fail the trial.
         if let Some(measured) = speed.step(step, report.nonzero, is_last) {
-            let _ = store.write_speed(&planned.id, &measured);
+            let _ = place.store.write_speed(&planned.id, &measured);
         }
         let stopping = stop();
         if is_last {
-            last = eval_loss.map(|l| (report, l));
-        } else if stopping || saved.elapsed() >= settings.checkpoint_every {
+            let _ = metrics.flush();
+            return match eval_loss {
+                Some(loss) => Ok(Some((report, loss))),
+                None => Err(failed("the run has no steps".into(), None)),
+            };
+        }
+        if stopping || saved.elapsed() >= settings.checkpoint_every {
             // Metrics first: a checkpoint never refers to steps whose lines are not on disk.
             board.write(Events::flush);
             let saving =
-                metrics.flush().map_err(|e| e.to_string()).and_then(|()| trainer.checkpoint(step + 1, nonzero_sum));
+                metrics.flush().map_err(|e| e.to_string()).and_then(|()| trainer.checkpoint(step + 1, *nonzero_sum));
             match saving.and_then(|bytes| crate::fs::write_atomic(&checkpoint, &bytes).map_err(|e| e.to_string())) {
-                Ok(()) if stopping => return Ran::Stopped { step: step + 1 },
+                Ok(()) if stopping => {
+                    *first_step = step + 1;
+                    return Ok(None);
+                }
                 Ok(()) => saved = Instant::now(),
-                Err(error) => return failed(format!("cannot save a checkpoint: {error}"), Some(step)),
+                Err(error) => return Err(failed(format!("cannot save a checkpoint: {error}"), Some(step))),
             }
         }
     }
     let _ = metrics.flush();
-    let Some((report, loss)) = last else { return failed("the run has no steps".into(), None) };
+    Err(failed("the run has no steps".into(), None))
+}
+
+/// The result of a trial whose last step gave `report` and held-out `loss`: its weights kept,
+/// its observables measured on the weights (the planner's prediction is checked in the tests).
+fn finish(
+    planned: &PlannedTrial,
+    store: &Store,
+    settings: &Settings,
+    tokens: &Tokens,
+    started: Started,
+    report: StepReport,
+    loss: f64,
+) -> Result<Ran, Failed> {
     if !loss.is_finite() {
-        return failed(format!("the final held-out loss is {loss}"), Some(report.step));
+        return Err(failed(format!("the final held-out loss is {loss}"), Some(report.step)));
     }
     if settings.keep_weights {
-        if let Err(error) = keep(planned, store, &tokens, trainer.model()) {
-            return failed(error, Some(report.step));
-        }
+        keep(planned, store, tokens, started.trainer.model()).map_err(|e| failed(e, Some(report.step)))?;
     }
-    // Observables measured on the weights (the planner's prediction is checked in the tests).
-    let n_avg = nonzero_sum as f64 / planned.steps as f64;
-    Ran::Done(TrialResult {
-        id: planned.id.clone(),
-        status: Status::Ok,
-        error: None,
-        step: None,
-        observables: crate::observables::Observables {
-            n: planned.observables.n,
-            n_final: report.nonzero,
-            n_avg,
-            s: trainer.sparsity(),
-            d: planned.observables.d,
-            c: training_flops(nonzero_sum as f64, planned.tokens_per_step as f64),
-            c_dense: planned.observables.c_dense,
-        },
-        l: Some(loss),
-    })
+    let observables = crate::observables::Observables {
+        n_final: report.nonzero,
+        n_avg: started.nonzero_sum as f64 / planned.steps as f64,
+        s: started.trainer.sparsity(),
+        c: training_flops(started.nonzero_sum as f64, planned.tokens_per_step as f64),
+        ..planned.observables
+    };
+    Ok(Ran::Done(TrialResult::finished(&planned.id, observables, loss)))
 }
 
 /// Keeps a finished trial's model: the tokenizer its text goes through, where that is a Hugging

@@ -212,7 +212,7 @@ fn fits_keep_their_law_params_and_filters() {
     assert_eq!(fit.bootstrap, 50);
     assert!(matches!(&fit.sources[0], sprs::check::FitSource::Trials { item, filter: Some(_), .. } if item == "s"));
     let holdout = fit.holdout.as_ref().unwrap();
-    assert_eq!((holdout.observable.as_str(), holdout.count, holdout.largest), ("C", 1, true));
+    assert_eq!((holdout.observable.name(), holdout.count, holdout.largest), ("C", 1, true));
 }
 
 #[test]

@@ -10,6 +10,7 @@ use super::schema::{Kind, Ty};
 use super::value::{Loc, Obj, Val, V};
 use super::{CheckError, Checker};
 use crate::fit::law::Law;
+use crate::observables::Observable;
 use crate::syntax::ast::Expr;
 
 /// A checked fit.
@@ -79,7 +80,7 @@ impl FitSource {
 #[derive(Debug, Clone)]
 pub struct Column {
     /// The observable it fills.
-    pub observable: String,
+    pub observable: Observable,
     /// Where its values come from.
     pub source: ColumnSource,
     /// The column name or expression as written.
@@ -119,7 +120,7 @@ pub enum Loss {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Holdout {
     /// The observable the points are ranked by.
-    pub observable: String,
+    pub observable: Observable,
     /// How many points are kept out.
     pub count: u64,
     /// Whether the largest (rather than the smallest) are kept out.
@@ -311,6 +312,8 @@ impl Checker {
         match &value.v {
             V::Call { name: name @ (Builtin::Largest | Builtin::Smallest), args, .. } => {
                 let V::Word(observable) = &args[0].v else { return None };
+                // The checker reads `largest`'s first argument only as an observable's name.
+                let observable = Observable::parse(observable)?;
                 let count = self
                     .coerce(
                         &args[1],
@@ -319,12 +322,7 @@ impl Checker {
                         false,
                     )?
                     .as_u64()?;
-                Some(Some(Holdout {
-                    observable: observable.clone(),
-                    count,
-                    largest: *name == Builtin::Largest,
-                    at: value.at,
-                }))
+                Some(Some(Holdout { observable, count, largest: *name == Builtin::Largest, at: value.at }))
             }
             other => self.mismatch(
                 value.at,
@@ -357,7 +355,7 @@ impl Checker {
                 V::Call { name: Builtin::Csv, args, named } => {
                     let path = self.existing_path(&args[0])?;
                     let columns = csv_columns(named);
-                    let mapped: Vec<String> = columns.iter().map(|c| c.observable.clone()).collect();
+                    let mapped: Vec<String> = columns.iter().map(|c| c.observable.name().to_string()).collect();
                     if !mapped.iter().any(|m| m == "L") {
                         let help = Some("map the loss column: `columns = { L = \"loss\", .. }`".to_string());
                         self.emit(base.at, |span| CheckError::MissingField {
@@ -387,7 +385,7 @@ impl Checker {
                     FitSource::Trials { item, filter: Some((*cond).clone()), at }
                 }
                 (FitSource::Csv { path, columns, at, .. }, Some(cond)) => {
-                    let mapped: Vec<String> = columns.iter().map(|c| c.observable.clone()).collect();
+                    let mapped: Vec<String> = columns.iter().map(|c| c.observable.name().to_string()).collect();
                     self.check_names_in(&cond, filter_file, &mapped, Names::Mapped(&mapped));
                     FitSource::Csv { path, columns, filter: Some((*cond).clone()), at }
                 }
@@ -407,12 +405,12 @@ fn csv_columns(named: &[(String, Val)]) -> Vec<Column> {
         .filter_map(|c| match &c.v {
             V::Tuple(pair) => match (&pair[0].v, &pair[1].v) {
                 (V::Word(observable), V::Str(column)) => Some(Column {
-                    observable: observable.clone(),
+                    observable: Observable::parse(observable)?,
                     source: ColumnSource::Name(column.clone()),
                     at: pair[1].at,
                 }),
                 (V::Word(observable), V::Expr(expr)) => Some(Column {
-                    observable: observable.clone(),
+                    observable: Observable::parse(observable)?,
                     source: ColumnSource::Expr((**expr).clone()),
                     at: pair[1].at,
                 }),

@@ -1,7 +1,9 @@
 //! The points a fit is made on: rows of a CSV file, or the results of a file's trials, each a
 //! set of named values (observables and config paths), filtered by `where` conditions.
 
-use serde_json::{Map, Value as Json};
+use std::collections::BTreeMap;
+
+use serde_json::Value as Json;
 
 use super::error::FitError;
 use crate::access::{Access, MAX_CSV_BYTES};
@@ -9,40 +11,80 @@ use crate::check::builtins::Builtin;
 use crate::check::observables::dotted;
 use crate::check::{ColumnSource, FitSource, FitSpec};
 use crate::diagnostic::Diag;
+use crate::observables::Observable;
 use crate::plan::Plan;
 use crate::store::Store;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 use crate::syntax::Loc;
 
-/// One data point: its values by name, and what to call it in messages.
+/// One data point: its observables, a trial's configuration, and what to call it in messages.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
     /// The trial's name or the CSV row's number, for tables and diagnostics.
     pub label: String,
     /// The trial's id, or for a CSV row its label: what tells two points apart.
     pub id: String,
-    /// Observables (`N`, `L`, ..) and, for trials, `config`: the resolved configuration.
-    pub values: Map<String, Json>,
+    /// The observables it has, in the order of [`Observable::ALL`]: every one for a trial's
+    /// result, the mapped ones for a CSV row.
+    observables: [Option<f64>; Observable::ALL.len()],
+    /// A trial's configuration by dotted path (`model.width`, `batch`); empty for a CSV row.
+    config: BTreeMap<String, Json>,
 }
 
 impl Point {
-    /// The value of an observable or a config path (`model.width`, or a top-level field such as
-    /// `batch`).
-    pub fn get(&self, name: &str) -> Option<&Json> {
-        if let Some(value) = self.values.get(name) {
-            return Some(value);
+    /// The point of a finished trial: its measured observables and its configuration.
+    pub fn trial(trial: &crate::plan::PlannedTrial, result: &crate::store::TrialResult) -> Point {
+        let config = serde_json::to_value(&trial.config).map(|c| crate::store::leaves(&c)).unwrap_or_default();
+        Point {
+            label: format!("trial `{}`", trial.name),
+            id: trial.id.clone(),
+            observables: Observable::ALL.map(|o| result.get(o)),
+            config,
         }
-        let mut value = self.values.get("config")?;
-        for segment in name.split('.') {
-            value = value.get(segment)?;
-        }
-        Some(value)
     }
 
-    /// The observable `name` of the point, if it is a number.
-    pub fn number(&self, name: &str) -> Option<f64> {
-        self.get(name).and_then(Json::as_f64)
+    /// A CSV row's point, with no observable yet.
+    pub fn row(label: String) -> Point {
+        Point { id: label.clone(), label, observables: [None; Observable::ALL.len()], config: BTreeMap::new() }
     }
+
+    /// Gives the point `observable`.
+    pub fn set(&mut self, observable: Observable, value: f64) {
+        self.observables[index(observable)] = Some(value);
+    }
+
+    /// The value of `observable`, if the point has it.
+    pub fn observable(&self, observable: Observable) -> Option<f64> {
+        self.observables[index(observable)]
+    }
+
+    /// The value of an observable or a config path; `None` if the point has neither, an error
+    /// if the path holds no single value.
+    pub fn get(&self, name: &str) -> Option<Result<Value, String>> {
+        if let Some(observable) = Observable::parse(name) {
+            return self.observable(observable).map(|v| Ok(Value::Num(v)));
+        }
+        Some(match self.config.get(name)? {
+            Json::Number(n) => Ok(Value::Num(n.as_f64().unwrap_or(f64::NAN))),
+            Json::String(s) => Ok(Value::Str(s.clone())),
+            Json::Bool(b) => Ok(Value::Bool(*b)),
+            Json::Null => Err(format!("`{name}` has no value")),
+            Json::Array(_) | Json::Object(_) => Err(format!("`{name}` is a list, not a value")),
+        })
+    }
+
+    /// The observable or config path `name` of the point, if it is a number.
+    pub fn number(&self, name: &str) -> Option<f64> {
+        match self.get(name)? {
+            Ok(Value::Num(n)) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// Where `observable` is in [`Observable::ALL`].
+fn index(observable: Observable) -> usize {
+    Observable::ALL.iter().position(|o| *o == observable).unwrap_or_default()
 }
 
 /// The most rows a fit reads from one CSV file.
@@ -87,11 +129,7 @@ pub fn evaluate(expr: &Expr, point: &Point) -> Result<Value, String> {
         ExprKind::Name(_) | ExprKind::Field { .. } => {
             let name = dotted(expr).ok_or("not a name")?;
             match point.get(&name) {
-                Some(Json::Number(n)) => Value::Num(n.as_f64().unwrap_or(f64::NAN)),
-                Some(Json::String(s)) => Value::Str(s.clone()),
-                Some(Json::Bool(b)) => Value::Bool(*b),
-                Some(Json::Null) => return Err(format!("`{name}` has no value")),
-                Some(_) => return Err(format!("`{name}` is a record, not a value")),
+                Some(value) => value?,
                 None if matches!(expr.kind, ExprKind::Name(_)) => Value::Str(name),
                 None => return Err(format!("`{name}` is not set")),
             }
@@ -194,12 +232,7 @@ pub fn load_sources(
                 for trial in &trials {
                     let Some(result) = store.done(&trial.id) else { continue };
                     found += 1;
-                    let Ok(Json::Object(mut values)) = serde_json::to_value(&result) else { continue };
-                    for key in ["id", "status", "error", "step"] {
-                        values.remove(key);
-                    }
-                    values.insert("config".into(), serde_json::to_value(&trial.config).unwrap_or(Json::Null));
-                    let point = Point { label: format!("trial `{}`", trial.name), id: trial.id.clone(), values };
+                    let point = Point::trial(trial, &result);
                     if filter.as_ref().is_none_or(|c| passes(c, &point, *at, diags)) {
                         points.push(point);
                     }
@@ -244,6 +277,7 @@ fn csv_points(
             return None;
         }
     };
+    let csv = Csv { path, in_root };
     let mut reader = csv::Reader::from_reader(bytes.as_slice());
     let headers: Vec<String> = match reader.headers() {
         Ok(headers) => headers.iter().map(str::to_string).collect(),
@@ -252,90 +286,96 @@ fn csv_points(
             return None;
         }
     };
-    let mut indices = Vec::new();
-    for column in columns {
-        if let ColumnSource::Name(name) = &column.source {
-            match headers.iter().position(|h| h == name) {
-                Some(i) => indices.push(Some(i)),
-                None => {
-                    let help = if in_root {
-                        crate::check::did_you_mean(name, headers.iter().map(String::as_str))
-                            .or_else(|| Some(format!("its columns are {}", quoted(&headers))))
-                    } else {
-                        Some("the file is outside the project root, so its columns are not shown".into())
-                    };
-                    diags.push(Diag::new(
-                        column.at.file,
-                        FitError::MissingColumn {
-                            path: path.to_string(),
-                            column: name.clone(),
-                            span: column.at.span.into(),
-                            help,
-                        },
-                    ));
-                    return None;
-                }
-            }
-        } else {
-            indices.push(None);
-        }
-    }
+    let sources = csv.sources(columns, &headers).map_err(|diag| diags.push(diag)).ok()?;
     let mut points = Vec::new();
     for (row, record) in reader.records().enumerate() {
         if row >= MAX_CSV_ROWS {
             diags.push(unreadable(format!("it has more than {MAX_CSV_ROWS} rows")));
             return None;
         }
-        let record = match record {
-            Ok(record) => record,
-            Err(error) => {
-                diags.push(unreadable(error.to_string()));
-                return None;
-            }
-        };
-        // Rows count from 1 after the header, as a spreadsheet shows them less one.
-        let label = format!("row {} of `{path}`", row + 1);
-        let mut point = Point { id: label.clone(), label, values: Map::new() };
-        for (column, index) in columns.iter().zip(&indices) {
-            let value = match (&column.source, index) {
-                (ColumnSource::Name(name), Some(i)) => {
-                    let text = record.get(*i).unwrap_or("").trim();
-                    match text.parse::<f64>() {
-                        Ok(value) => value,
-                        Err(_) => {
-                            diags.push(Diag::new(
-                                column.at.file,
-                                FitError::NotANumber {
-                                    path: path.to_string(),
-                                    row: row + 1,
-                                    column: name.clone(),
-                                    value: if in_root { format!("`{text}`") } else { "a value".into() },
-                                    span: column.at.span.into(),
-                                },
-                            ));
-                            return None;
-                        }
-                    }
-                }
-                (ColumnSource::Expr(expr), _) => match evaluate(expr, &point) {
-                    Ok(Value::Num(value)) => value,
-                    Ok(other) => {
-                        let error = format!("it is {}, not a number", other.describe());
-                        diags.push(evaluation(column.at, expr, &format!("`{}`", column.observable), &point, error));
-                        return None;
-                    }
-                    Err(error) => {
-                        diags.push(evaluation(column.at, expr, &format!("`{}`", column.observable), &point, error));
-                        return None;
-                    }
-                },
-                (ColumnSource::Name(_), None) => unreachable!("every named column has an index"),
-            };
-            point.values.insert(column.observable.clone(), Json::from(value));
-        }
-        points.push(point);
+        let record = record.map_err(|error| diags.push(unreadable(error.to_string()))).ok()?;
+        points.push(csv.point(row, &record, &sources).map_err(|diag| diags.push(diag)).ok()?);
     }
     Some(points)
+}
+
+/// A CSV file being read: its path as written, and whether its contents may be shown.
+struct Csv<'a> {
+    path: &'a str,
+    in_root: bool,
+}
+
+/// Where a mapped observable's values come from: a column's cells, or an expression.
+enum Cell<'a> {
+    Column { column: &'a crate::check::Column, name: &'a str, index: usize },
+    Derived { column: &'a crate::check::Column, expr: &'a Expr },
+}
+
+impl<'a> Csv<'a> {
+    /// Each mapped observable's source, the named columns found among `headers`.
+    fn sources(&self, columns: &'a [crate::check::Column], headers: &[String]) -> Result<Vec<Cell<'a>>, Diag> {
+        columns
+            .iter()
+            .map(|column| match &column.source {
+                ColumnSource::Expr(expr) => Ok(Cell::Derived { column, expr }),
+                ColumnSource::Name(name) => match headers.iter().position(|h| h == name) {
+                    Some(index) => Ok(Cell::Column { column, name, index }),
+                    None => {
+                        let help = if self.in_root {
+                            crate::check::did_you_mean(name, headers.iter().map(String::as_str))
+                                .or_else(|| Some(format!("its columns are {}", quoted(headers))))
+                        } else {
+                            Some("the file is outside the project root, so its columns are not shown".into())
+                        };
+                        let span = column.at.span.into();
+                        let column_name = name.clone();
+                        let path = self.path.to_string();
+                        Err(Diag::new(
+                            column.at.file,
+                            FitError::MissingColumn { path, column: column_name, span, help },
+                        ))
+                    }
+                },
+            })
+            .collect()
+    }
+
+    /// The point of row `row` (from 0, after the header).
+    fn point(&self, row: usize, record: &csv::StringRecord, sources: &[Cell]) -> Result<Point, Diag> {
+        // Rows count from 1 after the header, as a spreadsheet shows them less one.
+        let mut point = Point::row(format!("row {} of `{}`", row + 1, self.path));
+        for source in sources {
+            let (column, value) = match source {
+                Cell::Column { column, name, index } => {
+                    let text = record.get(*index).unwrap_or("").trim();
+                    let value = text.parse::<f64>().map_err(|_| {
+                        let value = if self.in_root { format!("`{text}`") } else { "a value".into() };
+                        let (path, column_name) = (self.path.to_string(), name.to_string());
+                        let span = column.at.span.into();
+                        Diag::new(
+                            column.at.file,
+                            FitError::NotANumber { path, row: row + 1, column: column_name, value, span },
+                        )
+                    })?;
+                    (column, value)
+                }
+                Cell::Derived { column, expr } => {
+                    let what = format!("`{}`", column.observable);
+                    let value = match evaluate(expr, &point) {
+                        Ok(Value::Num(value)) => value,
+                        Ok(other) => {
+                            let error = format!("it is {}, not a number", other.describe());
+                            return Err(evaluation(column.at, expr, &what, &point, error));
+                        }
+                        Err(error) => return Err(evaluation(column.at, expr, &what, &point, error)),
+                    };
+                    (column, value)
+                }
+            };
+            point.set(column.observable, value);
+        }
+        Ok(point)
+    }
 }
 
 fn quoted(names: &[String]) -> String {

@@ -259,7 +259,7 @@ pub fn fit(spec: &FitSpec, points: &[Point]) -> Result<Fitted, Diag> {
             observed: losses[i],
             predicted: law.eval(&rows[i], &values, &mut scratch),
             held_out: held.contains(&i),
-            sparsity: p.number("S"),
+            sparsity: p.observable(Observable::S),
         })
         .collect();
     let pairs =
@@ -326,7 +326,7 @@ fn law_row(spec: &FitSpec, law: &Law, point: &Point) -> Result<Vec<f64>, Diag> {
 /// A point's L, which must be positive and finite: a law is fitted to its logarithm. `sources`
 /// (the fit's `on` or `predict`) are pointed at when it is not.
 fn observed_loss(spec: &FitSpec, sources: &[FitSource], point: &Point) -> Result<f64, Diag> {
-    let loss = point.number("L").unwrap_or(f64::NAN);
+    let loss = point.observable(Observable::L).unwrap_or(f64::NAN);
     if loss > 0.0 && loss.is_finite() {
         return Ok(loss);
     }
@@ -350,7 +350,8 @@ pub fn predict(spec: &FitSpec, fitted: &Fitted, points: &[Point]) -> Result<Pred
     let errors_of = |predicted: &[f64]| errors(observed.iter().copied().zip(predicted.iter().copied()));
     let bias = |pairs: &[(f64, f64)]| pairs.iter().map(|(o, p)| p - o).sum::<f64>() / pairs.len().max(1) as f64;
     // Each point's final sparsity to the nearest percent, in hundredths.
-    let sparsity: Vec<Option<i64>> = points.iter().map(|p| p.number("S").map(|s| (s * 100.0).round() as i64)).collect();
+    let sparsity: Vec<Option<i64>> =
+        points.iter().map(|p| p.observable(Observable::S).map(|s| (s * 100.0).round() as i64)).collect();
     let mut levels: Vec<i64> = sparsity.iter().flatten().copied().collect();
     levels.sort_unstable();
     levels.dedup();
@@ -399,7 +400,7 @@ pub fn predict(spec: &FitSpec, fitted: &Fitted, points: &[Point]) -> Result<Pred
                 label: point.label.clone(),
                 observed,
                 predicted,
-                sparsity: point.number("S"),
+                sparsity: point.observable(Observable::S),
             })
             .collect(),
         counts,
@@ -437,7 +438,9 @@ fn predict_points(
 
 /// A point's training compute: `C`, or 6 N D.
 fn compute(point: &Point) -> Option<f64> {
-    point.number("C").or_else(|| Some(training_flops(point.number("N")?, point.number("D")?)))
+    point
+        .observable(Observable::C)
+        .or_else(|| Some(training_flops(point.observable(Observable::N)?, point.observable(Observable::D)?)))
 }
 
 /// Every combination of the parameters' starts, first parameter slowest.
@@ -493,7 +496,7 @@ pub fn best_of(objective: &Objective, starts: &[Vec<f64>]) -> Option<(Vec<f64>, 
 fn held_out(spec: &FitSpec, points: &[Point]) -> Vec<usize> {
     let Some(holdout) = &spec.holdout else { return Vec::new() };
     let mut order: Vec<(f64, usize)> =
-        points.iter().enumerate().map(|(i, p)| (p.number(&holdout.observable).unwrap_or(f64::NAN), i)).collect();
+        points.iter().enumerate().map(|(i, p)| (p.observable(holdout.observable).unwrap_or(f64::NAN), i)).collect();
     order.sort_by(|a, b| {
         let by_value = if holdout.largest { b.0.total_cmp(&a.0) } else { a.0.total_cmp(&b.0) };
         by_value.then(a.1.cmp(&b.1))

@@ -44,7 +44,7 @@ pub fn chinchilla_optimum(a: f64, b: f64, alpha: f64, beta: f64, c: f64) -> (f64
 /// one parameter count and `D`.
 pub(super) fn optimum(expr: &Expr, law: &Law, values: &[f64], c: f64) -> Option<Optimum> {
     let count = law.vars.iter().find(|v| Observable::parse(v).is_some_and(Observable::is_count))?;
-    if law.vars.len() != 2 || !law.vars.iter().any(|v| v == "D") {
+    if law.vars.len() != 2 || !law.vars.iter().any(|v| v == Observable::D.name()) {
         return None;
     }
     let value_of = |name: &str| law.params.iter().position(|(p, _)| p == name).map(|i| values[i]);

@@ -2,23 +2,18 @@
 //! `fits/<name>.json` and `fits/<name>.svg` ([`sprs::fit::fit_and_write`]); this prints each
 //! fit's table (or `--format json`).
 
-use std::path::PathBuf;
-
 use sprs::diagnostic::{Format, Renderer};
 use sprs::fit::Fitted;
 
-use super::{CliError, Study};
+use super::{CliError, Results};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    study: Study,
+    results: Results,
     /// Only the fit of this name.
     #[arg(long)]
     only: Option<String>,
-    /// The results folder (default: `runs/<file stem>`).
-    #[arg(long)]
-    out: Option<PathBuf>,
     /// A table per fit (`human`) or `{"fits": [...]}` (`json`).
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
@@ -26,8 +21,8 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, color: bool) -> Result<(), CliError> {
-        let path = &self.study.file;
-        let output = sprs::plan::plan_file_with(path, &self.study.options()?)
+        let path = &self.results.study.file;
+        let output = sprs::plan::plan_file_with(path, &self.results.study.options()?)
             .map_err(|error| CliError::Usage(format!("cannot read `{}`: {error}", path.display())))?;
         let renderer = Renderer { sources: &output.sources, color, width: 100 };
         let print = |diags: &[sprs::diagnostic::Diag]| {
@@ -48,7 +43,7 @@ impl Args {
                 None => format!("`{}` has no fits", path.display()),
             }));
         }
-        let store = self.study.store(self.out.as_deref())?;
+        let store = self.results.store()?;
         let outcomes = sprs::fit::fit_and_write(&specs, plan, &store, &output.access);
         for outcome in &outcomes {
             print(&outcome.diagnostics);

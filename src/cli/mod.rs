@@ -234,6 +234,23 @@ impl Study {
     }
 }
 
+/// A study and its results folder, for the commands that train or read results.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Results {
+    #[command(flatten)]
+    study: Study,
+    /// The results folder (default: `runs/<file stem>`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+impl Results {
+    /// The results folder.
+    fn store(&self) -> Result<Store, CliError> {
+        self.study.store(self.out.as_deref())
+    }
+}
+
 /// How `score` and `generate` print what they found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {

@@ -13,18 +13,15 @@ use sprs::plan::PlannedTrial;
 use sprs::store::Store;
 use sprs::sweep::{Event, Outcome, Progress};
 
-use super::{CliError, Study};
+use super::{CliError, Results};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    study: Study,
+    results: Results,
     /// Only this train, sweep, or trial (by name).
     #[arg(long)]
     only: Option<String>,
-    /// The results folder (default: `runs/<file stem>`).
-    #[arg(long)]
-    out: Option<PathBuf>,
     /// The backend: `flex` (default), `ndarray` or `tch` (each when built with its feature).
     #[arg(long, default_value = "flex")]
     backend: sprs::train::backend::Backend,
@@ -76,13 +73,13 @@ impl Args {
     }
 
     pub fn run(self, color: bool) -> Result<(), CliError> {
-        let mut check = self.study.options()?;
+        let mut check = self.results.study.options()?;
         // The machine's memory bounds a CPU trial; a GPU's is not known here.
         if !self.force && self.device.is_cpu() {
             check.limits.memory = sprs::plan::memory::machine();
         }
         let sweep = self.sweep()?;
-        let path = &self.study.file;
+        let path = &self.results.study.file;
         let super::Planned { plan, fits, sources, access } = super::planned(path, &check, Format::Human, color)?;
         // The devices are made again per trial slot; this refuses a backend or device that cannot
         // be used before anything is written.
@@ -91,7 +88,7 @@ impl Args {
         }
         let trials = sprs::sweep::select(&plan, &sweep)
             .map_err(|error| CliError::Usage(format!("{error} in `{}`", path.display())))?;
-        let store = self.study.store(self.out.as_deref())?;
+        let store = self.results.store()?;
         let started = Instant::now();
         let bars = Bars::new(color, store.root.clone());
         let tally = sprs::sweep::train(&plan, &trials, &store, &access, &sweep, &bars).map_err(CliError::Failed)?;

@@ -1,20 +1,15 @@
 //! `sprs status FILE`: where each trial of the file stands in its results folder, and the Slurm
 //! jobs submitted for it ([`sprs::launch::status`]).
 
-use std::path::PathBuf;
-
 use sprs::diagnostic::Format;
 use sprs::launch::status::{status, State};
 
-use super::{CliError, Study};
+use super::{CliError, Results};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    study: Study,
-    /// The results folder (default: `runs/<file stem>`).
-    #[arg(long)]
-    out: Option<PathBuf>,
+    results: Results,
     /// A table (`human`) or `{"trials": [...], "counts": {..}, "jobs": [..]}` (`json`).
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
@@ -22,9 +17,9 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, color: bool) -> Result<(), CliError> {
-        let options = sprs::check::Options { require_data: false, ..self.study.options()? };
-        let super::Planned { plan, .. } = super::planned(&self.study.file, &options, Format::Short, color)?;
-        let store = self.study.store(self.out.as_deref())?;
+        let options = sprs::check::Options { require_data: false, ..self.results.study.options()? };
+        let super::Planned { plan, .. } = super::planned(&self.results.study.file, &options, Format::Short, color)?;
+        let store = self.results.store()?;
         show(&status(&plan, &store, true), &store, self.format);
         Ok(())
     }

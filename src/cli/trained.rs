@@ -9,26 +9,15 @@ use sprs::store::Store;
 use sprs::train::backend::{Backend, Device, Target};
 use sprs::trained::Sampling;
 
-use super::{CliError, Output, Planned, Study};
+use super::{CliError, Output, Planned, Results};
 
-/// The trials' study and results folder, which every one of the three commands is given.
-#[derive(Debug, clap::Args)]
-pub struct Trained {
-    #[command(flatten)]
-    study: Study,
-    /// The results folder (default: `runs/<file stem>`).
-    #[arg(long)]
-    out: Option<PathBuf>,
-}
-
-impl Trained {
-    /// Checks and plans the file, and finds the trials `names` names and the results folder.
-    fn find(&self, names: &[String], color: bool) -> Result<(Planned, Vec<PlannedTrial>, Store), CliError> {
-        let planned = super::planned(&self.study.file, &self.study.options()?, Format::Short, color)?;
-        let trials = sprs::trained::find(&planned.plan, names).map_err(CliError::coded)?;
-        let trials = trials.into_iter().cloned().collect();
-        Ok((planned, trials, self.study.store(self.out.as_deref())?))
-    }
+/// Checks and plans the file of `results`, and finds the trials `names` names and the results
+/// folder.
+fn find(results: &Results, names: &[String], color: bool) -> Result<(Planned, Vec<PlannedTrial>, Store), CliError> {
+    let planned = super::planned(&results.study.file, &results.study.options()?, Format::Short, color)?;
+    let trials = sprs::trained::find(&planned.plan, names).map_err(CliError::coded)?;
+    let trials = trials.into_iter().cloned().collect();
+    Ok((planned, trials, results.store()?))
 }
 
 /// Where `score` and `generate` run a model.
@@ -51,7 +40,7 @@ impl Compute {
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     #[command(flatten)]
-    trained: Trained,
+    results: Results,
     /// A trial, by name or id (repeatable).
     #[arg(long = "trial", required = true, value_name = "NAME")]
     trials: Vec<String>,
@@ -62,9 +51,9 @@ pub struct ExportArgs {
 
 impl ExportArgs {
     pub fn run(self, color: bool) -> Result<(), CliError> {
-        let (planned, trials, store) = self.trained.find(&self.trials, color)?;
+        let (planned, trials, store) = find(&self.results, &self.trials, color)?;
         let trials: Vec<&PlannedTrial> = trials.iter().collect();
-        let exported = sprs::trained::export(&trials, &self.trained.study.file, &store, &planned.access, &self.to)
+        let exported = sprs::trained::export(&trials, &self.results.study.file, &store, &planned.access, &self.to)
             .map_err(CliError::coded)?;
         for e in &exported {
             println!(
@@ -88,7 +77,7 @@ impl ExportArgs {
 #[derive(Debug, clap::Args)]
 pub struct ScoreArgs {
     #[command(flatten)]
-    trained: Trained,
+    results: Results,
     /// The trial, by name or id.
     #[arg(long, value_name = "NAME")]
     trial: String,
@@ -110,7 +99,7 @@ impl ScoreArgs {
         if self.per_token && self.format != Output::Json {
             return Err(CliError::Usage("`--per-token` needs `--format json`".into()));
         }
-        let (_, trials, store) = self.trained.find(std::slice::from_ref(&self.trial), color)?;
+        let (_, trials, store) = find(&self.results, std::slice::from_ref(&self.trial), color)?;
         let device = self.compute.device()?;
         let trial = &trials[0];
         let scored = sprs::trained::read_text(&self.text)
@@ -133,7 +122,7 @@ impl ScoreArgs {
 #[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
     #[command(flatten)]
-    trained: Trained,
+    results: Results,
     /// A trial, by name or id (repeatable).
     #[arg(long = "trial", required = true, value_name = "NAME")]
     trials: Vec<String>,
@@ -161,7 +150,7 @@ pub struct GenerateArgs {
 
 impl GenerateArgs {
     pub fn run(self, color: bool) -> Result<(), CliError> {
-        let (_, trials, store) = self.trained.find(&self.trials, color)?;
+        let (_, trials, store) = find(&self.results, &self.trials, color)?;
         let device = self.compute.device()?;
         let sampling =
             Sampling { tokens: self.tokens, temperature: self.temperature, top_k: self.top_k, seed: self.seed };

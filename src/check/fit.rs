@@ -1,15 +1,15 @@
-//! Fits: checking a `fit` record into a [`FitSpec`]. The law and the `where` conditions stay
-//! expressions (the fit engine compiles them); here their names are checked against the
-//! observables, the declared parameters and the config paths.
+//! Fits: checking a `fit` record into a [`FitSpec`]. The law's names are checked against the
+//! observables, the declared parameters and the config paths, and the law is compiled
+//! ([`Law`]), its variables resolved; the `where` conditions stay expressions.
 
 use std::rc::Rc;
 
 use super::builtins::{is_plain, Builtin};
+use super::law::Law;
 use super::observables::{mentions, observables_in, Names};
 use super::schema::{Kind, Ty};
 use super::value::{Loc, Obj, Val, V};
 use super::{CheckError, Checker};
-use crate::fit::law::Law;
 use crate::observables::Observable;
 use crate::syntax::ast::Expr;
 
@@ -26,6 +26,8 @@ pub struct FitSpec {
     pub predict: Vec<FitSource>,
     /// The law, an expression over observables and the free parameters.
     pub law: Expr,
+    /// The law compiled over `params`.
+    pub compiled: Law,
     /// The law as written.
     pub law_text: String,
     /// Where the law was written.
@@ -137,6 +139,7 @@ impl Checker {
         let params = self.params(obj);
         let law = self.required(obj, "law", at)?;
         let law_at = law.at;
+        let mut compiled = None;
         let (law, law_text) = match law.v {
             V::Expr(expr) => {
                 let names: Vec<String> = params.iter().flatten().map(|(p, _)| p.name.clone()).collect();
@@ -147,9 +150,12 @@ impl Checker {
                 if self.diags.len() == before {
                     let free: Vec<(String, bool)> =
                         params.iter().flatten().map(|(p, _)| (p.name.clone(), p.log)).collect();
-                    if let Err(error) = Law::compile(&expr, &free) {
-                        let at = Loc { file: law_at.file, span: error.span };
-                        self.emit(at, |span| CheckError::NotALaw { message: error.message, span });
+                    match Law::compile(&expr, &free) {
+                        Ok(law) => compiled = Some(law),
+                        Err(error) => {
+                            let at = Loc { file: law_at.file, span: error.span };
+                            self.emit(at, |span| CheckError::NotALaw { message: error.message, span });
+                        }
                     }
                 }
                 for (param, param_at) in params.iter().flatten() {
@@ -190,6 +196,8 @@ impl Checker {
             sources,
             predict,
             law,
+            // Not compiled only after an error.
+            compiled: compiled?,
             law_text,
             law_at,
             params,

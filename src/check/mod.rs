@@ -13,6 +13,7 @@ mod eval;
 mod explain;
 mod fit;
 mod items;
+pub mod law;
 pub(crate) mod load;
 pub(crate) mod observables;
 mod records;

@@ -4,6 +4,7 @@
 
 use super::{data, fit, Fitted};
 use crate::access::Access;
+use crate::check::law::Law;
 use crate::check::FitSpec;
 use crate::diagnostic::Diag;
 use crate::observables::Observable;
@@ -33,11 +34,20 @@ pub fn variant(spec: &FitSpec, count: &str) -> Option<FitSpec> {
     }
     Some(FitSpec {
         name: format!("{} with {count}", spec.name),
+        // Renaming one observable to another keeps a law that compiled a law.
+        compiled: Law::compile(&law, &spec.compiled.params).ok()?,
         law,
         law_text: rename_text(&spec.law_text, AVERAGE, count),
         bootstrap: 0,
         ..spec.clone()
     })
+}
+
+/// The law of `spec` compiled with the count `to` in place of the count `from`.
+pub(super) fn with_count(spec: &FitSpec, from: Observable, to: Observable) -> Result<Law, Diag> {
+    let mut law = spec.law.clone();
+    rename(&mut law, from.name(), to.name());
+    Law::compile(&law, &spec.compiled.params).map_err(|error| super::evaluation(spec, "any point", error.message))
 }
 
 /// Compares each fit of `fitted` whose law uses `N_avg` with its alternatives, on the same data.
@@ -127,14 +137,15 @@ fn rename_text(text: &str, from: &str, to: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fit::law::tests::expr;
+    use crate::check::law::tests::expr;
 
     #[test]
     fn renames_every_use_of_the_average_count_and_nothing_else() {
         let params: Vec<(String, bool)> = ["E", "A", "alpha", "B", "beta"].map(|p| (p.to_string(), false)).into();
         let mut law = expr("E + A / N_avg^alpha + B / D^beta + 0 * N_avg");
         assert!(rename(&mut law, "N_avg", "N_final"));
-        assert_eq!(crate::fit::law::Law::compile(&law, &params).unwrap().vars, ["N_final", "D"]);
+        let vars = crate::check::law::Law::compile(&law, &params).unwrap().vars;
+        assert_eq!(vars.iter().map(ToString::to_string).collect::<Vec<_>>(), ["N_final", "D"]);
         let mut dense = expr("E + A / N^alpha");
         assert!(!rename(&mut dense, "N_avg", "N"));
         assert_eq!(rename_text("E + A / N_avg^alpha + N_avgx", "N_avg", "N"), "E + A / N^alpha + N_avgx");

@@ -8,6 +8,7 @@ use serde_json::Value as Json;
 use super::error::FitError;
 use crate::access::{Access, MAX_CSV_BYTES};
 use crate::check::builtins::Builtin;
+use crate::check::law::Variable;
 use crate::check::observables::dotted;
 use crate::check::{ColumnSource, FitSource, FitSpec};
 use crate::diagnostic::Diag;
@@ -61,9 +62,26 @@ impl Point {
     /// The value of an observable or a config path; `None` if the point has neither, an error
     /// if the path holds no single value.
     pub fn get(&self, name: &str) -> Option<Result<Value, String>> {
-        if let Some(observable) = Observable::parse(name) {
-            return self.observable(observable).map(|v| Ok(Value::Num(v)));
+        match Observable::parse(name) {
+            Some(observable) => self.observable(observable).map(|v| Ok(Value::Num(v))),
+            None => self.config(name),
         }
+    }
+
+    /// The value of a law's variable, if the point has it and it is a number.
+    pub fn variable(&self, variable: &Variable) -> Option<f64> {
+        match variable {
+            Variable::Observable(observable) => self.observable(*observable),
+            Variable::Config(path) => match self.config(path)? {
+                Ok(Value::Num(n)) => Some(n),
+                _ => None,
+            },
+        }
+    }
+
+    /// The value at a config path; `None` if the point has none, an error if the path holds no
+    /// single value.
+    fn config(&self, name: &str) -> Option<Result<Value, String>> {
         Some(match self.config.get(name)? {
             Json::Number(n) => Ok(Value::Num(n.as_f64().unwrap_or(f64::NAN))),
             Json::String(s) => Ok(Value::Str(s.clone())),
@@ -71,14 +89,6 @@ impl Point {
             Json::Null => Err(format!("`{name}` has no value")),
             Json::Array(_) | Json::Object(_) => Err(format!("`{name}` is a list, not a value")),
         })
-    }
-
-    /// The observable or config path `name` of the point, if it is a number.
-    pub fn number(&self, name: &str) -> Option<f64> {
-        match self.get(name)? {
-            Ok(Value::Num(n)) => Some(n),
-            _ => None,
-        }
     }
 }
 

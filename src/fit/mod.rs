@@ -1,4 +1,5 @@
-//! Fitting scaling laws: a law compiled to a differentiable tape ([`law`]), points from CSV files
+//! Fitting scaling laws: a law the checker compiled to a differentiable tape
+//! ([`crate::check::law`]), points from CSV files
 //! or trial results ([`data`]), L-BFGS from every start of the grid in parallel, keeping the best
 //! ([`optimize`]), a holdout, percentile bootstrap intervals, and the compute-optimal allocation.
 //! Plain Rust: no Burn.
@@ -6,7 +7,6 @@
 pub(crate) mod compare;
 pub mod data;
 pub mod error;
-pub(crate) mod law;
 pub(crate) mod optimize;
 pub mod table;
 
@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::access::Access;
+use crate::check::law::Law;
 use crate::check::{FitSource, FitSpec, Loss};
 use crate::data::hash::mix;
 use crate::diagnostic::Diag;
@@ -26,7 +27,6 @@ use crate::plan::Plan;
 use crate::store::Store;
 use data::Point;
 use error::FitError;
-use law::Law;
 use optimize::{minimize, Objective, Stop};
 
 pub use optimal::{chinchilla_optimum, Optimum};
@@ -207,13 +207,13 @@ pub fn run_fits(fits: &[FitSpec], plan: &Plan, store: &Store, access: &Access, d
 
 /// Fits `spec` to `points`.
 pub fn fit(spec: &FitSpec, points: &[Point]) -> Result<Fitted, Diag> {
-    let params: Vec<(String, bool)> = spec.params.iter().map(|p| (p.name.clone(), p.log)).collect();
-    let law = compile(spec, &spec.law, &params)?;
+    let law = &spec.compiled;
+    let params = &law.params;
     // The law's variables and L at every point.
     let mut rows = Vec::with_capacity(points.len());
     let mut losses = Vec::with_capacity(points.len());
     for point in points {
-        let row = law_row(spec, &law, point)?;
+        let row = law_row(spec, law, point)?;
         let loss = observed_loss(spec, &spec.sources, point)?;
         rows.push(row);
         losses.push(loss);
@@ -241,8 +241,7 @@ pub fn fit(spec: &FitSpec, points: &[Point]) -> Result<Fitted, Diag> {
     let sub_log: Vec<f64> = fit_rows.iter().map(|&i| losses[i].ln()).collect();
     let cols: Vec<Vec<f64>> = (0..law.vars.len()).map(|k| sub_rows.iter().map(|r| r[k]).collect()).collect();
     let logs: Vec<Vec<f64>> = cols.iter().map(|c| c.iter().map(|x| x.ln()).collect()).collect();
-    let objective =
-        Objective { law: &law, cols: &cols, logs: &logs, log_loss: &sub_log, weights: None, loss: spec.loss };
+    let objective = Objective { law, cols: &cols, logs: &logs, log_loss: &sub_log, weights: None, loss: spec.loss };
     let starts = grid(spec);
     let best = best_of(&objective, &starts).ok_or_else(|| {
         Diag::new(spec.at.file, FitError::NoFiniteStart { fit: spec.name.clone(), span: spec.at.span.into() })
@@ -268,7 +267,7 @@ pub fn fit(spec: &FitSpec, points: &[Point]) -> Result<Fitted, Diag> {
     let holdout = (!held.is_empty()).then(|| errors(pairs(true)));
     let largest_c = points.iter().filter_map(compute).fold(0.0, f64::max);
     let compute_optimal = if largest_c > 0.0 {
-        [1.0, 10.0, 100.0].iter().filter_map(|k| optimal::optimum(&spec.law, &law, &values, k * largest_c)).collect()
+        [1.0, 10.0, 100.0].iter().filter_map(|k| optimal::optimum(&spec.law, law, &values, k * largest_c)).collect()
     } else {
         Vec::new()
     };
@@ -309,16 +308,11 @@ fn evaluation(spec: &FitSpec, point: &str, error: String) -> Diag {
     )
 }
 
-/// `law` (the fit's, or it with another count) compiled over the fit's parameters.
-fn compile(spec: &FitSpec, law: &crate::syntax::ast::Expr, params: &[(String, bool)]) -> Result<Law, Diag> {
-    Law::compile(law, params).map_err(|error| evaluation(spec, "any point", error.message))
-}
-
 /// The values of the law's variables at a point.
 fn law_row(spec: &FitSpec, law: &Law, point: &Point) -> Result<Vec<f64>, Diag> {
     law.vars
         .iter()
-        .map(|v| point.number(v).ok_or_else(|| format!("`{v}` is not a number here")))
+        .map(|v| point.variable(v).ok_or_else(|| format!("`{v}` is not a number here")))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| evaluation(spec, &point.label, error))
 }
@@ -337,13 +331,11 @@ fn observed_loss(spec: &FitSpec, sources: &[FitSource], point: &Point) -> Result
 /// Evaluates the law of `fitted` (fitted from `spec`) on `points` it was not fitted to, and when
 /// the law uses exactly one of [`Observable::COUNTS`], with each count in its place.
 pub fn predict(spec: &FitSpec, fitted: &Fitted, points: &[Point]) -> Result<Predicted, Diag> {
-    let params: Vec<(String, bool)> = spec.params.iter().map(|p| (p.name.clone(), p.log)).collect();
     let values: Vec<f64> = fitted.params.iter().map(|p| p.value).collect();
-    // The law at every point, compiled from `law`.
-    let evaluate = |law: &crate::syntax::ast::Expr| -> Result<Vec<f64>, Diag> {
-        let law = compile(spec, law, &params)?;
+    // The law at every point.
+    let evaluate = |law: &Law| -> Result<Vec<f64>, Diag> {
         let mut scratch = Vec::new();
-        points.iter().map(|point| Ok(law.eval(&law_row(spec, &law, point)?, &values, &mut scratch))).collect()
+        points.iter().map(|point| Ok(law.eval(&law_row(spec, law, point)?, &values, &mut scratch))).collect()
     };
     let observed =
         points.iter().map(|point| observed_loss(spec, &spec.predict, point)).collect::<Result<Vec<_>, _>>()?;
@@ -373,20 +365,18 @@ pub fn predict(spec: &FitSpec, fitted: &Fitted, points: &[Point]) -> Result<Pred
             by_sparsity,
         }
     };
-    let predicted = evaluate(&spec.law)?;
-    let counts_all = Observable::COUNTS.map(Observable::name);
-    let used: Vec<&str> =
-        counts_all.into_iter().filter(|c| crate::check::observables::mentions(&spec.law, c)).collect();
+    let predicted = evaluate(&spec.compiled)?;
+    let used: Vec<Observable> =
+        Observable::COUNTS.into_iter().filter(|&c| spec.compiled.vars.iter().any(|v| v.is(c))).collect();
     let (mut counts, mut counts_missing) = (Vec::new(), Vec::new());
     if let [written] = used[..] {
-        for count in counts_all {
-            if !points.iter().all(|point| point.number(count).is_some()) {
-                counts_missing.push(count.to_string());
+        for count in Observable::COUNTS {
+            if !points.iter().all(|point| point.observable(count).is_some()) {
+                counts_missing.push(count.name().to_string());
                 continue;
             }
-            let mut law = spec.law.clone();
-            compare::rename(&mut law, written, count);
-            counts.push(count_errors(count, count == written, &evaluate(&law)?));
+            let law = compare::with_count(spec, written, count)?;
+            counts.push(count_errors(count.name(), count == written, &evaluate(&law)?));
         }
     }
     Ok(Predicted {

@@ -6,7 +6,7 @@ use argmin::core::{CostFunction, Error, Executor, State};
 use argmin::solver::brent::BrentOpt;
 use serde::Serialize;
 
-use super::law::Law;
+use crate::check::law::Law;
 use crate::observables::training_flops;
 use crate::observables::Observable;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind};
@@ -43,16 +43,16 @@ pub fn chinchilla_optimum(a: f64, b: f64, alpha: f64, beta: f64, c: f64) -> (f64
 /// The optimum at `c` for the fitted `values` of `law` (compiled from `expr`), if the law is in
 /// one parameter count and `D`.
 pub(super) fn optimum(expr: &Expr, law: &Law, values: &[f64], c: f64) -> Option<Optimum> {
-    let count = law.vars.iter().find(|v| Observable::parse(v).is_some_and(Observable::is_count))?;
-    if law.vars.len() != 2 || !law.vars.iter().any(|v| v == Observable::D.name()) {
+    let count = Observable::COUNTS.into_iter().find(|&count| law.vars.iter().any(|v| v.is(count)))?;
+    if law.vars.len() != 2 || !law.vars.iter().any(|v| v.is(Observable::D)) {
         return None;
     }
     let value_of = |name: &str| law.params.iter().position(|(p, _)| p == name).map(|i| values[i]);
     let predict = |n: f64, d: f64| {
-        let row: Vec<f64> = law.vars.iter().map(|v| if v == "D" { d } else { n }).collect();
+        let row: Vec<f64> = law.vars.iter().map(|v| if v.is(Observable::D) { d } else { n }).collect();
         law.eval(&row, values, &mut Vec::new())
     };
-    if let Some([_, a, alpha, b, beta]) = chinchilla_shape(expr, count) {
+    if let Some([_, a, alpha, b, beta]) = chinchilla_shape(expr, count.name()) {
         let [a, alpha, b, beta] = [value_of(&a)?, value_of(&alpha)?, value_of(&b)?, value_of(&beta)?];
         if a > 0.0 && b > 0.0 && alpha > 0.0 && beta > 0.0 {
             let (n, d) = chinchilla_optimum(a, b, alpha, beta, c);
@@ -136,7 +136,7 @@ fn flatten_sum<'a>(expr: &'a Expr, out: &mut Vec<&'a Expr>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fit::law::tests::expr;
+    use crate::check::law::tests::expr;
 
     const PARAMS: [(&str, bool); 5] = [("E", true), ("A", true), ("B", true), ("alpha", false), ("beta", false)];
 

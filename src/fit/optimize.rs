@@ -7,7 +7,7 @@ use argmin::core::{CostFunction, Error, Executor, Gradient, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 
-use super::law::Law;
+use crate::check::law::Law;
 use crate::check::Loss;
 
 /// The sum over points of the loss of the log residuals, ln(prediction) - ln(L), as a function of

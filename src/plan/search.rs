@@ -4,7 +4,7 @@
 /// The smallest `k` in `0..=max` at which `reaches` holds, or `max` if it holds nowhere, for a
 /// predicate that is false up to some `k` and true from there on. It searches outward from
 /// `guess` in doubling steps, then bisects: O(log distance) calls.
-pub(super) fn first_from(guess: u64, max: u64, reaches: impl Fn(u64) -> bool) -> u64 {
+pub(super) fn first_from(guess: u64, max: u64, mut reaches: impl FnMut(u64) -> bool) -> u64 {
     let guess = guess.min(max);
     // The answer lies in lo..=hi, and `reaches(hi)` holds.
     let (mut lo, mut hi) = (0, guess);
@@ -44,7 +44,7 @@ pub(super) fn first_from(guess: u64, max: u64, reaches: impl Fn(u64) -> bool) ->
 /// The smallest `k` in `lo..=hi` at which `reaches` holds, for a predicate that is false up to
 /// some `k` and true from there on; `hi` when it holds nowhere below `hi` (whether or not it holds
 /// at `hi`, which is never asked).
-pub(super) fn bisect(mut lo: u64, mut hi: u64, reaches: impl Fn(u64) -> bool) -> u64 {
+pub(super) fn bisect(mut lo: u64, mut hi: u64, mut reaches: impl FnMut(u64) -> bool) -> u64 {
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         if reaches(mid) {

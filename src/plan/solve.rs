@@ -234,10 +234,36 @@ impl<'a> Trial<'a> {
     /// The schedule of a run of `steps` steps, with `reference` parameter-steps as the total
     /// compute that fractions of compute refer to.
     fn schedule(&self, steps: u64, reference: f64) -> Result<Solution, Problem> {
-        let dense = Solution { steps, window: None, schedule: None, param_steps: steps as u128 * self.counted as u128 };
         if !self.prunes() {
-            return Ok(dense);
+            return Ok(Solution {
+                steps,
+                window: None,
+                schedule: None,
+                param_steps: steps as u128 * self.counted as u128,
+            });
         }
+        let grid = self.grid(steps, reference)?;
+        // Sums of compute before a candidate end, as `(end, sum)`, kept by the search of an end
+        // written as a fraction of compute.
+        let mut tried: Vec<(u64, u128)> = Vec::new();
+        let prune = &self.config.prune;
+        let end = match (prune.curve, prune.end) {
+            (Curve::OneShot, _) => grid.start,
+            (_, Point::Steps(_) | Point::Tokens(_)) => self.end_at(&grid, reference)?,
+            (_, Point::Fraction { value, of }) => self.end_at_fraction(&grid, value, of, reference, &mut tried)?,
+        };
+        if end < grid.start {
+            return Err(Problem::EndsBeforeStart { start: grid.start, end });
+        }
+        let window = grid.window(end);
+        let schedule = Schedule::new(prune.curve, prune.sparsity, window);
+        let before_end = tried.iter().find(|(at, _)| *at == end).map(|(_, sum)| *sum);
+        let param_steps = self.param_steps(&schedule, steps, end, before_end);
+        Ok(Solution { steps, window: Some(window), schedule: Some(schedule), param_steps })
+    }
+
+    /// The first update's step and the steps between updates, in a run of `steps` steps.
+    fn grid(&self, steps: u64, reference: f64) -> Result<Grid, Problem> {
         let prune = &self.config.prune;
         let last = steps - 1;
         let start = self.point(prune.start, steps, reference);
@@ -256,88 +282,96 @@ impl<'a> Trial<'a> {
                 what: format!("updates every {every} steps from step {start} of a {steps}-step run could make more than {MAX_UPDATES} mask updates"),
             });
         }
-        let window = |end: u64| Window { start, end, every };
-        // Sums of compute before a candidate end, as `(end, sum)`.
-        let tried: std::cell::RefCell<Vec<(u64, u128)>> = std::cell::RefCell::new(Vec::new());
-        let end = match (prune.curve, prune.end) {
-            (Curve::OneShot, _) => start,
-            (_, Point::Steps(_) | Point::Tokens(_)) => {
-                let end = self.point(prune.end, steps, reference);
-                if end < start {
-                    return Err(Problem::EndsBeforeStart { start, end });
-                }
-                if end > last {
-                    return Err(Problem::Unreachable {
-                        what: format!("pruning would end at step {end}, but the run ends at step {last}"),
-                        at_end: true,
-                    });
-                }
-                if end > start && every > end - start {
-                    return Err(Problem::IntervalLongerThanWindow { every, start, end });
-                }
-                if !(end - start).is_multiple_of(every) {
-                    if matches!(prune.curve, Curve::Cubic | Curve::Linear) {
-                        return Err(Problem::EndOffGrid { start, end, every });
-                    }
-                    start + (end - start) / every * every
-                } else {
-                    end
-                }
-            }
-            (_, Point::Fraction { value, of }) => {
-                // Where the end was asked for; before pruning starts every step is dense, so
-                // for a fraction of compute this is exact whenever it lies before `start`.
-                let requested = self.point(prune.end, steps, reference);
-                if requested < start {
-                    return Err(Problem::EndsBeforeStart { start, end: requested });
-                }
-                let k_max = (last - start) / every;
-                let k = match of {
-                    Basis::Compute => {
-                        // The smallest k whose end has `value` of the compute spent before it.
-                        // Compute before the end grows with k: search on an estimate, then
-                        // settle the answer with exact sums.
-                        let target = value * reference * (1.0 - TOLERANCE);
-                        let exact = |k: u64| {
-                            let end = start + k * every;
-                            let sum = self.spent_before(&Schedule::new(prune.curve, prune.sparsity, window(end)), end);
-                            tried.borrow_mut().push((end, sum));
-                            sum as f64
-                        };
-                        let guess = bisect(0, k_max, |k| {
-                            self.estimate_before_end(start, every, k).unwrap_or_else(|| exact(k)) >= target
-                        });
-                        // The estimate is close: gallop from it, so that the exact sums (each a
-                        // pass over the updates) are few however long the schedule.
-                        first_from(guess, k_max, |k| exact(k) >= target)
-                    }
-                    Basis::Steps | Basis::Tokens => {
-                        let raw = ceil(value * steps as f64);
-                        raw.saturating_sub(start).div_ceil(every).min(k_max)
-                    }
-                };
-                if k == 0 && requested > start {
-                    return Err(Problem::IntervalLongerThanWindow { every, start, end: requested.min(last) });
-                }
-                start + k * every
-            }
-        };
+        Ok(Grid { steps, last, start, every })
+    }
+
+    /// The last update's step for an end written in steps or tokens. A step off the grid is an
+    /// error for the curves that reach their sparsity exactly at the end, and rounds down to the
+    /// grid for the others.
+    fn end_at(&self, grid: &Grid, reference: f64) -> Result<u64, Problem> {
+        let Grid { steps, last, start, every } = *grid;
+        let end = self.point(self.config.prune.end, steps, reference);
         if end < start {
             return Err(Problem::EndsBeforeStart { start, end });
         }
-        let window = window(end);
-        let schedule = Schedule::new(prune.curve, prune.sparsity, window);
-        // The compute before the end, if the search above summed it, plus the steps after the
-        // last update: the same total as a new pass over the updates, without the pass.
-        let before_end = tried.borrow().iter().find(|(at, _)| *at == end).map(|(_, sum)| *sum);
-        let param_steps = match (before_end, schedule.len()) {
+        if end > last {
+            return Err(Problem::Unreachable {
+                what: format!("pruning would end at step {end}, but the run ends at step {last}"),
+                at_end: true,
+            });
+        }
+        if end > start && every > end - start {
+            return Err(Problem::IntervalLongerThanWindow { every, start, end });
+        }
+        if (end - start).is_multiple_of(every) {
+            return Ok(end);
+        }
+        if matches!(self.config.prune.curve, Curve::Cubic | Curve::Linear) {
+            return Err(Problem::EndOffGrid { start, end, every });
+        }
+        Ok(start + (end - start) / every * every)
+    }
+
+    /// The last update's step for an end written as a fraction `value` of the steps, tokens or
+    /// compute: the first update on the grid at or after it, capped at the run's last update.
+    fn end_at_fraction(
+        &self,
+        grid: &Grid,
+        value: f64,
+        of: Basis,
+        reference: f64,
+        tried: &mut Vec<(u64, u128)>,
+    ) -> Result<u64, Problem> {
+        let Grid { steps, last, start, every } = *grid;
+        // Where the end was asked for; before pruning starts every step is dense, so for a
+        // fraction of compute this is exact whenever it lies before `start`.
+        let requested = self.point(self.config.prune.end, steps, reference);
+        if requested < start {
+            return Err(Problem::EndsBeforeStart { start, end: requested });
+        }
+        let k = match of {
+            Basis::Compute => self.updates_to_spend(grid, value * reference * (1.0 - TOLERANCE), tried),
+            Basis::Steps | Basis::Tokens => {
+                let raw = ceil(value * steps as f64);
+                raw.saturating_sub(start).div_ceil(every).min(grid.updates())
+            }
+        };
+        if k == 0 && requested > start {
+            return Err(Problem::IntervalLongerThanWindow { every, start, end: requested.min(last) });
+        }
+        Ok(start + k * every)
+    }
+
+    /// The smallest number of intervals k whose end, `start + k * every`, has `target`
+    /// parameter-steps spent before it. Compute before the end grows with k: search on an
+    /// estimate, then settle the answer with exact sums (each recorded in `tried`).
+    fn updates_to_spend(&self, grid: &Grid, target: f64, tried: &mut Vec<(u64, u128)>) -> u64 {
+        let prune = &self.config.prune;
+        let mut exact = |k: u64| {
+            let end = grid.start + k * grid.every;
+            let sum = self.spent_before(&Schedule::new(prune.curve, prune.sparsity, grid.window(end)), end);
+            tried.push((end, sum));
+            sum as f64
+        };
+        let guess = bisect(0, grid.updates(), |k| {
+            self.estimate_before_end(grid.start, grid.every, k).unwrap_or_else(|| exact(k)) >= target
+        });
+        // The estimate is close: gallop from it, so that the exact sums (each a pass over the
+        // updates) are few however long the schedule.
+        first_from(guess, grid.updates(), |k| exact(k) >= target)
+    }
+
+    /// The compute of a run of `steps` steps: the sum before the end if a search already made
+    /// it, plus the steps after the last update (the same total as a new pass over the updates,
+    /// without the pass).
+    fn param_steps(&self, schedule: &Schedule, steps: u64, end: u64, before_end: Option<u128>) -> u128 {
+        match (before_end, schedule.len()) {
             (Some(before), updates) if updates > 0 => {
                 let last = schedule.update(updates - 1);
                 before + (steps - end) as u128 * self.nonzero(last.sparsity) as u128
             }
-            _ => self.spent_before(&schedule, steps),
-        };
-        Ok(Solution { steps, window: Some(window), schedule: Some(schedule), param_steps })
+            _ => self.spent_before(schedule, steps),
+        }
     }
 
     /// The step a point resolves to. A fraction of compute as a point before pruning starts is
@@ -382,6 +416,28 @@ impl<'a> Trial<'a> {
             sparsity = update.sparsity;
         }
         total + (until.saturating_sub(from)) as u128 * self.nonzero(sparsity) as u128
+    }
+}
+
+/// Where a schedule's updates may fall in a run: from `start`, every `every` steps, up to
+/// `last`.
+#[derive(Clone, Copy)]
+struct Grid {
+    steps: u64,
+    /// The run's last step.
+    last: u64,
+    start: u64,
+    every: u64,
+}
+
+impl Grid {
+    /// The most intervals that fit between the first update and the run's last step.
+    fn updates(&self) -> u64 {
+        (self.last - self.start) / self.every
+    }
+
+    fn window(&self, end: u64) -> Window {
+        Window { start: self.start, end, every: self.every }
     }
 }
 

@@ -150,119 +150,179 @@ pub fn train(
     options: &Options,
     progress: &dyn Progress,
 ) -> Result<Tally, String> {
-    let finished = |t: &PlannedTrial| {
-        let done = store.done(&t.id).is_some();
-        if done {
-            let _ = store.drop_checkpoint(&t.id);
-        }
-        done
-    };
-    let mut pending: Vec<(usize, &PlannedTrial)> =
-        trials.iter().copied().enumerate().filter(|(_, t)| !finished(t)).collect();
-    // Longest first (by dense compute, 6 N D), so that side by side no job is left with one long
-    // trial at the end while the others idle.
-    pending.sort_by(|a, b| b.1.observables.c_dense.total_cmp(&a.1.observables.c_dense).then(a.0.cmp(&b.0)));
+    let pending = pending(trials, store);
     let cores = options.cores.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     let jobs = Jobs::choose(options.jobs, pending.len(), cores, options.backend, &options.devices);
-    let tally = Mutex::new(Tally { trials: trials.len(), skipped: trials.len() - pending.len(), ..Tally::default() });
+    let tally = Tally { trials: trials.len(), skipped: trials.len() - pending.len(), ..Tally::default() };
     if pending.is_empty() {
-        return Ok(lock_into(tally));
+        return Ok(tally);
     }
     progress.event(Event::Start { pending: pending.len(), total: trials.len(), jobs });
-    let devices = (0..jobs.jobs)
-        .map(|slot| options.backend.device(options.devices.of_slot(slot)))
-        .collect::<Result<Vec<Device>, String>>()?;
-    let pools = (0..jobs.jobs)
-        .map(|_| rayon::ThreadPoolBuilder::new().num_threads(jobs.threads).build())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| format!("cannot start a thread pool: {error}"))?;
-    let order: Vec<&str> = plan.trials.iter().map(|t| t.id.as_str()).collect();
-    let hparams = hparams(plan);
-    let queue = Mutex::new(VecDeque::from(pending));
-    let rebuilt: Mutex<Option<Instant>> = Mutex::new(None);
-    let count = trials.len();
+    let slots = Slot::start(jobs, options)?;
+    let sweep = Sweep {
+        store,
+        access,
+        options,
+        progress,
+        order: plan.trials.iter().map(|t| t.id.as_str()).collect(),
+        hparams: hparams(plan),
+        count: trials.len(),
+        queue: Mutex::new(VecDeque::from(pending)),
+        tally: Mutex::new(tally),
+        rebuilt: Mutex::new(None),
+    };
     std::thread::scope(|scope| {
-        for (pool, device) in pools.iter().zip(&devices) {
-            scope.spawn(|| {
-                // The queue's lock is held only while taking the next trial.
-                // A stop leaves the trials not begun to the next run.
-                let next = || if options.stop.requested().is_some() { None } else { lock(&queue).pop_front() };
-                while let Some((position, trial)) = next() {
-                    let end = |outcome| progress.event(Event::End { trial, outcome });
-                    let claim = match claim(store, &trial.id) {
-                        Ok(Some(claim)) => claim,
-                        Ok(None) => {
-                            lock(&tally).busy.push(trial.name.clone());
-                            progress.event(Event::Busy(trial));
-                            continue;
-                        }
-                        Err(error) => {
-                            let error = format!("cannot lock its folder: {error}");
-                            lock(&tally).failed.push((trial.name.clone(), error.clone()));
-                            end(Outcome::Failed(error));
-                            continue;
-                        }
-                    };
-                    // Another process may have finished it between the first look and the claim.
-                    if finished(trial) {
-                        lock(&tally).skipped += 1;
-                        end(Outcome::AlreadyDone);
-                        continue;
-                    }
-                    let settings = crate::train::run::Settings {
-                        checkpoint_every: options.checkpoint_every,
-                        keep_weights: options.keep_weights,
-                        hparams: hparams.get(trial.id.as_str()).cloned().unwrap_or_default(),
-                    };
-                    let resuming = store.checkpoint(&trial.id).exists();
-                    progress.event(Event::Begin { trial, position, count, resuming });
-                    let clock = Instant::now();
-                    let result = pool.install(|| {
-                        let place = crate::train::run::Place { access, device, store };
-                        let hooks = crate::train::run::Hooks {
-                            stop: &|| options.stop.requested().is_some(),
-                            progress: &mut |report| progress.event(Event::Step { trial, report }),
-                            warn: &mut |message| progress.event(Event::Warning { trial, message }),
-                        };
-                        crate::train::run::run(trial, &place, &settings, hooks)
-                    });
-                    let result = match result {
-                        Ran::Done(result) => result,
-                        Ran::Stopped { step } => {
-                            drop(claim);
-                            lock(&tally).stopped.push(trial.name.clone());
-                            end(Outcome::Stopped { step });
-                            continue;
-                        }
-                    };
-                    let written = store.finish(&result);
-                    drop(claim);
-                    let outcome = match (written, result.status) {
-                        (Err(error), _) => Outcome::Failed(format!("cannot write its result: {error}")),
-                        (Ok(()), Status::Ok) => {
-                            Outcome::Trained { result: &result, seconds: clock.elapsed().as_secs_f64() }
-                        }
-                        (Ok(()), Status::Failed) => Outcome::Failed(result.error.clone().unwrap_or_default()),
-                    };
-                    match &outcome {
-                        Outcome::Failed(error) => lock(&tally).failed.push((trial.name.clone(), error.clone())),
-                        _ => lock(&tally).trained.push(trial.name.clone()),
-                    }
-                    end(outcome);
-                    let mut last = lock(&rebuilt);
-                    if last.is_none_or(|at| at.elapsed().as_secs() >= 30) {
-                        if let Err(error) = crate::store::rebuild_results(store, &order) {
-                            progress.event(Event::ResultsUnwritten(error.to_string()));
-                        }
-                        *last = Some(Instant::now());
-                    }
-                }
-            });
+        for slot in &slots {
+            scope.spawn(|| sweep.work(slot));
         }
     });
-    let mut tally = lock_into(tally);
-    tally.unstarted = lock_into(queue).len();
+    let mut tally = lock_into(sweep.tally);
+    tally.unstarted = lock_into(sweep.queue).len();
     Ok(tally)
+}
+
+/// The trials without a result, each with its position among `trials`, longest first (by dense
+/// compute, 6 N D), so that side by side no job is left with one long trial at the end while
+/// the others idle.
+fn pending<'p>(trials: &[&'p PlannedTrial], store: &Store) -> Vec<(usize, &'p PlannedTrial)> {
+    let mut pending: Vec<(usize, &PlannedTrial)> =
+        trials.iter().copied().enumerate().filter(|(_, t)| !finished(store, t)).collect();
+    pending.sort_by(|a, b| b.1.observables.c_dense.total_cmp(&a.1.observables.c_dense).then(a.0.cmp(&b.0)));
+    pending
+}
+
+/// Whether a trial has its result; a finished trial's leftover checkpoint is removed.
+fn finished(store: &Store, trial: &PlannedTrial) -> bool {
+    let done = store.done(&trial.id).is_some();
+    if done {
+        let _ = store.drop_checkpoint(&trial.id);
+    }
+    done
+}
+
+/// One place trials train side by side: a device and a thread pool of its own.
+struct Slot {
+    device: Device,
+    pool: rayon::ThreadPool,
+}
+
+impl Slot {
+    /// `jobs.jobs` slots of `jobs.threads` threads each, going round the devices of `options`.
+    fn start(jobs: Jobs, options: &Options) -> Result<Vec<Slot>, String> {
+        (0..jobs.jobs)
+            .map(|slot| {
+                let device = options.backend.device(options.devices.of_slot(slot))?;
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(jobs.threads)
+                    .build()
+                    .map_err(|error| format!("cannot start a thread pool: {error}"))?;
+                Ok(Slot { device, pool })
+            })
+            .collect()
+    }
+}
+
+/// What the slots of one call of [`train`] share.
+struct Sweep<'a> {
+    store: &'a Store,
+    access: &'a Access,
+    options: &'a Options,
+    progress: &'a dyn Progress,
+    /// The plan's trial ids in order, for `results.csv`.
+    order: Vec<&'a str>,
+    hparams: HashMap<&'a str, BTreeMap<String, serde_json::Value>>,
+    /// How many trials this process was given.
+    count: usize,
+    /// The trials not yet taken; its lock is held only while taking the next one.
+    queue: Mutex<VecDeque<(usize, &'a PlannedTrial)>>,
+    tally: Mutex<Tally>,
+    /// When `results.csv` was last rebuilt.
+    rebuilt: Mutex<Option<Instant>>,
+}
+
+impl Sweep<'_> {
+    /// Trains trials from the queue on `slot` until it is empty or a stop is requested (which
+    /// leaves the trials not begun to the next run).
+    fn work(&self, slot: &Slot) {
+        let next = || if self.options.stop.requested().is_some() { None } else { lock(&self.queue).pop_front() };
+        while let Some((position, trial)) = next() {
+            self.one(slot, position, trial);
+        }
+    }
+
+    /// Claims, trains and records one trial.
+    fn one(&self, slot: &Slot, position: usize, trial: &PlannedTrial) {
+        let end = |outcome| self.progress.event(Event::End { trial, outcome });
+        let claim = match claim(self.store, &trial.id) {
+            Ok(Some(claim)) => claim,
+            Ok(None) => {
+                lock(&self.tally).busy.push(trial.name.clone());
+                self.progress.event(Event::Busy(trial));
+                return;
+            }
+            Err(error) => {
+                let error = format!("cannot lock its folder: {error}");
+                lock(&self.tally).failed.push((trial.name.clone(), error.clone()));
+                return end(Outcome::Failed(error));
+            }
+        };
+        // Another process may have finished it between the first look and the claim.
+        if finished(self.store, trial) {
+            lock(&self.tally).skipped += 1;
+            return end(Outcome::AlreadyDone);
+        }
+        let resuming = self.store.checkpoint(&trial.id).exists();
+        self.progress.event(Event::Begin { trial, position, count: self.count, resuming });
+        let clock = Instant::now();
+        let result = match slot.pool.install(|| self.run(slot, trial)) {
+            Ran::Done(result) => result,
+            Ran::Stopped { step } => {
+                drop(claim);
+                lock(&self.tally).stopped.push(trial.name.clone());
+                return end(Outcome::Stopped { step });
+            }
+        };
+        let written = self.store.finish(&result);
+        drop(claim);
+        let outcome = match (written, result.status) {
+            (Err(error), _) => Outcome::Failed(format!("cannot write its result: {error}")),
+            (Ok(()), Status::Ok) => Outcome::Trained { result: &result, seconds: clock.elapsed().as_secs_f64() },
+            (Ok(()), Status::Failed) => Outcome::Failed(result.error.clone().unwrap_or_default()),
+        };
+        match &outcome {
+            Outcome::Failed(error) => lock(&self.tally).failed.push((trial.name.clone(), error.clone())),
+            _ => lock(&self.tally).trained.push(trial.name.clone()),
+        }
+        end(outcome);
+        self.rebuild_results();
+    }
+
+    /// Trains `trial` on `slot`'s device, passing its steps and warnings on as events.
+    fn run(&self, slot: &Slot, trial: &PlannedTrial) -> Ran {
+        let settings = crate::train::run::Settings {
+            checkpoint_every: self.options.checkpoint_every,
+            keep_weights: self.options.keep_weights,
+            hparams: self.hparams.get(trial.id.as_str()).cloned().unwrap_or_default(),
+        };
+        let place = crate::train::run::Place { access: self.access, device: &slot.device, store: self.store };
+        let hooks = crate::train::run::Hooks {
+            stop: &|| self.options.stop.requested().is_some(),
+            progress: &mut |report| self.progress.event(Event::Step { trial, report }),
+            warn: &mut |message| self.progress.event(Event::Warning { trial, message }),
+        };
+        crate::train::run::run(trial, &place, &settings, hooks)
+    }
+
+    /// Rebuilds `results.csv` unless that was done less than 30 s ago.
+    fn rebuild_results(&self) {
+        let mut last = lock(&self.rebuilt);
+        if last.is_none_or(|at| at.elapsed().as_secs() >= 30) {
+            if let Err(error) = crate::store::rebuild_results(self.store, &self.order) {
+                self.progress.event(Event::ResultsUnwritten(error.to_string()));
+            }
+            *last = Some(Instant::now());
+        }
+    }
 }
 
 /// Each trial's hyperparameters for TensorBoard, by id: the configuration paths whose values

@@ -2,8 +2,11 @@
 //! reverse-mode differentiation. Parameters marked `log` are optimised as their logarithm
 //! (A = e^a), as Chinchilla does.
 
-use crate::check::builtins::Builtin;
-use crate::check::observables::dotted;
+use std::fmt;
+
+use super::builtins::Builtin;
+use super::observables::dotted;
+use crate::observables::Observable;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 use crate::syntax::Span;
 
@@ -11,7 +14,7 @@ use crate::syntax::Span;
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Op {
     Const(f64),
-    /// A variable of the point: an observable or a config path.
+    /// A variable of the point, by its index in [`Law::vars`].
     Var(usize),
     /// A free parameter, in its natural scale.
     Param(usize),
@@ -27,12 +30,42 @@ enum Op {
     Call2(Builtin, usize, usize),
 }
 
+/// What a law's variable reads from a point, resolved once when the law is compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Variable {
+    /// An observable (`N_avg`, `D`).
+    Observable(Observable),
+    /// A value of the trial's configuration, by its path (`batch`, `model.width`).
+    Config(String),
+}
+
+impl Variable {
+    /// The variable a name in a law stands for.
+    fn named(name: String) -> Variable {
+        Observable::parse(&name).map_or(Variable::Config(name), Variable::Observable)
+    }
+
+    /// Whether this is `observable`.
+    pub fn is(&self, observable: Observable) -> bool {
+        *self == Variable::Observable(observable)
+    }
+}
+
+impl fmt::Display for Variable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Variable::Observable(observable) => f.write_str(observable.name()),
+            Variable::Config(path) => f.write_str(path),
+        }
+    }
+}
+
 /// A compiled law.
 #[derive(Debug, Clone)]
 pub struct Law {
     tape: Vec<Op>,
     /// The variables a point must provide, in `Var` order.
-    pub vars: Vec<String>,
+    pub vars: Vec<Variable>,
     /// The free parameters, in `Param` order, and whether each is fitted in log space.
     pub params: Vec<(String, bool)>,
 }
@@ -40,7 +73,9 @@ pub struct Law {
 /// Why an expression is not a law: what is wrong, and the part of the expression it is about.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LawError {
+    /// What is wrong.
     pub message: String,
+    /// The part of the law it is about.
     pub span: Span,
 }
 
@@ -67,10 +102,11 @@ impl Law {
                 if let Some(i) = self.params.iter().position(|(p, _)| *p == name) {
                     self.push(Op::Param(i))
                 } else {
-                    let i = match self.vars.iter().position(|v| *v == name) {
+                    let variable = Variable::named(name);
+                    let i = match self.vars.iter().position(|v| *v == variable) {
                         Some(i) => i,
                         None => {
-                            self.vars.push(name);
+                            self.vars.push(variable);
                             self.vars.len() - 1
                         }
                     };
@@ -410,7 +446,7 @@ pub(crate) mod tests {
             let point: Vec<f64> = law
                 .vars
                 .iter()
-                .map(|v| match v.as_str() {
+                .map(|v| match v.to_string().as_str() {
                     "N" => 3.3e8,
                     "D" => 7.1e9,
                     "S" => 0.6,
@@ -448,7 +484,7 @@ pub(crate) mod tests {
             .map(|i| {
                 law.vars
                     .iter()
-                    .map(|v| match v.as_str() {
+                    .map(|v| match v.to_string().as_str() {
                         "N" => 1e6 * (i + 1) as f64,
                         "D" => 3e8 / (i + 1) as f64,
                         _ => 0.1 * i as f64,

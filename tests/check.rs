@@ -320,3 +320,51 @@ fn a_dotted_override_applies_after_the_patches_of_its_base() {
     assert_eq!(set.id, written.id);
     assert_eq!(in_record.id, written.id);
 }
+
+/// Every quick fix does what it says: applied to the file, its diagnostic is gone and no error
+/// takes its place (the expected text is written out, not taken from the fix).
+#[test]
+fn each_fix_resolves_its_diagnostic() {
+    let base = "sprs 0.1\n\nuse std::models::llama\n\ntrain t {\n    data   = markov\n    model  = llama { width = 64, depth = 2 }\n    budget = 100 steps\n}\n";
+    let with_use = base.replace("use std::models::llama\n", "use std::models::llama\nuse std::data::markov\n");
+    #[rustfmt::skip]
+    let cases: Vec<(String, &str, String)> = vec![
+        // A stdlib name without its `use`: the `use` goes after the last one.
+        (base.to_string(), "E0101", with_use.clone()),
+        // A field, an enum word and a train field, misspelled.
+        (with_use.replace("width = 64", "widht = 64"), "E0102", with_use.clone()),
+        (with_use.replace("budget = 100 steps", "budget = 100 steps\n    optimizer = adamw { decay = cosin }"), "E0201",
+         with_use.replace("budget = 100 steps", "budget = 100 steps\n    optimizer = adamw { decay = cosine }")),
+        // A budget without a unit: the first fix is tokens/param.
+        (with_use.replace("100 steps", "20"), "E0203", with_use.replace("100 steps", "20 tokens/param")),
+        // A sweep axis on a misspelled path.
+        (format!("{with_use}sweep s = t {{ model.widht in [32, 64] }}\n"), "E0110",
+         format!("{with_use}sweep s = t {{ model.width in [32, 64] }}\n")),
+        // Unused: an item (with its docs), one import of two, a whole `use`.
+        (format!("{with_use}\n/// Never read.\nlet unused = 3\n"), "W0001", format!("{with_use}\n")),
+        (with_use.replace("use std::data::markov", "use std::data::{markov, shakespeare}"), "W0002",
+         with_use.replace("use std::data::markov", "use std::data::{markov}")),
+        (with_use.replace("use std::data::markov", "use std::data::{shakespeare, markov}"), "W0002",
+         with_use.replace("use std::data::markov", "use std::data::{markov}")),
+        (with_use.replace("use std::data::markov\n", "use std::data::markov\nuse std::schedules::journey\n"), "W0002",
+         with_use.clone()),
+    ];
+    for (text, code, expected) in cases {
+        let output = check_source(Path::new("main.sprs"), text.clone());
+        let diag = output
+            .diagnostics
+            .iter()
+            .find(|d| d.code() == code)
+            .unwrap_or_else(|| panic!("no {code} in:\n{text}\n{}", report(&output)));
+        let fix = diag.fixes.first().unwrap_or_else(|| panic!("{code} has no fix:\n{}", report(&output)));
+        let mut fixed = text.clone();
+        fixed.replace_range(fix.span[0]..fix.span[1], &fix.text);
+        assert_eq!(fixed, expected, "{code}: {}", fix.title);
+        let after = check_source(Path::new("main.sprs"), fixed);
+        assert!(
+            after.diagnostics.iter().all(|d| d.code() != code && !d.is_error()),
+            "{code} fixed:\n{}",
+            report(&after)
+        );
+    }
+}

@@ -412,3 +412,165 @@ fn an_open_file_follows_the_project_files_it_imports() {
     client.request("shutdown", Value::Null);
     client.notify("exit", Value::Null);
 }
+
+impl Client {
+    /// The error a request is refused with.
+    fn refused(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
+        let response = self.wait_for(method, |m| m["id"] == json!(id));
+        response.get("error").cloned().unwrap_or_else(|| panic!("{method} was answered: {response}"))
+    }
+}
+
+/// Applies LSP text edits (positions in one-line-per-`\n`, ASCII text) to `text`.
+fn apply(text: &str, edits: &[Value]) -> String {
+    let offset = |p: &Value| {
+        let line = p["line"].as_u64().unwrap() as usize;
+        let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+        start + p["character"].as_u64().unwrap() as usize
+    };
+    let mut edits: Vec<(usize, usize, &str)> = edits
+        .iter()
+        .map(|e| (offset(&e["range"]["start"]), offset(&e["range"]["end"]), e["newText"].as_str().unwrap()))
+        .collect();
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
+    let mut out = text.to_string();
+    for (start, end, new) in edits {
+        out.replace_range(start..end, new);
+    }
+    out
+}
+
+const LIB: &str = "sprs 0.1\n\nuse std::models::llama\n\n/// The model every train starts from.\nmodel base = llama { width = 64, depth = 2 }\n";
+
+const MAIN: &str = "sprs 0.1\n\nuse std::data::markov\nuse \"lib.sprs\"::{base}\n\ntrain t {\n    data   = markov\n    model  = base\n    batch  = 4\n    budget = 2 tokens/param\n    prune  = dense\n}\n\nsweep widths = t { model.width in grid(32, 64, 32) }\ntrain solo = t { batch = 8, budget = 3 tokens/param }\n";
+
+/// The features past diagnostics: a quick fix applied, a rename across two files (and one
+/// refused), references and highlights, inlay hints and code lenses from the plan, semantic
+/// tokens in full and as a delta, signature help, folding and workspace symbols.
+#[test]
+fn the_editor_knows_the_experiment() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lib.sprs"), LIB).unwrap();
+    std::fs::write(dir.path().join("main.sprs"), MAIN).unwrap();
+    let (lib, main) =
+        (format!("file://{}/lib.sprs", dir.path().display()), format!("file://{}/main.sprs", dir.path().display()));
+    let mut client = Client::start();
+    let open = |client: &mut Client, uri: &str, text: &str| {
+        client.notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": { "uri": uri, "languageId": "sprs", "version": 1, "text": text } }),
+        );
+    };
+
+    // A did-you-mean, applied as its quick fix, leaves no diagnostic.
+    let typo = MAIN.replace("model  = base", "model  = bsae");
+    open(&mut client, &main, &typo);
+    let diagnostics = client.diagnostics_of(&main);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": main }, "range": diagnostics[0]["range"], "context": { "diagnostics": diagnostics } }),
+    );
+    let action = &actions[0];
+    assert_eq!(action["title"], "replace with `base`", "{actions}");
+    assert_eq!(action["kind"], "quickfix");
+    let fixed = apply(&typo, action["edit"]["changes"][&main].as_array().unwrap());
+    assert_eq!(fixed, MAIN);
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": main, "version": 2 }, "contentChanges": [{ "text": fixed }] }),
+    );
+    assert_eq!(client.diagnostics_of(&main), Vec::<Value>::new());
+
+    // `base` at its use in main.sprs (line 7): defined in lib.sprs, imported here.
+    let at = json!({ "textDocument": { "uri": main }, "position": { "line": 7, "character": 14 } });
+    let references = client.request(
+        "textDocument/references",
+        json!({ "textDocument": at["textDocument"], "position": at["position"], "context": { "includeDeclaration": true } }),
+    );
+    let mut places: Vec<(String, u64)> = references
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["uri"].as_str().unwrap().rsplit('/').next().unwrap().to_string(),
+                r["range"]["start"]["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    places.sort();
+    assert_eq!(places, [("lib.sprs".to_string(), 5), ("main.sprs".to_string(), 3), ("main.sprs".to_string(), 7)]);
+    let highlights = client.request("textDocument/documentHighlight", at.clone());
+    assert_eq!(highlights.as_array().unwrap().len(), 2, "{highlights}");
+
+    // Renamed everywhere; renaming to a name already in scope, or a stdlib item, is refused.
+    let edit = client.request(
+        "textDocument/rename",
+        json!({ "textDocument": at["textDocument"], "position": at["position"], "newName": "small" }),
+    );
+    let changes = &edit["changes"];
+    let lib_uri = changes.as_object().unwrap().keys().find(|k| k.ends_with("/lib.sprs")).unwrap().clone();
+    assert_eq!(apply(LIB, changes[&lib_uri].as_array().unwrap()), LIB.replace("model base", "model small"));
+    assert_eq!(apply(MAIN, changes[&main].as_array().unwrap()), MAIN.replace("base", "small"));
+    let taken = client.refused(
+        "textDocument/rename",
+        json!({ "textDocument": at["textDocument"], "position": at["position"], "newName": "markov" }),
+    );
+    assert!(taken["message"].as_str().unwrap().contains("already a name"), "{taken}");
+    let stdlib = client.refused(
+        "textDocument/prepareRename",
+        json!({ "textDocument": { "uri": main }, "position": { "line": 6, "character": 14 } }),
+    );
+    assert!(stdlib["message"].as_str().unwrap().contains("standard library"), "{stdlib}");
+
+    // Inlay hints: the train's plan after its name, the tokens of its budget; in lib.sprs, the
+    // fields `llama` computes from `self`.
+    let all = json!({ "start": { "line": 0, "character": 0 }, "end": { "line": 99, "character": 0 } });
+    let hints = client.request("textDocument/inlayHint", json!({ "textDocument": { "uri": main }, "range": all }));
+    let labels: Vec<&str> = hints.as_array().unwrap().iter().map(|h| h["label"].as_str().unwrap()).collect();
+    assert!(labels.iter().any(|l| l.starts_with("N ") && l.contains("steps")), "{labels:?}");
+    assert!(labels.iter().any(|l| l.ends_with("tokens") && l.starts_with("= ")), "{labels:?}");
+    assert!(labels.iter().any(|l| l.starts_with("2 trials · C ")), "{labels:?}");
+    open(&mut client, &lib, LIB);
+    let hints = client.request("textDocument/inlayHint", json!({ "textDocument": { "uri": lib }, "range": all }));
+    let labels: Vec<&str> = hints.as_array().unwrap().iter().map(|h| h["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["heads = 4, mlp = 256"]);
+
+    let lenses = client.request("textDocument/codeLens", json!({ "textDocument": { "uri": main } }));
+    let titles: Vec<&str> =
+        lenses.as_array().unwrap().iter().map(|l| l["command"]["title"].as_str().unwrap()).collect();
+    assert!(titles.iter().any(|t| t.starts_with("1 trial · ") && t.ends_with("FLOPs")), "{titles:?}");
+    assert!(titles.iter().any(|t| t.starts_with("2 trials · ")), "{titles:?}");
+
+    // Semantic tokens; after an edit, a delta against them.
+    let full = client.request("textDocument/semanticTokens/full", json!({ "textDocument": { "uri": main } }));
+    let data = full["data"].as_array().unwrap();
+    assert!(data.len() >= 5 * 10 && data.len().is_multiple_of(5), "{full}");
+    let edited = MAIN.replace("batch  = 4", "batch  = 8");
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": main, "version": 3 }, "contentChanges": [{ "text": edited }] }),
+    );
+    let delta = client.request(
+        "textDocument/semanticTokens/full/delta",
+        json!({ "textDocument": { "uri": main }, "previousResultId": full["resultId"] }),
+    );
+    assert_eq!(delta["edits"], json!([]), "the same names in the same places: {delta}");
+
+    let help = client.request(
+        "textDocument/signatureHelp",
+        json!({ "textDocument": { "uri": main }, "position": { "line": 13, "character": 45 } }),
+    );
+    assert_eq!(help["signatures"][0]["label"], "grid(from, to, step)", "{help}");
+    assert_eq!(help["activeParameter"], 1);
+
+    let folds = client.request("textDocument/foldingRange", json!({ "textDocument": { "uri": main } }));
+    assert!(folds.as_array().unwrap().iter().any(|f| f["startLine"] == 5 && f["endLine"] == 11), "{folds}");
+    let symbols = client.request("workspace/symbol", json!({ "query": "bas" }));
+    let names: Vec<&str> = symbols.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["base"]);
+}

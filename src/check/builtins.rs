@@ -97,6 +97,32 @@ impl Builtin {
         }
     }
 
+    /// Its parameters as a call writes them and what it gives, for an editor's signature help
+    /// (docs/language.md, "Builtins and enum words", says the same).
+    pub fn signature(self) -> (&'static [&'static str], &'static str) {
+        match self {
+            Builtin::Bundled => (&["name"], "a corpus inside the binary: `\"shakespeare\"`"),
+            Builtin::Text => (&["path or [paths]"], "UTF-8 text files"),
+            Builtin::Tokens => (&["path", "dtype = u16"], "a little-endian token file (`dtype`: `u16` or `u32`)"),
+            Builtin::File => (&["path"], "a Hugging Face `tokenizer.json`"),
+            Builtin::Csv => (&["path", "columns = {..}"], "points from a CSV file, its columns mapped to observables"),
+            Builtin::Huber => (&["delta"], "Huber loss on the residuals of log L"),
+            Builtin::Largest => (&["OBS", "k"], "the k points with the largest observable OBS"),
+            Builtin::Smallest => (&["OBS", "k"], "the k points with the smallest observable OBS"),
+            Builtin::Grid => (&["from", "to", "step"], "the list `from, from + step, ...` up to `to` inclusive"),
+            Builtin::Min => (&["x", ".."], "the least of one or more numbers of one unit"),
+            Builtin::Max => (&["x", ".."], "the greatest of one or more numbers of one unit"),
+            Builtin::Round => (&["x"], "to the nearest whole number, keeping the unit"),
+            Builtin::Floor => (&["x"], "down to a whole number, keeping the unit"),
+            Builtin::Ceil => (&["x"], "up to a whole number, keeping the unit"),
+            Builtin::Exp => (&["x"], "e to the power of a plain number"),
+            Builtin::Log => (&["x"], "the natural logarithm of a plain number"),
+            Builtin::Sqrt => (&["x"], "the square root of a plain number"),
+            Builtin::Bpe => (&[], "a record: a byte-level BPE trained on the training split"),
+            Builtin::Synthetic => (&[], "a record: a generated language"),
+        }
+    }
+
     /// The positional arguments it takes and the names of its named ones.
     fn arity(self) -> (std::ops::RangeInclusive<usize>, &'static [&'static str]) {
         match self {
@@ -319,9 +345,15 @@ impl Checker {
             let name = field.path.dotted();
             let name_at = Loc { file, span: field.path.span };
             if !schema::is_observable(&name) {
-                let help = super::did_you_mean(&name, Observable::ALL.iter().map(|o| o.name()))
-                    .or_else(|| Some(format!("the observables are {}", observable_list())));
-                self.emit(name_at, |span| CheckError::UnknownObservable { name: name.clone(), span, help });
+                let super::Help { text: help, fixes } =
+                    super::Help::did_you_mean(&name, name_at.span, Observable::ALL.iter().map(|o| o.name()), || {
+                        Some(format!("the observables are {}", observable_list()))
+                    });
+                self.emit_fixed(name_at, fixes, |span| CheckError::UnknownObservable {
+                    name: name.clone(),
+                    span,
+                    help,
+                });
                 continue;
             }
             let value_at = Loc { file, span: field.value.span };

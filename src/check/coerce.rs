@@ -8,8 +8,9 @@ use super::builtins::{is_plain, Builtin};
 use super::schema::{Bound, Bounds, Kind, Ty};
 use super::units::Unit;
 use super::value::{Num, Obj, Val, V};
-use super::{did_you_mean, CheckError, Checker};
+use super::{CheckError, Checker, Help};
 use crate::access::Denied;
+use crate::diagnostic::Fix;
 
 impl Checker {
     /// Checks one value against a type.
@@ -65,7 +66,7 @@ impl Checker {
         }
     }
 
-    fn wrong(&mut self, val: &Val, expected: &str, help: Option<String>) -> Option<Json> {
+    fn wrong(&mut self, val: &Val, expected: &str, help: impl Into<Help>) -> Option<Json> {
         self.mismatch(val.at, expected, &val.v, help)
     }
 
@@ -139,8 +140,9 @@ impl Checker {
         match &val.v {
             V::Word(word) if words.contains(&word.as_str()) => Some(json!(word)),
             V::Word(word) => {
-                let help =
-                    did_you_mean(word, words.iter().copied()).or_else(|| Some(format!("`{field}` is one of {list}")));
+                let help = Help::did_you_mean(word, val.at.span, words.iter().copied(), || {
+                    Some(format!("`{field}` is one of {list}"))
+                });
                 self.wrong(val, &format!("one of {list}"), help)
             }
             _ => self.wrong(val, &format!("one of {list}"), None),
@@ -323,7 +325,19 @@ impl Checker {
             V::Num(n) if n.of.is_none() => {
                 let found = n.unit.to_string();
                 let help = Some("add a unit: `20 tokens/param`, `10M tokens`, `5000 steps` or `1e18 flops`".into());
-                self.emit(val.at, |span| CheckError::FieldUnit {
+                // A plain number written as one: the unit goes after it.
+                let written = self.text(val.at);
+                let plain = n.unit == Unit::NONE && written.parse::<f64>().is_ok();
+                let fixes = ["tokens/param", "tokens", "steps", "flops"]
+                    .iter()
+                    .filter(|_| plain)
+                    .map(|unit| Fix {
+                        title: format!("add the unit `{unit}`"),
+                        span: [val.at.span.start, val.at.span.end],
+                        text: format!("{written} {unit}"),
+                    })
+                    .collect();
+                self.emit_fixed(val.at, fixes, |span| CheckError::FieldUnit {
                     field: field.to_string(),
                     expected: unit_list(&units),
                     found,

@@ -6,11 +6,10 @@ use std::rc::Rc;
 
 use super::arith::unit_of;
 use super::builtins::{self, Builtin};
-use super::records::word_help;
 use super::schema::{Kind, Ty};
 use super::units::Unit;
 use super::value::{Basis, Found, Items, Loc, Num, Obj, Val, MAX_ELEMENTS, V};
-use super::{did_you_mean, stdlib, CheckError, Checker, Target};
+use super::{stdlib, CheckError, Checker, Help, Target};
 use crate::syntax::ast::{Expr, ExprKind, UnaryOp};
 use crate::syntax::Ident;
 use crate::syntax::{FileId, UNIT_WORDS};
@@ -107,7 +106,7 @@ impl Checker {
                         V::Record(self.derive(None, Some(kind), Some(class.to_string()), entries, at))
                     }
                     other => {
-                        let help = word_help(&other);
+                        let help = self.word_help(&other, base.at);
                         return self.mismatch(base.at, "a record to derive from", &other, help);
                     }
                 }
@@ -202,8 +201,13 @@ impl Checker {
                     Some(k) => k.fields().iter().map(|f| f.name.to_string()).collect(),
                     None => obj.slots.iter().map(|s| s.name.clone()).collect(),
                 };
-                let help = self.suggest(&name.node, names.iter().map(String::as_str));
-                self.emit(at, |span| CheckError::UnknownField { field: name.node.clone(), kind, span, help });
+                let Help { text: help, fixes } = self.suggest(&name.node, at.span, names.iter().map(String::as_str));
+                self.emit_fixed(at, fixes, |span| CheckError::UnknownField {
+                    field: name.node.clone(),
+                    kind,
+                    span,
+                    help,
+                });
             }
         }
         None
@@ -225,30 +229,30 @@ impl Checker {
             None if !enum_words(want).is_empty() => {
                 let words = enum_words(want);
                 let list = words.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ");
-                let help = did_you_mean(name, words.iter().copied());
+                let help = Help::did_you_mean(name, at.span, words.iter().copied(), || None);
                 self.mismatch(at, format!("one of {list}"), &format!("`{name}`"), help)
             }
             None => {
                 let names = self.names_in_scope(file);
-                let help = match stdlib::home_of(name) {
-                    Some(module) => {
-                        Some(format!("`{name}` is in the standard library: add `use std::{module}::{name}`"))
+                let Help { text: help, fixes } = match stdlib::home_of(name) {
+                    Some(module) => Help {
+                        text: Some(format!("`{name}` is in the standard library: add `use std::{module}::{name}`")),
+                        fixes: self.add_use(file, module, name).into_iter().collect(),
+                    },
+                    None => {
+                        let candidates = names
+                            .iter()
+                            .map(String::as_str)
+                            .chain(builtins::WORDS.iter().copied())
+                            .chain(UNIT_WORDS.iter().copied());
+                        let mut help = self.suggest(name, at.span, candidates);
+                        if let Some(unit) = help.fixes.first().and_then(|f| UNIT_WORDS.iter().find(|u| **u == f.text)) {
+                            help.text = Some(format!("did you mean the unit `{unit}`, as in `20 tokens/{unit}`?"));
+                        }
+                        help
                     }
-                    None => self
-                        .suggest(
-                            name,
-                            names
-                                .iter()
-                                .map(String::as_str)
-                                .chain(builtins::WORDS.iter().copied())
-                                .chain(UNIT_WORDS.iter().copied()),
-                        )
-                        .map(|help| match UNIT_WORDS.iter().find(|u| help.contains(&format!("`{u}`"))) {
-                            Some(unit) => format!("did you mean the unit `{unit}`, as in `20 tokens/{unit}`?"),
-                            None => help,
-                        }),
                 };
-                self.emit(at, |span| CheckError::UnknownName { name: name.to_string(), span, help });
+                self.emit_fixed(at, fixes, |span| CheckError::UnknownName { name: name.to_string(), span, help });
                 None
             }
         }

@@ -69,6 +69,78 @@ pub fn explain_source(name: &str, file: Option<(&Path, String, &super::Options)>
     Err(format!("no item `{name}` in {}the standard library", shown.map(|f| format!("`{f}` or ")).unwrap_or_default()))
 }
 
+/// A record derived in a file (`llama { width = 64 }`) and the fields its base computes from
+/// `self` that it does not write, with their values: what an editor shows beside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LateBound {
+    /// The derived record's `{ .. }`.
+    pub record: crate::syntax::Span,
+    /// Each field's name and value, as sprs.
+    pub fields: Vec<(String, String)>,
+}
+
+/// The [`LateBound`] fields of every record the file at `path` (its text given) derives, in
+/// file order; none for a record with errors.
+pub fn late_bound(path: &Path, text: String, options: &super::Options) -> Vec<LateBound> {
+    let mut checker = Checker { access: options.access.clone(), limits: options.limits, ..Checker::default() };
+    let Some(file) = checker.load_entry(path, text) else { return Vec::new() };
+    let ast = checker.module(file).ast.clone();
+    let mut derives = Vec::new();
+    let mut stack: Vec<&crate::syntax::ast::Expr> = ast.items.iter().flat_map(item_exprs).collect();
+    while let Some(expr) = stack.pop() {
+        if let crate::syntax::ast::ExprKind::Derive { record, .. } = &expr.kind {
+            derives.push((expr, record.span));
+        }
+        stack.extend(expr.children());
+    }
+    derives.sort_by_key(|(_, span)| span.start);
+    let mut out = Vec::new();
+    for (expr, record) in derives {
+        // Evaluated on its own: a derive's base is a name of the file, and `self` in it is
+        // the derived record.
+        let before = checker.diags.len();
+        let Some(Val { v: V::Record(obj), .. }) = checker.eval(expr, file, None, None) else { continue };
+        let inherited: Vec<String> = obj
+            .slots
+            .iter()
+            .filter(|s| !(s.at.file == file && record.start <= s.at.span.start && s.at.span.end <= record.end))
+            .filter(|s| matches!(&s.def, super::value::Def::Expr { expr, .. } if expr.uses_self()))
+            .map(|s| s.name.clone())
+            .collect();
+        let fields: Vec<(String, String)> = inherited
+            .into_iter()
+            .filter_map(|name| {
+                let value = checker.field(&obj, &name, obj.at)??;
+                let shown = checker.show(&value);
+                Some((name, shown))
+            })
+            .collect();
+        if checker.diags.len() == before && !fields.is_empty() {
+            out.push(LateBound { record, fields });
+        }
+    }
+    out
+}
+
+/// The expressions an item holds at its top.
+fn item_exprs(item: &crate::syntax::ast::Item) -> Vec<&crate::syntax::ast::Expr> {
+    use crate::syntax::ast::{RecordBody, SweepEntry};
+    match &item.kind {
+        ItemKind::Use(_) => Vec::new(),
+        ItemKind::Let { value, .. } | ItemKind::Record { body: RecordBody::Expr(value), .. } => vec![value],
+        ItemKind::Record { body: RecordBody::Fields(record), .. } => record.fields.iter().map(|f| &f.value).collect(),
+        ItemKind::Sweep(sweep) => sweep
+            .entries
+            .iter()
+            .map(|e| match e {
+                SweepEntry::Axis(axis) => &axis.values,
+                SweepEntry::Override(field) => &field.value,
+            })
+            .collect(),
+        ItemKind::Fit(fit) => fit.body.fields.iter().map(|f| &f.value).collect(),
+    }
+}
+
 impl Checker {
     fn explain_item(&mut self, file: FileId, index: usize) -> Explanation {
         let ast = self.module(file).ast.clone();

@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use super::records::record_kind;
 use super::value::{Loc, V};
 use super::{CheckError, Checked, Checker};
+use crate::diagnostic::Fix;
 use crate::syntax::ast::{self, ItemKind, RecordKind};
-use crate::syntax::FileId;
+use crate::syntax::{FileId, Span};
 
 impl Checker {
     pub(super) fn check_entry(&mut self, file: FileId) -> Checked {
@@ -93,11 +94,24 @@ impl Checker {
         for item in &ast.items {
             match &item.kind {
                 ItemKind::Use(use_item) => {
-                    for name in &use_item.names {
+                    for (i, name) in use_item.names.iter().enumerate() {
                         let local = name.local();
                         if !self.used.contains(&(file, local.node.clone())) && !local.node.starts_with('_') {
                             let at = Loc { file, span: local.span };
-                            self.emit(at, |span| CheckError::UnusedImport { name: local.node.clone(), span });
+                            let text = &self.sources.get(file).text;
+                            let remove = match (&use_item.names[..], i) {
+                                ([_], _) => whole_lines(text, item.span),
+                                // From this name to the next, or from the one before to this.
+                                (names, i) if i + 1 < names.len() => {
+                                    Span::new(name.span().start, names[i + 1].span().start)
+                                }
+                                (names, i) => Span::new(names[i - 1].span().end, name.span().end),
+                            };
+                            let fix = Fix::delete(remove, format!("remove the import of `{}`", local.node));
+                            self.emit_fixed(at, vec![fix], |span| CheckError::UnusedImport {
+                                name: local.node.clone(),
+                                span,
+                            });
                         }
                     }
                 }
@@ -112,11 +126,47 @@ impl Checker {
                     };
                     if !self.used.contains(&(file, name.node.clone())) && !name.node.starts_with('_') {
                         let at = Loc { file, span: name.span };
-                        self.emit(at, |span| CheckError::UnusedItem { kind, name: name.node.clone(), span });
+                        let lines = with_docs(
+                            &self.sources.get(file).text,
+                            whole_lines(&self.sources.get(file).text, item.span),
+                        );
+                        let fixes = vec![
+                            Fix::delete(lines, format!("remove the unused {kind} `{}`", name.node)),
+                            Fix {
+                                title: format!("rename to `_{}` to keep it", name.node),
+                                span: [name.span.start, name.span.end],
+                                text: format!("_{}", name.node),
+                            },
+                        ];
+                        self.emit_fixed(at, fixes, |span| CheckError::UnusedItem {
+                            kind,
+                            name: name.node.clone(),
+                            span,
+                        });
                     }
                 }
                 ItemKind::Sweep(_) => {}
             }
         }
     }
+}
+
+/// `span` widened to the whole lines it touches, the line break after it included.
+fn whole_lines(text: &str, span: Span) -> Span {
+    let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[span.end..].find('\n').map_or(text.len(), |i| span.end + i + 1);
+    Span::new(start, end)
+}
+
+/// `lines` (whole lines) with the `///` lines right above them.
+fn with_docs(text: &str, lines: Span) -> Span {
+    let mut start = lines.start;
+    while start > 0 {
+        let above = text[..start - 1].rfind('\n').map_or(0, |i| i + 1);
+        if !text[above..start].trim_start().starts_with("///") {
+            break;
+        }
+        start = above;
+    }
+    Span::new(start, lines.end)
 }

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use super::schema::{FieldDefault, Kind};
 use super::value::Loc;
-use super::{did_you_mean, stdlib, Binding, CheckError, Checker, Module};
+use super::{did_you_mean, stdlib, Binding, CheckError, Checker, Help, Module};
 use crate::access::{shown, Denied};
 use crate::diagnostic::Diag;
 use crate::syntax::ast::{self, ItemKind, UseOrigin};
@@ -267,13 +267,19 @@ impl Checker {
             return;
         }
         let ast = module.ast.clone();
-        let help = self.suggest(&name.node, ast.items.iter().filter_map(|i| i.name()).map(|n| n.node.as_str()));
+        let Help { text: help, fixes } =
+            self.suggest(&name.node, name.span, ast.items.iter().filter_map(|i| i.name()).map(|n| n.node.as_str()));
         let module_name = match origin {
             UseOrigin::Module { segments, .. } => segments.join("::"),
             UseOrigin::File { path, .. } => format!("\"{path}\""),
         };
         let at = Loc { file: from, span: name.span };
-        self.emit(at, |span| CheckError::NotInModule { name: name.node.clone(), module: module_name, span, help });
+        self.emit_fixed(at, fixes, |span| CheckError::NotInModule {
+            name: name.node.clone(),
+            module: module_name,
+            span,
+            help,
+        });
     }
 }
 

@@ -32,15 +32,16 @@ use std::rc::Rc;
 
 pub use crate::syntax::{sprs_files, FileId, Origin, SourceFile, SourceMap};
 pub use error::CheckError;
-pub use explain::{explain, explain_source, Explanation};
+pub use explain::{explain, explain_source, late_bound, Explanation, LateBound};
 pub use fit::{Column, ColumnSource, FitSource, FitSpec, Holdout, Loss, Param};
 pub use reference::reference;
 pub use sweep::{config_digest, Sites, Trial};
 
 use crate::access::Access;
-use crate::diagnostic::Diag;
-use crate::syntax::ast;
+use crate::diagnostic::{Diag, Fix};
+use crate::syntax::ast::{self, ItemKind};
 use crate::syntax::Loc;
+use crate::syntax::Span;
 use value::{Cached, Found};
 
 /// How a file is checked: `--set` overrides, what it may read, and the limits on what it may
@@ -271,9 +272,18 @@ impl Checker {
     /// Reports a diagnostic once; an error located in the stdlib or the defaults is moved to the
     /// current anchor, since the user cannot act on a location they did not write.
     fn emit(&mut self, at: Loc, make: impl FnOnce(miette::SourceSpan) -> CheckError) {
-        let at = self.user_loc(at);
+        self.emit_fixed(at, Vec::new(), make);
+    }
+
+    /// [`emit`](Self::emit) with edits that would resolve it, in `at`'s file; they are dropped
+    /// when the diagnostic is moved to the anchor.
+    fn emit_fixed(&mut self, written: Loc, fixes: Vec<Fix>, make: impl FnOnce(miette::SourceSpan) -> CheckError) {
+        let at = self.user_loc(written);
         let error = make(at.span.into());
-        let diag = Diag::new(at.file, error);
+        let mut diag = Diag::new(at.file, error);
+        if at == written {
+            diag.fixes = fixes;
+        }
         // One mistake, one diagnostic: a value checked again through another path (a base
         // train's field, checked for the train and for each sweep built on it) is reported
         // once, at the value, whatever path its message names.
@@ -290,10 +300,11 @@ impl Checker {
         at: Loc,
         expected: impl Into<String>,
         found: &(impl Found + ?Sized),
-        help: Option<String>,
+        help: impl Into<Help>,
     ) -> Option<T> {
         let (expected, found) = (expected.into(), found.found());
-        self.emit(at, |span| CheckError::WrongType { expected, found, span, help });
+        let Help { text: help, fixes } = help.into();
+        self.emit_fixed(at, fixes, |span| CheckError::WrongType { expected, found, span, help });
         None
     }
 
@@ -367,22 +378,79 @@ impl Checker {
     /// [`did_you_mean`] among candidates that may be many (the items of a file, the fields of a
     /// record): after [`MAX_SUGGESTIONS`] of them, none, since each compares `name` with every
     /// candidate and a generated file with thousands of mistakes would take quadratic time.
-    fn suggest<'a>(&mut self, name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    fn suggest<'a>(&mut self, name: &str, at: Span, candidates: impl IntoIterator<Item = &'a str>) -> Help {
         self.suggested += 1;
         if self.suggested > MAX_SUGGESTIONS {
+            return Help::default();
+        }
+        Help::did_you_mean(name, at, candidates, || None)
+    }
+
+    /// The edit that adds `use std::MODULE::NAME` to `file`; none for a `--set` value, which
+    /// sees a file's names but is written elsewhere.
+    fn add_use(&self, file: FileId, module: &str, name: &str) -> Option<Fix> {
+        if self.scope(file) != file || !self.modules.contains_key(&file) {
             return None;
         }
-        did_you_mean(name, candidates)
+        let line = format!("use std::{module}::{name}");
+        Some(Fix::insert(self.use_insertion(file), format!("{line}\n"), format!("add `{line}`")))
+    }
+
+    /// Where a new `use` line goes in `file`: after its last `use`, else after its `sprs`
+    /// header, else at the top.
+    fn use_insertion(&self, file: FileId) -> usize {
+        let module = self.module(file);
+        let last_use = module.ast.items.iter().rev().find(|i| matches!(i.kind, ItemKind::Use(_))).map(|i| i.span.end);
+        let after = last_use.or(module.ast.version.as_ref().map(|v| v.span.end));
+        let text = &self.sources.get(file).text;
+        after.map_or(0, |at| text[at..].find('\n').map_or(text.len(), |i| at + i + 1))
     }
 }
 
-/// The closest candidate to `name`, if any is close enough to be a likely typo.
+/// "did you mean `X`?" with the closest candidate to `name`, if any is close enough to be a
+/// likely typo.
 pub(crate) fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    closest(name, candidates).map(|c| format!("did you mean `{c}`?"))
+}
+
+/// The closest candidate to `name`, if any is close enough to be a likely typo.
+pub(crate) fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .filter(|c| *c != name)
         .map(|c| (strsim::jaro_winkler(name, c), c))
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!("did you mean `{c}`?"))
+        .map(|(_, c)| c)
+}
+
+/// A help line and the edits that do what it says.
+#[derive(Debug, Default)]
+pub(crate) struct Help {
+    /// The help line.
+    pub text: Option<String>,
+    /// The edits.
+    pub fixes: Vec<Fix>,
+}
+
+impl From<Option<String>> for Help {
+    fn from(text: Option<String>) -> Help {
+        Help { text, fixes: Vec::new() }
+    }
+}
+
+impl Help {
+    /// "did you mean `X`?" for the candidate closest to the name written at `at`, with the
+    /// edit that puts it in its place; else `otherwise`.
+    pub(crate) fn did_you_mean<'a>(
+        name: &str,
+        at: crate::syntax::Span,
+        candidates: impl IntoIterator<Item = &'a str>,
+        otherwise: impl FnOnce() -> Option<String>,
+    ) -> Help {
+        match closest(name, candidates) {
+            Some(best) => Help { text: Some(format!("did you mean `{best}`?")), fixes: vec![Fix::replace(at, best)] },
+            None => Help { text: otherwise(), fixes: Vec::new() },
+        }
+    }
 }

@@ -3,7 +3,7 @@
 use super::builtins::observable_list;
 use super::schema::{self, Kind};
 use super::value::Loc;
-use super::{did_you_mean, CheckError, Checker};
+use super::{CheckError, Checker};
 use crate::observables::Observable;
 use crate::syntax::ast::{Expr, ExprKind};
 use crate::syntax::FileId;
@@ -40,13 +40,18 @@ impl Checker {
                 }
                 let mut candidates: Vec<&str> = Observable::ALL.iter().map(|o| o.name()).collect();
                 candidates.extend(allowed.iter().map(String::as_str));
-                let help = did_you_mean(name, candidates.iter().copied());
+                let super::Help { text: help, fixes } =
+                    super::Help::did_you_mean(name, expr.span, candidates.iter().copied(), || None);
                 match names {
                     Names::Law => {
                         let help = help.or_else(|| {
                             Some(format!("declare it in `params`, or use an observable: {}", observable_list()))
                         });
-                        self.emit(at, |span| CheckError::LawUnknownName { name: name.clone(), span, help });
+                        self.emit_fixed(at, fixes, |span| CheckError::LawUnknownName {
+                            name: name.clone(),
+                            span,
+                            help,
+                        });
                     }
                     Names::Trials => {
                         let help = help.or_else(|| {
@@ -55,7 +60,11 @@ impl Checker {
                                 observable_list()
                             ))
                         });
-                        self.emit(at, |span| CheckError::UnknownObservable { name: name.clone(), span, help });
+                        self.emit_fixed(at, fixes, |span| CheckError::UnknownObservable {
+                            name: name.clone(),
+                            span,
+                            help,
+                        });
                     }
                     Names::Mapped(mapped) => {
                         let help = help.or_else(|| {
@@ -64,7 +73,11 @@ impl Checker {
                                 mapped.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
                             ))
                         });
-                        self.emit(at, |span| CheckError::UnknownObservable { name: name.clone(), span, help });
+                        self.emit_fixed(at, fixes, |span| CheckError::UnknownObservable {
+                            name: name.clone(),
+                            span,
+                            help,
+                        });
                     }
                 }
             }

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use super::builtins::Builtin;
 use super::schema::{FieldDefault, Kind, Ty};
 use super::value::{Cached, Def, Loc, Obj, Patch, Slot, Val, V};
-use super::{did_you_mean, stdlib, CheckError, Checker};
+use super::{stdlib, CheckError, Checker, Help};
 use crate::syntax::ast::{self, ItemKind, RecordBody, RecordKind};
 use crate::syntax::FileId;
 use crate::syntax::Ident;
@@ -126,7 +126,7 @@ impl Checker {
                 Some(Val { v: V::Record(retagged), at: value.at })
             }
             other => {
-                let help = word_help(other);
+                let help = self.word_help(other, value.at);
                 self.mismatch(value.at, kind.article(), &other, help)
             }
         }
@@ -161,9 +161,11 @@ impl Checker {
             let first_at = Loc { file: entry.file, span: first.span };
             if let Some(kind) = kind {
                 if kind.field(&first.node).is_none() {
-                    let help = did_you_mean(&first.node, kind.fields().iter().map(|f| f.name))
-                        .or_else(|| Some(format!("the fields of {} are {}", kind.article(), field_list(kind))));
-                    self.emit(first_at, |span| CheckError::UnknownField {
+                    let Help { text: help, fixes } =
+                        Help::did_you_mean(&first.node, first.span, kind.fields().iter().map(|f| f.name), || {
+                            Some(format!("the fields of {} are {}", kind.article(), field_list(kind)))
+                        });
+                    self.emit_fixed(first_at, fixes, |span| CheckError::UnknownField {
                         field: first.node.clone(),
                         kind: kind.article(),
                         span,
@@ -321,12 +323,16 @@ impl Checker {
     }
 }
 
-/// Help for an enum word used where a record was expected, when the stdlib has that record.
-pub(super) fn word_help(value: &V) -> Option<String> {
-    match value {
-        V::Word(word) => stdlib::home_of(word)
-            .map(|module| format!("`{word}` here is an enum word; to use the record, add `use std::{module}::{word}`")),
-        _ => None,
+impl Checker {
+    /// Help for an enum word used at `at` where a record was expected, when the stdlib has that
+    /// record: the `use` that brings it in.
+    pub(super) fn word_help(&self, value: &V, at: Loc) -> Help {
+        let V::Word(word) = value else { return Help::default() };
+        let Some(module) = stdlib::home_of(word) else { return Help::default() };
+        Help {
+            text: Some(format!("`{word}` here is an enum word; to use the record, add `use std::{module}::{word}`")),
+            fixes: self.add_use(at.file, module, word).into_iter().collect(),
+        }
     }
 }
 

@@ -9,8 +9,9 @@ use sha2::{Digest, Sha256};
 use super::records::Entry;
 use super::schema::{self, Kind, Ty};
 use super::value::{Def, Items, Loc, Obj, Val, V};
-use super::{did_you_mean, CheckError, Checker};
+use super::{CheckError, Checker};
 use crate::config::TrialConfig;
+use crate::diagnostic::Fix;
 use crate::syntax::ast::{self, ExprKind, SweepEntry};
 use crate::syntax::FileId;
 use crate::syntax::LANGUAGE_VERSION;
@@ -364,16 +365,21 @@ impl Checker {
             Err(bad) => {
                 let bad = bad.min(segments.len() - 1);
                 let kind = kind_at(&segments[..bad]);
-                let help = kind.and_then(|k| {
-                    did_you_mean(segments[bad], k.fields().iter().map(|f| f.name))
-                        .map(|d| format!("{d} ({} has {})", k.article(), super::records::field_list(k)))
+                let span = path.segments[bad].span;
+                let best = kind.and_then(|k| super::closest(segments[bad], k.fields().iter().map(|f| f.name)));
+                let fixes: Vec<Fix> = best.map(|best| Fix::replace(span, best)).into_iter().collect();
+                let help = kind.zip(best).map(|(k, best)| {
+                    format!("did you mean `{best}`? ({} has {})", k.article(), super::records::field_list(k))
                 });
                 let help = help.or_else(|| match kind {
                     Some(k) => Some(format!("{} has {}", k.article(), super::records::field_list(k))),
                     None => Some(format!("`{}` is not a record, so it has no fields", segments[..bad].join("."))),
                 });
-                let span = path.segments[bad].span;
-                self.emit(Loc { file, span }, |span| CheckError::UnknownAxisPath { path: path.dotted(), span, help });
+                self.emit_fixed(Loc { file, span }, fixes, |span| CheckError::UnknownAxisPath {
+                    path: path.dotted(),
+                    span,
+                    help,
+                });
                 None
             }
         }

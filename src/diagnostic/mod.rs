@@ -20,12 +20,43 @@ pub struct Diag {
     pub file: FileId,
     /// The error, with its code, message, labels and help.
     pub error: Box<dyn Diagnostic + Send + Sync>,
+    /// Edits of `file` that would resolve it, each on its own (an editor's quick fixes).
+    pub fixes: Vec<Fix>,
+}
+
+/// An edit that resolves a diagnostic: the bytes of `span` replaced by `text` (an empty span
+/// inserts, an empty text deletes), in the diagnostic's file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    /// What the edit does, in words, as an editor lists it.
+    pub title: String,
+    /// The bytes replaced.
+    pub span: [usize; 2],
+    /// What takes their place.
+    pub text: String,
+}
+
+impl Fix {
+    /// Replaces `span` with `text`.
+    pub fn replace(span: crate::syntax::Span, text: &str) -> Fix {
+        Fix { title: format!("replace with `{text}`"), span: [span.start, span.end], text: text.to_string() }
+    }
+
+    /// Removes `span`, described as `title`.
+    pub fn delete(span: crate::syntax::Span, title: String) -> Fix {
+        Fix { title, span: [span.start, span.end], text: String::new() }
+    }
+
+    /// Inserts `text` at byte `at`, described as `title`.
+    pub fn insert(at: usize, text: String, title: String) -> Fix {
+        Fix { title, span: [at, at], text }
+    }
 }
 
 impl Diag {
     /// A diagnostic of `error` in `file`.
     pub fn new(file: FileId, error: impl Diagnostic + Send + Sync + 'static) -> Self {
-        Self { file, error: Box::new(error) }
+        Self { file, error: Box::new(error), fixes: Vec::new() }
     }
 
     /// Whether it is an error (its code starts with `E`) rather than a warning.
@@ -112,6 +143,7 @@ impl Renderer<'_> {
             span: [start, end],
             help: diag.error.help().map(|h| h.to_string()),
             label: primary.and_then(|l| l.label().map(str::to_string)),
+            fixes: diag.fixes.clone(),
         }
     }
 }
@@ -137,6 +169,9 @@ pub struct JsonDiagnostic {
     pub help: Option<String>,
     /// The primary label's text, if any.
     pub label: Option<String>,
+    /// Edits that would resolve it, each on its own (absent when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fixes: Vec<Fix>,
 }
 
 /// A diagnostic with its excerpt attached, as miette's renderer wants it, its labels moved into

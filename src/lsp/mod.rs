@@ -2,23 +2,35 @@
 //!
 //! Built on `lsp-server` (rust-analyzer's: a synchronous loop over JSON-RPC messages, no async
 //! runtime) and `lsp-types`. Every answer comes from the library the command line uses: the
-//! diagnostics of `sprs check` (the checker and the planner, with the file's imports read from
-//! disk and the stdlib), the schema's field documentation of `sprs explain` and
-//! `docs/reference.md`, `sprs explain` (hover on a name shows its resolved record), and `sprs
-//! fmt`. Completion offers the fields of the record around the cursor, a field's enum words and
-//! the names in scope that fit it, the stdlib after `use std::` and units after a number
-//! ([`complete`]); go to definition finds an item of the file, of an imported file or of the
-//! stdlib ([`locate`]). Diagnostics are debounced: a file is checked once no
-//! change to it has come for [`DEBOUNCE`]. Imports are read from disk, as `sprs check` reads
-//! them: when a file an open file imports is saved, or changes on disk (`didChangeWatchedFiles`,
-//! registered with a client that can watch), the open file is checked again.
+//! diagnostics and quick fixes of `sprs check` (the checker and the planner, with the file's
+//! imports read from disk and the stdlib), the plan of `sprs plan` (inlay hints and code lenses:
+//! [`hints`]), the schema's field documentation of `sprs explain` and `docs/reference.md`,
+//! `sprs explain` (hover on a name shows its resolved record), and `sprs fmt`. Completion offers
+//! the fields of the record around the cursor, a field's enum words and the names in scope that
+//! fit it, the stdlib after `use std::` and units after a number ([`complete`]); go to
+//! definition finds an item of the file, of an imported file or of the stdlib ([`locate`]);
+//! references and rename follow an item into the project's files that import it ([`rename`]);
+//! semantic tokens tell items by kind, fields, units and observables apart ([`tokens`]).
+//!
+//! Each version of an open file is analysed once ([`analysis::Analysis`]): when its diagnostics
+//! are published, or when a request needs it first. Diagnostics are debounced: a file is checked
+//! once no change to it has come for [`DEBOUNCE`]. Imports are read from disk, as `sprs check`
+//! reads them: when a file an open file imports is saved, or changes on disk
+//! (`didChangeWatchedFiles`, registered with a client that can watch), the open file is checked
+//! again.
 
+pub mod analysis;
 mod complete;
+pub mod hints;
 mod position;
+mod rename;
+mod signature;
+pub mod tokens;
 pub mod transport;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use lsp_server::{Connection, ExtractError, Message, Notification, Request, RequestId, Response};
@@ -26,17 +38,24 @@ use lsp_types::notification::{
     DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument,
     Notification as _, PublishDiagnostics,
 };
-use lsp_types::request::{Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest};
+use lsp_types::request::{
+    CodeActionRequest, CodeLensRequest, Completion, DocumentHighlightRequest, DocumentSymbolRequest,
+    FoldingRangeRequest, Formatting, GotoDefinition, HoverRequest, InlayHintRequest, PrepareRenameRequest, References,
+    Rename, SemanticTokensFullDeltaRequest, SemanticTokensFullRequest, SignatureHelpRequest, WorkspaceSymbolRequest,
+};
 use lsp_types::{
-    CompletionOptions, CompletionResponse, Diagnostic, DiagnosticRelatedInformation, DiagnosticSeverity,
-    DocumentSymbol, DocumentSymbolResponse, GotoDefinitionResponse, Hover, HoverContents, HoverProviderCapability,
-    InitializeParams, Location, MarkupContent, MarkupKind, NumberOrString, OneOf, PublishDiagnosticsParams, Range,
-    ServerCapabilities, SymbolKind, TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
-    TextDocumentSyncSaveOptions, TextEdit, Uri,
+    CodeActionKind, CodeActionOrCommand, CodeActionProviderCapability, CodeLensOptions, CompletionOptions,
+    CompletionResponse, DocumentHighlight, DocumentHighlightKind, DocumentSymbol, DocumentSymbolResponse, FoldingRange,
+    FoldingRangeProviderCapability, GotoDefinitionResponse, Hover, HoverContents, HoverProviderCapability,
+    InitializeParams, Location, MarkupContent, MarkupKind, OneOf, PrepareRenameResponse, PublishDiagnosticsParams,
+    Range, RenameOptions, SemanticTokensFullOptions, SemanticTokensOptions, SemanticTokensResult,
+    SemanticTokensServerCapabilities, ServerCapabilities, SignatureHelpOptions, SymbolKind, TextDocumentSyncCapability,
+    TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions, TextEdit, Uri, WorkspaceEdit,
+    WorkspaceSymbolResponse,
 };
 
-use crate::diagnostic::Renderer;
 use crate::syntax::ast::ItemKind;
+use analysis::Analysis;
 pub use position::{offset, position, Lines};
 
 /// How long a file must go unchanged before it is checked again.
@@ -55,9 +74,9 @@ pub fn serve_stdio() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
 }
 
-/// The server's loop on `connection`: the handshake, then messages until `exit`.
-pub fn serve(connection: &Connection) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let capabilities = ServerCapabilities {
+/// What the server can do, as it tells the client.
+fn capabilities() -> ServerCapabilities {
+    ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
             open_close: Some(true),
             change: Some(TextDocumentSyncKind::FULL),
@@ -68,13 +87,43 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn std::error::Error + 
         document_formatting_provider: Some(OneOf::Left(true)),
         document_symbol_provider: Some(OneOf::Left(true)),
         completion_provider: Some(CompletionOptions {
-            trigger_characters: Some(vec![":".to_string()]),
+            trigger_characters: Some(vec![":".to_string(), ".".to_string()]),
             ..CompletionOptions::default()
         }),
         definition_provider: Some(OneOf::Left(true)),
+        code_action_provider: Some(CodeActionProviderCapability::Options(lsp_types::CodeActionOptions {
+            code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+            ..lsp_types::CodeActionOptions::default()
+        })),
+        references_provider: Some(OneOf::Left(true)),
+        document_highlight_provider: Some(OneOf::Left(true)),
+        rename_provider: Some(OneOf::Right(RenameOptions {
+            prepare_provider: Some(true),
+            work_done_progress_options: Default::default(),
+        })),
+        inlay_hint_provider: Some(OneOf::Left(true)),
+        code_lens_provider: Some(CodeLensOptions { resolve_provider: Some(false) }),
+        semantic_tokens_provider: Some(SemanticTokensServerCapabilities::SemanticTokensOptions(
+            SemanticTokensOptions {
+                legend: tokens::legend(),
+                full: Some(SemanticTokensFullOptions::Delta { delta: Some(true) }),
+                range: None,
+                work_done_progress_options: Default::default(),
+            },
+        )),
+        signature_help_provider: Some(SignatureHelpOptions {
+            trigger_characters: Some(vec!["(".to_string(), ",".to_string()]),
+            ..SignatureHelpOptions::default()
+        }),
+        folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
+        workspace_symbol_provider: Some(OneOf::Left(true)),
         ..ServerCapabilities::default()
-    };
-    let params = connection.initialize(serde_json::to_value(capabilities)?)?;
+    }
+}
+
+/// The server's loop on `connection`: the handshake, then messages until `exit`.
+pub fn serve(connection: &Connection) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let params = connection.initialize(serde_json::to_value(capabilities())?)?;
     let params: InitializeParams = serde_json::from_value(params)?;
     let watches = params
         .capabilities
@@ -85,8 +134,10 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn std::error::Error + 
     if watches {
         connection.sender.send(Message::Request(watch_request()))?;
     }
+    #[allow(deprecated)] // `root_uri` is what the clients this server is tested with send.
+    let root = params.root_uri.as_ref().map(path_of);
     let mut server =
-        Server { documents: HashMap::new(), imports: HashMap::new(), dirty: HashSet::new(), changed: Instant::now() };
+        Server { documents: HashMap::new(), dirty: HashSet::new(), changed: Instant::now(), revision: 0, root };
     loop {
         let wait = if server.dirty.is_empty() { Duration::from_secs(3600) } else { DEBOUNCE };
         match connection.receiver.recv_timeout(wait) {
@@ -104,9 +155,8 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn std::error::Error + 
         }
         if !server.dirty.is_empty() && server.changed.elapsed() >= DEBOUNCE {
             for uri in std::mem::take(&mut server.dirty) {
-                let Some(text) = server.documents.get(&uri) else { continue };
-                let (diagnostics, imports) = check(&uri, text);
-                server.imports.insert(uri.clone(), imports);
+                let Some(analysis) = server.analysis(&uri) else { continue };
+                let diagnostics = analysis.diagnostics.iter().map(|(d, _)| d.clone()).collect();
                 let params = PublishDiagnosticsParams { uri, diagnostics, version: None };
                 let notification = Notification::new(PublishDiagnostics::METHOD.to_string(), params);
                 connection.sender.send(Message::Notification(notification))?;
@@ -115,16 +165,29 @@ pub fn serve(connection: &Connection) -> Result<(), Box<dyn std::error::Error + 
     }
 }
 
+/// An open file.
+pub struct Document {
+    /// Its text, as the client has it.
+    pub text: String,
+    /// Which change made this text: a number the server counts up on every change.
+    revision: u64,
+    /// The analysis of this text, once made.
+    analysis: Option<Rc<Analysis>>,
+    /// The semantic tokens last sent, with their result id, for a delta.
+    tokens: Option<(String, Vec<lsp_types::SemanticToken>)>,
+}
+
 struct Server {
-    /// The open files' texts, as the client has them.
-    documents: HashMap<Uri, String>,
-    /// The files on disk each open file's last check read or looked for (its imports, theirs,
-    /// and those that were missing): a change to one of them re-checks it.
-    imports: HashMap<Uri, HashSet<PathBuf>>,
+    /// The open files.
+    documents: HashMap<Uri, Document>,
     /// Files changed since their diagnostics were last published.
     dirty: HashSet<Uri>,
     /// When the last change came.
     changed: Instant,
+    /// The count of changes so far.
+    revision: u64,
+    /// The workspace's folder, if the client named one.
+    root: Option<PathBuf>,
 }
 
 impl Server {
@@ -158,7 +221,6 @@ impl Server {
         };
         if let Ok(params) = cast_notification::<DidCloseTextDocument>(notification) {
             self.documents.remove(&params.text_document.uri);
-            self.imports.remove(&params.text_document.uri);
             self.dirty.remove(&params.text_document.uri);
         }
     }
@@ -167,8 +229,13 @@ impl Server {
     /// whose check read or looked for it are checked again.
     fn on_disk(&mut self, path: &std::path::Path) {
         let path = path.canonicalize().unwrap_or_else(|_| crate::check::load::normalize(path));
-        let stale: Vec<Uri> =
-            self.imports.iter().filter(|(_, imports)| imports.contains(&path)).map(|(uri, _)| uri.clone()).collect();
+        let mut stale = Vec::new();
+        for (uri, doc) in &mut self.documents {
+            if doc.analysis.as_ref().is_some_and(|a| a.imports.contains(&path)) {
+                doc.analysis = None;
+                stale.push(uri.clone());
+            }
+        }
         if !stale.is_empty() {
             self.dirty.extend(stale);
             self.changed = Instant::now();
@@ -176,61 +243,274 @@ impl Server {
     }
 
     fn change(&mut self, uri: Uri, text: String) {
-        self.documents.insert(uri.clone(), text);
+        self.revision += 1;
+        let tokens = self.documents.remove(&uri).and_then(|d| d.tokens);
+        self.documents.insert(uri.clone(), Document { text, revision: self.revision, analysis: None, tokens });
         self.dirty.insert(uri);
         self.changed = Instant::now();
     }
 
+    /// The analysis of the open file `uri`'s current text, made now if not yet.
+    fn analysis(&mut self, uri: &Uri) -> Option<Rc<Analysis>> {
+        let doc = self.documents.get_mut(uri)?;
+        Some(doc.analysis.get_or_insert_with(|| Rc::new(Analysis::new(uri, &doc.text))).clone())
+    }
+
+    fn text(&self, uri: &Uri) -> Option<&str> {
+        self.documents.get(uri).map(|d| d.text.as_str())
+    }
+
+    // A rename's edits are keyed by `Uri`, as lsp-types has them (see `rename::rename`).
+    #[allow(clippy::mutable_key_type)]
     fn request(&mut self, request: Request) -> Response {
-        let id = request.id.clone();
-        let request = match cast_request::<HoverRequest>(request) {
-            Ok((id, params)) => {
-                let at = params.text_document_position_params;
-                let hover = self
-                    .documents
-                    .get(&at.text_document.uri)
-                    .and_then(|text| hover(&at.text_document.uri, text, at.position));
-                return respond(id, hover);
-            }
-            Err(r) => r,
-        };
-        let request = match cast_request::<Completion>(request) {
-            Ok((id, params)) => {
-                let at = params.text_document_position;
-                let items =
-                    self.documents.get(&at.text_document.uri).map(|text| complete::at(text, offset(text, at.position)));
-                return respond(id, items.map(CompletionResponse::Array));
-            }
-            Err(r) => r,
-        };
-        let request = match cast_request::<GotoDefinition>(request) {
-            Ok((id, params)) => {
-                let at = params.text_document_position_params;
+        Dispatch { server: self, request: Some(request), response: None }
+            .on::<HoverRequest>(|s, p| {
+                let at = p.text_document_position_params;
+                Ok(s.text(&at.text_document.uri).and_then(|text| hover(&at.text_document.uri, text, at.position)))
+            })
+            .on::<Completion>(|s, p| {
+                let at = p.text_document_position;
+                let items = s.text(&at.text_document.uri).map(|text| complete::at(text, offset(text, at.position)));
+                Ok(items.map(CompletionResponse::Array))
+            })
+            .on::<GotoDefinition>(|s, p| {
+                let at = p.text_document_position_params;
                 let uri = at.text_document.uri;
-                let location = self.documents.get(&uri).and_then(|text| locate(&uri, text, at.position));
-                return respond(id, location.map(GotoDefinitionResponse::Scalar));
+                Ok(s.text(&uri).and_then(|text| locate(&uri, text, at.position)).map(GotoDefinitionResponse::Scalar))
+            })
+            .on::<Formatting>(|s, p| Ok(s.text(&p.text_document.uri).and_then(formatting)))
+            .on::<DocumentSymbolRequest>(|s, p| {
+                Ok(s.text(&p.text_document.uri).map(|text| DocumentSymbolResponse::Nested(symbols(text))))
+            })
+            .on::<CodeActionRequest>(|s, p| {
+                let uri = p.text_document.uri;
+                Ok(s.analysis(&uri).map(|analysis| code_actions(&uri, &analysis, p.range)))
+            })
+            .on::<References>(|s, p| {
+                let at = p.text_document_position;
+                let uri = at.text_document.uri;
+                let Some(text) = s.text(&uri) else { return Ok(None) };
+                let sites = rename::references(&uri, text, at.position, &rename::Buffers(&s.documents));
+                let wanted = |site: &rename::Site| p.context.include_declaration || !site.definition;
+                Ok(sites.map(|sites| {
+                    sites
+                        .into_iter()
+                        .filter(wanted)
+                        .map(|s| Location { uri: s.uri, range: s.range })
+                        .collect::<Vec<_>>()
+                }))
+            })
+            .on::<DocumentHighlightRequest>(|s, p| {
+                let at = p.text_document_position_params;
+                let uri = at.text_document.uri;
+                let Some(text) = s.text(&uri) else { return Ok(None) };
+                let sites = rename::references(&uri, text, at.position, &rename::Buffers(&s.documents));
+                Ok(sites.map(|sites| {
+                    sites
+                        .into_iter()
+                        .filter(|site| site.uri == uri)
+                        .map(|site| DocumentHighlight {
+                            range: site.range,
+                            kind: Some(if site.definition {
+                                DocumentHighlightKind::WRITE
+                            } else {
+                                DocumentHighlightKind::READ
+                            }),
+                        })
+                        .collect::<Vec<_>>()
+                }))
+            })
+            .on::<PrepareRenameRequest>(|s, p| {
+                let Some(text) = s.text(&p.text_document.uri) else { return Ok(None) };
+                rename::prepare(&p.text_document.uri, text, p.position).map(|r| Some(PrepareRenameResponse::Range(r)))
+            })
+            .on::<Rename>(|s, p| {
+                let at = p.text_document_position;
+                let Some(text) = s.text(&at.text_document.uri) else { return Ok(None) };
+                let buffers = rename::Buffers(&s.documents);
+                let changes = rename::rename(&at.text_document.uri, text, at.position, &p.new_name, &buffers)?;
+                Ok(Some(WorkspaceEdit { changes: Some(changes), ..WorkspaceEdit::default() }))
+            })
+            .on::<InlayHintRequest>(|s, p| {
+                let uri = p.text_document.uri;
+                let Some(analysis) = s.analysis(&uri) else { return Ok(None) };
+                let text = s.text(&uri).unwrap_or_default();
+                Ok(Some(hints::inlay_hints(&uri, text, analysis.plan.as_ref(), p.range)))
+            })
+            .on::<CodeLensRequest>(|s, p| {
+                let uri = p.text_document.uri;
+                let Some(analysis) = s.analysis(&uri) else { return Ok(None) };
+                let text = s.text(&uri).unwrap_or_default();
+                Ok(Some(hints::code_lenses(&uri, text, analysis.plan.as_ref())))
+            })
+            .on::<SemanticTokensFullRequest>(|s, p| {
+                let Some(doc) = s.documents.get_mut(&p.text_document.uri) else { return Ok(None) };
+                let data = tokens::tokens(&path_of(&p.text_document.uri), &doc.text);
+                let id = doc.revision.to_string();
+                doc.tokens = Some((id.clone(), data.clone()));
+                Ok(Some(SemanticTokensResult::Tokens(tokens::full(data, id))))
+            })
+            .on::<SemanticTokensFullDeltaRequest>(|s, p| {
+                let Some(doc) = s.documents.get_mut(&p.text_document.uri) else { return Ok(None) };
+                let data = tokens::tokens(&path_of(&p.text_document.uri), &doc.text);
+                let id = doc.revision.to_string();
+                let previous = doc.tokens.replace((id.clone(), data.clone()));
+                Ok(Some(match previous {
+                    Some((old_id, old)) if old_id == p.previous_result_id => {
+                        lsp_types::SemanticTokensFullDeltaResult::TokensDelta(tokens::delta(&old, &data, id))
+                    }
+                    _ => lsp_types::SemanticTokensFullDeltaResult::Tokens(tokens::full(data, id)),
+                }))
+            })
+            .on::<SignatureHelpRequest>(|s, p| {
+                let at = p.text_document_position_params;
+                Ok(s.text(&at.text_document.uri).and_then(|text| signature::at(text, offset(text, at.position))))
+            })
+            .on::<FoldingRangeRequest>(|s, p| Ok(s.text(&p.text_document.uri).map(folding_ranges)))
+            .on::<WorkspaceSymbolRequest>(|s, p| Ok(Some(WorkspaceSymbolResponse::Flat(s.workspace_symbols(&p.query)))))
+            .finish()
+    }
+
+    /// The items of the project's files (the workspace folder's, or those of the open files'
+    /// projects) whose names contain `query`, ignoring case.
+    #[allow(deprecated)] // `SymbolInformation::deprecated` must still be given.
+    fn workspace_symbols(&self, query: &str) -> Vec<lsp_types::SymbolInformation> {
+        // A file in each folder asked about stands for its project.
+        let mut entries: Vec<PathBuf> = self.root.iter().map(|r| r.join("workspace.sprs")).collect();
+        entries.extend(self.documents.keys().map(path_of));
+        let query = query.to_lowercase();
+        let buffers = rename::Buffers(&self.documents);
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for entry in entries {
+            for path in rename::project_files(&entry) {
+                let Some(uri) = buffers.uri(&path) else { continue };
+                if !seen.insert(path.canonicalize().unwrap_or(path.clone())) {
+                    continue;
+                }
+                let Some(text) = buffers.text(&path) else { continue };
+                for symbol in symbols(&text).into_iter().filter(|s| s.name.to_lowercase().contains(&query)) {
+                    out.push(lsp_types::SymbolInformation {
+                        name: symbol.name,
+                        kind: symbol.kind,
+                        tags: None,
+                        deprecated: None,
+                        location: Location { uri: uri.clone(), range: symbol.selection_range },
+                        container_name: symbol.detail,
+                    });
+                }
             }
-            Err(r) => r,
-        };
-        let request = match cast_request::<Formatting>(request) {
+        }
+        out
+    }
+}
+
+/// Answers a request with the first handler whose method it is, or with "method not found".
+struct Dispatch<'s> {
+    server: &'s mut Server,
+    request: Option<Request>,
+    response: Option<Response>,
+}
+
+impl Dispatch<'_> {
+    /// Handles the request if it is an `R`; an `Err` is answered as a failed request with its
+    /// message (a refused rename).
+    fn on<R: lsp_types::request::Request>(
+        mut self,
+        handle: impl FnOnce(&mut Server, R::Params) -> Result<R::Result, String>,
+    ) -> Self {
+        let Some(request) = self.request.take() else { return self };
+        match cast_request::<R>(request) {
             Ok((id, params)) => {
-                let edits = self.documents.get(&params.text_document.uri).and_then(|text| formatting(text));
-                return respond(id, edits);
+                self.response = Some(match handle(self.server, params) {
+                    Ok(result) => respond(id, result),
+                    Err(message) => Response::new_err(id, lsp_server::ErrorCode::RequestFailed as i32, message),
+                });
             }
-            Err(r) => r,
-        };
-        match cast_request::<DocumentSymbolRequest>(request) {
-            Ok((id, params)) => {
-                let symbols = self.documents.get(&params.text_document.uri).map(|text| symbols(text));
-                respond(id, symbols.map(DocumentSymbolResponse::Nested))
-            }
-            Err(r) => Response::new_err(
-                id,
+            Err(request) => self.request = Some(request),
+        }
+        self
+    }
+
+    fn finish(self) -> Response {
+        match (self.response, self.request) {
+            (Some(response), _) => response,
+            (None, Some(request)) => Response::new_err(
+                request.id,
                 lsp_server::ErrorCode::MethodNotFound as i32,
-                format!("unknown method `{}`", r.method),
+                format!("unknown method `{}`", request.method),
             ),
+            (None, None) => {
+                Response::new_err(RequestId::from(0), lsp_server::ErrorCode::InternalError as i32, String::new())
+            }
         }
     }
+}
+
+/// The quick fixes of the diagnostics that touch `range`: each fix of each, as an edit of the
+/// file.
+pub fn code_actions(uri: &Uri, analysis: &Analysis, range: Range) -> Vec<CodeActionOrCommand> {
+    let touches = |r: &Range| r.start <= range.end && range.start <= r.end;
+    analysis
+        .diagnostics
+        .iter()
+        .filter(|(diagnostic, _)| touches(&diagnostic.range))
+        .flat_map(|(diagnostic, fixes)| {
+            fixes.iter().enumerate().map(move |(i, (title, edit))| {
+                CodeActionOrCommand::CodeAction(lsp_types::CodeAction {
+                    title: title.clone(),
+                    kind: Some(CodeActionKind::QUICKFIX),
+                    diagnostics: Some(vec![diagnostic.clone()]),
+                    edit: Some(WorkspaceEdit {
+                        changes: Some(HashMap::from([(uri.clone(), vec![edit.clone()])])),
+                        ..WorkspaceEdit::default()
+                    }),
+                    is_preferred: Some(i == 0),
+                    ..lsp_types::CodeAction::default()
+                })
+            })
+        })
+        .collect()
+}
+
+/// The items and records of the file (multi-line ones), and its runs of comment lines, for
+/// folding.
+pub fn folding_ranges(text: &str) -> Vec<FoldingRange> {
+    let Ok(file) = crate::syntax::parse(text) else { return Vec::new() };
+    let lines = Lines::new(text);
+    let mut out = Vec::new();
+    let mut fold = |start: usize, end: usize, kind: Option<lsp_types::FoldingRangeKind>| {
+        let (start, end) = (lines.position(start).line, lines.position(end).line);
+        if end > start {
+            out.push(FoldingRange {
+                start_line: start,
+                end_line: end,
+                kind,
+                start_character: None,
+                end_character: None,
+                collapsed_text: None,
+            });
+        }
+    };
+    for item in &file.items {
+        fold(item.span.start, item.span.end, None);
+    }
+    // Runs of `//` or `///` lines.
+    let mut run: Option<(usize, usize)> = None;
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_start().starts_with("//") {
+            run = Some((run.map_or(at, |(s, _)| s), at + line.trim_end().len()));
+        } else if let Some((s, e)) = run.take() {
+            fold(s, e, Some(lsp_types::FoldingRangeKind::Comment));
+        }
+        at += line.len();
+    }
+    if let Some((s, e)) = run {
+        fold(s, e, Some(lsp_types::FoldingRangeKind::Comment));
+    }
+    out.sort_by_key(|r| (r.start_line, r.end_line));
+    out
 }
 
 fn respond<T: serde::Serialize>(id: RequestId, result: T) -> Response {
@@ -308,70 +588,21 @@ fn watch_request() -> Request {
 
 /// `sprs check`'s diagnostics of `text`, those in the file itself (an import's errors are
 /// reported where that file is opened).
-pub fn diagnostics(uri: &Uri, text: &str) -> Vec<Diagnostic> {
-    check(uri, text).0
+pub fn diagnostics(uri: &Uri, text: &str) -> Vec<lsp_types::Diagnostic> {
+    Analysis::new(uri, text).diagnostics.into_iter().map(|(d, _)| d).collect()
 }
 
-/// The paths a `use` of `file` names, resolved against its folder.
-fn imports_of(file: &crate::syntax::SourceFile) -> Vec<PathBuf> {
-    let Ok(ast) = crate::syntax::parse(&file.text) else { return Vec::new() };
-    ast.items
-        .iter()
-        .filter_map(|item| match &item.kind {
-            ItemKind::Use(usage) => match &usage.origin {
-                crate::syntax::ast::UseOrigin::File { path, .. } => {
-                    Some(crate::check::load::normalize(&file.dir().join(path)))
-                }
-                crate::syntax::ast::UseOrigin::Module { .. } => None,
-            },
-            _ => None,
-        })
-        .collect()
-}
-
-/// [`diagnostics`], and the files on disk the check read or looked for besides the file itself.
-fn check(uri: &Uri, text: &str) -> (Vec<Diagnostic>, HashSet<PathBuf>) {
-    let path = path_of(uri);
-    let options = crate::check::Options { require_data: false, ..crate::check::Options::new(&path) };
-    let output = crate::plan::plan_source_with(&path, text.to_string(), &options);
-    let mut imports: HashSet<PathBuf> = output.sources.disk_paths().map(PathBuf::from).collect();
-    for id in output.sources.ids() {
-        let file = output.sources.get(id);
-        if matches!(file.origin, crate::syntax::Origin::Disk(_)) {
-            imports.extend(imports_of(file));
+/// The `file://` URI of `path`, made absolute, with the bytes a URI cannot hold escaped.
+pub fn uri_of(path: &std::path::Path) -> Option<Uri> {
+    let path = path.canonicalize().unwrap_or_else(|_| crate::check::load::normalize(path));
+    let mut encoded = String::from("file://");
+    for byte in path.to_string_lossy().bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'.' | b'_' | b'~' => encoded.push(byte as char),
+            other => encoded.push_str(&format!("%{other:02X}")),
         }
     }
-    imports.remove(&path.canonicalize().unwrap_or_else(|_| crate::check::load::normalize(&path)));
-    let renderer = Renderer { sources: &output.sources, color: false, width: 100 };
-    // The checker names the entry file by the path it was given.
-    let name = path.display().to_string();
-    let lines = Lines::new(text);
-    let diagnostics = output
-        .diagnostics
-        .iter()
-        .filter(|diag| output.sources.get(diag.file).name == name)
-        .map(|diag| {
-            let json = renderer.json(diag);
-            let range = Range::new(lines.position(json.span[0]), lines.position(json.span[1]));
-            let message = match &json.label {
-                Some(label) if !label.is_empty() => format!("{}: {label}", json.message),
-                _ => json.message.clone(),
-            };
-            let related = json.help.map(|help| {
-                vec![DiagnosticRelatedInformation { location: Location { uri: uri.clone(), range }, message: help }]
-            });
-            Diagnostic {
-                range,
-                severity: Some(if diag.is_error() { DiagnosticSeverity::ERROR } else { DiagnosticSeverity::WARNING }),
-                code: Some(NumberOrString::String(json.code)),
-                source: Some("sprs".into()),
-                message,
-                related_information: related,
-                ..Diagnostic::default()
-            }
-        })
-        .collect();
-    (diagnostics, imports)
+    encoded.parse().ok()
 }
 
 /// The word under `at`, and where it is.
@@ -434,8 +665,7 @@ pub fn locate(uri: &Uri, text: &str, at: lsp_types::Position) -> Option<Location
     };
     let target_text = std::fs::read_to_string(&target).ok()?;
     let range = item_range(&target_text, &name)?;
-    let target = target.canonicalize().unwrap_or(target);
-    Some(Location { uri: format!("file://{}", target.display()).parse().ok()?, range })
+    Some(Location { uri: uri_of(&target)?, range })
 }
 
 /// The folder the stdlib modules are written to for editors to open: a fresh folder of this

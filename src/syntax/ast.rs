@@ -150,6 +150,11 @@ impl UseName {
     pub fn local(&self) -> &Ident {
         self.alias.as_ref().unwrap_or(&self.name)
     }
+
+    /// From the name to the alias, if any.
+    pub fn span(&self) -> Span {
+        Span::new(self.name.span.start, self.local().span.end)
+    }
 }
 
 /// `{ path = expr, ... }`
@@ -244,6 +249,36 @@ pub struct Expr {
     pub kind: ExprKind,
     /// Where it is written.
     pub span: Span,
+}
+
+impl Expr {
+    /// The expressions directly inside this one, in file order (a record's field values, a
+    /// call's arguments).
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::Number { .. } | ExprKind::Str(_) | ExprKind::Bool(_) | ExprKind::SelfRef | ExprKind::Name(_) => {
+                Vec::new()
+            }
+            ExprKind::List { items, .. } | ExprKind::Tuple(items) => items.iter().collect(),
+            ExprKind::Record(record) => record.fields.iter().map(|f| &f.value).collect(),
+            ExprKind::Field { base, .. } => vec![base],
+            ExprKind::Call { callee, args } => {
+                std::iter::once(&**callee).chain(args.iter().map(|a| &a.value)).collect()
+            }
+            ExprKind::Derive { base, record } => {
+                std::iter::once(&**base).chain(record.fields.iter().map(|f| &f.value)).collect()
+            }
+            ExprKind::Of { value, .. } => vec![value],
+            ExprKind::Unary { operand, .. } => vec![operand],
+            ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
+            ExprKind::Where { value, cond } => vec![value, cond],
+        }
+    }
+
+    /// Whether `self` appears in it.
+    pub fn uses_self(&self) -> bool {
+        matches!(self.kind, ExprKind::SelfRef) || self.children().iter().any(|c| c.uses_self())
+    }
 }
 
 /// A unit as written after a number or list: `tokens`, `tokens/param`.

@@ -10,6 +10,7 @@ mod expr;
 mod parser;
 pub mod source;
 pub mod span;
+pub mod visit;
 
 pub use error::SyntaxError;
 pub use parser::{parse, parse_override, LANGUAGE_VERSION, MAX_DEPTH};

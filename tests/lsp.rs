@@ -574,3 +574,32 @@ fn the_editor_knows_the_experiment() {
     let names: Vec<&str> = symbols.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["base"]);
 }
+
+/// References and rename read and edit the project's files only: an item a file imports from
+/// outside its project (here through `..`) is neither read nor renamed.
+#[test]
+fn references_stay_inside_the_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join(".git")).unwrap();
+    std::fs::write(dir.path().join("lib.sprs"), LIB).unwrap();
+    let main = MAIN.replace("use \"lib.sprs\"", "use \"../lib.sprs\"");
+    let uri = format!("file://{}/main.sprs", project.display());
+    let mut client = Client::start();
+    client.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": uri, "languageId": "sprs", "version": 1, "text": main } }),
+    );
+    let at = json!({ "textDocument": { "uri": uri }, "position": { "line": 7, "character": 14 } });
+    let references = client.request(
+        "textDocument/references",
+        json!({ "textDocument": at["textDocument"], "position": at["position"], "context": { "includeDeclaration": true } }),
+    );
+    assert_eq!(references, Value::Null, "{references}");
+    let refused = client.refused(
+        "textDocument/rename",
+        json!({ "textDocument": at["textDocument"], "position": at["position"], "newName": "small" }),
+    );
+    assert!(refused["message"].is_string(), "{refused}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("lib.sprs")).unwrap(), LIB);
+}

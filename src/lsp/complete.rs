@@ -6,6 +6,10 @@
 //! - `FIELD = |` inside a record (or an item in a list `FIELD = [a, |`) → the field's enum words
 //!   (`magnitude`, `global`, `true`), and the names in scope whose kind fits the field (a model
 //!   for `model =`, a sweep or train for a fit's `on =`);
+//! - in a fit's `law = ..` or after `where` → the observables (and in a law the functions it
+//!   may call);
+//! - after `PATH.` (`model.` on a sweep axis or in a condition) → the fields of the record at
+//!   that path of a train;
 //! - anywhere else inside a record → its fields, with their docs.
 //!
 //! The record around the cursor is found by its unclosed `{`; its kind from what stands before
@@ -33,6 +37,12 @@ pub fn at(text: &str, offset: usize) -> Vec<CompletionItem> {
         return imports(path.trim_end());
     }
     let before = text[..start].trim_end();
+    if let Some(path) = before.strip_suffix('.').filter(|_| text[before.len()..start].is_empty()) {
+        return path_fields(text, path);
+    }
+    if let Some(in_law) = over_observables(line) {
+        return observables(in_law);
+    }
     // Units follow their number on the same line.
     let gap = &text[before.len()..start];
     if !gap.is_empty() && !gap.contains('\n') && ends_with_number(before) {
@@ -51,6 +61,60 @@ pub fn at(text: &str, offset: usize) -> Vec<CompletionItem> {
         return fields(text, offset);
     }
     Vec::new()
+}
+
+/// After `PATH.`: the fields of the record at `PATH` in a train (a sweep's axes and a
+/// condition's config paths are paths of a train), or in the record around the cursor.
+fn path_fields(text: &str, path: &str) -> Vec<CompletionItem> {
+    let start = path.len() - path.bytes().rev().take_while(|&b| is_ident(b as char) || b == b'.').count();
+    let segments: Vec<&str> = path[start..].split('.').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return Vec::new();
+    }
+    let around = open_brace(text, start).and_then(|brace| kind_at(text, brace, 0));
+    let kind =
+        [around, Some(Kind::Train)].into_iter().flatten().find_map(|kind| {
+            match crate::check::schema::path_type(kind, &segments) {
+                Ok(Ty::Record(inner)) => Some(inner),
+                _ => None,
+            }
+        });
+    kind.map(field_items).unwrap_or_default()
+}
+
+/// Whether the line before the cursor is inside an expression over observables: `Some(true)` in
+/// a fit's law (`law = E + A / |`), `Some(false)` after `where`; a name must be expected there
+/// (after an arithmetic operator, `(`, `,`, `law =`, `where`, `and` or `or`; not after a
+/// comparison, whose other side is a value).
+fn over_observables(line: &str) -> Option<bool> {
+    let trimmed = line.trim_end();
+    let comparison = ["==", "!=", "<=", ">=", "<", ">"].iter().any(|op| trimmed.ends_with(op));
+    let expects_name = trimmed.ends_with(['+', '-', '*', '/', '^', '(', ',', '='])
+        || [" where", " and", " or"].iter().any(|w| trimmed.ends_with(w));
+    if comparison || !expects_name {
+        return None;
+    }
+    let law = line.trim_start().strip_prefix("law").is_some_and(|rest| rest.trim_start().starts_with('='));
+    if law {
+        return Some(true);
+    }
+    line.contains(" where ").then_some(false)
+}
+
+/// The observables, and in a law the functions a law may call.
+fn observables(in_law: bool) -> Vec<CompletionItem> {
+    let mut items: Vec<CompletionItem> = crate::observables::Observable::ALL
+        .iter()
+        .map(|o| item(o.name(), CompletionItemKind::CONSTANT, Some(o.doc().to_string())))
+        .collect();
+    if in_law {
+        items.extend(
+            ["exp", "log", "sqrt", "min", "max"]
+                .iter()
+                .map(|f| item(f, CompletionItemKind::FUNCTION, Some("builtin".into()))),
+        );
+    }
+    items
 }
 
 fn is_ident(c: char) -> bool {
@@ -226,6 +290,11 @@ fn in_scope(text: &str) -> Vec<(String, &'static str)> {
 /// The fields of the record around byte `offset` of `text`, as completion items.
 fn fields(text: &str, offset: usize) -> Vec<CompletionItem> {
     let Some(kind) = open_brace(text, offset).and_then(|brace| kind_at(text, brace, 0)) else { return Vec::new() };
+    field_items(kind)
+}
+
+/// A kind's fields, with their docs.
+fn field_items(kind: Kind) -> Vec<CompletionItem> {
     kind.fields()
         .iter()
         .map(|field| CompletionItem {
@@ -322,6 +391,20 @@ mod tests {
         let cursor = text.find('|').expect("a cursor");
         let text = text.replacen('|', "", 1);
         at(&text, cursor).into_iter().map(|item| item.label).collect()
+    }
+
+    #[test]
+    fn observables_in_laws_and_conditions_and_fields_after_a_path() {
+        let law = labels("fit f {\n    law = E + A / |\n}\n");
+        assert!(law.contains(&"N_avg".to_string()) && law.contains(&"exp".to_string()), "{law:?}");
+        let condition = labels("fit f {\n    on = grid where |\n}\n");
+        assert!(condition.contains(&"S".to_string()) && !condition.contains(&"exp".to_string()), "{condition:?}");
+        let axis = labels("sweep s = base {\n    model.|\n}\n");
+        assert!(axis.contains(&"width".to_string()) && !axis.contains(&"batch".to_string()), "{axis:?}");
+        let nested = labels("sweep s = base {\n    optimizer.|\n}\n");
+        assert!(nested.contains(&"lr".to_string()), "{nested:?}");
+        // Not an expression over observables: a field's value is completed as before.
+        assert!(!labels("train t {\n    prune = |\n}\n").contains(&"N_avg".to_string()));
     }
 
     #[test]

@@ -388,7 +388,7 @@ impl Server {
                 if !seen.insert(path.canonicalize().unwrap_or(path.clone())) {
                     continue;
                 }
-                let Some(text) = buffers.text(&path) else { continue };
+                let Some(text) = buffers.text(&path, &crate::access::Access::for_entry(&entry)) else { continue };
                 for symbol in symbols(&text).into_iter().filter(|s| s.name.to_lowercase().contains(&query)) {
                     out.push(lsp_types::SymbolInformation {
                         name: symbol.name,

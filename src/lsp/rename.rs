@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use lsp_types::{Range, TextEdit, Uri};
 
+use crate::access::Access;
+
 use super::{path_of, uri_of, Lines};
 use crate::syntax::ast::{File, ItemKind, UseOrigin};
 use crate::syntax::visit::{names, Role};
@@ -24,7 +26,7 @@ const MAX_ENTRIES: usize = 50_000;
 /// following links, skipping hidden folders and build and results folders (`target`, `runs`,
 /// `node_modules`); at most [`MAX_FILES`], looking at most at [`MAX_ENTRIES`] entries.
 pub(super) fn project_files(path: &Path) -> Vec<PathBuf> {
-    let access = crate::access::Access::for_entry(path);
+    let access = Access::for_entry(path);
     let mut files = Vec::new();
     let mut stack = vec![access.root().to_path_buf()];
     let mut seen = 0;
@@ -78,13 +80,15 @@ impl Buffers<'_> {
         self.0.keys().find(|uri| canonical(&path_of(uri)) == wanted).cloned().or_else(|| uri_of(path))
     }
 
-    /// The text of the file at `path`: the editor's buffer if it is open, else the disk's.
-    pub fn text(&self, path: &Path) -> Option<String> {
+    /// The text of the file at `path`: the editor's buffer if it is open, else the disk's, read
+    /// as the checker reads an import (inside the project of `access`, no link out of it).
+    pub fn text(&self, path: &Path, access: &Access) -> Option<String> {
         let wanted = canonical(path);
         if let Some(doc) = self.0.iter().find(|(uri, _)| canonical(&path_of(uri)) == wanted).map(|(_, d)| d) {
             return Some(doc.text.clone());
         }
-        crate::fs::read_to_string(path, crate::access::MAX_SOURCE_BYTES).ok()
+        let (bytes, _) = access.read(path, crate::access::MAX_SOURCE_BYTES).ok()?;
+        String::from_utf8(bytes).ok()
     }
 }
 
@@ -196,13 +200,15 @@ pub fn rename(
     if !is_identifier(new_name) {
         return Err(format!("`{new_name}` is not a name: a name is a letter or `_`, then letters, digits or `_`"));
     }
-    let (_, sites) = search(uri, text, at, buffers).ok_or("not a name of an item")?;
+    let (_, sites) = search(uri, text, at, buffers)
+        .ok_or("the file that defines it cannot be read inside the project, or does not parse")?;
     let mut edits: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
     for site in sites {
         edits.entry(site.uri).or_default().push(TextEdit { range: site.range, new_text: new_name.to_string() });
     }
+    let access = Access::for_entry(&path_of(uri));
     for uri in edits.keys() {
-        let Some(text) = buffers.text(&path_of(uri)) else { continue };
+        let Some(text) = buffers.text(&path_of(uri), &access) else { continue };
         if in_scope(&text, new_name) {
             let file = path_of(uri);
             let shown = file.file_name().map_or_else(|| file.display().to_string(), |f| f.to_string_lossy().into());
@@ -284,8 +290,10 @@ fn search(uri: &Uri, text: &str, at: lsp_types::Position, buffers: &Buffers) -> 
             add(&mut sites, uri, text, spans);
         }
         Target::Item { file: home, name } => {
+            // The item's file and its importers are read inside this file's project only.
+            let access = Access::for_entry(&path);
             let home_uri = buffers.uri(home)?;
-            let home_text = buffers.text(home)?;
+            let home_text = buffers.text(home, &access)?;
             let home_file = crate::syntax::parse(&home_text).ok()?;
             let dir = home.parent().unwrap_or(Path::new("."));
             add(&mut sites, &home_uri, &home_text, sites_in(&home_file, dir, name, None));
@@ -293,7 +301,7 @@ fn search(uri: &Uri, text: &str, at: lsp_types::Position, buffers: &Buffers) -> 
                 if canonical(&other) == canonical(home) {
                     continue;
                 }
-                let Some(other_text) = buffers.text(&other) else { continue };
+                let Some(other_text) = buffers.text(&other, &access) else { continue };
                 let Ok(other_file) = crate::syntax::parse(&other_text) else { continue };
                 let dir = other.parent().unwrap_or(Path::new("."));
                 let spans = sites_in(&other_file, dir, name, Some(home));

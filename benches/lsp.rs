@@ -54,7 +54,7 @@ fn main() {
             let analysis = sprs::lsp::analysis::Analysis::new(&uri, &valid);
             assert!(analysis.plan.is_some(), "{:?}", analysis.diagnostics);
             let all = lsp_types::Range::new(lsp_types::Position::new(0, 0), lsp_types::Position::new(10_000, 0));
-            let hints = sprs::lsp::hints::inlay_hints(&uri, &valid, analysis.plan.as_ref(), all);
+            let hints = sprs::lsp::hints::inlay_hints(&uri, &valid, &analysis, all);
             let lenses = sprs::lsp::hints::code_lenses(&uri, &valid, analysis.plan.as_ref());
             let tokens = sprs::lsp::tokens::tokens(std::path::Path::new("/tmp/bench.sprs"), &valid);
             assert!(hints.len() > 20 && lenses.len() > 20 && tokens.len() > 100);

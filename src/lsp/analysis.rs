@@ -22,6 +22,8 @@ pub struct Analysis {
     pub imports: HashSet<PathBuf>,
     /// The plan, when the file has no errors.
     pub plan: Option<Plan>,
+    /// The fields each derived record gets from `self`, made when inlay hints first ask.
+    late_bound: std::cell::OnceCell<Vec<crate::check::LateBound>>,
 }
 
 impl Analysis {
@@ -84,7 +86,17 @@ impl Analysis {
                 (diagnostic, fixes)
             })
             .collect();
-        Analysis { diagnostics, imports, plan: output.plan }
+        Analysis { diagnostics, imports, plan: output.plan, late_bound: std::cell::OnceCell::new() }
+    }
+
+    /// The late-bound fields of the derived records of `text` (this version's text of `uri`),
+    /// made once.
+    pub fn late_bound(&self, uri: &Uri, text: &str) -> &[crate::check::LateBound] {
+        self.late_bound.get_or_init(|| {
+            let path = path_of(uri);
+            let options = crate::check::Options { require_data: false, ..crate::check::Options::new(&path) };
+            crate::check::late_bound(&path, text.to_string(), &options)
+        })
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use lsp_types::{CodeLens, Command, InlayHint, InlayHintKind, InlayHintLabel, Range, Uri};
 
+use super::analysis::Analysis;
 use super::{path_of, Lines};
 use crate::format::si;
 use crate::plan::{Plan, PlannedTrial};
@@ -22,9 +23,10 @@ fn plural(count: usize, word: &str) -> String {
     format!("{count} {word}{}", if count == 1 { "" } else { "s" })
 }
 
-/// The hints of the buffer `text` of `uri`, from its `plan` (none when it has errors) and its
-/// derived records, within `range`.
-pub fn inlay_hints(uri: &Uri, text: &str, plan: Option<&Plan>, range: Range) -> Vec<InlayHint> {
+/// The hints of the buffer `text` of `uri`, from its analysis (the plan, none when the file has
+/// errors, and its derived records), within `range`.
+pub fn inlay_hints(uri: &Uri, text: &str, analysis: &Analysis, range: Range) -> Vec<InlayHint> {
+    let plan = analysis.plan.as_ref();
     let Ok(file) = crate::syntax::parse(text) else { return Vec::new() };
     let lines = Lines::new(text);
     let mut hints = Vec::new();
@@ -79,9 +81,7 @@ pub fn inlay_hints(uri: &Uri, text: &str, plan: Option<&Plan>, range: Range) -> 
             }
         }
     }
-    let path = path_of(uri);
-    let options = crate::check::Options { require_data: false, ..crate::check::Options::new(&path) };
-    for late in crate::check::late_bound(&path, text.to_string(), &options) {
+    for late in analysis.late_bound(uri, text) {
         let fields: Vec<String> = late.fields.iter().map(|(name, value)| format!("{name} = {value}")).collect();
         hint(late.record.end, fields.join(", "), Some(InlayHintKind::PARAMETER));
     }

@@ -335,7 +335,7 @@ impl Server {
                 let uri = p.text_document.uri;
                 let Some(analysis) = s.analysis(&uri) else { return Ok(None) };
                 let text = s.text(&uri).unwrap_or_default();
-                Ok(Some(hints::inlay_hints(&uri, text, analysis.plan.as_ref(), p.range)))
+                Ok(Some(hints::inlay_hints(&uri, text, &analysis, p.range)))
             })
             .on::<CodeLensRequest>(|s, p| {
                 let uri = p.text_document.uri;

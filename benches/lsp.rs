@@ -51,7 +51,7 @@ fn main() {
     let mut times: Vec<f64> = (0..30)
         .map(|_| {
             let started = Instant::now();
-            let analysis = sprs::lsp::analysis::Analysis::new(&uri, &valid);
+            let analysis = sprs::lsp::analysis::Analysis::new(&uri, &valid, Default::default());
             assert!(analysis.plan.is_some(), "{:?}", analysis.diagnostics);
             let all = lsp_types::Range::new(lsp_types::Position::new(0, 0), lsp_types::Position::new(10_000, 0));
             let hints = sprs::lsp::hints::inlay_hints(&uri, &valid, &analysis, all);

@@ -514,8 +514,9 @@ fn the_editor_knows_the_experiment() {
     );
     let changes = &edit["changes"];
     let lib_uri = changes.as_object().unwrap().keys().find(|k| k.ends_with("/lib.sprs")).unwrap().clone();
-    assert_eq!(apply(LIB, changes[&lib_uri].as_array().unwrap()), LIB.replace("model base", "model small"));
-    assert_eq!(apply(MAIN, changes[&main].as_array().unwrap()), MAIN.replace("base", "small"));
+    let (renamed_lib, renamed_main) = (LIB.replace("model base", "model small"), MAIN.replace("base", "small"));
+    assert_eq!(apply(LIB, changes[&lib_uri].as_array().unwrap()), renamed_lib);
+    assert_eq!(apply(MAIN, changes[&main].as_array().unwrap()), renamed_main);
     let taken = client.refused(
         "textDocument/rename",
         json!({ "textDocument": at["textDocument"], "position": at["position"], "newName": "markov" }),
@@ -527,6 +528,18 @@ fn the_editor_knows_the_experiment() {
     );
     assert!(stdlib["message"].as_str().unwrap().contains("standard library"), "{stdlib}");
 
+    // The rename applied in the editor, nothing saved: main.sprs reads lib.sprs's buffer and is
+    // clean (it may first be checked against the new lib.sprs and its own old text).
+    open(&mut client, &lib, &renamed_lib);
+    client.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": main, "version": 3 }, "contentChanges": [{ "text": renamed_main }] }),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !client.diagnostics_of(&main).is_empty() {
+        assert!(Instant::now() < deadline, "main.sprs never checked clean against lib.sprs's buffer");
+    }
+
     // Inlay hints: the train's plan after its name, the tokens of its budget; in lib.sprs, the
     // fields `llama` computes from `self`.
     let all = json!({ "start": { "line": 0, "character": 0 }, "end": { "line": 99, "character": 0 } });
@@ -535,7 +548,6 @@ fn the_editor_knows_the_experiment() {
     assert!(labels.iter().any(|l| l.starts_with("N ") && l.contains("steps")), "{labels:?}");
     assert!(labels.iter().any(|l| l.ends_with("tokens") && l.starts_with("= ")), "{labels:?}");
     assert!(labels.iter().any(|l| l.starts_with("2 trials · C ")), "{labels:?}");
-    open(&mut client, &lib, LIB);
     let hints = client.request("textDocument/inlayHint", json!({ "textDocument": { "uri": lib }, "range": all }));
     let labels: Vec<&str> = hints.as_array().unwrap().iter().map(|h| h["label"].as_str().unwrap()).collect();
     assert_eq!(labels, ["heads = 4, mlp = 256"]);
@@ -550,10 +562,10 @@ fn the_editor_knows_the_experiment() {
     let full = client.request("textDocument/semanticTokens/full", json!({ "textDocument": { "uri": main } }));
     let data = full["data"].as_array().unwrap();
     assert!(data.len() >= 5 * 10 && data.len().is_multiple_of(5), "{full}");
-    let edited = MAIN.replace("batch  = 4", "batch  = 8");
+    let edited = renamed_main.replace("batch  = 4", "batch  = 8");
     client.notify(
         "textDocument/didChange",
-        json!({ "textDocument": { "uri": main, "version": 3 }, "contentChanges": [{ "text": edited }] }),
+        json!({ "textDocument": { "uri": main, "version": 4 }, "contentChanges": [{ "text": edited }] }),
     );
     let delta = client.request(
         "textDocument/semanticTokens/full/delta",
@@ -570,9 +582,10 @@ fn the_editor_knows_the_experiment() {
 
     let folds = client.request("textDocument/foldingRange", json!({ "textDocument": { "uri": main } }));
     assert!(folds.as_array().unwrap().iter().any(|f| f["startLine"] == 5 && f["endLine"] == 11), "{folds}");
-    let symbols = client.request("workspace/symbol", json!({ "query": "bas" }));
+    // Open files by their buffers (lib.sprs is renamed there, not on disk).
+    let symbols = client.request("workspace/symbol", json!({ "query": "SMA" }));
     let names: Vec<&str> = symbols.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["base"]);
+    assert_eq!(names, ["small"]);
 }
 
 /// References and rename read and edit the project's files only: an item a file imports from
@@ -602,4 +615,29 @@ fn references_stay_inside_the_project() {
     );
     assert!(refused["message"].is_string(), "{refused}");
     assert_eq!(std::fs::read_to_string(dir.path().join("lib.sprs")).unwrap(), LIB);
+}
+
+/// The stdlib folder a server writes for go to definition is removed when it exits.
+#[test]
+fn the_stdlib_folder_goes_with_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("file://{}/x.sprs", dir.path().display());
+    let mut client = Client::start();
+    let text = "use std::schedules::journey\ntrain t { prune = journey }\n";
+    client.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": uri, "languageId": "sprs", "version": 1, "text": text } }),
+    );
+    let location = client.request(
+        "textDocument/definition",
+        json!({ "textDocument": { "uri": uri }, "position": { "line": 1, "character": 20 } }),
+    );
+    let file = std::path::PathBuf::from(location["uri"].as_str().unwrap().trim_start_matches("file://"));
+    let folder = file.parent().unwrap().to_path_buf();
+    assert!(file.exists() && folder.file_name().unwrap().to_string_lossy().starts_with("sprs-stdlib-"), "{file:?}");
+    client.request("shutdown", Value::Null);
+    client.notify("exit", Value::Null);
+    let status = client.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!folder.exists(), "{folder:?} is left behind");
 }

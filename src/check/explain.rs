@@ -39,6 +39,7 @@ pub fn explain_source(name: &str, file: Option<(&Path, String, &super::Options)>
     let mut entry = None;
     if let Some((path, text, options)) = file {
         checker.access = options.access.clone();
+        checker.buffers = options.buffers.clone();
         checker.limits = options.limits;
         entry = checker.load_entry(path, text);
     }
@@ -82,7 +83,12 @@ pub struct LateBound {
 /// The [`LateBound`] fields of every record the file at `path` (its text given) derives, in
 /// file order; none for a record with errors.
 pub fn late_bound(path: &Path, text: String, options: &super::Options) -> Vec<LateBound> {
-    let mut checker = Checker { access: options.access.clone(), limits: options.limits, ..Checker::default() };
+    let mut checker = Checker {
+        access: options.access.clone(),
+        limits: options.limits,
+        buffers: options.buffers.clone(),
+        ..Checker::default()
+    };
     let Some(file) = checker.load_entry(path, text) else { return Vec::new() };
     let ast = checker.module(file).ast.clone();
     let mut derives = Vec::new();

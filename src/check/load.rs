@@ -218,7 +218,10 @@ impl Checker {
                     self.emit(at, |span| CheckError::TooDeep { max: super::records::MAX_CHAIN, span });
                     return None;
                 }
-                match crate::access::read_source(&place.path) {
+                let buffer =
+                    self.buffers.get(&place.path).filter(|t| t.len() as u64 <= crate::access::MAX_SOURCE_BYTES);
+                let buffer = buffer.cloned().map(Ok);
+                match buffer.unwrap_or_else(|| crate::access::read_source(&place.path)) {
                     Ok(text) => Some(self.load(origin, shown(&place.path), text, stack)),
                     Err(error) => {
                         self.emit(at, |span| CheckError::UseRefused {

@@ -60,13 +60,22 @@ pub struct Options {
     /// the file is planned without it, with one warning (W0007: `plan`, to size a study before
     /// its data is downloaded).
     pub require_data: bool,
+    /// Texts to use instead of the disk's for files the file imports, by real path: an
+    /// editor's unsaved buffers. An import must still be a file the file may read.
+    pub buffers: HashMap<std::path::PathBuf, String>,
 }
 
 impl Options {
     /// The defaults for the file at `path`: its discovered root, nothing else readable, default
     /// limits, no overrides.
     pub fn new(path: &Path) -> Options {
-        Options { set: Vec::new(), access: Access::for_entry(path), limits: Limits::default(), require_data: true }
+        Options {
+            set: Vec::new(),
+            access: Access::for_entry(path),
+            limits: Limits::default(),
+            require_data: true,
+            buffers: HashMap::new(),
+        }
     }
 }
 
@@ -147,7 +156,12 @@ pub fn check_file_with(path: &Path, options: &Options) -> std::io::Result<CheckO
 
 /// [`check_source`] with `options`.
 pub fn check_source_with(path: &Path, text: String, options: &Options) -> CheckOutput {
-    let mut checker = Checker { access: options.access.clone(), limits: options.limits, ..Checker::default() };
+    let mut checker = Checker {
+        access: options.access.clone(),
+        limits: options.limits,
+        buffers: options.buffers.clone(),
+        ..Checker::default()
+    };
     let entry = checker.load_entry(path, text);
     if let Some(entry) = entry {
         for text in &options.set {
@@ -235,6 +249,8 @@ enum Target {
 struct Checker {
     /// What the files may read.
     access: Access,
+    /// Unsaved texts of imported files ([`Options::buffers`]).
+    buffers: HashMap<std::path::PathBuf, String>,
     limits: Limits,
     /// Trials made so far, against `limits.trials`.
     trials_counted: u64,

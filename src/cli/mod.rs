@@ -204,7 +204,7 @@ impl Project {
         let access = sprs::access::Access::new(file, self.root.as_deref(), &allow)
             .map_err(|error| CliError::Usage(error.to_string()))?;
         let limits = sprs::check::Limits { trials: self.max_trials, fit_starts: self.max_fit_starts, memory: None };
-        Ok(sprs::check::Options { set: set.to_vec(), access, limits, require_data: true })
+        Ok(sprs::check::Options { set: set.to_vec(), access, limits, require_data: true, buffers: Default::default() })
     }
 }
 

@@ -3,7 +3,7 @@
 //! hints and code lenses show. Made once per version, when the diagnostics are published or
 //! when a request needs it first.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use lsp_types::{Diagnostic, DiagnosticRelatedInformation, DiagnosticSeverity, Location, NumberOrString, Range, Uri};
@@ -27,10 +27,11 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    /// Checks and plans `text`, the buffer of `uri`.
-    pub fn new(uri: &Uri, text: &str) -> Analysis {
+    /// Checks and plans `text`, the buffer of `uri`, reading the files it imports from
+    /// `buffers` (other open files, by real path) before the disk.
+    pub fn new(uri: &Uri, text: &str, buffers: HashMap<PathBuf, String>) -> Analysis {
         let path = path_of(uri);
-        let options = crate::check::Options { require_data: false, ..crate::check::Options::new(&path) };
+        let options = crate::check::Options { require_data: false, buffers, ..crate::check::Options::new(&path) };
         let output = crate::plan::plan_source_with(&path, text.to_string(), &options);
         let mut imports: HashSet<PathBuf> = output.sources.disk_paths().map(PathBuf::from).collect();
         for id in output.sources.ids() {

@@ -66,7 +66,11 @@ pub fn serve_stdio() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // The transport's threads are not joined: the reader waits on standard input, which a client
     // may keep open after `exit`. Every response was written before `exit` could arrive.
     let (connection, ending) = transport::stdio();
-    serve(&connection)?;
+    let served = serve(&connection);
+    if let Some(Some(dir)) = STDLIB_DIR.get() {
+        let _ = std::fs::remove_dir_all(dir.path());
+    }
+    served?;
     let broken = ending.lock().unwrap_or_else(|e| e.into_inner()).take();
     match broken {
         Some(reason) => Err(format!("its input is broken: {reason}").into()),
@@ -225,8 +229,8 @@ impl Server {
         }
     }
 
-    /// The file at `path` changed on disk (saved, created, changed or deleted): the open files
-    /// whose check read or looked for it are checked again.
+    /// The file at `path` changed (on disk: saved, created, changed or deleted; or in the
+    /// editor): the open files whose check read or looked for it are checked again.
     fn on_disk(&mut self, path: &std::path::Path) {
         let path = path.canonicalize().unwrap_or_else(|_| crate::check::load::normalize(path));
         let mut stale = Vec::new();
@@ -243,6 +247,8 @@ impl Server {
     }
 
     fn change(&mut self, uri: Uri, text: String) {
+        // The open files that import this one read its buffer: check them again too.
+        self.on_disk(&path_of(&uri));
         self.revision += 1;
         let tokens = self.documents.remove(&uri).and_then(|d| d.tokens);
         self.documents.insert(uri.clone(), Document { text, revision: self.revision, analysis: None, tokens });
@@ -250,10 +256,22 @@ impl Server {
         self.changed = Instant::now();
     }
 
-    /// The analysis of the open file `uri`'s current text, made now if not yet.
+    /// The analysis of the open file `uri`'s current text, made now if not yet, with the other
+    /// open files' buffers in place of their files on disk.
     fn analysis(&mut self, uri: &Uri) -> Option<Rc<Analysis>> {
+        if let Some(done) = self.documents.get(uri)?.analysis.clone() {
+            return Some(done);
+        }
+        let buffers: HashMap<PathBuf, String> = self
+            .documents
+            .iter()
+            .filter(|(other, _)| *other != uri)
+            .filter_map(|(other, doc)| Some((path_of(other).canonicalize().ok()?, doc.text.clone())))
+            .collect();
         let doc = self.documents.get_mut(uri)?;
-        Some(doc.analysis.get_or_insert_with(|| Rc::new(Analysis::new(uri, &doc.text))).clone())
+        let analysis = Rc::new(Analysis::new(uri, &doc.text, buffers));
+        doc.analysis = Some(analysis.clone());
+        Some(analysis)
     }
 
     fn text(&self, uri: &Uri) -> Option<&str> {
@@ -589,7 +607,7 @@ fn watch_request() -> Request {
 /// `sprs check`'s diagnostics of `text`, those in the file itself (an import's errors are
 /// reported where that file is opened).
 pub fn diagnostics(uri: &Uri, text: &str) -> Vec<lsp_types::Diagnostic> {
-    Analysis::new(uri, text).diagnostics.into_iter().map(|(d, _)| d).collect()
+    Analysis::new(uri, text, HashMap::new()).diagnostics.into_iter().map(|(d, _)| d).collect()
 }
 
 /// The `file://` URI of `path`, made absolute, with the bytes a URI cannot hold escaped.
@@ -668,20 +686,24 @@ pub fn locate(uri: &Uri, text: &str, at: lsp_types::Position) -> Option<Location
     Some(Location { uri: uri_of(&target)?, range })
 }
 
+/// The stdlib folder, once made. A static is never dropped, so the server removes it when it
+/// ends ([`serve_stdio`]).
+static STDLIB_DIR: std::sync::OnceLock<Option<tempfile::TempDir>> = std::sync::OnceLock::new();
+
 /// The folder the stdlib modules are written to for editors to open: a fresh folder of this
 /// process in the system's temporary folder, private (mode 0700), under a random name made with
 /// `O_EXCL`, so that no one can have planted a link there beforehand.
 pub fn stdlib_dir() -> Option<&'static std::path::Path> {
-    static DIR: std::sync::OnceLock<Option<tempfile::TempDir>> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let mut builder = tempfile::Builder::new();
-        builder.prefix("sprs-stdlib-");
-        #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
-        builder.tempdir().ok()
-    })
-    .as_ref()
-    .map(|d| d.path())
+    STDLIB_DIR
+        .get_or_init(|| {
+            let mut builder = tempfile::Builder::new();
+            builder.prefix("sprs-stdlib-");
+            #[cfg(unix)]
+            builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+            builder.tempdir().ok()
+        })
+        .as_ref()
+        .map(|d| d.path())
 }
 
 /// The stdlib module `std::NAME` as a file on disk (written once, rewritten if it differs).

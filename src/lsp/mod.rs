@@ -780,3 +780,53 @@ pub fn symbols(text: &str) -> Vec<DocumentSymbol> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every request the server answers, at positions all over the shipped files, their
+    /// truncations and a file of odd characters: no panic, whatever the text (a file being typed
+    /// is mostly broken).
+    #[test]
+    #[allow(clippy::mutable_key_type)] // Open files by `Uri`, as the server keeps them.
+    fn no_request_panics_anywhere_in_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut texts: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/experiments"))
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .collect();
+        texts.push("use std::{ é }\ntrain t { budget = 20 tokens/ , x = grid(1, \"ü\", \nfit f { law = E + é".into());
+        let cut: Vec<String> = texts
+            .iter()
+            .flat_map(|t| (1..3).map(move |k| t[..t.floor_char_boundary(t.len() * k / 3)].to_string()))
+            .collect();
+        texts.extend(cut);
+        let uri = uri_of(&dir.path().join("fuzz.sprs")).unwrap();
+        let documents = HashMap::new();
+        let buffers = rename::Buffers(&documents);
+        for text in &texts {
+            let analysis = Analysis::new(&uri, text, HashMap::new());
+            let lines = Lines::new(text);
+            let whole = Range::new(lines.position(0), lines.position(text.len()));
+            hints::inlay_hints(&uri, text, &analysis, whole);
+            hints::code_lenses(&uri, text, analysis.plan.as_ref());
+            code_actions(&uri, &analysis, whole);
+            tokens::tokens(&path_of(&uri), text);
+            folding_ranges(text);
+            symbols(text);
+            formatting(text);
+            let step = (text.len() / 25).max(1);
+            for offset in (0..=text.len()).step_by(step).filter(|o| text.is_char_boundary(*o)) {
+                let at = lines.position(offset);
+                complete::at(text, offset);
+                signature::at(text, offset);
+                hover(&uri, text, at);
+                locate(&uri, text, at);
+                rename::references(&uri, text, at, &buffers);
+                let _ = rename::prepare(&uri, text, at);
+                let _ = rename::rename(&uri, text, at, "renamed", &buffers);
+            }
+        }
+    }
+}

@@ -557,6 +557,8 @@ fn the_editor_knows_the_experiment() {
         lenses.as_array().unwrap().iter().map(|l| l["command"]["title"].as_str().unwrap()).collect();
     assert!(titles.iter().any(|t| t.starts_with("1 trial · ") && t.ends_with("FLOPs")), "{titles:?}");
     assert!(titles.iter().any(|t| t.starts_with("2 trials · ")), "{titles:?}");
+    assert!(titles.contains(&"the base of a sweep, not a trial"), "{titles:?}");
+    assert!(!titles.iter().any(|t| t.starts_with("0 trials")), "{titles:?}");
 
     // Semantic tokens; after an edit, a delta against them.
     let full = client.request("textDocument/semanticTokens/full", json!({ "textDocument": { "uri": main } }));

@@ -73,7 +73,7 @@ pub fn inlay_hints(uri: &Uri, text: &str, analysis: &Analysis, range: Range) -> 
                         hint(budget.value.span.end, format!("= {} tokens", si(o.d as f64)), None);
                     }
                 }
-                (ItemKind::Sweep(_), trials) => {
+                (ItemKind::Sweep(_), trials) if !trials.is_empty() => {
                     let compute: f64 = trials.iter().map(|t| t.observables.c).sum();
                     hint(name.span.end, format!("{} · C {compute:.2e}", plural(trials.len(), "trial")), None);
                 }
@@ -114,6 +114,11 @@ pub fn code_lenses(uri: &Uri, text: &str, plan: Option<&Plan>) -> Vec<CodeLens> 
             ItemKind::Record { kind: RecordKind::Train, .. } | ItemKind::Sweep(_) => {
                 let Some(plan) = plan else { continue };
                 let trials = trials_of(plan, &name.node);
+                if trials.is_empty() {
+                    // A train that sweeps vary is not a trial itself.
+                    lenses.push(lens("the base of a sweep, not a trial".into(), "sprs.plan"));
+                    continue;
+                }
                 let compute: f64 = trials.iter().map(|t| t.observables.c).sum();
                 let mut title = format!("{} · {compute:.1e} FLOPs", plural(trials.len(), "trial"));
                 if let Some(rate) = rate {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
@@ -12,6 +13,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 #: The observables of `results.csv`, as floats.
 OBSERVABLES = ("N", "N_final", "N_avg", "S", "D", "C", "C_dense", "L")
+#: A trial's id, which names its folder.
+TRIAL_ID = re.compile(r"[0-9a-f]{16}")
 #: The columns that say what a trial is rather than what it measured or was configured with.
 IDENTITY = ("id", "name", "sweep", "status", "error")
 
@@ -90,6 +93,10 @@ def metrics(path: PathLike, trial: Optional[str] = None, frame: Optional[bool] =
         raise KeyError(f"no trial `{trial}` in {folder}")
     rows: List[Dict[str, Any]] = []
     for trial_id in chosen:
+        # A trial's folder is named by its id, 16 hex digits: nothing else in results.csv is
+        # taken for a path.
+        if not TRIAL_ID.fullmatch(trial_id):
+            raise ValueError(f"`{trial_id}` in {folder / 'results.csv'} is not a trial id")
         log = folder / trial_id / "metrics.jsonl"
         if not log.is_file():
             continue

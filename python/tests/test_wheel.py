@@ -111,6 +111,12 @@ def test_metrics_end_at_the_final_loss(project):
         sprs.metrics(ran["out"], trial="nothing")
 
 
+def test_an_id_is_never_taken_for_a_path(tmp_path):
+    (tmp_path / "results.csv").write_text("id,name,sweep,status,L\n../../etc,x,,ok,1.0\n")
+    with pytest.raises(ValueError):
+        sprs.metrics(tmp_path, frame=False)
+
+
 def test_a_fit_as_sprs_fit_wrote_it(project):
     folder, ran = project
     level = sprs.fit(ran["out"], "level")

@@ -14,8 +14,9 @@
 //!
 //! Each version of an open file is analysed once ([`analysis::Analysis`]): when its diagnostics
 //! are published, or when a request needs it first. Diagnostics are debounced: a file is checked
-//! once no change to it has come for [`DEBOUNCE`]. Imports are read from disk, as `sprs check`
-//! reads them: when a file an open file imports is saved, or changes on disk
+//! once no change to it has come for [`DEBOUNCE`]. Imports are read as `sprs check` reads them
+//! (inside the project), from the editor's buffer when the imported file is open, else from
+//! disk: when a file an open file imports is edited, saved, or changes on disk
 //! (`didChangeWatchedFiles`, registered with a client that can watch), the open file is checked
 //! again.
 

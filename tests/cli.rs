@@ -152,7 +152,9 @@ fn set_overrides_a_field_of_every_trial() {
     assert!(sizes.len() < plain.len());
     assert_eq!(set.len(), sizes.len(), "one trial per model and budget");
     assert!(set.iter().all(|t| t["config"]["prune"]["sparsity"] == 0.3));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("W0003"));
+    // In `--format json` the warning is among the JSON's diagnostics.
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(json["diagnostics"].as_array().unwrap().iter().any(|d| d["code"] == "W0003"), "{json}");
 }
 
 #[test]
@@ -387,4 +389,28 @@ fn status_asks_slurm_once_for_every_job() {
     assert_eq!(std::fs::read_to_string(&count).unwrap().lines().count(), 1, "scontrol ran once");
     assert!(stdout.contains("slurm job 100 (1 worker):\n  100_0 RUNNING on n1, requeued 1x"), "{stdout}");
     assert_eq!(stdout.matches("unknown to scontrol").count(), 2999);
+}
+
+/// In `--format json`, `plan` and `fit` print their diagnostics as JSON on standard output, as
+/// `check` does: a tool reads one object whatever happened.
+#[test]
+fn json_formats_carry_their_diagnostics() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let file = dir.path().join("broken.sprs");
+    std::fs::write(&file, "sprs 0.1\n\ntrain t {\n    data   = markov\n    budget = 20\n}\n").unwrap();
+    for command in ["plan", "fit"] {
+        let output = sprs(&[command, "--format", "json", file.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(1), "{command}");
+        let json: serde_json::Value =
+            serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{command}: {e}"));
+        let codes: Vec<&str> =
+            json["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+        assert!(codes.contains(&"E0101") && codes.contains(&"E0203"), "{command}: {codes:?}");
+        assert!(output.stderr.is_empty(), "{command}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let plan = sprs(&["plan", "--format", "json", "experiments/tiny.sprs"]);
+    let json: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(json["diagnostics"], serde_json::json!([]));
+    assert_eq!(json["trials"].as_array().unwrap().len(), 1);
 }

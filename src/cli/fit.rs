@@ -25,16 +25,18 @@ impl Args {
         let output = sprs::plan::plan_file_with(path, &self.results.study.options()?)
             .map_err(|error| CliError::Usage(format!("cannot read `{}`: {error}", path.display())))?;
         let renderer = Renderer { sources: &output.sources, color, width: 100 };
-        let print = |diags: &[sprs::diagnostic::Diag]| {
-            for diag in diags {
-                match self.format {
-                    Format::Human => eprintln!("{}", renderer.human(diag)),
-                    Format::Short | Format::Json => eprintln!("{}", renderer.short(diag)),
-                }
-            }
+        // In `json`, every diagnostic goes into the one object printed at the end.
+        let mut diagnostics = Vec::new();
+        let mut print = |diags: &[sprs::diagnostic::Diag]| {
+            diagnostics.extend(super::print_diagnostics(&renderer, diags, self.format));
         };
         print(&output.diagnostics);
-        let (Some(checked), Some(plan)) = (&output.checked, &output.plan) else { return Err(CliError::Reported) };
+        let (Some(checked), Some(plan)) = (&output.checked, &output.plan) else {
+            if self.format == Format::Json {
+                println!("{}", serde_json::json!({ "diagnostics": diagnostics }));
+            }
+            return Err(CliError::Reported);
+        };
         let specs: Vec<_> =
             checked.fits.iter().filter(|f| self.only.as_ref().is_none_or(|only| f.name == *only)).cloned().collect();
         if specs.is_empty() {
@@ -60,7 +62,7 @@ impl Args {
         }
         if self.format == Format::Json {
             let fits: Vec<&Fitted> = outcomes.iter().filter_map(|o| o.fitted.as_ref()).collect();
-            println!("{}", serde_json::json!({ "fits": fits }));
+            println!("{}", serde_json::json!({ "fits": fits, "diagnostics": diagnostics }));
         }
         if outcomes.iter().any(sprs::fit::Outcome::failed) {
             Err(CliError::Reported)

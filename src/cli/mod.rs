@@ -260,23 +260,43 @@ pub enum Output {
     Json,
 }
 
-/// Checks and plans `path`, printing its diagnostics (one line each unless `format` is human);
-/// [`CliError::Reported`] when there is no plan.
+/// Checks and plans `path`, printing its diagnostics (one line each in `short`); in `json` they
+/// are kept for the command's JSON, and printed as `{"diagnostics": [...]}` when there is no
+/// plan. [`CliError::Reported`] when there is no plan.
 fn planned(path: &Path, options: &sprs::check::Options, format: Format, color: bool) -> Result<Planned, CliError> {
     let output = sprs::plan::plan_file_with(path, options)
         .map_err(|error| CliError::Usage(format!("cannot read `{}`: {error}", path.display())))?;
     let renderer = Renderer { sources: &output.sources, color, width: 100 };
-    for diag in &output.diagnostics {
-        match format {
-            Format::Human => eprintln!("{}", renderer.human(diag)),
-            Format::Short | Format::Json => eprintln!("{}", renderer.short(diag)),
-        }
-    }
+    let diagnostics = print_diagnostics(&renderer, &output.diagnostics, format);
     match (output.plan, output.checked) {
         (Some(plan), Some(checked)) => {
-            Ok(Planned { plan, fits: checked.fits, sources: output.sources, access: output.access })
+            Ok(Planned { plan, fits: checked.fits, sources: output.sources, access: output.access, diagnostics })
         }
-        _ => Err(CliError::Reported),
+        _ => {
+            if format == Format::Json {
+                println!("{}", serde_json::json!({ "diagnostics": diagnostics }));
+            }
+            Err(CliError::Reported)
+        }
+    }
+}
+
+/// Prints `diags` to standard error as `format` has them, or in `json` returns them for the
+/// command's JSON on standard output.
+fn print_diagnostics(
+    renderer: &Renderer,
+    diags: &[sprs::diagnostic::Diag],
+    format: Format,
+) -> Vec<sprs::diagnostic::JsonDiagnostic> {
+    match format {
+        Format::Json => diags.iter().map(|d| renderer.json(d)).collect(),
+        Format::Human | Format::Short => {
+            for diag in diags {
+                let shown = if format == Format::Human { renderer.human(diag) } else { renderer.short(diag) };
+                eprintln!("{shown}");
+            }
+            Vec::new()
+        }
     }
 }
 
@@ -288,6 +308,8 @@ struct Planned {
     sources: sprs::check::SourceMap,
     /// What the file may read: its data, at run time.
     access: sprs::access::Access,
+    /// Its warnings, kept for `--format json`.
+    diagnostics: Vec<sprs::diagnostic::JsonDiagnostic>,
 }
 
 /// The `s` of a plural, for counts in messages.

@@ -20,10 +20,14 @@ impl Args {
     pub fn run(self, color: bool) -> Result<(), CliError> {
         // A study is planned before its data is downloaded: missing data files are a warning.
         let options = sprs::check::Options { require_data: false, ..self.study.options()? };
-        let plan = super::planned(&self.study.file, &options, self.format, color)?.plan;
+        let super::Planned { plan, diagnostics, .. } = super::planned(&self.study.file, &options, self.format, color)?;
         match self.format {
-            // Invariant: a plan is plain data whose serialization cannot fail.
-            Format::Json => println!("{}", serde_json::to_string_pretty(&plan).expect("a plan serializes")),
+            Format::Json => {
+                // Invariant: a plan is plain data whose serialization cannot fail.
+                let mut json = serde_json::to_value(&plan).expect("a plan serializes");
+                json["diagnostics"] = serde_json::json!(diagnostics);
+                println!("{}", serde_json::to_string_pretty(&json).expect("a plan serializes"));
+            }
             Format::Human | Format::Short => {
                 print!("{}", table(&plan.trials));
                 let weights: u64 = plan.trials.iter().map(|t| t.weights).sum();

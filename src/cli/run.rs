@@ -80,7 +80,7 @@ impl Args {
         }
         let sweep = self.sweep()?;
         let path = &self.results.study.file;
-        let super::Planned { plan, fits, sources, access } = super::planned(path, &check, Format::Human, color)?;
+        let super::Planned { plan, fits, sources, access, .. } = super::planned(path, &check, Format::Human, color)?;
         // The devices are made again per trial slot; this refuses a backend or device that cannot
         // be used before anything is written.
         for target in sweep.devices.targets() {

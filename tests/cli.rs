@@ -414,3 +414,14 @@ fn json_formats_carry_their_diagnostics() {
     assert_eq!(json["diagnostics"], serde_json::json!([]));
     assert_eq!(json["trials"].as_array().unwrap().len(), 1);
 }
+
+/// Output that cannot be written (`> /dev/full`) ends the command with one error line and exit
+/// status 1, not a panic's report.
+#[test]
+fn an_unwritable_output_is_an_error_not_a_panic() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else { return };
+    let output = crate::common::command().args(["plan", "experiments/tiny.sprs"]).stdout(full).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error: cannot write to standard output") && !stderr.contains("panicked"), "{stderr}");
+}

@@ -47,6 +47,8 @@ pub struct Sites {
     pub model: Loc,
     /// The trial's `budget`.
     pub budget: Loc,
+    /// The trial's `eval`.
+    pub eval: Loc,
     /// The schedule's `sparsity`.
     pub sparsity: Loc,
     /// The schedule's `start`.
@@ -259,6 +261,7 @@ impl Checker {
             data: fallback(here(self.field_at(train, "data"))),
             model: fallback(here(self.field_at(train, "model"))),
             budget: fallback(here(self.field_at(train, "budget"))),
+            eval: fallback(here(self.field_at(train, "eval"))),
             sparsity: fallback(prune_at("sparsity")),
             start: fallback(prune_at("start")),
             end: fallback(prune_at("end")),

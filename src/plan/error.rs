@@ -123,6 +123,19 @@ pub enum PlanError {
         span: SourceSpan,
     },
 
+    #[error("in `{trial}`, an evaluation of {tokens} tokens holds no window of `context` = {context} tokens")]
+    #[diagnostic(
+        code(sprs::E0312),
+        help("the held-out loss L is measured on whole windows of `context` tokens: raise `eval.tokens` to {context} or more")
+    )]
+    EvalBelowOneWindow {
+        trial: String,
+        tokens: u64,
+        context: u64,
+        #[label("nothing would be evaluated")]
+        span: SourceSpan,
+    },
+
     #[error("`{trial}` needs about {needs} of memory to train, more than the {available} of this machine")]
     #[diagnostic(
         code(sprs::E0401),

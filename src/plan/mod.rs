@@ -170,6 +170,15 @@ pub fn plan(checked: &Checked, access: &Access, memory: Option<u64>) -> (Plan, V
                         };
                         diagnostics.push(Diag::new(trial.sites.model.file, error));
                     }
+                    if trial.config.eval.tokens < trial.config.data.context {
+                        let error = PlanError::EvalBelowOneWindow {
+                            trial: trial.name.clone(),
+                            tokens: trial.config.eval.tokens,
+                            context: trial.config.data.context,
+                            span: trial.sites.eval.span.into(),
+                        };
+                        diagnostics.push(Diag::new(trial.sites.eval.file, error));
+                    }
                     if let Some(error) = too_small(trial, access, &mut stretches) {
                         diagnostics.push(Diag::new(trial.sites.data.file, error));
                     } else if let Some(warning) = epochs(trial, &planned, access) {

@@ -210,7 +210,7 @@ fn train(
     let mut started = start(planned, place, &tokens, board)?;
     let windows = eval_windows(&tokens, planned.config.data.context as usize, planned.config.eval.tokens);
     if windows.is_empty() {
-        let error = "the held-out split has no evaluation window; raise `holdout` or lower `context`";
+        let error = "the held-out split has no evaluation window; raise `holdout` or `eval.tokens`, or lower `context`";
         return Err(failed(error.into(), None));
     }
     board.open(place.store, planned, started.first_step, &settings.hparams);

@@ -227,6 +227,19 @@ fn explain_prints_every_resolved_field() {
     assert!(sprs::check::explain("no_such_thing", None).is_err());
 }
 
+/// What `explain` prints is sprs that means the same value: a tuple of one keeps its comma.
+#[test]
+fn explain_prints_values_that_read_back_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.sprs");
+    let text = "sprs 0.1\n\nlet one = (5,)\nlet two = (1, 2)\nlet list = [(3,)]\n";
+    let options = sprs::check::Options::new(&path);
+    for (name, shown) in [("one", "let one = (5,)"), ("two", "let two = (1, 2)"), ("list", "let list = [(3,)]")] {
+        let explanation = sprs::check::explain_source(name, Some((&path, text.to_string(), &options))).unwrap();
+        assert_eq!(explanation.text.trim_end(), shown);
+    }
+}
+
 #[test]
 fn every_stdlib_item_is_documented() {
     for (module, text) in stdlib::MODULES {

@@ -222,7 +222,12 @@ impl Checker {
             V::Bool(b) => b.to_string(),
             V::Word(w) => w.clone(),
             V::List(items) => format!("[{}]", items.iter().map(|i| self.show(i)).collect::<Vec<_>>().join(", ")),
-            V::Tuple(items) => format!("({})", items.iter().map(|i| self.show(i)).collect::<Vec<_>>().join(", ")),
+            V::Tuple(items) => {
+                let shown: Vec<String> = items.iter().map(|i| self.show(i)).collect();
+                // A tuple of one keeps its comma: `(5)` is the number 5.
+                let comma = if shown.len() == 1 { "," } else { "" };
+                format!("({}{comma})", shown.join(", "))
+            }
             V::Record(obj) => {
                 let class = obj.class.clone().map(|c| format!("{c} ")).unwrap_or_default();
                 let fields: Vec<String> = obj

@@ -109,6 +109,12 @@ fn fit_prints_json_with_the_documented_keys_and_writes_its_plot() {
     }
     assert_eq!((fit["points"].as_u64(), fit["holdout"]["points"].as_u64()), (Some(9), Some(3)));
     assert!(out.join("fits/small.json").exists());
+    // `short`: one line per fit, with the same values.
+    let short = sprs(&["fit", file.to_str().unwrap(), "--out", out.to_str().unwrap(), "--format", "short"]);
+    let line = String::from_utf8_lossy(&short.stdout).trim_end().to_string();
+    let e = fit["params"]["E"]["value"].as_f64().unwrap();
+    assert!(line.starts_with("fit small: E ") && line.contains("held-out MAE") && !line.contains('\n'), "{line}");
+    assert!(line.contains(&sprs::format::measured(e)), "{line} for E = {e}");
     let svg = std::fs::read_to_string(out.join("fits/small.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.matches("<circle").count() >= 12);
     // A fit name that does not exist is a usage error.

@@ -14,7 +14,7 @@ pub struct Args {
     /// Only the fit of this name.
     #[arg(long)]
     only: Option<String>,
-    /// A table per fit (`human`) or `{"fits": [...]}` (`json`).
+    /// A table per fit (`human`), a line per fit (`short`) or `{"fits": [...]}` (`json`).
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
 }
@@ -49,8 +49,11 @@ impl Args {
         let outcomes = sprs::fit::fit_and_write(&specs, plan, &store, &output.access);
         for outcome in &outcomes {
             print(&outcome.diagnostics);
-            if let (Format::Human, Some(fitted)) = (self.format, &outcome.fitted) {
-                print!("{}", sprs::fit::table::table(fitted));
+            match (self.format, &outcome.fitted) {
+                (Format::Human, Some(fitted)) => print!("{}", sprs::fit::table::table(fitted)),
+                // One line per fit, as `sprs run` ends with.
+                (Format::Short, Some(fitted)) => println!("{}", sprs::fit::table::summary(fitted)),
+                _ => {}
             }
             match &outcome.written {
                 Some(Ok((json, svg))) if self.format == Format::Human => {

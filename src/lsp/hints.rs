@@ -14,6 +14,9 @@ use crate::plan::{Plan, PlannedTrial};
 use crate::store::Store;
 use crate::syntax::ast::{Expr, ExprKind, ItemKind, RecordBody, RecordKind};
 
+/// The most trials whose results a code lens reads from the results folder.
+const MAX_READ: usize = 10_000;
+
 /// The trials of `name`: a train's one trial, or a sweep's.
 fn trials_of<'p>(plan: &'p Plan, name: &str) -> Vec<&'p PlannedTrial> {
     plan.trials.iter().filter(|t| t.sweep.as_deref() == Some(name) || (t.sweep.is_none() && t.name == name)).collect()
@@ -125,7 +128,8 @@ pub fn code_lenses(uri: &Uri, text: &str, plan: Option<&Plan>) -> Vec<CodeLens> 
                     title.push_str(&format!(" · ~{} here", duration(compute / rate)));
                 }
                 lenses.push(lens(title, "sprs.plan"));
-                if let Some(store) = &store {
+                // Each trial's state is a file read: a very large sweep's is left to `sprs status`.
+                if let Some(store) = store.as_ref().filter(|_| trials.len() <= MAX_READ) {
                     let done = trials.iter().filter(|t| store.done(&t.id).is_some()).count();
                     let failed = trials
                         .iter()
@@ -157,10 +161,10 @@ fn results(path: &Path) -> Option<Store> {
 }
 
 /// The training FLOP/s of the plan's finished trials in `store` (their compute over their
-/// seconds), if any has finished.
+/// seconds, from at most [`MAX_READ`] trials), if any has finished.
 fn flops_per_second(store: &Store, plan: &Plan) -> Option<f64> {
     let (mut compute, mut seconds) = (0.0, 0.0);
-    for trial in &plan.trials {
+    for trial in plan.trials.iter().take(MAX_READ) {
         if let (Some(_), Some(speed)) = (store.done(&trial.id), store.speed(&trial.id)) {
             if speed.seconds > 0.0 && speed.steps == trial.steps {
                 compute += trial.observables.c;

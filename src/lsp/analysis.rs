@@ -24,6 +24,8 @@ pub struct Analysis {
     pub plan: Option<Plan>,
     /// The fields each derived record gets from `self`, made when inlay hints first ask.
     late_bound: std::cell::OnceCell<Vec<crate::check::LateBound>>,
+    /// How it was checked (the other open files' buffers included), for the late-bound fields.
+    options: crate::check::Options,
 }
 
 impl Analysis {
@@ -87,17 +89,13 @@ impl Analysis {
                 (diagnostic, fixes)
             })
             .collect();
-        Analysis { diagnostics, imports, plan: output.plan, late_bound: std::cell::OnceCell::new() }
+        Analysis { diagnostics, imports, plan: output.plan, late_bound: std::cell::OnceCell::new(), options }
     }
 
     /// The late-bound fields of the derived records of `text` (this version's text of `uri`),
     /// made once.
     pub fn late_bound(&self, uri: &Uri, text: &str) -> &[crate::check::LateBound] {
-        self.late_bound.get_or_init(|| {
-            let path = path_of(uri);
-            let options = crate::check::Options { require_data: false, ..crate::check::Options::new(&path) };
-            crate::check::late_bound(&path, text.to_string(), &options)
-        })
+        self.late_bound.get_or_init(|| crate::check::late_bound(&path_of(uri), text.to_string(), &self.options))
     }
 }
 

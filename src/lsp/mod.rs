@@ -309,7 +309,7 @@ impl Server {
                 let at = p.text_document_position;
                 let uri = at.text_document.uri;
                 let Some(text) = s.text(&uri) else { return Ok(None) };
-                let sites = rename::references(&uri, text, at.position, &rename::Buffers(&s.documents));
+                let sites = rename::references(&uri, text, at.position, &rename::Buffers::new(&s.documents));
                 let wanted = |site: &rename::Site| p.context.include_declaration || !site.definition;
                 Ok(sites.map(|sites| {
                     sites
@@ -323,7 +323,7 @@ impl Server {
                 let at = p.text_document_position_params;
                 let uri = at.text_document.uri;
                 let Some(text) = s.text(&uri) else { return Ok(None) };
-                let sites = rename::references(&uri, text, at.position, &rename::Buffers(&s.documents));
+                let sites = rename::references(&uri, text, at.position, &rename::Buffers::new(&s.documents));
                 Ok(sites.map(|sites| {
                     sites
                         .into_iter()
@@ -346,7 +346,7 @@ impl Server {
             .on::<Rename>(|s, p| {
                 let at = p.text_document_position;
                 let Some(text) = s.text(&at.text_document.uri) else { return Ok(None) };
-                let buffers = rename::Buffers(&s.documents);
+                let buffers = rename::Buffers::new(&s.documents);
                 let changes = rename::rename(&at.text_document.uri, text, at.position, &p.new_name, &buffers)?;
                 Ok(Some(WorkspaceEdit { changes: Some(changes), ..WorkspaceEdit::default() }))
             })
@@ -394,20 +394,23 @@ impl Server {
     /// projects) whose names contain `query`, ignoring case.
     #[allow(deprecated)] // `SymbolInformation::deprecated` must still be given.
     fn workspace_symbols(&self, query: &str) -> Vec<lsp_types::SymbolInformation> {
-        // A file in each folder asked about stands for its project.
+        // A file in each folder asked about stands for its project; each project is walked once.
         let mut entries: Vec<PathBuf> = self.root.iter().map(|r| r.join("workspace.sprs")).collect();
         entries.extend(self.documents.keys().map(path_of));
+        let mut projects: Vec<crate::access::Access> =
+            entries.iter().map(|e| crate::access::Access::for_entry(e)).collect();
+        projects.sort_by(|a, b| a.root().cmp(b.root()));
+        projects.dedup_by(|a, b| a.root() == b.root());
         let query = query.to_lowercase();
-        let buffers = rename::Buffers(&self.documents);
+        let buffers = rename::Buffers::new(&self.documents);
         let mut seen = HashSet::new();
         let mut out = Vec::new();
-        for entry in entries {
-            for path in rename::project_files(&entry) {
-                let Some(uri) = buffers.uri(&path) else { continue };
+        for access in &projects {
+            for path in rename::project_files(access) {
                 if !seen.insert(path.canonicalize().unwrap_or(path.clone())) {
                     continue;
                 }
-                let Some(text) = buffers.text(&path, &crate::access::Access::for_entry(&entry)) else { continue };
+                let (Some(text), Some(uri)) = (buffers.text(&path, access), buffers.uri(&path)) else { continue };
                 for symbol in symbols(&text).into_iter().filter(|s| s.name.to_lowercase().contains(&query)) {
                     out.push(lsp_types::SymbolInformation {
                         name: symbol.name,
@@ -805,7 +808,7 @@ mod tests {
         texts.extend(cut);
         let uri = uri_of(&dir.path().join("fuzz.sprs")).unwrap();
         let documents = HashMap::new();
-        let buffers = rename::Buffers(&documents);
+        let buffers = rename::Buffers::new(&documents);
         for text in &texts {
             let analysis = Analysis::new(&uri, text, HashMap::new());
             let lines = Lines::new(text);

@@ -22,20 +22,19 @@ const MAX_FILES: usize = 2_000;
 /// The most folder entries looked at while searching a project for its files.
 const MAX_ENTRIES: usize = 50_000;
 
-/// The `.sprs` files of the project around `path` (its repository, or its folder), without
-/// following links, skipping hidden folders and build and results folders (`target`, `runs`,
-/// `node_modules`); at most [`MAX_FILES`], looking at most at [`MAX_ENTRIES`] entries.
-pub(super) fn project_files(path: &Path) -> Vec<PathBuf> {
-    let access = Access::for_entry(path);
+/// The `.sprs` files under the project root of `access` (its repository, or its folder),
+/// without following links, skipping hidden folders and build and results folders (`target`,
+/// `runs`, `node_modules`); at most [`MAX_FILES`], looking at most at [`MAX_ENTRIES`] entries.
+pub(super) fn project_files(access: &Access) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut stack = vec![access.root().to_path_buf()];
     let mut seen = 0;
-    while let Some(dir) = stack.pop() {
+    'walk: while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for entry in entries.flatten() {
             seen += 1;
             if seen > MAX_ENTRIES || files.len() >= MAX_FILES {
-                return files;
+                break 'walk;
             }
             let name = entry.file_name();
             let name = name.to_string_lossy();
@@ -71,21 +70,30 @@ pub struct Site {
 }
 
 /// The open files' texts, by path, read before the disk.
-pub struct Buffers<'a>(pub &'a HashMap<Uri, super::Document>);
+pub struct Buffers<'a> {
+    /// The open files' URIs and texts, by real path.
+    open: HashMap<PathBuf, (&'a Uri, &'a str)>,
+}
 
-impl Buffers<'_> {
+impl<'a> Buffers<'a> {
+    /// The open files of `documents` (keyed by `Uri`, as the server keeps them).
+    #[allow(clippy::mutable_key_type)]
+    pub fn new(documents: &'a HashMap<Uri, super::Document>) -> Buffers<'a> {
+        Buffers {
+            open: documents.iter().map(|(uri, doc)| (canonical(&path_of(uri)), (uri, doc.text.as_str()))).collect(),
+        }
+    }
+
     /// The URI the client knows the file at `path` by: an open file's own, else its `file://`.
     pub fn uri(&self, path: &Path) -> Option<Uri> {
-        let wanted = canonical(path);
-        self.0.keys().find(|uri| canonical(&path_of(uri)) == wanted).cloned().or_else(|| uri_of(path))
+        self.open.get(&canonical(path)).map(|(uri, _)| (*uri).clone()).or_else(|| uri_of(path))
     }
 
     /// The text of the file at `path`: the editor's buffer if it is open, else the disk's, read
     /// as the checker reads an import (inside the project of `access`, no link out of it).
     pub fn text(&self, path: &Path, access: &Access) -> Option<String> {
-        let wanted = canonical(path);
-        if let Some(doc) = self.0.iter().find(|(uri, _)| canonical(&path_of(uri)) == wanted).map(|(_, d)| d) {
-            return Some(doc.text.clone());
+        if let Some((_, text)) = self.open.get(&canonical(path)) {
+            return Some(text.to_string());
         }
         let (bytes, _) = access.read(path, crate::access::MAX_SOURCE_BYTES).ok()?;
         String::from_utf8(bytes).ok()
@@ -198,7 +206,9 @@ pub fn rename(
 ) -> Result<HashMap<Uri, Vec<TextEdit>>, String> {
     prepare(uri, text, at)?;
     if !is_identifier(new_name) {
-        return Err(format!("`{new_name}` is not a name: a name is a letter or `_`, then letters, digits or `_`"));
+        return Err(format!(
+            "`{new_name}` is not a name: a name is a letter or `_`, then letters, digits or `_`, and not a keyword"
+        ));
     }
     let (_, sites) = search(uri, text, at, buffers)
         .ok_or("the file that defines it cannot be read inside the project, or does not parse")?;
@@ -219,7 +229,7 @@ pub fn rename(
 }
 
 /// Whether `name` is a name of `text`'s file (an item or an import) or of every file (a
-/// builtin or a prelude item), or a keyword.
+/// builtin or a prelude item).
 fn in_scope(text: &str, name: &str) -> bool {
     let defined = crate::syntax::parse(text).is_ok_and(|file| {
         file.items.iter().any(|item| match &item.kind {
@@ -230,37 +240,13 @@ fn in_scope(text: &str, name: &str) -> bool {
     defined
         || crate::check::builtins::Builtin::get(name).is_some()
         || crate::check::stdlib::PRELUDE.iter().any(|(_, item)| *item == name)
-        || KEYWORDS.contains(&name)
 }
-
-/// Words a name cannot be.
-const KEYWORDS: [&str; 18] = [
-    "sprs",
-    "use",
-    "let",
-    "data",
-    "model",
-    "schedule",
-    "optimizer",
-    "train",
-    "sweep",
-    "fit",
-    "in",
-    "where",
-    "of",
-    "as",
-    "self",
-    "true",
-    "false",
-    "and",
-];
 
 fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name != "or"
-        && name != "not"
+        && !crate::syntax::KEYWORDS.contains(&name)
 }
 
 fn search(uri: &Uri, text: &str, at: lsp_types::Position, buffers: &Buffers) -> Option<(Target, Vec<Site>)> {
@@ -297,7 +283,7 @@ fn search(uri: &Uri, text: &str, at: lsp_types::Position, buffers: &Buffers) -> 
             let home_file = crate::syntax::parse(&home_text).ok()?;
             let dir = home.parent().unwrap_or(Path::new("."));
             add(&mut sites, &home_uri, &home_text, sites_in(&home_file, dir, name, None));
-            for other in project_files(&path) {
+            for other in project_files(&access) {
                 if canonical(&other) == canonical(home) {
                     continue;
                 }

@@ -11,6 +11,7 @@ use lsp_types::{
 };
 
 use super::Lines;
+use crate::access::Access;
 use crate::check::builtins::{is_word, Builtin};
 use crate::observables::Observable;
 use crate::syntax::ast::{File, ItemKind, RecordKind, UseOrigin};
@@ -90,21 +91,19 @@ fn kinds(file: &File) -> HashMap<String, Kind> {
     file.items.iter().filter_map(|i| Some((i.name()?.node.clone(), item_kind(&i.kind)?))).collect()
 }
 
-/// The kinds of the items of the stdlib module `module`, or of the project file `path`.
-fn imported_kinds(origin: &UseOrigin, dir: &Path) -> HashMap<String, Kind> {
-    imported_text(origin, dir).and_then(|t| crate::syntax::parse(&t).ok()).map(|f| kinds(&f)).unwrap_or_default()
+/// The kinds of the items of a module's text, if it parses.
+fn kinds_in(text: Option<&str>) -> HashMap<String, Kind> {
+    text.and_then(|t| crate::syntax::parse(t).ok()).map(|f| kinds(&f)).unwrap_or_default()
 }
 
-/// The text of a `use`'s module: a stdlib module, or a project file read as the checker reads it.
-fn imported_text(origin: &UseOrigin, dir: &Path) -> Option<String> {
+/// The kinds of the items a `use` imports from: a stdlib module, or a project file of the file
+/// in `dir`, read as the checker reads it (`access`).
+fn imported_kinds(origin: &UseOrigin, dir: &Path, access: &Access) -> HashMap<String, Kind> {
     match origin {
-        UseOrigin::Module { segments, .. } => {
-            segments.last().and_then(|m| crate::check::stdlib::module(m)).map(str::to_string)
-        }
+        UseOrigin::Module { segments, .. } => kinds_in(segments.last().and_then(|m| crate::check::stdlib::module(m))),
         UseOrigin::File { path, .. } => {
-            let access = crate::access::Access::for_entry(&dir.join("entry.sprs"));
-            let (bytes, _) = access.read(&dir.join(path), crate::access::MAX_SOURCE_BYTES).ok()?;
-            String::from_utf8(bytes).ok()
+            let text = access.read(&dir.join(path), crate::access::MAX_SOURCE_BYTES).ok();
+            kinds_in(text.and_then(|(bytes, _)| String::from_utf8(bytes).ok()).as_deref())
         }
     }
 }
@@ -114,12 +113,13 @@ fn imported_text(origin: &UseOrigin, dir: &Path) -> Option<String> {
 pub fn tokens(path: &Path, text: &str) -> Vec<SemanticToken> {
     let Ok(file) = crate::syntax::parse(text) else { return Vec::new() };
     let dir = path.parent().unwrap_or(Path::new("."));
+    let access = Access::for_entry(path);
     let mut scope: HashMap<String, (Kind, u32)> =
         kinds(&file).into_iter().map(|(name, kind)| (name, (kind, 0))).collect();
     let mut imported: HashMap<String, Kind> = HashMap::new();
     for item in &file.items {
         let ItemKind::Use(usage) = &item.kind else { continue };
-        let from = imported_kinds(&usage.origin, dir);
+        let from = imported_kinds(&usage.origin, dir, &access);
         let library = if matches!(usage.origin, UseOrigin::Module { .. }) { DEFAULT_LIBRARY } else { 0 };
         for name in &usage.names {
             if let Some(kind) = from.get(&name.name.node) {
@@ -130,12 +130,7 @@ pub fn tokens(path: &Path, text: &str) -> Vec<SemanticToken> {
     }
     for (module, name) in crate::check::stdlib::PRELUDE {
         if !scope.contains_key(*name) {
-            let kind = imported_kinds(
-                &UseOrigin::Module { segments: vec!["std".into(), module.to_string()], span: Default::default() },
-                dir,
-            )
-            .get(*name)
-            .copied();
+            let kind = kinds_in(crate::check::stdlib::module(module)).get(*name).copied();
             if let Some(kind) = kind {
                 scope.insert(name.to_string(), (kind, DEFAULT_LIBRARY));
             }

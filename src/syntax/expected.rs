@@ -117,30 +117,6 @@ pub(super) fn token_at(source: &str, pos: usize) -> (String, Span) {
     (found, Span::new(pos, pos + len))
 }
 
-/// The keywords of the grammar's `keyword` rule.
-const KEYWORDS: &[&str] = &[
-    "sprs",
-    "use",
-    "let",
-    "data",
-    "model",
-    "schedule",
-    "optimizer",
-    "train",
-    "sweep",
-    "fit",
-    "in",
-    "where",
-    "of",
-    "self",
-    "true",
-    "false",
-    "as",
-    "and",
-    "or",
-    "not",
-];
-
 /// Help for the common slips that the expected-token list alone explains badly.
 fn help_for(source: &str, pos: usize) -> Option<String> {
     let before = source[..pos.min(source.len())].trim_end_matches([' ', '\t']);
@@ -161,7 +137,7 @@ fn help_for(source: &str, pos: usize) -> Option<String> {
     if first_on_line && previous_line_ends_in_number && super::UNIT_WORDS.contains(&word.as_str()) {
         return Some(format!("a unit must be on the same line as its number: `20 {word}`"));
     }
-    if KEYWORDS.contains(&word.as_str()) {
+    if super::KEYWORDS.contains(&word.as_str()) {
         return Some(format!("`{word}` is a keyword; choose another name"));
     }
     if rest.starts_with("std::") {

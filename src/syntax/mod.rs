@@ -27,8 +27,42 @@ pub const UNITS: [(&str, &str); 5] =
 pub const UNIT_WORDS: [&str; 12] =
     ["tokens", "token", "params", "param", "flops", "flop", "FLOPs", "FLOP", "steps", "step", "sequences", "sequence"];
 
+/// The words the grammar's `keyword` rule reserves: no name may be one (a test keeps this list
+/// and the grammar's equal).
+pub const KEYWORDS: [&str; 20] = [
+    "sprs",
+    "use",
+    "let",
+    "data",
+    "model",
+    "schedule",
+    "optimizer",
+    "train",
+    "sweep",
+    "fit",
+    "in",
+    "where",
+    "of",
+    "self",
+    "true",
+    "false",
+    "as",
+    "and",
+    "or",
+    "not",
+];
+
 #[cfg(test)]
 mod tests {
+    /// The grammar's `keyword` rule reserves exactly [`super::KEYWORDS`].
+    #[test]
+    fn the_keywords_are_the_grammars() {
+        let grammar = include_str!("../../grammar/sprs.pest");
+        let rule = grammar.split("\nkeyword = @{").nth(1).and_then(|r| r.split("~ !ident_char").next()).unwrap();
+        let words: Vec<&str> = rule.split('"').skip(1).step_by(2).collect();
+        assert_eq!(words, super::KEYWORDS);
+    }
+
     /// The grammar's `unit_word` rule admits exactly [`super::UNIT_WORDS`], and every base unit
     /// of [`super::UNITS`] is among them in both forms.
     #[test]

@@ -48,6 +48,8 @@ pub struct TrialConfig {
     pub eval: EvalConfig,
     /// Which parameters the observables count: `linear` (the prunable matrices, as in the paper), `non_embedding` or `total`.
     pub count: Count,
+    /// The arithmetic of the matrix products: `f32`, `tf32` (CUDA) or `bf16`.
+    pub precision: Precision,
 }
 
 /// `data NAME { .. }`: the data a trial trains and evaluates on.
@@ -324,6 +326,30 @@ pub struct EvalConfig {
     pub every: Interval,
     /// Held-out tokens per evaluation.
     pub tokens: u64,
+}
+
+/// The arithmetic of a trial's matrix products. Weights, AdamW's state, norms, softmax and the
+/// loss are `f32` in every case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// `f32` products.
+    F32,
+    /// TensorFloat-32 products (inputs rounded to 10 bits of mantissa, `f32` sums): CUDA only.
+    Tf32,
+    /// Products of `bf16` inputs with `f32` sums, rounded to `bf16`, then used in `f32`.
+    Bf16,
+}
+
+impl Precision {
+    /// Its word in the language.
+    pub fn word(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Tf32 => "tf32",
+            Precision::Bf16 => "bf16",
+        }
+    }
 }
 
 /// Which parameters the observables N, N_final and N_avg count.

@@ -232,6 +232,9 @@ pub const WORDS: &[&str] = &[
     "mse",
     "u16",
     "u32",
+    "f32",
+    "tf32",
+    "bf16",
 ];
 
 pub fn is_word(name: &str) -> bool {

@@ -256,6 +256,8 @@ pub const TARGETS: &[&str] = &["attention", "mlp", "head"];
 pub const DECAYS: &[&str] = &["cosine", "linear", "constant"];
 /// The words of `train.count`.
 pub const COUNTS: &[&str] = &["linear", "non_embedding", "total"];
+/// The words of `train.precision`.
+pub const PRECISIONS: &[&str] = &["f32", "tf32", "bf16"];
 /// The tokenizers written as a word.
 pub const TOKENIZER_WORDS: &[&str] = &["bytes"];
 /// The fit losses written as a word.
@@ -339,6 +341,7 @@ static TRAIN: &[FieldSpec] = &[
     field("seed", count(0.0, MAX_COUNT), Expr("0"), "seed for initialisation, data order and random pruning"),
     field("eval", Ty::Record(Kind::Eval), Expr("{}"), "when and on how much held-out data to evaluate"),
     field("count", Ty::Word(COUNTS), Expr("linear"), "which parameters the observables count: `linear` (the prunable matrices, as in the paper), `non_embedding` or `total`"),
+    field("precision", Ty::Word(PRECISIONS), Expr("f32"), "the matrix products' arithmetic: `f32`, `tf32` (CUDA only) or `bf16` (weights, optimizer state, norms, softmax and loss stay f32)"),
 ];
 
 static EVAL: &[FieldSpec] = &[

@@ -413,7 +413,7 @@ mod tests {
             "model": { "arch": "llama", "width": 64, "depth": 2, "heads": 4, "mlp": 256, "vocab": 256, "context": 128, "tie_embeddings": false },
             "prune": { "method": "none", "sparsity": 0.0, "start": { "fraction": { "value": 0.0, "of": "steps" } }, "end": { "fraction": { "value": 1.0, "of": "steps" } }, "every": { "steps": 100 }, "curve": "cubic", "scope": "global", "targets": ["attention", "mlp", "head"] },
             "optimizer": { "lr": 0.003, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1, "grad_clip": 1.0, "warmup": { "fraction": 0.01 }, "decay": "cosine", "min_lr": 0.1 },
-            "batch": 32, "budget": { "tokens_per_param": 20.0 }, "seed": 1, "eval": { "every": { "fraction": 0.1 }, "tokens": 256000 }, "count": "linear"
+            "batch": 32, "budget": { "tokens_per_param": 20.0 }, "seed": 1, "eval": { "every": { "fraction": 0.1 }, "tokens": 256000 }, "count": "linear", "precision": "f32"
         });
         let config: TrialConfig = serde_json::from_value(json).unwrap();
         let id = trial_id(&config);

@@ -19,9 +19,10 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::access::Access;
+use crate::config::Precision;
 use crate::plan::{Plan, PlannedTrial};
 use crate::store::{Status, Store, TrialResult};
-use crate::train::backend::Device;
+use crate::train::backend::{Backend, Device, Target};
 use crate::train::run::Ran;
 use crate::train::trainer::StepReport;
 
@@ -151,6 +152,7 @@ pub fn train(
     progress: &dyn Progress,
 ) -> Result<Tally, String> {
     let pending = pending(trials, store);
+    precision_fits(pending.iter().map(|(_, t)| *t), options)?;
     let cores = options.cores.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     let jobs = Jobs::choose(options.jobs, pending.len(), cores, options.backend, &options.devices);
     let tally = Tally { trials: trials.len(), skipped: trials.len() - pending.len(), ..Tally::default() };
@@ -179,6 +181,46 @@ pub fn train(
     let mut tally = lock_into(sweep.tally);
     tally.unstarted = lock_into(sweep.queue).len();
     Ok(tally)
+}
+
+/// The variable that makes LibTorch compute f32 matrix products in TF32 on CUDA: read once, when
+/// LibTorch starts, for the whole process.
+pub const TF32_VARIABLE: &str = "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE";
+
+/// Whether `trials` can run as their `precision` asks on the devices of `options`: `tf32` only
+/// on CUDA, where it is a setting of the whole LibTorch process ([`TF32_VARIABLE`]), so the
+/// variable must be set for `tf32` trials and unset for `f32` ones; `bf16` wherever the backend
+/// has bf16 tensors (flex and LibTorch).
+fn precision_fits<'p>(trials: impl Iterator<Item = &'p PlannedTrial>, options: &Options) -> Result<(), String> {
+    let cuda = options.backend == Backend::Tch && options.devices.targets().iter().all(|t| *t != Target::Cpu);
+    let tf32_on = std::env::var_os(TF32_VARIABLE).is_some_and(|v| v == "1");
+    for trial in trials {
+        let name = &trial.name;
+        match trial.config.precision {
+            Precision::Tf32 if !cuda => {
+                return Err(format!(
+                    "trial `{name}` has `precision = tf32`, which only CUDA devices compute: run it with `--backend tch --device cuda:N`, or write `precision = f32`"
+                ))
+            }
+            Precision::Tf32 if !tf32_on => {
+                return Err(format!(
+                    "trial `{name}` has `precision = tf32`: LibTorch computes TF32 for the whole process when it starts with {TF32_VARIABLE}=1 in its environment; set it (and run f32 trials apart, with `--only`)"
+                ))
+            }
+            Precision::F32 if cuda && tf32_on => {
+                return Err(format!(
+                    "trial `{name}` has `precision = f32`, but {TF32_VARIABLE}=1 makes LibTorch compute TF32: unset it for f32 trials, or run them apart with `--only`"
+                ))
+            }
+            Precision::Bf16 if options.backend == Backend::Ndarray => {
+                return Err(format!(
+                    "trial `{name}` has `precision = bf16`, which the ndarray backend does not compute: use `--backend flex` or `--backend tch`"
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The trials without a result, each with its position among `trials`, longest first (by dense

@@ -134,8 +134,7 @@ mod tests {
             tie_embeddings: false,
         };
         let device = crate::train::backend::cpu();
-        device.seed(3);
-        let tensors = Decoder::new(&config, &device).tensors(&config).unwrap();
+        let tensors = Decoder::new(&config, 3, &device).tensors(&config).unwrap();
         let model = Model::new(&config, tensors, &device).unwrap();
         (config, model)
     }

@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod checkpoint;
 pub mod infer;
+pub mod init;
 pub mod kernels;
 pub(crate) mod masks;
 pub mod model;

@@ -10,19 +10,42 @@ use burn::nn::{
     RotaryEncoding, RotaryEncodingConfig,
 };
 use burn::tensor::activation::gelu;
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{DType, Device, Int, Tensor};
 
 use super::kernels;
-use crate::config::{Arch, ModelConfig, Target, NORM_EPS, ROPE_THETA};
+use crate::config::{Arch, ModelConfig, Precision, Target, NORM_EPS, ROPE_THETA};
 
-/// Standard deviation of the normal initialisation of every matrix and embedding (GPT-2's).
-const INIT_STD: f64 = 0.02;
+/// A layer whose values [`Decoder::from_tensors`] replaces: Burn draws lazily, so nothing is
+/// drawn here.
+fn linear(d_in: u64, d_out: u64, bias: bool, device: &Device) -> Linear {
+    LinearConfig::new(d_in as usize, d_out as usize).with_bias(bias).with_initializer(Initializer::Zeros).init(device)
+}
 
-fn linear(d_in: u64, d_out: u64, bias: bool, std: f64, device: &Device) -> Linear {
-    LinearConfig::new(d_in as usize, d_out as usize)
-        .with_bias(bias)
-        .with_initializer(Initializer::Normal { mean: 0.0, std })
-        .init(device)
+/// `a @ b` in `precision`: for `bf16`, the inputs rounded to bf16, the product's sums in f32 and
+/// its values rounded to bf16, then used in f32 (as `torch.autocast` does for a product).
+fn product<const D: usize>(precision: Precision, a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
+    match precision {
+        Precision::Bf16 => a.cast(DType::BF16).matmul(b.cast(DType::BF16)).cast(DType::F32),
+        Precision::F32 | Precision::Tf32 => a.matmul(b),
+    }
+}
+
+/// `x @ weight + bias`, `[batch, seq, d_in]` to `[batch, seq, d_out]`, as one `[batch * seq, d_in]`
+/// product: a product per sequence would pack the weight once per sequence, and its gradient
+/// would be a sum of per-sequence products.
+fn project(precision: Precision, x: Tensor<3>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<3> {
+    let [batch, seq, d_in] = x.dims();
+    let d_out = weight.dims()[1];
+    let mut out = product(precision, x.reshape([batch * seq, d_in]), weight);
+    if let Some(bias) = bias {
+        out = out + bias.unsqueeze();
+    }
+    out.reshape([batch, seq, d_out])
+}
+
+/// [`project`] by `linear`'s weight and bias.
+fn apply(precision: Precision, linear: &Linear, x: Tensor<3>) -> Tensor<3> {
+    project(precision, x, linear.weight.val(), linear.bias.as_ref().map(|b| b.val()))
 }
 
 /// RMSNorm (`llama`) or LayerNorm with bias (`gpt`).
@@ -67,38 +90,46 @@ pub struct Attention {
 }
 
 impl Attention {
-    fn new(config: &ModelConfig, out_std: f64, device: &Device) -> Attention {
+    fn new(config: &ModelConfig, device: &Device) -> Attention {
         let (d, bias) = (config.width, config.arch == Arch::Gpt);
         let head_dim = (config.width / config.heads) as usize;
         let rope = (config.arch == Arch::Llama).then(|| {
             RotaryEncodingConfig::new(config.context as usize, head_dim).with_theta(ROPE_THETA as f32).init(device)
         });
         Attention {
-            q: linear(d, d, bias, INIT_STD, device),
-            k: linear(d, d, bias, INIT_STD, device),
-            v: linear(d, d, bias, INIT_STD, device),
-            o: linear(d, d, bias, out_std, device),
+            q: linear(d, d, bias, device),
+            k: linear(d, d, bias, device),
+            v: linear(d, d, bias, device),
+            o: linear(d, d, bias, device),
             rope,
             heads: config.heads as usize,
         }
     }
 
     /// `[batch, seq, width]` to the same.
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+    fn forward(&self, precision: Precision, x: Tensor<3>) -> Tensor<3> {
         let [batch, seq, width] = x.dims();
         let head_dim = width / self.heads;
         // [batch, seq, width] -> [batch, heads, seq, head_dim]
-        let split = |t: Tensor<3>| t.reshape([batch, seq, self.heads, head_dim]).swap_dims(1, 2);
-        let (mut q, mut k) = (split(self.q.forward(x.clone())), split(self.k.forward(x.clone())));
-        let v = split(self.v.forward(x));
+        // One product over [width, 3 * width] for q, k and v: x is read once.
+        let weight = Tensor::cat(vec![self.q.weight.val(), self.k.weight.val(), self.v.weight.val()], 1);
+        let bias = match (&self.q.bias, &self.k.bias, &self.v.bias) {
+            (Some(q), Some(k), Some(v)) => Some(Tensor::cat(vec![q.val(), k.val(), v.val()], 0)),
+            _ => None,
+        };
+        let qkv = project(precision, x, weight, bias);
+        // [batch, seq, 3 * width] -> [batch, 3 * heads, seq, head_dim], then a third each.
+        let qkv = qkv.reshape([batch, seq, 3 * self.heads, head_dim]).swap_dims(1, 2);
+        let part = |i: usize| qkv.clone().narrow(1, i * self.heads, self.heads);
+        let (mut q, mut k, v) = (part(0), part(1), part(2));
         if let Some(rope) = &self.rope {
             q = kernels::rope(rope, q);
             k = kernels::rope(rope, k);
         }
         // [batch, heads, seq, seq]
-        let weights = kernels::causal_softmax(q.matmul(k.swap_dims(2, 3)), head_dim);
-        let out = weights.matmul(v).swap_dims(1, 2).reshape([batch, seq, width]);
-        self.o.forward(out)
+        let weights = kernels::causal_softmax(product(precision, q, k.swap_dims(2, 3)), head_dim);
+        let out = product(precision, weights, v).swap_dims(1, 2).reshape([batch, seq, width]);
+        apply(precision, &self.o, out)
     }
 }
 
@@ -114,22 +145,26 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    fn new(config: &ModelConfig, out_std: f64, device: &Device) -> Mlp {
+    fn new(config: &ModelConfig, device: &Device) -> Mlp {
         let (d, m, bias) = (config.width, config.mlp, config.arch == Arch::Gpt);
         Mlp {
-            gate: (config.arch == Arch::Llama).then(|| linear(d, m, false, INIT_STD, device)),
-            up: linear(d, m, bias, INIT_STD, device),
-            down: linear(m, d, bias, out_std, device),
+            gate: (config.arch == Arch::Llama).then(|| linear(d, m, false, device)),
+            up: linear(d, m, bias, device),
+            down: linear(m, d, bias, device),
         }
     }
 
     /// `[batch, seq, width]` to the same.
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+    fn forward(&self, precision: Precision, x: Tensor<3>) -> Tensor<3> {
         let hidden = match &self.gate {
-            Some(gate) => kernels::swiglu(gate.forward(x.clone()), self.up.forward(x)),
-            None => gelu(self.up.forward(x)),
+            // One product over [width, 2 * mlp] for the gate and up: x is read once.
+            Some(gate) => {
+                let weight = Tensor::cat(vec![gate.weight.val(), self.up.weight.val()], 1);
+                kernels::swiglu(project(precision, x, weight, None))
+            }
+            None => gelu(apply(precision, &self.up, x)),
         };
-        self.down.forward(hidden)
+        apply(precision, &self.down, hidden)
     }
 }
 
@@ -159,31 +194,30 @@ pub struct Decoder {
     pub norm: Norm,
     /// The untied output head; when tied, the embedding matrix is used.
     pub head: Option<Linear>,
+    /// The arithmetic of the matrix products.
+    #[module(skip)]
+    precision: Precision,
 }
 
 impl Decoder {
-    /// A freshly initialised model: weights normal with std 0.02, the projections into the
-    /// residual stream scaled by 1 / sqrt(2 * depth) as in GPT-2, norms at one.
-    /// Every weight is drawn here, in a fixed order, rather than lazily at first use (Burn's
-    /// default), so that the draws happen while the caller holds the backend's seed.
-    pub fn new(config: &ModelConfig, device: &Device) -> Decoder {
-        let model = Decoder::lazy(config, device);
-        struct Materialize;
-        impl burn::module::ModuleVisitor for Materialize {
-            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-                let _ = param.val();
-            }
-        }
-        model.visit(&mut Materialize);
-        model
+    /// The model of a trial of `seed`, initialised on the host ([`super::init`]): the same
+    /// values on every backend.
+    pub fn new(config: &ModelConfig, seed: u64, device: &Device) -> Decoder {
+        // Invariant: the initial tensors are the model's by construction.
+        Decoder::from_tensors(config, super::init::initial_tensors(config, seed), device)
+            .expect("the initial tensors fit the model")
     }
 
+    /// The same model computing its matrix products in `precision`.
+    pub fn with_precision(mut self, precision: Precision) -> Decoder {
+        self.precision = precision;
+        self
+    }
+
+    /// The model's layers, with values that [`Decoder::from_tensors`] replaces.
     pub(super) fn lazy(config: &ModelConfig, device: &Device) -> Decoder {
-        let out_std = INIT_STD / (2.0 * config.depth as f64).sqrt();
         let embed = |rows: u64| {
-            EmbeddingConfig::new(rows as usize, config.width as usize)
-                .with_initializer(Initializer::Normal { mean: 0.0, std: INIT_STD })
-                .init(device)
+            EmbeddingConfig::new(rows as usize, config.width as usize).with_initializer(Initializer::Zeros).init(device)
         };
         Decoder {
             embedding: embed(config.vocab),
@@ -191,13 +225,14 @@ impl Decoder {
             blocks: (0..config.depth)
                 .map(|_| Block {
                     norm_1: Norm::new(config.arch, config.width, device),
-                    attention: Attention::new(config, out_std, device),
+                    attention: Attention::new(config, device),
                     norm_2: Norm::new(config.arch, config.width, device),
-                    mlp: Mlp::new(config, out_std, device),
+                    mlp: Mlp::new(config, device),
                 })
                 .collect(),
             norm: Norm::new(config.arch, config.width, device),
-            head: (!config.tie_embeddings).then(|| linear(config.width, config.vocab, false, INIT_STD, device)),
+            head: (!config.tie_embeddings).then(|| linear(config.width, config.vocab, false, device)),
+            precision: Precision::F32,
         }
     }
 
@@ -264,18 +299,19 @@ impl Decoder {
             x = x + positions.forward(ids);
         }
         for block in &self.blocks {
-            x = x.clone() + block.attention.forward(block.norm_1.forward(x));
-            x = x.clone() + block.mlp.forward(block.norm_2.forward(x));
+            x = x.clone() + block.attention.forward(self.precision, block.norm_1.forward(x));
+            x = x.clone() + block.mlp.forward(self.precision, block.norm_2.forward(x));
         }
         let x = self.norm.forward(x);
         match &self.head {
-            Some(head) => head.forward(x),
+            Some(head) => apply(self.precision, head, x),
             None => {
                 // Tied: logits = x @ embedding^T, as [batch * seq, width] x [width, vocab] (one
                 // matrix product, rather than the embedding expanded over the batch).
                 let [_, _, width] = x.dims();
                 let vocab = self.embedding.weight.dims()[0];
-                let logits = x.reshape([batch * seq, width]).matmul(self.embedding.weight.val().transpose());
+                let embedding = self.embedding.weight.val().transpose();
+                let logits = product(self.precision, x.reshape([batch * seq, width]), embedding);
                 logits.reshape([batch, seq, vocab])
             }
         }
@@ -301,7 +337,7 @@ mod tests {
             config(Arch::Gpt, 32, 2, 4, 128, true),
             config(Arch::Gpt, 24, 1, 2, 40, false),
         ] {
-            let model = Decoder::new(&config, &device);
+            let model = Decoder::new(&config, 1, &device);
             assert_eq!(model.num_params() as u64, Shape::of(&config).counts().total, "{config:?}");
         }
     }
@@ -312,7 +348,7 @@ mod tests {
         let device = crate::train::backend::cpu();
         let all = [Target::Attention, Target::Mlp, Target::Head];
         for config in [config(Arch::Llama, 32, 2, 2, 128, false), config(Arch::Gpt, 24, 2, 2, 40, false)] {
-            let model = Decoder::new(&config, &device);
+            let model = Decoder::new(&config, 1, &device);
             let sizes: Vec<u64> = model.prunable(&all).iter().map(|w| w.val().shape().num_elements() as u64).collect();
             let planned: Vec<u64> = Shape::of(&config).prunable(&all).map(|m| m.size()).collect();
             assert_eq!(sizes, planned);
@@ -321,11 +357,45 @@ mod tests {
         }
     }
 
+    /// `x` rounded to the nearest bf16 (ties to even), as an f32.
+    fn bf16(x: f32) -> f32 {
+        let bits = x.to_bits();
+        f32::from_bits((bits + 0x7fff + ((bits >> 16) & 1)) & 0xffff_0000)
+    }
+
+    /// A bf16 product is the f32 product of bf16-rounded inputs, rounded to bf16: every value
+    /// has a bf16's 8 bits of mantissa, and is at most one bf16 step from the product computed
+    /// here on the host.
+    #[test]
+    fn bf16_products_round_inputs_and_outputs() {
+        let device = crate::train::backend::cpu();
+        let (m, k, n) = (5, 37, 3);
+        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7919 % 1000) as f32 / 997.0 - 0.5) * 3.1).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i * 104_729 % 1000) as f32 / 991.0 - 0.5) * 1.7).collect();
+        let tensor = |values: &[f32], shape: [usize; 2]| {
+            Tensor::<2>::from_data(burn::tensor::TensorData::new(values.to_vec(), shape), &device)
+        };
+        let got =
+            product(Precision::Bf16, tensor(&a, [m, k]), tensor(&b, [k, n])).into_data().try_to_vec::<f32>().unwrap();
+        let f32s =
+            product(Precision::F32, tensor(&a, [m, k]), tensor(&b, [k, n])).into_data().try_to_vec::<f32>().unwrap();
+        for i in 0..m {
+            for j in 0..n {
+                let sum: f32 = (0..k).map(|l| bf16(a[i * k + l]) * bf16(b[l * n + j])).sum();
+                let (got, want) = (got[i * n + j], bf16(sum));
+                assert_eq!(got.to_bits() & 0xffff, 0, "{got} is not a bf16");
+                let step = f32::from_bits(want.abs().to_bits() & 0x7f80_0000) / 128.0;
+                assert!((got - want).abs() <= step, "{got} against {want}");
+            }
+        }
+        assert_ne!(got, f32s, "the f32 product is not rounded");
+    }
+
     #[test]
     fn forward_gives_logits_over_the_vocabulary() {
         let device = crate::train::backend::cpu();
         for arch in [Arch::Llama, Arch::Gpt] {
-            let model = Decoder::new(&config(arch, 32, 2, 2, 64, arch == Arch::Gpt), &device);
+            let model = Decoder::new(&config(arch, 32, 2, 2, 64, arch == Arch::Gpt), 1, &device);
             let tokens = Tensor::<2, Int>::from_ints([[1, 2, 3, 4], [5, 6, 7, 8]], &device);
             assert_eq!(model.forward(tokens).dims(), [2, 4, 256]);
         }

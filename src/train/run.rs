@@ -454,11 +454,15 @@ impl SpeedMeter {
             window: (now, first_step),
             written: now,
             flops: 0.0,
-            gpu: super::peaks::of(device).map(|peak| GpuPeak {
-                name: peak.name,
-                peak_flops_per_second: peak.flops_per_second,
-                source: peak.source.to_string(),
-            }),
+            // The table's peaks are FP32's: a tf32 or bf16 trial's MFU is left to scripts/gpu_check.sh.
+            gpu: (planned.config.precision == crate::config::Precision::F32)
+                .then(|| super::peaks::of(device))
+                .flatten()
+                .map(|peak| GpuPeak {
+                    name: peak.name,
+                    peak_flops_per_second: peak.flops_per_second,
+                    source: peak.source.to_string(),
+                }),
         }
     }
 

@@ -20,16 +20,9 @@ use crate::data::tokens::{Sampler, Tokens};
 use crate::plan::PlannedTrial;
 use crate::prune;
 
-/// A freshly initialised model for `planned`. The backend's random generator is one per
-/// process: trials that start or resume side by side (`sprs run --jobs`) would interleave their
-/// draws. Seeding and drawing under one lock keeps each trial's initialisation a function of its
-/// seed alone, and a resumed trial (whose weights the checkpoint then replaces) from drawing in
-/// the middle of another's.
-fn seeded_model(planned: &PlannedTrial, device: &Device) -> Decoder {
-    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
-    device.seed(planned.config.seed);
-    Decoder::new(&planned.config.model, device)
+/// A freshly initialised model for `planned`: a function of its seed alone, on every backend.
+fn initial_model(planned: &PlannedTrial, device: &Device) -> Decoder {
+    Decoder::new(&planned.config.model, planned.config.seed, device).with_precision(planned.config.precision)
 }
 
 /// What one step did.
@@ -82,7 +75,7 @@ impl<'a> Trainer<'a> {
     /// A fresh model for a planned trial, on an autodiff device over `device`.
     pub fn new(planned: &'a PlannedTrial, tokens: &'a Tokens, device: &Device) -> Result<Trainer<'a>, Failure> {
         let device = device.clone().autodiff();
-        let model = seeded_model(planned, &device);
+        let model = initial_model(planned, &device);
         Trainer::with_model(planned, tokens, &device, model)
     }
 
@@ -176,9 +169,10 @@ impl<'a> Trainer<'a> {
         let device = device.clone().autodiff();
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(checkpoint.model))
             .map_err(|e| invalid(format!("its model is damaged: {e}")))?;
-        let model = seeded_model(planned, &device)
+        let model = Decoder::lazy(&planned.config.model, &device)
             .try_load_record(record)
-            .map_err(|e| invalid(format!("its model does not fit this trial: {e}")))?;
+            .map_err(|e| invalid(format!("its model does not fit this trial: {e}")))?
+            .with_precision(planned.config.precision);
         let mut trainer = Trainer::with_model(planned, tokens, &device, model)?;
         let sizes: Vec<usize> = trainer.masks.keep.iter().map(Vec::len).collect();
         let found: Vec<usize> = checkpoint.masks.keep.iter().map(Vec::len).collect();

@@ -25,14 +25,17 @@ impl Slot<'_> {
         data.try_to_vec::<f32>().map_err(|e| format!("cannot read a weight: {e:?}"))
     }
 
+    /// The values on `device`, trainable there when it is an autodiff device.
     fn set(self, values: Vec<f32>, shape: &[usize], device: &Device) {
+        let data = TensorData::new(values, shape.to_vec());
+        let trainable = device.is_autodiff();
         match self {
             Slot::Vector(param) => {
-                let tensor = Tensor::<1>::from_data(TensorData::new(values, shape.to_vec()), device);
+                let tensor = Tensor::<1>::from_data(data, device).set_require_grad(trainable);
                 *param = Param::initialized(param.id, tensor);
             }
             Slot::Matrix(param) => {
-                let tensor = Tensor::<2>::from_data(TensorData::new(values, shape.to_vec()), device);
+                let tensor = Tensor::<2>::from_data(data, device).set_require_grad(trainable);
                 *param = Param::initialized(param.id, tensor);
             }
         }
@@ -157,8 +160,7 @@ mod tests {
                 context: 8,
                 tie_embeddings: tie,
             };
-            device.seed(7);
-            let model = Decoder::new(&config, &device);
+            let model = Decoder::new(&config, 7, &device);
             let tensors = model.tensors(&config).unwrap();
             assert_eq!(
                 tensors.iter().map(|t| t.values.len() as u64).sum::<u64>(),
@@ -185,7 +187,7 @@ mod tests {
             context: 4,
             tie_embeddings: false,
         };
-        let mut tensors = Decoder::new(&config, &device).tensors(&config).unwrap();
+        let mut tensors = Decoder::new(&config, 1, &device).tensors(&config).unwrap();
         tensors[1].shape = vec![4];
         assert!(Decoder::from_tensors(&config, tensors, &device).is_err());
     }

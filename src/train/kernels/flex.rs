@@ -21,7 +21,7 @@ pub trait Kernels: Backend {
     /// See [`super::cross_entropy`].
     fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self>;
     /// See [`super::swiglu`].
-    fn swiglu(gate: FloatTensor<Self>, up: FloatTensor<Self>) -> FloatTensor<Self>;
+    fn swiglu(gate_up: FloatTensor<Self>) -> FloatTensor<Self>;
     /// See [`super::rms_norm`].
     fn rms_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, eps: f32) -> FloatTensor<Self>;
     /// See [`super::rope`]; `freqs` is `RotaryEncoding::freq_complex`.
@@ -36,8 +36,8 @@ pub(super) fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tenso
     Tensor::from_dispatch(<Dispatch as Kernels>::cross_entropy(logits.into_dispatch(), targets.into_dispatch()))
 }
 
-pub(super) fn swiglu(gate: Tensor<3>, up: Tensor<3>) -> Tensor<3> {
-    Tensor::from_dispatch(<Dispatch as Kernels>::swiglu(gate.into_dispatch(), up.into_dispatch()))
+pub(super) fn swiglu(gate_up: Tensor<3>) -> Tensor<3> {
+    Tensor::from_dispatch(<Dispatch as Kernels>::swiglu(gate_up.into_dispatch()))
 }
 
 pub(super) fn rms_norm(x: Tensor<3>, gamma: Tensor<1>, eps: f32) -> Tensor<3> {
@@ -85,6 +85,15 @@ fn indices(targets: &FlexTensor, vocab: usize) -> Vec<usize> {
         .collect()
 }
 
+/// `[.., 2 * mlp]` rows of `[gate | up]`: `mlp`, and the shape of the gated product.
+fn halved(gate_up: &FlexTensor) -> (usize, Shape) {
+    let mut dims = dims(gate_up);
+    let last = dims.last_mut().expect("swiglu's input has a last axis");
+    assert_eq!(*last % 2, 0, "swiglu's input is [gate | up], of even width");
+    *last /= 2;
+    (*last, Shape::from(dims))
+}
+
 /// `[.., seq, seq]` scores: the rows and `seq`.
 fn square_tail(scores: &FlexTensor) -> usize {
     let dims = dims(scores);
@@ -113,10 +122,10 @@ impl Kernels for Flex {
         tensor(vec![loss], Shape::new([1]))
     }
 
-    fn swiglu(gate: FlexTensor, up: FlexTensor) -> FlexTensor {
-        assert_eq!(dims(&gate), dims(&up), "swiglu's gate and up have one shape");
-        let (gate, up) = (contiguous(gate), contiguous(up));
-        tensor(rows::swiglu(values(&gate), values(&up)), gate.layout().shape().clone())
+    fn swiglu(gate_up: FlexTensor) -> FlexTensor {
+        let gate_up = contiguous(gate_up);
+        let (mlp, shape) = halved(&gate_up);
+        tensor(rows::swiglu(values(&gate_up), mlp), shape)
     }
 
     fn rms_norm(x: FlexTensor, gamma: FlexTensor, eps: f32) -> FlexTensor {
@@ -170,24 +179,20 @@ impl Backward<Flex, 1> for CrossEntropyBackward {
     }
 }
 
-/// The gate's and up's gradients from both inputs.
+/// The gradient of `[gate | up]` from the input.
 #[derive(Debug)]
 struct SwigluBackward;
 
-impl Backward<Flex, 2> for SwigluBackward {
-    type State = (FlexTensor, FlexTensor);
+impl Backward<Flex, 1> for SwigluBackward {
+    type State = FlexTensor;
 
-    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = contiguous(grads.consume::<Flex>(&ops.node));
-        let (gate, up) = ops.state;
-        let (d_gate, d_up) = rows::swiglu_backward(values(&gate), values(&up), values(&grad));
-        let [gate_node, up_node] = ops.parents;
-        let shape = gate.layout().shape().clone();
-        if let Some(node) = gate_node {
-            grads.register::<Flex>(node.id, tensor(d_gate, shape.clone()));
-        }
-        if let Some(node) = up_node {
-            grads.register::<Flex>(node.id, tensor(d_up, shape));
+        let gate_up = ops.state;
+        if let [Some(parent)] = ops.parents {
+            let (mlp, _) = halved(&gate_up);
+            let d = rows::swiglu_backward(values(&gate_up), mlp, values(&grad));
+            grads.register::<Flex>(parent.id, tensor(d, gate_up.layout().shape().clone()));
         }
     }
 }
@@ -254,14 +259,14 @@ impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
         }
     }
 
-    fn swiglu(gate: FloatTensor<Self>, up: FloatTensor<Self>) -> FloatTensor<Self> {
-        match SwigluBackward.prepare::<C>([gate.node(), up.node()]).compute_bound().stateful() {
+    fn swiglu(gate_up: FloatTensor<Self>) -> FloatTensor<Self> {
+        match SwigluBackward.prepare::<C>([gate_up.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let (gate, up) = (contiguous(gate.into_primitive()), contiguous(up.into_primitive()));
-                let out = Flex::swiglu(gate.clone(), up.clone());
-                prep.finish((gate, up), out)
+                let gate_up = contiguous(gate_up.into_primitive());
+                let out = Flex::swiglu(gate_up.clone());
+                prep.finish(gate_up, out)
             }
-            OpsKind::UnTracked(prep) => prep.finish(Flex::swiglu(gate.into_primitive(), up.into_primitive())),
+            OpsKind::UnTracked(prep) => prep.finish(Flex::swiglu(gate_up.into_primitive())),
         }
     }
 

@@ -88,17 +88,21 @@ pub(crate) fn cross_entropy_by(path: Path, logits: Tensor<2>, targets: Tensor<1,
     }
 }
 
-/// SwiGLU's gated product `silu(gate) * up`, `[batch, seq, mlp]` each.
-pub fn swiglu(gate: Tensor<3>, up: Tensor<3>) -> Tensor<3> {
-    let path = Path::of(&gate);
-    swiglu_by(path, gate, up)
+/// SwiGLU's gated product `silu(gate) * up` from `[batch, seq, 2 * mlp]`, the gate's and up's
+/// projections side by side (one matrix product makes both): `[batch, seq, mlp]`.
+pub fn swiglu(gate_up: Tensor<3>) -> Tensor<3> {
+    let path = Path::of(&gate_up);
+    swiglu_by(path, gate_up)
 }
 
-pub(crate) fn swiglu_by(path: Path, gate: Tensor<3>, up: Tensor<3>) -> Tensor<3> {
+pub(crate) fn swiglu_by(path: Path, gate_up: Tensor<3>) -> Tensor<3> {
     match path {
         #[cfg(feature = "flex")]
-        Path::Fused => flex::swiglu(gate, up),
-        _ => silu(gate) * up,
+        Path::Fused => flex::swiglu(gate_up),
+        _ => {
+            let mlp = gate_up.dims()[2] / 2;
+            silu(gate_up.clone().narrow(2, 0, mlp)) * gate_up.narrow(2, mlp, mlp)
+        }
     }
 }
 

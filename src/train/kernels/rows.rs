@@ -114,43 +114,47 @@ pub fn cross_entropy_backward(logits: &[f32], vocab: usize, targets: &[usize], l
     out
 }
 
-/// `e^-x` for each of `xs`, the sigmoid's building block: `sigmoid(x) = 1 / (1 + e^-x)`.
-fn exp_neg(xs: &[f32]) -> Vec<f32> {
-    let mut out: Vec<f32> = xs.iter().map(|x| -x).collect();
-    exp_in_place(&mut out);
-    out
-}
-
-/// SwiGLU's gated product `silu(gate) * up`, element by element.
-pub fn swiglu(gate: &[f32], up: &[f32]) -> Vec<f32> {
-    let mut out = vec![0.0; gate.len()];
-    out.par_chunks_mut(TASK).zip(gate.par_chunks(TASK).zip(up.par_chunks(TASK))).for_each(|(out, (gate, up))| {
-        let e = exp_neg(gate);
-        for (((o, &g), &u), &e) in out.iter_mut().zip(gate).zip(up).zip(&e) {
-            *o = g / (1.0 + e) * u;
+/// SwiGLU's gated product of rows `[gate | up]` of `2 * mlp` values: rows of `mlp` values
+/// `silu(gate) * up`.
+pub fn swiglu(gate_up: &[f32], mlp: usize) -> Vec<f32> {
+    let rows = rows_per_task(2 * mlp);
+    let mut out = vec![0.0; gate_up.len() / 2];
+    out.par_chunks_mut(rows * mlp).zip(gate_up.par_chunks(rows * 2 * mlp)).for_each(|(out, input)| {
+        for (out, row) in out.chunks_mut(mlp).zip(input.chunks(2 * mlp)) {
+            let (gate, up) = row.split_at(mlp);
+            // e^-gate, the sigmoid's building block: sigmoid(x) = 1 / (1 + e^-x).
+            out.iter_mut().zip(gate).for_each(|(o, g)| *o = -g);
+            exp_in_place(out);
+            for ((o, &g), &u) in out.iter_mut().zip(gate).zip(up) {
+                *o = g / (1.0 + *o) * u;
+            }
         }
     });
     out
 }
 
-/// The gradients of [`swiglu`] with respect to `gate` and `up`, from the gradient of its output.
-pub fn swiglu_backward(gate: &[f32], up: &[f32], grad: &[f32]) -> (Vec<f32>, Vec<f32>) {
-    let (mut d_gate, mut d_up) = (vec![0.0; gate.len()], vec![0.0; gate.len()]);
-    d_gate
-        .par_chunks_mut(TASK)
-        .zip(d_up.par_chunks_mut(TASK))
-        .zip(gate.par_chunks(TASK).zip(up.par_chunks(TASK)).zip(grad.par_chunks(TASK)))
-        .for_each(|((d_gate, d_up), ((gate, up), grad))| {
-            let e = exp_neg(gate);
-            for i in 0..gate.len() {
-                let (g, u, dy) = (gate[i], up[i], grad[i]);
-                let s = 1.0 / (1.0 + e[i]);
-                d_up[i] = dy * g * s;
-                // d silu(g) / dg = s + g s (1 - s)
-                d_gate[i] = dy * u * s * (1.0 + g * (1.0 - s));
+/// The gradient of [`swiglu`] with respect to its rows `[gate | up]`, from the gradient of its
+/// output.
+pub fn swiglu_backward(gate_up: &[f32], mlp: usize, grad: &[f32]) -> Vec<f32> {
+    let rows = rows_per_task(2 * mlp);
+    let mut d = vec![0.0; gate_up.len()];
+    d.par_chunks_mut(rows * 2 * mlp).zip(gate_up.par_chunks(rows * 2 * mlp).zip(grad.par_chunks(rows * mlp))).for_each(
+        |(d, (input, grad))| {
+            for ((d, row), dy) in d.chunks_mut(2 * mlp).zip(input.chunks(2 * mlp)).zip(grad.chunks(mlp)) {
+                let ((gate, up), (d_gate, d_up)) = (row.split_at(mlp), d.split_at_mut(mlp));
+                d_gate.iter_mut().zip(gate).for_each(|(o, g)| *o = -g);
+                exp_in_place(d_gate);
+                for i in 0..mlp {
+                    let (g, u, dy) = (gate[i], up[i], dy[i]);
+                    let s = 1.0 / (1.0 + d_gate[i]);
+                    d_up[i] = dy * g * s;
+                    // d silu(g) / dg = s + g s (1 - s)
+                    d_gate[i] = dy * u * s * (1.0 + g * (1.0 - s));
+                }
             }
-        });
-    (d_gate, d_up)
+        },
+    );
+    d
 }
 
 /// `1 / sqrt(mean(x^2) + eps)` of one row.

@@ -341,17 +341,6 @@ pub enum Precision {
     Bf16,
 }
 
-impl Precision {
-    /// Its word in the language.
-    pub fn word(self) -> &'static str {
-        match self {
-            Precision::F32 => "f32",
-            Precision::Tf32 => "tf32",
-            Precision::Bf16 => "bf16",
-        }
-    }
-}
-
 /// Which parameters the observables N, N_final and N_avg count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

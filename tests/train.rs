@@ -290,7 +290,8 @@ fn toy(steps: u64, extra: &str) -> PlannedTrial {
 
 /// `precision = bf16` ends a 300-step trial within 0.01 nats of `f32`, a third of the spread
 /// between two seeds of the same trial (0.027 here), with the same non-zero count at every step.
-/// (Measured: 6e-4 and 2.1e-3 for seeds 1 and 2.)
+/// (Measured with `sprs run` on this trial: final held-out losses 6e-4 and 2.1e-3 apart for
+/// seeds 1 and 2.)
 #[test]
 fn bf16_trains_like_f32() {
     let (f32s, bf16s) = (train(&toy(300, "")), train(&toy(300, ", precision = bf16")));

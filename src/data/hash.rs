@@ -16,6 +16,12 @@ pub fn mix(a: u64, b: u64) -> u64 {
     splitmix(a ^ b.wrapping_mul(GOLDEN))
 }
 
+/// Output `i` (from 0) of the SplitMix64 generator started at `start`: its state after `i + 1`
+/// increments, finalized. Counter-based, so a stream can be drawn in parallel chunks.
+pub fn stream(start: u64, i: u64) -> u64 {
+    splitmix(start.wrapping_add(i.wrapping_add(1).wrapping_mul(GOLDEN)))
+}
+
 /// The `i`-th output of SplitMix64 seeded at zero.
 pub fn nth(i: u64) -> u64 {
     splitmix(i.wrapping_add(GOLDEN))

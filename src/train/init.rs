@@ -17,15 +17,12 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::config::ModelConfig;
-use crate::data::hash::{mix, splitmix};
+use crate::data::hash::{mix, stream};
 use crate::plan::{tensors, Part, TensorSpec};
 use crate::store::weights::Tensor;
 
 /// Standard deviation of the embeddings and of the weight matrices that read the residual stream.
 pub const INIT_STD: f64 = 0.02;
-
-/// SplitMix64's increment, the golden ratio in 64 bits.
-const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// Values drawn per parallel task: the draws are counter-based, so the split does not matter.
 const TASK: usize = 64 * 1024;
@@ -68,8 +65,7 @@ pub fn normal(seed: u64, name: &str, len: usize, std: f64) -> Vec<f32> {
     let digest = Sha256::digest(name.as_bytes());
     let key = u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 has 32 bytes"));
     let start = mix(seed, key);
-    // The stream's output `i`: SplitMix64 from `start`, one increment per output.
-    let output = |i: u64| splitmix(start.wrapping_add(i.wrapping_add(1).wrapping_mul(GOLDEN)));
+    let output = |i: u64| stream(start, i);
     let mut values = vec![0.0f32; len];
     values.par_chunks_mut(TASK).enumerate().for_each(|(task, chunk)| {
         let first = (task * TASK) as u64;

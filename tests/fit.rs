@@ -160,26 +160,19 @@ const SWEEP: &str = "use std::models::llama\nuse std::data::markov\nuse std::sch
     sweep grid = base {\n  model.width in [16, 24, 32, 40, 48, 56, 64, 72]\n  prune in [dense, journey { sparsity = 50%, every = 5 steps }, journey { sparsity = 80%, every = 5 steps }]\n  budget in [100, 200, 400] steps\n}\n";
 
 /// Writes the result of trial `t` with its planned observables: finished with `loss`, or failed
-/// (the loss turned NaN) without one.
+/// (the loss turned NaN) without one; trained on flex.
 fn finish(store: &Store, t: &sprs::plan::PlannedTrial, loss: Option<f64>) {
-    use sprs::store::{Status, TrialResult};
-    let failed = loss.is_none();
-    let result = TrialResult {
-        id: t.id.clone(),
-        status: if failed { Status::Failed } else { Status::Ok },
-        error: failed.then(|| "the loss is NaN".into()),
-        step: failed.then_some(3),
-        observables: sprs::observables::Observables {
-            n: t.observables.n,
-            n_final: t.observables.n_final,
-            n_avg: t.observables.n_avg,
-            s: t.observables.s,
-            d: t.observables.d,
-            c: t.observables.c,
-            c_dense: t.observables.c_dense,
-        },
-        l: loss,
-    };
+    finish_on(store, t, loss, "flex", "cpu");
+}
+
+/// [`finish`], trained on `backend` and `device`.
+fn finish_on(store: &Store, t: &sprs::plan::PlannedTrial, loss: Option<f64>, backend: &str, device: &str) {
+    use sprs::store::{RanOn, TrialResult};
+    let result = match loss {
+        Some(loss) => TrialResult::finished(&t.id, t.observables, loss),
+        None => TrialResult::failed(&t.id, t.observables, "the loss is NaN".into(), Some(3)),
+    }
+    .ran_on(&[RanOn { backend: backend.into(), device: device.into() }]);
     std::fs::create_dir_all(store.trial_dir(&t.id)).unwrap();
     store.finish(&result).unwrap();
 }
@@ -350,4 +343,50 @@ fn a_law_predicts_csv_points_with_the_counts_they_have() {
         "{}",
         String::from_utf8_lossy(&table.stdout)
     );
+}
+
+/// W0008: a fit whose points (fitted or predicted) trained on different backends, or on CPU and
+/// GPU, warns with the count of each, and still fits; two GPUs of one backend are one platform.
+#[test]
+fn a_fit_over_results_from_several_backends_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = SWEEP.to_string()
+        + "fit dense_to_sparse { on = grid where S == 0, predict = grid where S > 0, law = E + A / N^alpha + B / D^beta, params = { E = { log = [0, 0.5] }, A = { log = [2, 4] }, B = { log = [4, 6] }, alpha = [0.3, 0.6], beta = [0.3, 0.6] } }\n";
+    let output = plan_source(&dir.path().join("main.sprs"), text);
+    let plan = output.plan.unwrap();
+    let checked = output.checked.unwrap();
+    let truth = |t: &sprs::plan::PlannedTrial| {
+        1.5 + 50.0 / t.observables.n_avg.powf(0.4) + 300.0 / (t.observables.d as f64).powf(0.35)
+    };
+    let folders = std::cell::Cell::new(0);
+    let fit = |place: &dyn Fn(usize, &sprs::plan::PlannedTrial) -> (&'static str, &'static str)| {
+        folders.set(folders.get() + 1);
+        let out = dir.path().join(format!("runs-{}", folders.get()));
+        let store = Store::new(Some(&out), &dir.path().join("main.sprs")).unwrap();
+        for (i, t) in plan.trials.iter().enumerate() {
+            let (backend, device) = place(i, t);
+            finish_on(&store, t, Some(truth(t)), backend, device);
+        }
+        let mut diags = Vec::new();
+        let fitted = sprs::fit::run_fits(&checked.fits, &plan, &store, &output.access, &mut diags);
+        assert_eq!(fitted.len(), 1, "the fit is made");
+        diags.iter().map(|d| format!("{}: {}", d.code(), d.error)).collect::<Vec<_>>()
+    };
+    // The pruned runs (predicted) on two GPUs, the dense ones (fitted) on flex but one.
+    let sparse = plan.trials.iter().filter(|t| t.observables.s > 0.0).count();
+    let mixed = fit(&|i, t| match (t.observables.s > 0.0, i) {
+        (true, _) if i % 2 == 0 => ("tch", "cuda:0"),
+        (true, _) => ("tch", "cuda:1"),
+        (false, 0) => ("ndarray", "cpu"),
+        (false, _) => ("flex", "cpu"),
+    });
+    let dense = plan.trials.len() - sparse;
+    assert_eq!(
+        mixed,
+        [format!(
+            "W0008: the trials of `dense_to_sparse` trained on different backends: {sparse} on tch (cuda), {} on flex (cpu), 1 on ndarray (cpu)",
+            dense - 1
+        )]
+    );
+    assert!(fit(&|i, _| if i % 2 == 0 { ("tch", "cuda:0") } else { ("tch", "cuda:3") }).is_empty());
 }

@@ -40,6 +40,7 @@ fn runs_a_sweep_to_results_on_disk_and_skips_them_on_rerun() {
         let result: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).unwrap()).unwrap();
         assert_eq!(result["status"], "ok");
+        assert_eq!((&result["backend"], &result["device"]), (&"flex".into(), &"cpu".into()), "{result}");
         for key in ["N", "N_final", "N_avg", "S", "D", "C", "C_dense", "L"] {
             assert!(result[key].is_number(), "{key} in {result}");
         }
@@ -68,6 +69,12 @@ fn runs_a_sweep_to_results_on_disk_and_skips_them_on_rerun() {
         assert!((flops / rate - per_token).abs() < 1e-6 * per_token, "{speed}");
     }
     assert!(String::from_utf8_lossy(&run.stderr).contains(" tokens/s"));
+    let csv = std::fs::read_to_string(std::path::Path::new(out).join("results.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().contains(",error,backend,device,"), "{csv}");
+    assert!(csv.lines().skip(1).all(|row| row.contains(",flex,cpu,")), "{csv}");
+    let report = std::fs::read_to_string(std::path::Path::new(out).join("report.md")).unwrap();
+    assert!(report.contains("| ran on |") && report.contains("| flex, cpu |"), "{report}");
+    assert!(!report.contains("different backends"), "{report}");
 
     let rerun = sprs(&["run", file, "--out", out]);
     assert!(rerun.status.success());
@@ -144,9 +151,16 @@ fn resumed_curves_go_forward(out: &std::path::Path, trial: &std::path::Path) {
     for tag in ["train/loss", "train/lr", "train/sparsity", "train/nonzero", "eval/loss"] {
         let (_, curve) = curves.iter().find(|((_, t), _)| t == tag).unwrap_or_else(|| panic!("no curve {tag}"));
         let key = tag.split('/').nth(1).map(|k| if tag == "eval/loss" { "eval_loss" } else { k }).unwrap();
-        let expected: Vec<(i64, f32)> =
-            metrics.iter().filter_map(|m| Some((m["step"].as_i64().unwrap(), m.get(key)?.as_f64()? as f32))).collect();
-        assert_eq!(curve, &expected, "{tag}");
+        let expected: Vec<(i64, f64)> =
+            metrics.iter().filter_map(|m| Some((m["step"].as_i64().unwrap(), m.get(key)?.as_f64()?))).collect();
+        // Each value is the f32 of the line's: within an f32 rounding of it (a value at a tie
+        // between two f32s may round either way once JSON's shortest form is parsed back).
+        let steps = |c: &[(i64, f32)]| c.iter().map(|p| p.0).collect::<Vec<_>>();
+        assert_eq!(steps(curve), expected.iter().map(|p| p.0).collect::<Vec<_>>(), "{tag}: steps");
+        for (&(step, got), &(_, want)) in curve.iter().zip(&expected) {
+            let tolerance = f64::from(f32::EPSILON) * want.abs();
+            assert!((f64::from(got) - want).abs() <= tolerance, "{tag} at step {step}: {got} against {want}");
+        }
     }
 }
 
@@ -386,4 +400,131 @@ fn an_interrupted_run_checkpoints_and_resumes_to_the_same_result() {
     assert_eq!(read(&trial, "result.json"), read(&whole_trial, "result.json"));
     assert_eq!(read(&trial, "metrics.jsonl"), read(&whole_trial, "metrics.jsonl"));
     resumed_curves_go_forward(&stopped, &trial);
+}
+
+/// A trial checkpointed on flex and finished on ndarray says both (result.json, results.csv),
+/// and a folder with it beside a flex-only trial says that its trials ran on different backends
+/// (the report, and W0008 from the fit of both).
+#[cfg(feature = "ndarray")]
+#[test]
+fn a_trial_resumed_on_another_backend_names_both_and_a_mixed_folder_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tiny.sprs");
+    let fit = "fit f { on = s, law = E, params = { E = [0.1, 10] } }\n";
+    std::fs::write(&file, format!("{FILE}\n{fit}")).unwrap();
+    let out = dir.path().join("runs");
+    let output = sprs::plan::plan_file(&file).unwrap();
+    let plan = output.plan.unwrap();
+    let pruned = plan.trials.iter().find(|t| t.observables.s > 0.0).unwrap();
+    let dense = plan.trials.iter().find(|t| t.observables.s == 0.0).unwrap();
+
+    // Four steps of the pruned trial on flex, checkpointed as a run stopped there would be.
+    let tokens = sprs::data::tokens::Tokens::load(&pruned.config.data, &output.access, None).unwrap();
+    let mut trainer = sprs::train::trainer::Trainer::new(pruned, &tokens, &sprs::train::backend::cpu()).unwrap();
+    let mut sum = 0u128;
+    for step in 0..4 {
+        sum += u128::from(trainer.step(step).unwrap().nonzero);
+    }
+    let flex = sprs::store::RanOn { backend: "flex".into(), device: "cpu".into() };
+    let bytes = trainer.checkpoint(4, sum, &[flex]).unwrap();
+    let trial = out.join(&pruned.id);
+    std::fs::create_dir_all(&trial).unwrap();
+    std::fs::write(trial.join("checkpoint.bin"), bytes).unwrap();
+    let lines: Vec<String> = (0..4).map(|step| format!("{{\"step\":{step}}}")).collect();
+    std::fs::write(trial.join("metrics.jsonl"), lines.join("\n") + "\n").unwrap();
+
+    let (file, out_arg) = (file.to_str().unwrap(), out.to_str().unwrap());
+    let only = |trial: &str, backend: &str| {
+        let run = sprs(&["run", file, "--out", out_arg, "--only", trial, "--backend", backend]);
+        let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+        assert!(run.status.success(), "{stderr}");
+        stderr
+    };
+    assert!(only(&pruned.name, "ndarray").contains("resuming from its checkpoint"));
+    let result: serde_json::Value = serde_json::from_str(&read(&trial.join("result.json"))).unwrap();
+    assert_eq!((&result["backend"], &result["device"]), (&"flex+ndarray".into(), &"cpu".into()), "{result}");
+
+    let stderr = only(&dense.name, "flex");
+    assert!(stderr.contains("W0008") && stderr.contains("1 on flex (cpu), 1 on flex+ndarray (cpu)"), "{stderr}");
+    let report = read(&out.join("report.md"));
+    assert!(
+        report.contains("**These trials ran on different backends** (1 on flex (cpu), 1 on flex+ndarray (cpu))"),
+        "{report}"
+    );
+    let csv = read(&out.join("results.csv"));
+    assert!(csv.contains(",flex+ndarray,cpu,") && csv.contains(",flex,cpu,"), "{csv}");
+}
+
+/// A pruned trial of 20 steps, small enough to emulate.
+const EMULATED: &str = "use std::models::llama
+use std::data::markov
+use std::schedules::journey
+
+train t {
+    data   = markov { context = 16 }
+    model  = llama { width = 32, depth = 1 }
+    batch  = 4
+    budget = 20 steps
+    prune  = journey { sparsity = 50%, every = 20% }
+    eval   = { every = 50%, tokens = 256 }
+}
+";
+
+/// The kernels are chosen at run time by what the CPU has: AVX-512 here, AVX2 and FMA on a
+/// Haswell, SSE4.2 only on a Nehalem. The same trial on each (the older two emulated by
+/// `qemu-x86_64`) writes the same `metrics.jsonl` and `result.json`, byte for byte: the kernels
+/// sum in the same order, and a fused multiply-add without the FMA instruction is computed
+/// exactly (`f32::mul_add`). As root (CI) the test installs qemu-user if it is missing; elsewhere,
+/// without it, it says that it did not run, and under `CI=true` it fails.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_trial_is_the_same_on_cpus_with_and_without_avx512_and_avx2() {
+    let installed = || Command::new("qemu-x86_64").arg("--version").output().is_ok();
+    // SAFETY: geteuid has no preconditions.
+    if !installed() && unsafe { libc::geteuid() } == 0 {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/qemu_user.sh");
+        let _ = Command::new("bash").arg(script).status();
+    }
+    if !installed() {
+        let message = "qemu-x86_64 is not installed and this process cannot install it (run `scripts/qemu_user.sh` as root): the older CPUs' kernels were not run";
+        if std::env::var_os("CI").is_some_and(|v| v == "true") {
+            panic!("{message}");
+        }
+        eprintln!("\n!!!!! {message} !!!!!\n");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("small.sprs");
+    std::fs::write(&file, EMULATED).unwrap();
+    let run = |cpu: Option<&str>| {
+        let out = dir.path().join(cpu.unwrap_or("native"));
+        let mut command = match cpu {
+            None => Command::new(env!("CARGO_BIN_EXE_sprs")),
+            Some(cpu) => {
+                // What the emulated CPU offers, as glibc's loader reads it: x86-64-v3 (AVX2)
+                // or v2, never v4 (AVX-512).
+                let loader = Command::new("qemu-x86_64")
+                    .args(["-cpu", cpu, "/lib64/ld-linux-x86-64.so.2", "--list-diagnostics"])
+                    .output()
+                    .unwrap();
+                let levels = String::from_utf8_lossy(&loader.stdout)
+                    .lines()
+                    .find_map(|l| l.strip_prefix("x86.cpu_features.isa_1=").map(str::to_string));
+                let want = if cpu == "Haswell" { "0x7" } else { "0x3" };
+                assert_eq!(levels.as_deref(), Some(want), "{cpu}: the levels of x86-64 it offers");
+                let mut command = Command::new("qemu-x86_64");
+                command.args(["-cpu", cpu, env!("CARGO_BIN_EXE_sprs")]);
+                command
+            }
+        };
+        let output = command.args(["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()]).output().unwrap();
+        assert!(output.status.success(), "{cpu:?}: {}", String::from_utf8_lossy(&output.stderr));
+        let trial = only_trial_dir(&out);
+        (read(&trial.join("metrics.jsonl")), read(&trial.join("result.json")))
+    };
+    let native = run(None);
+    assert_eq!(native.0.lines().count(), 20);
+    for cpu in ["Haswell", "Nehalem"] {
+        assert!(run(Some(cpu)) == native, "{cpu} trained the trial differently");
+    }
 }

@@ -417,7 +417,7 @@ fn an_invalid_checkpoint_is_set_aside_and_the_trial_starts_over() {
     for step in 0..4 {
         sum += u128::from(trainer.step(step).unwrap().nonzero);
     }
-    let valid = trainer.checkpoint(4, sum).unwrap();
+    let valid = trainer.checkpoint(4, sum, &[]).unwrap();
     let decoded = || sprs::train::checkpoint::Checkpoint::decode(&valid).unwrap();
     let mut wrong_masks = decoded();
     wrong_masks.masks.keep.pop();

@@ -262,7 +262,7 @@ fn a_checkpoint_resumes_only_the_trial_it_was_saved_for() {
     for step in 0..3 {
         trainer.step(step).unwrap();
     }
-    let saved = trainer.checkpoint(3, 0).unwrap();
+    let saved = trainer.checkpoint(3, 0, &[]).unwrap();
     let mut copied = Checkpoint::decode(&saved).unwrap();
     copied.header.id = ours.id.clone();
     let refusal = |bytes: &[u8]| match Trainer::resume(&ours, &tokens, &device, bytes) {

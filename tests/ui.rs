@@ -118,8 +118,12 @@ fn every_code_has_a_ui_case_and_a_line_in_the_docs() {
     let docs = std::fs::read_to_string(root.join("docs/errors.md")).unwrap();
     // An internal error is what no input can produce: it has a line in the docs and no case.
     const INTERNAL: &[&str] = &["E0219"];
+    // Warnings about what is on disk beside a file, not in it: the tests that make that disk name
+    // them (W0008: tests/fit.rs, a fit over results from two backends).
+    const ON_DISK: &[&str] = &["W0008"];
     for code in &codes {
-        assert!(covered.contains(code) || INTERNAL.contains(&code.as_str()), "no tests/ui case expects {code}");
+        let elsewhere = INTERNAL.contains(&code.as_str()) || ON_DISK.contains(&code.as_str());
+        assert!(covered.contains(code) || elsewhere, "no tests/ui case expects {code}");
         assert!(docs.contains(&format!("`{code}`")), "docs/errors.md does not describe {code}");
     }
 }

@@ -16,7 +16,7 @@ OBSERVABLES = ("N", "N_final", "N_avg", "S", "D", "C", "C_dense", "L")
 #: A trial's id, which names its folder.
 TRIAL_ID = re.compile(r"[0-9a-f]{16}")
 #: The columns that say what a trial is rather than what it measured or was configured with.
-IDENTITY = ("id", "name", "sweep", "status", "error")
+IDENTITY = ("id", "name", "sweep", "status", "error", "backend", "device")
 
 
 def _pandas():
@@ -49,8 +49,8 @@ def _number(text: str) -> Any:
 def results(path: PathLike, frame: Optional[bool] = None):
     """The trials of a results folder (or its `results.csv`): one row each, with `id`, `name`,
     `sweep`, `status` (`ok` or `failed`, a category in pandas), the observables N, N_final,
-    N_avg, S, D, C, C_dense and L as floats (L is missing for a failed trial), `error`, and the
-    configuration paths that differ between trials (`model.width`, `prune.sparsity`, ...) as
+    N_avg, S, D, C, C_dense and L as floats (L is missing for a failed trial), `error`, `backend`
+    and `device` (where it trained: `flex` and `cpu`, say), and the configuration paths that differ between trials (`model.width`, `prune.sparsity`, ...) as
     numbers or words.
 
     A pandas DataFrame when pandas is installed (or `frame=True`), else a list of dicts

@@ -86,6 +86,7 @@ def test_results_hold_what_the_plan_said(project):
     for row in rows:
         plan = planned[row["id"]]
         assert row["status"] == "ok" and row["error"] is None
+        assert (row["backend"], row["device"]) == ("flex", "cpu")
         for observable in ("N", "N_avg", "D", "C"):
             assert row[observable] == pytest.approx(plan[observable], rel=1e-12), observable
         assert isinstance(row["L"], float) and 0 < row["L"] < math.log(plan["config"]["model"]["vocab"]) + 1

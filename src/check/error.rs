@@ -380,6 +380,17 @@ pub enum CheckError {
         help: Option<String>,
     },
 
+    #[error("rotary positions need an even number of dimensions per head; `width / heads` is {head_dim}")]
+    #[diagnostic(code(sprs::E0313))]
+    OddHeadDim {
+        head_dim: u64,
+        heads: u64,
+        #[label("{heads} heads of {head_dim}")]
+        span: SourceSpan,
+        #[help]
+        help: String,
+    },
+
     #[error("pruning ends before it starts")]
     #[diagnostic(code(sprs::E0302), help("`end` must be at or after `start`"))]
     ScheduleOrder {

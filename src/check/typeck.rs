@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value as Json};
 use super::schema::{FieldDefault, Kind};
 use super::value::{Cached, Loc, Obj};
 use super::{CheckError, Checker};
-use crate::config::{DataConfig, Dtype, Method, Point, Source, SyntheticConfig, Tokenizer};
+use crate::config::{Arch, DataConfig, Dtype, Method, Point, Source, SyntheticConfig, Tokenizer};
 use crate::data::tokenize::Manifest;
 
 fn join(path: &str, field: &str) -> String {
@@ -96,6 +96,26 @@ impl Checker {
                     let nearest = (1..=width).filter(|h| width % h == 0).min_by_key(|h| h.abs_diff(heads)).unwrap_or(1);
                     let help = Some(format!("each head gets `width / heads` dimensions; with width {width}, heads = {nearest} divides evenly"));
                     self.emit(self.field_at(obj, "heads"), |span| CheckError::HeadsDivide { heads, width, span, help });
+                    return None;
+                }
+                // Rotary positions turn a head's dimensions in pairs.
+                let head_dim = width / heads;
+                if fields.get::<Arch>("arch") == Some(Arch::Llama) && head_dim % 2 == 1 {
+                    // The nearest count of heads that splits evenly, the larger on a tie.
+                    let even = (1..=width).rev().filter(|h| width % h == 0 && (width / h) % 2 == 0);
+                    let help = match even.min_by_key(|h| h.abs_diff(heads)) {
+                        Some(nearest) => format!(
+                            "with width {width}, heads = {nearest} gives {} dimensions per head",
+                            width / nearest
+                        ),
+                        None => format!("an odd width ({width}) has no even split: make it even"),
+                    };
+                    self.emit(self.field_at(obj, "heads"), |span| CheckError::OddHeadDim {
+                        head_dim,
+                        heads,
+                        span,
+                        help,
+                    });
                     return None;
                 }
             }

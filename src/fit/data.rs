@@ -30,6 +30,8 @@ pub struct Point {
     observables: [Option<f64>; Observable::ALL.len()],
     /// A trial's configuration by dotted path (`model.width`, `batch`); empty for a CSV row.
     config: BTreeMap<String, Json>,
+    /// Where a trial trained ([`crate::store::TrialResult::platform`]); `None` for a CSV row.
+    pub platform: Option<String>,
 }
 
 impl Point {
@@ -41,12 +43,19 @@ impl Point {
             id: trial.id.clone(),
             observables: Observable::ALL.map(|o| result.get(o)),
             config,
+            platform: result.platform(),
         }
     }
 
     /// A CSV row's point, with no observable yet.
     pub fn row(label: String) -> Point {
-        Point { id: label.clone(), label, observables: [None; Observable::ALL.len()], config: BTreeMap::new() }
+        Point {
+            id: label.clone(),
+            label,
+            observables: [None; Observable::ALL.len()],
+            config: BTreeMap::new(),
+            platform: None,
+        }
     }
 
     /// Gives the point `observable`.

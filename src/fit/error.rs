@@ -1,10 +1,10 @@
-//! Fit diagnostics (`E06xx`, `W0006`): data that cannot be fitted, pointing at the part of the
+//! Fit diagnostics (`E06xx`, `W0006`, `W0008`): data that cannot be fitted, pointing at the part of the
 //! fit that names it.
 
 use miette::{Diagnostic, SourceSpan};
 use thiserror::Error;
 
-/// Data that cannot be fitted, found when a fit runs (codes E06xx, W0006).
+/// Data that cannot be fitted, found when a fit runs (codes E06xx, W0006, W0008).
 ///
 /// Each variant is documented by its `#[error]` message, its code and its help, which
 /// docs/errors.md lists; its fields are what the message shows.
@@ -101,6 +101,19 @@ pub enum FitError {
     NothingToPredict {
         fit: String,
         #[label("selects no point")]
+        span: SourceSpan,
+    },
+
+    #[error("the trials of `{fit}` trained on different backends: {list}")]
+    #[diagnostic(
+        code(sprs::W0008),
+        severity(Warning),
+        help("a trial starts from the same weights on every backend, but backends round differently and training carries it further; to compare like with like, train them on one backend")
+    )]
+    MixedBackends {
+        fit: String,
+        list: String,
+        #[label("fitted to points from several backends")]
         span: SourceSpan,
     },
 

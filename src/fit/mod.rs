@@ -193,16 +193,31 @@ pub fn run_fits(fits: &[FitSpec], plan: &Plan, store: &Store, access: &Access, d
     fits.iter()
         .filter_map(|spec| {
             let points = data::load(spec, plan, store, access, diags)?;
+            let predicted = match spec.predict.is_empty() {
+                true => Vec::new(),
+                false => predict_points(spec, &points, plan, store, access, diags)?,
+            };
+            mixed_platforms(spec, points.iter().chain(&predicted), diags);
             let mut fitted = fit(spec, &points).map_err(|diag| diags.push(diag)).ok()?;
-            if !spec.predict.is_empty() {
-                let predicted = predict_points(spec, &points, plan, store, access, diags)?;
-                if !predicted.is_empty() {
-                    fitted.predict = Some(predict(spec, &fitted, &predicted).map_err(|diag| diags.push(diag)).ok()?);
-                }
+            if !predicted.is_empty() {
+                fitted.predict = Some(predict(spec, &fitted, &predicted).map_err(|diag| diags.push(diag)).ok()?);
             }
             Some(fitted)
         })
         .collect()
+}
+
+/// Warns (W0008) when the trials among `points` trained on more than one backend.
+fn mixed_platforms<'p>(spec: &FitSpec, points: impl Iterator<Item = &'p Point>, diags: &mut Vec<Diag>) {
+    let counts = crate::store::platforms(points.filter_map(|p| p.platform.clone()));
+    if counts.len() < 2 {
+        return;
+    }
+    let list: Vec<String> = counts.iter().map(|(platform, n)| format!("{n} on {platform}")).collect();
+    diags.push(Diag::new(
+        spec.at.file,
+        FitError::MixedBackends { fit: spec.name.clone(), list: list.join(", "), span: spec.at.span.into() },
+    ));
 }
 
 /// Fits `spec` to `points`.
@@ -552,7 +567,7 @@ fn errors(pairs: impl Iterator<Item = (f64, f64)>) -> Errors {
 pub struct Outcome {
     /// The fit's name.
     pub name: String,
-    /// Warnings (W0006) and, when no fit was made, why.
+    /// Warnings (W0006, W0008) and, when no fit was made, why.
     pub diagnostics: Vec<Diag>,
     /// The fitted law, if the fit could be made.
     pub fitted: Option<Fitted>,

@@ -45,6 +45,7 @@ pub fn write(
         rows.len(),
         ok.len()
     );
+    md.push_str(&platforms(&rows));
     md.push_str(&trial_table(&rows, store));
     let groups = seeds::groups(&ok);
     md.push_str(&seed_section(&groups));
@@ -81,10 +82,29 @@ pub fn write(
     Ok(path)
 }
 
-/// Trials as a Markdown table; the last column is the speed of the process that last trained
-/// each (its `speed.json`, with its MFU on a GPU), the one column that differs between reruns.
+/// A warning when the trials ran on more than one backend (or kind of device): backends round
+/// differently, so the differences between such trials are not only their configurations'.
+fn platforms(rows: &[&Row]) -> String {
+    let counts = crate::store::platforms(rows.iter().filter_map(|r| r.result.platform()));
+    if counts.len() < 2 {
+        return String::new();
+    }
+    // Platforms are words sprs writes (see `TrialResult::trained_on`): nothing to escape.
+    let list: Vec<String> = counts.iter().map(|(platform, n)| format!("{n} on {platform}")).collect();
+    format!(
+        "**These trials ran on different backends** ({}). A trial starts from the same weights and \
+         reads the same batches on every backend, but the backends round differently and training \
+         can carry that further: differences between these trials are partly the backends'.\n\n",
+        list.join(", ")
+    )
+}
+
+/// Trials as a Markdown table: where each trained, and last the speed of the process that last
+/// trained it (its `speed.json`, with its MFU on a GPU), the one column that differs between reruns.
 fn trial_table(rows: &[&Row], store: &Store) -> String {
-    let mut md = String::from("| trial | N | N_avg | S | D | C | L | tokens/s |\n|---|--:|--:|--:|--:|--:|--:|--:|\n");
+    let mut md = String::from(
+        "| trial | N | N_avg | S | D | C | L | ran on | tokens/s |\n|---|--:|--:|--:|--:|--:|--:|---|--:|\n",
+    );
     for row in rows {
         let r = &row.result;
         let loss = match (r.status, r.l) {
@@ -93,13 +113,14 @@ fn trial_table(rows: &[&Row], store: &Store) -> String {
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {:.0}% | {} | {:.2e} | {loss} | {} |",
+            "| {} | {} | {} | {:.0}% | {} | {:.2e} | {loss} | {} | {} |",
             markdown_code(&row.name),
             si(r.observables.n as f64),
             si(r.observables.n_avg),
             r.observables.s * 100.0,
             si(r.observables.d as f64),
             r.observables.c,
+            r.trained_on().map_or_else(String::new, |(backend, device)| format!("{backend}, {device}")),
             store.speed(&r.id).map_or_else(String::new, |speed| match speed.mfu {
                 Some(mfu) => format!("{} ({:.0}% MFU)", si(speed.tokens_per_second), mfu * 100.0),
                 None => si(speed.tokens_per_second),

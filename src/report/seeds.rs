@@ -228,7 +228,7 @@ fn sample_sd(values: &[f64]) -> Option<f64> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::store::{Status, TrialResult};
+    use crate::store::TrialResult;
 
     /// A finished trial `name[seed=SEED]` of width 32 whose schedule starts at `start`.
     pub(crate) fn row(name: &str, seed: u64, start: f64, sparsity: f64, loss: f64) -> Row {
@@ -237,22 +237,16 @@ pub(crate) mod tests {
             "prune": { "sparsity": sparsity, "start": start, "end": 0.75 },
             "seed": seed,
         });
-        let result = TrialResult {
-            id: format!("{name}-{seed}"),
-            status: Status::Ok,
-            error: None,
-            step: None,
-            observables: crate::observables::Observables {
-                n: 1000,
-                n_final: 500,
-                n_avg: 750.0,
-                s: sparsity,
-                d: 20_000,
-                c: 1e8,
-                c_dense: 1.2e8,
-            },
-            l: Some(loss),
+        let observables = crate::observables::Observables {
+            n: 1000,
+            n_final: 500,
+            n_avg: 750.0,
+            s: sparsity,
+            d: 20_000,
+            c: 1e8,
+            c_dense: 1.2e8,
         };
+        let result = TrialResult::finished(&format!("{name}-{seed}"), observables, loss);
         Row { result, name: format!("{name}[seed={seed}]"), sweep: None, config, tokens_per_step: None }
     }
 

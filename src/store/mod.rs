@@ -37,18 +37,81 @@ pub struct TrialResult {
     /// Final held-out loss, nats per token; absent for a failed trial.
     #[serde(rename = "L")]
     pub l: Option<f64>,
+    /// The backend that trained it (`flex`, `ndarray`, `tch`); when a resumed trial continued on
+    /// another, each in turn, joined with `+`. Absent from a result written before sprs kept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// The device it trained on (`cpu`, `cuda:0`), joined as `backend` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 impl TrialResult {
     /// The result of a trial that trained to the end with held-out loss `l`.
     pub fn finished(id: &str, observables: Observables, l: f64) -> TrialResult {
-        TrialResult { id: id.to_string(), status: Status::Ok, error: None, step: None, observables, l: Some(l) }
+        TrialResult {
+            id: id.to_string(),
+            status: Status::Ok,
+            error: None,
+            step: None,
+            observables,
+            l: Some(l),
+            backend: None,
+            device: None,
+        }
     }
 
     /// The result of a trial that failed with `error` (at `step`, if at a step): its planned
     /// observables, no loss.
     pub fn failed(id: &str, observables: Observables, error: String, step: Option<u64>) -> TrialResult {
-        TrialResult { id: id.to_string(), status: Status::Failed, error: Some(error), step, observables, l: None }
+        TrialResult {
+            id: id.to_string(),
+            status: Status::Failed,
+            error: Some(error),
+            step,
+            observables,
+            l: None,
+            backend: None,
+            device: None,
+        }
+    }
+
+    /// The result, recorded as trained on each of `places` in turn (see [`RanOn`]).
+    pub fn ran_on(self, places: &[RanOn]) -> TrialResult {
+        let join = |part: fn(&RanOn) -> &str| {
+            let mut parts: Vec<&str> = Vec::new();
+            for place in places {
+                if !parts.contains(&part(place)) {
+                    parts.push(part(place));
+                }
+            }
+            (!parts.is_empty()).then(|| parts.join("+"))
+        };
+        TrialResult { backend: join(|p| &p.backend), device: join(|p| &p.device), ..self }
+    }
+
+    /// Its backend and device, when it names them as sprs writes them: a result is a file that
+    /// may have been edited, so these are words of at most 64 characters.
+    pub fn trained_on(&self) -> Option<(&str, &str)> {
+        fn name(text: &Option<String>) -> Option<&str> {
+            text.as_deref().filter(|t| {
+                t.len() <= 64 && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+:_-".contains(&b))
+            })
+        }
+        Some((name(&self.backend)?, name(&self.device)?))
+    }
+
+    /// Where it trained, for telling backends apart: the backend and the kind of device
+    /// (`flex (cpu)`, `tch (cuda)`; which CUDA device does not matter).
+    pub fn platform(&self) -> Option<String> {
+        let (backend, device) = self.trained_on()?;
+        let mut kinds: Vec<&str> = Vec::new();
+        for kind in device.split('+').map(|d| d.split(':').next().unwrap_or(d)) {
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+        Some(format!("{backend} ({})", kinds.join("+")))
     }
 
     /// The value of `observable`: the loss once measured, the others as planned.
@@ -66,6 +129,16 @@ impl TrialResult {
             other => self.observables.cell(other),
         }
     }
+}
+
+/// A backend and device that took steps of a trial, by their `--backend` and `--device` names.
+/// A checkpoint keeps the ones before it, so a result names every one its steps ran on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RanOn {
+    /// `flex`, `ndarray` or `tch`.
+    pub backend: String,
+    /// `cpu` or `cuda:N`.
+    pub device: String,
 }
 
 /// How a trial ended.
@@ -377,6 +450,18 @@ impl ClaimInfo {
     }
 }
 
+/// How many trials ran on each of `platforms` ([`TrialResult::platform`]), most first (then by
+/// name): more than one is a folder or a fit that mixes backends.
+pub fn platforms(platforms: impl IntoIterator<Item = String>) -> Vec<(String, usize)> {
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for platform in platforms {
+        *counts.entry(platform).or_default() += 1;
+    }
+    let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    counts
+}
+
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
@@ -440,15 +525,44 @@ mod tests {
                 c_dense: 6000.0,
             },
             l: Some(2.0),
-        };
+            backend: None,
+            device: None,
+        }
+        .ran_on(&[RanOn { backend: "flex".into(), device: "cpu".into() }]);
         store.finish(&result).unwrap();
         assert_eq!(store.result("abc"), Some(result));
         let left: Vec<_> = fs::read_dir(store.trial_dir("abc")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert!(left.iter().all(|name| !name.to_string_lossy().ends_with(".tmp")), "{left:?}");
         let json: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(store.trial_dir("abc").join("result.json")).unwrap()).unwrap();
-        for key in ["id", "status", "N", "N_final", "N_avg", "S", "D", "C", "C_dense", "L"] {
+        for key in ["id", "status", "N", "N_final", "N_avg", "S", "D", "C", "C_dense", "L", "backend", "device"] {
             assert!(json.get(key).is_some(), "{key}");
+        }
+        // A result written before sprs kept the backend still reads, and does not say.
+        let old = r#"{"id": "abc", "status": "ok", "N": 10, "N_final": 5, "N_avg": 7.5, "S": 0.5, "D": 100, "C": 4500.0, "C_dense": 6000.0, "L": 2.0}"#;
+        fs::write(store.trial_dir("abc").join("result.json"), old).unwrap();
+        assert_eq!(store.result("abc").map(|r| (r.platform(), r.backend)), Some((None, None)));
+    }
+
+    #[test]
+    fn a_result_names_each_backend_and_device_once_and_its_platform() {
+        let on = |backend: &str, device: &str| RanOn { backend: backend.into(), device: device.into() };
+        let observables =
+            crate::observables::Observables { n: 10, n_final: 10, n_avg: 10.0, s: 0.0, d: 100, c: 6e3, c_dense: 6e3 };
+        let result = |places: &[RanOn]| TrialResult::finished("a", observables, 2.0).ran_on(places);
+        let one = result(&[on("tch", "cuda:1")]);
+        assert_eq!((one.backend.as_deref(), one.device.as_deref()), (Some("tch"), Some("cuda:1")));
+        assert_eq!(one.platform().as_deref(), Some("tch (cuda)"), "which GPU does not matter");
+        assert_eq!(result(&[on("tch", "cuda:0")]).platform(), one.platform());
+        let moved = result(&[on("flex", "cpu"), on("tch", "cuda:0"), on("tch", "cuda:1")]);
+        assert_eq!((moved.backend.as_deref(), moved.device.as_deref()), (Some("flex+tch"), Some("cpu+cuda:0+cuda:1")));
+        assert_eq!(moved.platform().as_deref(), Some("flex+tch (cpu+cuda)"));
+        assert_eq!(result(&[]).backend, None);
+        // Names edited into a result are not repeated anywhere unless they are words sprs writes.
+        for backend in ["FLEX", "flex\u{1b}[2J", &"x".repeat(65), "a b"] {
+            let edited = TrialResult { backend: Some(backend.into()), ..one.clone() };
+            assert_eq!(edited.trained_on(), None, "{backend:?}");
+            assert_eq!(edited.platform(), None);
         }
     }
 

@@ -62,7 +62,7 @@ impl Store {
 
 /// Rewrites `results.csv` from the trial folders (atomically, see [`write_atomic`]) and returns
 /// its path and the rows. Columns: `id`, `name`, `sweep`, `status`, the observables (in the order
-/// of [`Observable::ALL`]), `error`, then every configuration field whose value differs between rows (the swept
+/// of [`Observable::ALL`]), `error`, `backend` and `device` (where it trained), then every configuration field whose value differs between rows (the swept
 /// values), as dotted paths such as `model.width`.
 pub fn rebuild_results(store: &Store, order: &[&str]) -> io::Result<(PathBuf, Vec<Row>)> {
     let rows = store.rows(order);
@@ -71,7 +71,7 @@ pub fn rebuild_results(store: &Store, order: &[&str]) -> io::Result<(PathBuf, Ve
     let mut out = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<&str> = vec!["id", "name", "sweep", "status"];
     header.extend(Observable::ALL.iter().map(|o| o.name()));
-    header.push("error");
+    header.extend(["error", "backend", "device"]);
     header.extend(paths.iter().map(String::as_str));
     out.write_record(&header)?;
     for (row, leaf) in rows.iter().zip(&leaves) {
@@ -82,7 +82,7 @@ pub fn rebuild_results(store: &Store, order: &[&str]) -> io::Result<(PathBuf, Ve
         };
         let mut record = vec![r.id.clone(), row.name.clone(), row.sweep.clone().unwrap_or_default(), status.into()];
         record.extend(Observable::ALL.iter().map(|&o| r.cell(o)));
-        record.push(r.error.clone().unwrap_or_default());
+        record.extend([&r.error, &r.backend, &r.device].map(|cell| cell.clone().unwrap_or_default()));
         record.extend(paths.iter().map(|p| leaf.get(p).map(cell).unwrap_or_default()));
         out.write_record(&record)?;
     }
@@ -142,10 +142,10 @@ fn cell(value: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Status;
+    use super::super::{RanOn, Status};
     use super::*;
 
-    fn finished(store: &Store, id: &str, width: u64, loss: Option<f64>) {
+    fn finished(store: &Store, id: &str, width: u64, loss: Option<f64>, backend: &str) {
         let trial = serde_json::json!({
             "id": id, "name": format!("grid[w={width}]"), "sweep": "grid",
             "config": { "model": { "width": width, "depth": 2 }, "budget": { "tokens": 1000.0 } },
@@ -166,7 +166,10 @@ mod tests {
                 c_dense: 2.0,
             },
             l: loss,
-        };
+            backend: None,
+            device: None,
+        }
+        .ran_on(&[RanOn { backend: backend.into(), device: "cpu".into() }]);
         store.finish(&result).unwrap();
     }
 
@@ -174,8 +177,8 @@ mod tests {
     fn results_csv_has_a_row_per_finished_trial_and_the_fields_that_differ() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(Some(dir.path()), std::path::Path::new("x.sprs")).unwrap();
-        finished(&store, "bbbb", 64, Some(2.5));
-        finished(&store, "aaaa", 32, None);
+        finished(&store, "bbbb", 64, Some(2.5), "flex");
+        finished(&store, "aaaa", 32, None, "ndarray");
         // A trial that started and has no result yet, and a folder that is not a trial.
         store.describe("cccc", &serde_json::json!({ "id": "cccc", "name": "x", "config": {} })).unwrap();
         fs::create_dir_all(dir.path().join("tokenizers")).unwrap();
@@ -200,6 +203,8 @@ mod tests {
                 "C_dense",
                 "L",
                 "error",
+                "backend",
+                "device",
                 "model.width"
             ]
         );
@@ -208,10 +213,12 @@ mod tests {
         assert_eq!(&records[0][0], "bbbb");
         assert_eq!(&records[0][3], "ok");
         assert_eq!(&records[0][11], "2.5");
-        assert_eq!(&records[0][13], "64");
+        assert_eq!((&records[0][13], &records[0][14]), ("flex", "cpu"));
+        assert_eq!(&records[0][15], "64");
         assert_eq!(&records[1][0], "aaaa");
         assert_eq!(&records[1][3], "failed");
         assert_eq!(&records[1][11], "");
         assert!(records[1][12].contains("NaN, at step 3"), "a comma inside a field is quoted");
+        assert_eq!(&records[1][13], "ndarray", "a failed trial says where it failed");
     }
 }

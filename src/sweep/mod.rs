@@ -21,7 +21,7 @@ use std::time::Instant;
 use crate::access::Access;
 use crate::config::Precision;
 use crate::plan::{Plan, PlannedTrial};
-use crate::store::{Status, Store, TrialResult};
+use crate::store::{RanOn, Status, Store, TrialResult};
 use crate::train::backend::{Backend, Device, Target};
 use crate::train::run::Ran;
 use crate::train::trainer::StepReport;
@@ -245,6 +245,8 @@ fn finished(store: &Store, trial: &PlannedTrial) -> bool {
 /// One place trials train side by side: a device and a thread pool of its own.
 struct Slot {
     device: Device,
+    /// The backend and device by name.
+    ran_on: RanOn,
     pool: rayon::ThreadPool,
 }
 
@@ -253,12 +255,14 @@ impl Slot {
     fn start(jobs: Jobs, options: &Options) -> Result<Vec<Slot>, String> {
         (0..jobs.jobs)
             .map(|slot| {
-                let device = options.backend.device(options.devices.of_slot(slot))?;
+                let target = options.devices.of_slot(slot);
+                let device = options.backend.device(target)?;
+                let ran_on = RanOn { backend: options.backend.name().into(), device: target.to_string() };
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(jobs.threads)
                     .build()
                     .map_err(|error| format!("cannot start a thread pool: {error}"))?;
-                Ok(Slot { device, pool })
+                Ok(Slot { device, ran_on, pool })
             })
             .collect()
     }
@@ -346,7 +350,12 @@ impl Sweep<'_> {
             keep_weights: self.options.keep_weights,
             hparams: self.hparams.get(trial.id.as_str()).cloned().unwrap_or_default(),
         };
-        let place = crate::train::run::Place { access: self.access, device: &slot.device, store: self.store };
+        let place = crate::train::run::Place {
+            access: self.access,
+            device: &slot.device,
+            ran_on: slot.ran_on.clone(),
+            store: self.store,
+        };
         let hooks = crate::train::run::Hooks {
             stop: &|| self.options.stop.requested().is_some(),
             progress: &mut |report| self.progress.event(Event::Step { trial, report }),

@@ -11,8 +11,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::masks::Masks;
+use crate::store::RanOn;
 
 const MAGIC: &[u8; 8] = b"SPRSCKP2";
+
+/// The most backend and device pairs a checkpoint names: more is not a run of this program.
+pub const MAX_RAN_ON: usize = 16;
 
 /// The small part of a checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +34,10 @@ pub struct Header {
     pub config: String,
     /// The shapes of the model's tensors, in [`crate::plan::tensors`]'s order.
     pub shapes: Vec<Vec<u64>>,
+    /// The backends and devices that took the steps before `step`, each once, in order (at most
+    /// [`MAX_RAN_ON`]); empty in a checkpoint from before sprs kept them.
+    #[serde(default)]
+    pub ran_on: Vec<RanOn>,
     /// The SHA-256 of the mask bits, the model record and the optimizer state, as encoded; empty
     /// until [`Checkpoint::encode`] fills it in.
     #[serde(default)]
@@ -131,6 +139,7 @@ mod tests {
                 mask_sizes: vec![3, 10],
                 config: "digest".into(),
                 shapes: vec![vec![2, 3]],
+                ran_on: vec![RanOn { backend: "flex".into(), device: "cpu".into() }],
                 checksum: String::new(),
             },
             masks: Masks { keep: vec![vec![true, false, true], (0..10).map(|i| i % 3 == 0).collect()] },

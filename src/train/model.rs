@@ -108,9 +108,6 @@ impl Attention {
 
     /// `[batch, seq, width]` to the same.
     fn forward(&self, precision: Precision, x: Tensor<3>) -> Tensor<3> {
-        let [batch, seq, width] = x.dims();
-        let head_dim = width / self.heads;
-        // [batch, seq, width] -> [batch, heads, seq, head_dim]
         // One product over [width, 3 * width] for q, k and v: x is read once.
         let weight = Tensor::cat(vec![self.q.weight.val(), self.k.weight.val(), self.v.weight.val()], 1);
         let bias = match (&self.q.bias, &self.k.bias, &self.v.bias) {
@@ -118,17 +115,8 @@ impl Attention {
             _ => None,
         };
         let qkv = project(precision, x, weight, bias);
-        // [batch, seq, 3 * width] -> [batch, 3 * heads, seq, head_dim], then a third each.
-        let qkv = qkv.reshape([batch, seq, 3 * self.heads, head_dim]).swap_dims(1, 2);
-        let part = |i: usize| qkv.clone().narrow(1, i * self.heads, self.heads);
-        let (mut q, mut k, v) = (part(0), part(1), part(2));
-        if let Some(rope) = &self.rope {
-            q = kernels::rope(rope, q);
-            k = kernels::rope(rope, k);
-        }
-        // [batch, heads, seq, seq]
-        let weights = kernels::causal_softmax(product(precision, q, k.swap_dims(2, 3)), head_dim);
-        let out = product(precision, weights, v).swap_dims(1, 2).reshape([batch, seq, width]);
+        let products = |a, b| product(precision, a, b);
+        let out = kernels::attention(qkv, self.heads, self.rope.as_ref(), &products, precision == Precision::F32);
         apply(precision, &self.o, out)
     }
 }

@@ -8,7 +8,8 @@ use burn::tensor::Device;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::trainer::{Failure, StepReport, Trainer};
+use super::checkpoint::MAX_RAN_ON;
+use super::trainer::{Failure, Resumed, StepReport, Trainer};
 use crate::access::Access;
 use crate::config::Interval;
 use crate::data::text::Coder;
@@ -16,7 +17,7 @@ use crate::data::tokens::{eval_windows, Tokens};
 use crate::observables::training_flops;
 use crate::plan::PlannedTrial;
 use crate::store::tensorboard::{Ending, Events};
-use crate::store::{weights, GpuPeak, Speed, Status, Store, TrialResult};
+use crate::store::{weights, GpuPeak, RanOn, Speed, Status, Store, TrialResult};
 
 /// One line of `metrics.jsonl`.
 #[derive(Debug, Serialize)]
@@ -82,6 +83,8 @@ pub struct Place<'a> {
     pub access: &'a Access,
     /// The backend's device.
     pub device: &'a Device,
+    /// The backend and device by name, for the result to say where it trained.
+    pub ran_on: RanOn,
     /// The results folder.
     pub store: &'a Store,
 }
@@ -107,7 +110,8 @@ pub fn run(planned: &PlannedTrial, place: &Place, settings: &Settings, hooks: Ho
     let Hooks { stop, progress, warn } = hooks;
     let mut board = Board { events: None, warn };
     let ran = train(planned, place, settings, stop, progress, &mut board).unwrap_or_else(|failure| {
-        Ran::Done(TrialResult::failed(&planned.id, planned.observables, failure.error, failure.step))
+        let result = TrialResult::failed(&planned.id, planned.observables, failure.error, failure.step);
+        Ran::Done(result.ran_on(std::slice::from_ref(&place.ran_on)))
     });
     if let Ran::Done(result) = &ran {
         board.finish(planned, result);
@@ -220,11 +224,12 @@ fn train(
 }
 
 /// A trainer ready at its first step, with the sum of non-zero parameters over the steps before
-/// it and the open `metrics.jsonl`.
+/// it, the backends and devices of those steps and this one, and the open `metrics.jsonl`.
 struct Started<'a> {
     trainer: Trainer<'a>,
     first_step: u64,
     nonzero_sum: u128,
+    ran_on: Vec<RanOn>,
     metrics: crate::store::Metrics,
 }
 
@@ -237,28 +242,36 @@ fn start<'a>(
 ) -> Result<Started<'a>, Failed> {
     let store = place.store;
     let started = match resume(planned, place, tokens, board)? {
-        Some((trainer, step, sum)) => store
-            .resume_metrics(&planned.id, step)
-            .map(|metrics| Started { trainer, first_step: step, nonzero_sum: sum, metrics })
-            .map_err(|e| format!("cannot reopen metrics.jsonl: {e}")),
+        Some(Resumed { trainer, step, nonzero_sum, mut ran_on }) => {
+            if !ran_on.contains(&place.ran_on) {
+                // A checkpoint names at most MAX_RAN_ON; past that, this one replaces the last.
+                ran_on.truncate(MAX_RAN_ON - 1);
+                ran_on.push(place.ran_on.clone());
+            }
+            store
+                .resume_metrics(&planned.id, step)
+                .map(|metrics| Started { trainer, first_step: step, nonzero_sum, ran_on, metrics })
+                .map_err(|e| format!("cannot reopen metrics.jsonl: {e}"))
+        }
         None => Trainer::new(planned, tokens, place.device).map_err(|failure| describe(&failure)).and_then(|trainer| {
+            let ran_on = vec![place.ran_on.clone()];
             store
                 .begin(&planned.id)
-                .map(|metrics| Started { trainer, first_step: 0, nonzero_sum: 0, metrics })
+                .map(|metrics| Started { trainer, first_step: 0, nonzero_sum: 0, ran_on, metrics })
                 .map_err(|e| format!("cannot write metrics.jsonl: {e}"))
         }),
     };
     started.map_err(|error| failed(error, None))
 }
 
-/// The trainer of the trial's checkpoint, its step and non-zero sum; `None` without one, or
-/// when it cannot be continued from (it is moved aside, with a warning).
+/// The run continued from the trial's checkpoint; `None` without one, or when it cannot be
+/// continued from (it is moved aside, with a warning).
 fn resume<'a>(
     planned: &'a PlannedTrial,
     place: &Place,
     tokens: &'a Tokens,
     board: &mut Board,
-) -> Result<Option<(Trainer<'a>, u64, u128)>, Failed> {
+) -> Result<Option<Resumed<'a>>, Failed> {
     let checkpoint = place.store.checkpoint(&planned.id);
     // A checkpoint is read only up to what the trial's shapes can need: a larger file is not its.
     let prunable: u64 =
@@ -310,7 +323,7 @@ fn steps(
         Interval::Fraction(f) => ((f * planned.steps as f64).round() as u64).max(1),
     };
     let checkpoint = place.store.checkpoint(&planned.id);
-    let Started { trainer, first_step, nonzero_sum, metrics } = started;
+    let Started { trainer, first_step, nonzero_sum, ran_on, metrics } = started;
     let mut saved = Instant::now();
     let mut speed = SpeedMeter::new(planned, place.device, *first_step);
     let mut clock = Instant::now();
@@ -353,8 +366,10 @@ fn steps(
         if stopping || saved.elapsed() >= settings.checkpoint_every {
             // Metrics first: a checkpoint never refers to steps whose lines are not on disk.
             board.write(Events::flush);
-            let saving =
-                metrics.flush().map_err(|e| e.to_string()).and_then(|()| trainer.checkpoint(step + 1, *nonzero_sum));
+            let saving = metrics
+                .flush()
+                .map_err(|e| e.to_string())
+                .and_then(|()| trainer.checkpoint(step + 1, *nonzero_sum, ran_on));
             match saving.and_then(|bytes| crate::fs::write_atomic(&checkpoint, &bytes).map_err(|e| e.to_string())) {
                 Ok(()) if stopping => {
                     *first_step = step + 1;
@@ -393,7 +408,7 @@ fn finish(
         c: training_flops(started.nonzero_sum as f64, planned.tokens_per_step as f64),
         ..planned.observables
     };
-    Ok(Ran::Done(TrialResult::finished(&planned.id, observables, loss)))
+    Ok(Ran::Done(TrialResult::finished(&planned.id, observables, loss).ran_on(&started.ran_on)))
 }
 
 /// Keeps a finished trial's model: the tokenizer its text goes through, where that is a Hugging

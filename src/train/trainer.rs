@@ -11,7 +11,8 @@ use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use super::checkpoint::{Checkpoint, Header};
+use super::backend::{Backend, Target};
+use super::checkpoint::{Checkpoint, Header, MAX_RAN_ON};
 use super::kernels;
 use super::masks::Masks;
 use super::model::Decoder;
@@ -19,6 +20,7 @@ use crate::config::{Decay, Interval, TrialConfig};
 use crate::data::tokens::{Sampler, Tokens};
 use crate::plan::PlannedTrial;
 use crate::prune;
+use crate::store::RanOn;
 
 /// A freshly initialised model for `planned`: a function of its seed alone, on every backend.
 fn initial_model(planned: &PlannedTrial, device: &Device) -> Decoder {
@@ -55,6 +57,18 @@ pub enum Failure {
     /// The checkpoint cannot be continued from: damaged, or not this trial's state. The run sets
     /// it aside and starts over.
     Checkpoint(String),
+}
+
+/// A run continued from a checkpoint.
+pub struct Resumed<'a> {
+    /// The trainer, with the checkpoint's weights, optimizer state and masks.
+    pub trainer: Trainer<'a>,
+    /// The next step to take.
+    pub step: u64,
+    /// Non-zero counted parameters summed over the steps before it.
+    pub nonzero_sum: u128,
+    /// The backends and devices that took those steps.
+    pub ran_on: Vec<RanOn>,
 }
 
 /// One trial's training state: the model, its optimizer, its masks and its data, stepped one batch at a time.
@@ -116,7 +130,8 @@ impl<'a> Trainer<'a> {
     }
 
     /// The whole state of the run before step `step`, with the non-zero sum so far.
-    pub fn checkpoint(&self, step: u64, nonzero_sum: u128) -> Result<Vec<u8>, String> {
+    /// `ran_on` are the backends and devices that took those steps.
+    pub fn checkpoint(&self, step: u64, nonzero_sum: u128, ran_on: &[RanOn]) -> Result<Vec<u8>, String> {
         let model = self.model.clone().into_record().into_bytes().map_err(|e| format!("cannot save the model: {e}"))?;
         let optimizer = self.optim.into_bytes().map_err(|e| format!("cannot save the optimizer: {e}"))?;
         let header = Header {
@@ -126,19 +141,20 @@ impl<'a> Trainer<'a> {
             mask_sizes: self.masks.keep.iter().map(Vec::len).collect(),
             config: crate::check::config_digest(&self.planned.config),
             shapes: shapes(self.planned),
+            ran_on: ran_on.to_vec(),
             checksum: String::new(),
         };
         Ok(Checkpoint { header, masks: self.masks.clone(), model: model.to_vec(), optimizer: optimizer.to_vec() }
             .encode())
     }
 
-    /// Continues a run from a checkpoint: the trainer, the next step, and the non-zero sum so far.
+    /// Continues a run from a checkpoint.
     pub fn resume(
         planned: &'a PlannedTrial,
         tokens: &'a Tokens,
         device: &Device,
         bytes: &[u8],
-    ) -> Result<(Trainer<'a>, u64, u128), Failure> {
+    ) -> Result<Resumed<'a>, Failure> {
         let invalid = |reason: String| Failure::Checkpoint(reason);
         let checkpoint = Checkpoint::decode(bytes).map_err(invalid)?;
         let header = &checkpoint.header;
@@ -157,6 +173,11 @@ impl<'a> Trainer<'a> {
                 "it continues at step {}, outside the run's {} steps",
                 header.step, planned.steps
             )));
+        }
+        if header.ran_on.len() > MAX_RAN_ON
+            || !header.ran_on.iter().all(|r| r.backend.parse::<Backend>().is_ok() && r.device.parse::<Target>().is_ok())
+        {
+            return Err(invalid("the backends and devices it names are not ones sprs runs on".into()));
         }
         let sum: u128 =
             header.nonzero_sum.parse().map_err(|e| invalid(format!("its non-zero count is damaged: {e}")))?;
@@ -198,7 +219,7 @@ impl<'a> Trainer<'a> {
             .map_err(|e| invalid(format!("its optimizer state is damaged: {e}")))?;
         trainer.masks = checkpoint.masks;
         trainer.rebuild_mask_tensors();
-        Ok((trainer, checkpoint.header.step, sum))
+        Ok(Resumed { trainer, step: checkpoint.header.step, nonzero_sum: sum, ran_on: checkpoint.header.ran_on })
     }
 
     /// The model being trained.

@@ -11,6 +11,7 @@ use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{backend_extension, Backend, DType, Dispatch, Flex};
 use burn::tensor::{Int, Shape, Tensor, TensorData};
 
+use super::attention::{self, Heads, Saved};
 use super::rows;
 
 /// The fused operations, on flex and on flex under autodiff.
@@ -26,6 +27,9 @@ pub trait Kernels: Backend {
     fn rms_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, eps: f32) -> FloatTensor<Self>;
     /// See [`super::rope`]; `freqs` is `RotaryEncoding::freq_complex`.
     fn rope(x: FloatTensor<Self>, freqs: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// See [`super::attention`]: `[batch, seq, 3 * width]` rows `[q | k | v]` of `heads` heads,
+    /// rotated by `freqs`, to `[batch, seq, width]`.
+    fn attention(qkv: FloatTensor<Self>, freqs: FloatTensor<Self>, heads: usize) -> FloatTensor<Self>;
 }
 
 pub(super) fn causal_softmax(scores: Tensor<4>, scale: f32) -> Tensor<4> {
@@ -46,6 +50,10 @@ pub(super) fn rms_norm(x: Tensor<3>, gamma: Tensor<1>, eps: f32) -> Tensor<3> {
 
 pub(super) fn rope(x: Tensor<4>, freqs: Tensor<3>) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as Kernels>::rope(x.into_dispatch(), freqs.into_dispatch()))
+}
+
+pub(super) fn attention(qkv: Tensor<3>, freqs: Tensor<3>, heads: usize) -> Tensor<3> {
+    Tensor::from_dispatch(<Dispatch as Kernels>::attention(qkv.into_dispatch(), freqs.into_dispatch(), heads))
 }
 
 /// The tensor in row-major order from offset 0: itself when it already is (a view after a
@@ -102,6 +110,20 @@ fn square_tail(scores: &FlexTensor) -> usize {
     seq
 }
 
+/// The sizes of an attention over contiguous `[batch, seq, 3 * width]` rows, with the rotary
+/// table `freqs` checked to cover them.
+fn heads_of(qkv: &FlexTensor, freqs: &FlexTensor, heads: usize) -> Heads {
+    let (shape, table) = (dims(qkv), dims(freqs));
+    let [batch, seq, three_width] = shape[..] else { panic!("attention takes [batch, seq, 3 * width] rows") };
+    assert!(
+        heads > 0 && three_width % (3 * heads) == 0,
+        "{three_width} values do not split into q, k, v of {heads} heads"
+    );
+    let head_dim = three_width / 3 / heads;
+    assert!(table[0] >= seq && table[1] == head_dim && table[2] == 2, "a rotary table for this sequence");
+    Heads { batch, seq, heads, head_dim }
+}
+
 /// The mean loss, each row's log-sum-exp and the targets, of contiguous logits.
 fn cross_entropy_parts(logits: &FlexTensor, targets: &FlexTensor) -> (f32, Vec<f32>, Vec<usize>) {
     let vocab = *dims(logits).last().expect("[rows, vocab] logits");
@@ -140,6 +162,13 @@ impl Kernels for Flex {
         assert!(table[0] >= seq && table[1] == head_dim && table[2] == 2, "a rotary table for this sequence");
         let (x, freqs) = (contiguous(x), contiguous(freqs));
         tensor(rows::rope(values(&x), values(&freqs), seq, head_dim, false), x.layout().shape().clone())
+    }
+
+    fn attention(qkv: FlexTensor, freqs: FlexTensor, heads: usize) -> FlexTensor {
+        let (qkv, freqs) = (contiguous(qkv), contiguous(freqs));
+        let shape = heads_of(&qkv, &freqs, heads);
+        let (out, _) = attention::forward(values(&qkv), values(&freqs), shape);
+        tensor(out, Shape::new([shape.batch, shape.seq, shape.heads * shape.head_dim]))
     }
 }
 
@@ -237,6 +266,24 @@ impl Backward<Flex, 1> for RopeBackward {
     }
 }
 
+/// The `[q | k | v]` rows' gradient from the rows, the rotary table and what the forward pass
+/// kept.
+#[derive(Debug)]
+struct AttentionBackward;
+
+impl Backward<Flex, 1> for AttentionBackward {
+    type State = (FlexTensor, FlexTensor, Saved, Heads);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = contiguous(grads.consume::<Flex>(&ops.node));
+        let (qkv, freqs, saved, shape) = ops.state;
+        if let [Some(parent)] = ops.parents {
+            let d = attention::backward(values(&qkv), values(&freqs), &saved, values(&grad), shape);
+            grads.register::<Flex>(parent.id, tensor(d, qkv.layout().shape().clone()));
+        }
+    }
+}
+
 impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
     fn causal_softmax(scores: FloatTensor<Self>, scale: f32) -> FloatTensor<Self> {
         match CausalSoftmaxBackward.prepare::<C>([scores.node()]).compute_bound().stateful() {
@@ -289,6 +336,20 @@ impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
                 prep.finish(freqs, out)
             }
             OpsKind::UnTracked(prep) => prep.finish(Flex::rope(x.into_primitive(), freqs)),
+        }
+    }
+
+    fn attention(qkv: FloatTensor<Self>, freqs: FloatTensor<Self>, heads: usize) -> FloatTensor<Self> {
+        let freqs = contiguous(freqs.into_primitive());
+        match AttentionBackward.prepare::<C>([qkv.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let qkv = contiguous(qkv.into_primitive());
+                let shape = heads_of(&qkv, &freqs, heads);
+                let (out, saved) = attention::forward(values(&qkv), values(&freqs), shape);
+                let out = tensor(out, Shape::new([shape.batch, shape.seq, shape.heads * shape.head_dim]));
+                prep.finish((qkv, freqs, saved, shape), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::attention(qkv.into_primitive(), freqs, heads)),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Fused kernels for the hot element-wise chains of a step: attention's masked softmax,
 //! cross-entropy over the vocabulary, SwiGLU's gated product, RMSNorm and rotary positions,
-//! each with its backward pass.
+//! each with its backward pass, and causal attention with rotary positions as one kernel
+//! ([`attention`]).
 //!
 //! On the default backend (flex, with or without autodiff) each one is a Burn backend extension
 //! ([`flex`]) that reads its inputs once and writes its output once, with a vectorised `exp`
@@ -9,6 +10,8 @@
 //! same function; they differ in the last bits where the order of a sum or the `exp` rounds
 //! differently (the tests compare them, gradients included).
 
+#[cfg(feature = "flex")]
+mod attention;
 mod exp;
 #[cfg(feature = "flex")]
 mod flex;
@@ -19,6 +22,39 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{RmsNorm, RotaryEncoding};
 use burn::tensor::activation::{silu, softmax};
 use burn::tensor::{Int, Tensor};
+
+/// The widest vector instructions this CPU has, detected once: the kernels' loops are compiled
+/// for each ([`exp`], [`attention`]) and run in the widest. Each version computes the same
+/// operations in the same order (`a * b + c` is never contracted, and `mul_add` is one
+/// instruction with FMA and computed exactly without), so each gives the same bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Isa {
+    /// AVX-512 (x86-64-v4).
+    Avx512,
+    /// AVX2 with FMA (x86-64-v3).
+    Avx2,
+    /// Whatever the target's baseline is.
+    Baseline,
+}
+
+impl Isa {
+    /// This CPU's.
+    pub(crate) fn here() -> Isa {
+        static HERE: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+        *HERE.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::is_x86_feature_detected!("avx512f") {
+                    return Isa::Avx512;
+                }
+                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                    return Isa::Avx2;
+                }
+            }
+            Isa::Baseline
+        })
+    }
+}
 
 /// Which implementation an op takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +167,57 @@ pub(crate) fn rope_by(path: Path, rope: &RotaryEncoding, x: Tensor<4>) -> Tensor
         #[cfg(feature = "flex")]
         Path::Fused => flex::rope(x, rope.freq_complex.clone()),
         _ => rope.forward(x),
+    }
+}
+
+/// A matrix product of `[.., m, k]` by `[.., k, n]`, in the arithmetic of the model's precision.
+pub type Product<'a> = &'a dyn Fn(Tensor<4>, Tensor<4>) -> Tensor<4>;
+
+/// Causal multi-head self-attention from `[batch, seq, 3 * width]` rows `[q | k | v]` (each
+/// `heads` heads of `width / heads` values) to `[batch, seq, width]`: q and k turned by `rope`
+/// where there is one, each query's softmax of `q k^T / sqrt(head_dim)` over itself and the keys
+/// before it, times v. The products are `product`'s; `f32_products` says that they are plain f32
+/// products, which the one-kernel path computes itself (on flex, with rotary positions).
+pub fn attention(
+    qkv: Tensor<3>,
+    heads: usize,
+    rope: Option<&RotaryEncoding>,
+    product: Product,
+    f32_products: bool,
+) -> Tensor<3> {
+    let path = match (rope, f32_products) {
+        (Some(_), true) => Path::of(&qkv),
+        _ => Path::Composed,
+    };
+    attention_by(path, qkv, heads, rope, product)
+}
+
+pub(crate) fn attention_by(
+    path: Path,
+    qkv: Tensor<3>,
+    heads: usize,
+    rope: Option<&RotaryEncoding>,
+    product: Product,
+) -> Tensor<3> {
+    match (path, rope) {
+        #[cfg(feature = "flex")]
+        (Path::Fused, Some(rope)) => flex::attention(qkv, rope.freq_complex.clone(), heads),
+        (_, rope) => {
+            let [batch, seq, three_width] = qkv.dims();
+            let width = three_width / 3;
+            let head_dim = width / heads;
+            // [batch, seq, 3 * width] -> [batch, 3 * heads, seq, head_dim], then a third each.
+            let qkv = qkv.reshape([batch, seq, 3 * heads, head_dim]).swap_dims(1, 2);
+            let part = |i: usize| qkv.clone().narrow(1, i * heads, heads);
+            let (mut q, mut k, v) = (part(0), part(1), part(2));
+            if let Some(encoding) = rope {
+                q = self::rope(encoding, q);
+                k = self::rope(encoding, k);
+            }
+            // [batch, heads, seq, seq]
+            let weights = causal_softmax(product(q, k.swap_dims(2, 3)), head_dim);
+            product(weights, v).swap_dims(1, 2).reshape([batch, seq, width])
+        }
     }
 }
 

@@ -27,17 +27,22 @@ pub fn causal_softmax(scores: &[f32], seq: usize, scale: f32) -> Vec<f32> {
         let first = task * rows_per_task(seq);
         for (r, (out, row)) in out.chunks_mut(seq).zip(scores.chunks(seq)).enumerate() {
             let seen = (first + r) % seq + 1;
-            let (out, row) = (&mut out[..seen], &row[..seen]);
-            let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) * scale;
-            for (o, &x) in out.iter_mut().zip(row) {
-                *o = x * scale - max;
-            }
-            exp_in_place(out);
-            let inv = 1.0 / out.iter().sum::<f32>();
-            out.iter_mut().for_each(|o| *o *= inv);
+            softmax_row(&mut out[..seen], &row[..seen], scale);
         }
     });
     out
+}
+
+/// One row of [`causal_softmax`]: `out` from the scores a query sees.
+#[inline(always)]
+pub(super) fn softmax_row(out: &mut [f32], row: &[f32], scale: f32) {
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) * scale;
+    for (o, &x) in out.iter_mut().zip(row) {
+        *o = x * scale - max;
+    }
+    exp_in_place(out);
+    let inv = 1.0 / out.iter().sum::<f32>();
+    out.iter_mut().for_each(|o| *o *= inv);
 }
 
 /// The gradient of [`causal_softmax`] with respect to its scores, from its output `weights` and
@@ -51,15 +56,20 @@ pub fn causal_softmax_backward(weights: &[f32], grad: &[f32], seq: usize, scale:
             let rows = out.chunks_mut(seq).zip(weights.chunks(seq).zip(grad.chunks(seq)));
             for (r, (out, (w, g))) in rows.enumerate() {
                 let seen = (first + r) % seq + 1;
-                let (out, w, g) = (&mut out[..seen], &w[..seen], &g[..seen]);
-                let dot: f32 = w.iter().zip(g).map(|(w, g)| w * g).sum();
-                for ((o, &w), &g) in out.iter_mut().zip(w).zip(g) {
-                    *o = scale * w * (g - dot);
-                }
+                softmax_backward_row(&mut out[..seen], &w[..seen], &g[..seen], scale);
             }
         },
     );
     out
+}
+
+/// One row of [`causal_softmax_backward`], over the keys its query sees.
+#[inline(always)]
+pub(super) fn softmax_backward_row(out: &mut [f32], w: &[f32], g: &[f32], scale: f32) {
+    let dot: f32 = w.iter().zip(g).map(|(w, g)| w * g).sum();
+    for ((o, &w), &g) in out.iter_mut().zip(w).zip(g) {
+        *o = scale * w * (g - dot);
+    }
 }
 
 /// Mean cross-entropy of `[rows, vocab]` logits against one target class per row, in nats, and
@@ -221,14 +231,65 @@ pub fn rms_norm_backward(x: &[f32], gamma: &[f32], eps: f32, grad: &[f32]) -> (V
 /// `y[2i] = x[2i] a - x[2i+1] b`, `y[2i+1] = x[2i+1] c + x[2i] d` with `(a, b) = freqs[p, 2i]`,
 /// `(c, d) = freqs[p, 2i+1]`. `inverse` applies the transposed map, the gradient with respect to
 /// `x` of the forward one.
+///
+/// Every output is one product with its own input plus one with its pair's, `y[j] = x[j] s[j] +
+/// x[j ^ 1] t[j]`, so the factors are laid out per position first ([`rope_factors`]) and each row
+/// is two passes that vectorise. A negated factor gives the negated product exactly, so this is
+/// the formula above to the bit.
 pub fn rope(x: &[f32], freqs: &[f32], seq: usize, head_dim: usize, inverse: bool) -> Vec<f32> {
+    let (own, pair) = rope_factors(freqs, seq, head_dim, inverse);
     let mut out = vec![0.0; x.len()];
     let block = seq * head_dim;
     let chunk = (TASK / block.max(1)).max(1) * block;
     out.par_chunks_mut(chunk).zip(x.par_chunks(chunk)).for_each(|(out, x)| {
         for (r, (out, x)) in out.chunks_mut(head_dim).zip(x.chunks(head_dim)).enumerate() {
-            let position = r % seq;
-            let table = &freqs[position * head_dim * 2..][..head_dim * 2];
+            let at = (r % seq) * head_dim;
+            rope_row(out, x, &own[at..at + head_dim], &pair[at..at + head_dim]);
+        }
+    });
+    out
+}
+
+/// One row of [`rope`] at the position whose factors are `own` and `pair`.
+#[inline(always)]
+pub(super) fn rope_row(out: &mut [f32], x: &[f32], own: &[f32], pair: &[f32]) {
+    // The pair's input first: `out[j] = x[j ^ 1]`.
+    for (o, x) in out.chunks_exact_mut(2).zip(x.chunks_exact(2)) {
+        o[0] = x[1];
+        o[1] = x[0];
+    }
+    for (((o, &x), &s), &t) in out.iter_mut().zip(x).zip(own).zip(pair) {
+        *o = x * s + *o * t;
+    }
+}
+
+/// The factors of [`rope`] for each position and output `j`: `s[j]` multiplies `x[j]`, `t[j]`
+/// multiplies `x[j ^ 1]`, both `[seq, head_dim]`.
+pub(super) fn rope_factors(freqs: &[f32], seq: usize, head_dim: usize, inverse: bool) -> (Vec<f32>, Vec<f32>) {
+    let mut own = Vec::with_capacity(seq * head_dim);
+    let mut pair = Vec::with_capacity(seq * head_dim);
+    for position in 0..seq {
+        let table = &freqs[position * head_dim * 2..][..head_dim * 2];
+        for i in 0..head_dim / 2 {
+            let [a, b, c, d] = [table[4 * i], table[4 * i + 1], table[4 * i + 2], table[4 * i + 3]];
+            own.extend([a, c]);
+            // Forward: y[2i] = x[2i] a - x[2i+1] b, y[2i+1] = x[2i+1] c + x[2i] d.
+            // Inverse: y[2i] = x[2i] a + x[2i+1] d, y[2i+1] = x[2i+1] c - x[2i] b.
+            pair.extend(if inverse { [d, -b] } else { [-b, d] });
+        }
+    }
+    (own, pair)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`rope`] as the formula reads, pair by pair.
+    fn rope_by_pairs(x: &[f32], freqs: &[f32], seq: usize, head_dim: usize, inverse: bool) -> Vec<f32> {
+        let mut out = vec![0.0; x.len()];
+        for (r, (out, x)) in out.chunks_mut(head_dim).zip(x.chunks(head_dim)).enumerate() {
+            let table = &freqs[(r % seq) * head_dim * 2..][..head_dim * 2];
             for i in 0..head_dim / 2 {
                 let (even, odd) = (x[2 * i], x[2 * i + 1]);
                 let [a, b, c, d] = [table[4 * i], table[4 * i + 1], table[4 * i + 2], table[4 * i + 3]];
@@ -241,6 +302,24 @@ pub fn rope(x: &[f32], freqs: &[f32], seq: usize, head_dim: usize, inverse: bool
                 }
             }
         }
-    });
-    out
+        out
+    }
+
+    /// The two-pass kernel gives the formula's bits, both ways, on values of every sign and size.
+    #[test]
+    fn rope_is_the_formula_to_the_bit() {
+        let (seq, head_dim) = (13, 16);
+        let mut drawn = 0;
+        let mut next = || {
+            drawn += 1;
+            (crate::data::hash::stream(7, drawn) >> 40) as f32 / (1u64 << 24) as f32 * 8.0 - 4.0
+        };
+        let freqs: Vec<f32> = (0..20 * head_dim * 2).map(|_| next()).collect();
+        let x: Vec<f32> = (0..3 * seq * head_dim).map(|_| next() * 1e3f32.powf(next() / 4.0)).collect();
+        for inverse in [false, true] {
+            let fast = rope(&x, &freqs, seq, head_dim, inverse);
+            let formula = rope_by_pairs(&x, &freqs, seq, head_dim, inverse);
+            assert!(fast.iter().zip(&formula).all(|(a, b)| a.to_bits() == b.to_bits()), "inverse: {inverse}");
+        }
+    }
 }

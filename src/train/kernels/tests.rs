@@ -128,3 +128,77 @@ fn the_forward_passes_hold_without_autodiff() {
         1e-6,
     );
 }
+
+/// Attention as one kernel against the composed path it replaces (the rotary and softmax kernels
+/// between Burn's batched products), values and gradients: to the bit at the shapes of the toy
+/// studies (contexts up to 64, heads of 16 values), where each product's inner dimension fits one
+/// of gemm's blocks and both sum in the same order; within 1e-5 of each other at other shapes.
+#[test]
+fn attention_in_one_kernel_is_the_composed_path() {
+    let device = device();
+    let products: Product = &|a, b| a.matmul(b);
+    for (batch, seq, heads, head_dim, to_the_bit) in [
+        (3, 64, 4, 16, true),
+        (2, 64, 3, 16, true),
+        (2, 16, 2, 16, false),
+        (2, 11, 2, 8, false),
+        (2, 100, 3, 10, false),
+    ] {
+        let encoding = RotaryEncodingConfig::new(seq, head_dim).init(&device);
+        let qkv = random([batch, seq, 3 * heads * head_dim], &device);
+        let weights = random([batch, seq, heads * head_dim], &device);
+        let run = |path| {
+            let qkv = qkv.clone().detach().require_grad();
+            let out = attention_by(path, qkv.clone(), heads, Some(&encoding), products);
+            let grads = (out.clone() * weights.clone()).sum().backward();
+            let grad = qkv.grad(&grads).expect("a gradient");
+            (out.into_data().try_to_vec::<f32>().unwrap(), grad.into_data().try_to_vec::<f32>().unwrap())
+        };
+        let what = format!("attention [{batch}, {seq}, {heads} x {head_dim}]");
+        let ((out, grad), (composed_out, composed_grad)) = (run(Path::Fused), run(Path::Composed));
+        if to_the_bit {
+            let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same(&out, &composed_out), "{what}: outputs");
+            // A gradient of exactly zero may differ in its sign: the composed path adds the zero
+            // gradients of the other two parts to each.
+            let same_or_zero = |a: &[f32], b: &[f32]| {
+                a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits() || *a == 0.0 && *b == 0.0)
+            };
+            assert!(same_or_zero(&grad, &composed_grad), "{what}: gradients");
+        } else {
+            let close = |a: &[f32], b: &[f32], part: &str| {
+                let scale = b.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+                let worst = a.iter().zip(b).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+                assert!(worst <= 1e-5 * scale, "{what}: {part} differ by {worst}, values up to {scale}");
+            };
+            close(&out, &composed_out, "outputs");
+            close(&grad, &composed_grad, "gradients");
+        }
+        assert_eq!(out.len(), batch * seq * heads * head_dim);
+    }
+}
+
+/// Without autodiff, and for the model: the one-kernel path is taken for f32 products with rotary
+/// positions on flex, and only then.
+#[test]
+fn attention_takes_one_kernel_only_for_f32_rotary_attention() {
+    let device = crate::train::backend::cpu();
+    let encoding = RotaryEncodingConfig::new(8, 4).init(&device);
+    let qkv = random([1, 8, 24], &device);
+    let products: Product = &|a, b| a.matmul(b);
+    let fused = attention_by(Path::Fused, qkv.clone(), 2, Some(&encoding), products);
+    assert_eq!(fused.dims(), [1, 8, 8]);
+    assert_close("attention", fused, attention_by(Path::Composed, qkv.clone(), 2, Some(&encoding), products), 1e-6);
+    // The choice itself: a product in another arithmetic, or no rotation (gpt), is composed.
+    let counting = std::cell::Cell::new(0);
+    let counted: Product = &|a, b| {
+        counting.set(counting.get() + 1);
+        a.matmul(b)
+    };
+    attention(qkv.clone(), 2, Some(&encoding), counted, true);
+    assert_eq!(counting.get(), 0, "f32 rotary attention is one kernel");
+    attention(qkv.clone(), 2, Some(&encoding), counted, false);
+    assert_eq!(counting.get(), 2, "another precision's products");
+    attention(qkv, 2, None, counted, true);
+    assert_eq!(counting.get(), 4, "no rotary positions");
+}

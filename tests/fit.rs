@@ -215,6 +215,9 @@ fn fits_the_results_of_a_sweep_on_disk() {
     assert!(unified.in_sample.rmse_log < 1e-6, "{:?}", unified.in_sample);
 }
 
+/// Chinchilla's law fitted on the dense runs of [`SWEEP`], predicting the pruned ones.
+const DENSE_TO_SPARSE: &str = "fit dense_to_sparse { on = grid where S == 0, predict = grid where S > 0, law = E + A / N^alpha + B / D^beta, params = { E = { log = [0, 0.5] }, A = { log = [2, 4] }, B = { log = [4, 6] }, alpha = [0.3, 0.6], beta = [0.3, 0.6] } }\n";
+
 /// `predict`: a law fitted on dense runs only, evaluated on the pruned runs it never saw, as
 /// written (over N) and with N_avg and N_final in N's place. The losses are a known law in N_avg,
 /// so the dense fit recovers it, and each count's error is what the formula gives at the
@@ -222,8 +225,7 @@ fn fits_the_results_of_a_sweep_on_disk() {
 #[test]
 fn a_dense_law_predicts_pruned_runs_with_each_count() {
     let dir = tempfile::tempdir().unwrap();
-    let text = SWEEP.to_string()
-        + "fit dense_to_sparse { on = grid where S == 0, predict = grid where S > 0, law = E + A / N^alpha + B / D^beta, params = { E = { log = [0, 0.5] }, A = { log = [2, 4] }, B = { log = [4, 6] }, alpha = [0.3, 0.6], beta = [0.3, 0.6] } }\n";
+    let text = SWEEP.to_string() + DENSE_TO_SPARSE;
     let output = plan_source(&dir.path().join("main.sprs"), text);
     let plan = output.plan.unwrap();
     let store = Store::new(Some(&dir.path().join("runs")), &dir.path().join("main.sprs")).unwrap();
@@ -350,8 +352,7 @@ fn a_law_predicts_csv_points_with_the_counts_they_have() {
 #[test]
 fn a_fit_over_results_from_several_backends_warns() {
     let dir = tempfile::tempdir().unwrap();
-    let text = SWEEP.to_string()
-        + "fit dense_to_sparse { on = grid where S == 0, predict = grid where S > 0, law = E + A / N^alpha + B / D^beta, params = { E = { log = [0, 0.5] }, A = { log = [2, 4] }, B = { log = [4, 6] }, alpha = [0.3, 0.6], beta = [0.3, 0.6] } }\n";
+    let text = SWEEP.to_string() + DENSE_TO_SPARSE;
     let output = plan_source(&dir.path().join("main.sprs"), text);
     let plan = output.plan.unwrap();
     let checked = output.checked.unwrap();

@@ -211,7 +211,7 @@ impl Batch<'_> {
         let (width, dim_pad, seq_pad) = (self.shape.width(), padded(dim), padded(seq));
         let last = i0 + R - 1;
         for j0 in (0..=last).step_by(LANES) {
-            let block = dot_block::<R>(|r, x| q[(i0 + r) * dim_pad + x], dim, k_t, seq_pad, j0);
+            let block = weighted_block::<R>(|r, x| q[(i0 + r) * dim_pad + x], k_t, seq_pad, j0, 0, dim);
             for (r, sums) in block.iter().enumerate() {
                 scores[r * seq_pad + j0..][..LANES].copy_from_slice(sums);
             }
@@ -287,7 +287,7 @@ impl Batch<'_> {
         let (dim_pad, seq_pad) = (padded(dim), padded(seq));
         let last = i0 + R - 1;
         for j0 in (0..=last).step_by(LANES) {
-            let block = dot_block::<R>(|r, x| part.d_out[(i0 + r) * dim_pad + x], dim, v_t, seq_pad, j0);
+            let block = weighted_block::<R>(|r, x| part.d_out[(i0 + r) * dim_pad + x], v_t, seq_pad, j0, 0, dim);
             for (r, sums) in block.iter().enumerate() {
                 d_weights[r * seq_pad + j0..][..LANES].copy_from_slice(sums);
             }
@@ -368,32 +368,10 @@ struct Part<'a> {
     weights: &'a [f32],
 }
 
-/// For each of `R` rows `a(r, ..)` of `dim` values: `a . b_j` for the `LANES` columns `j0..` of
-/// `b_t` (`b` transposed, rows of `stride`), summed over the values in order, one fused
-/// multiply-add a term.
-#[inline(always)]
-fn dot_block<const R: usize>(
-    a: impl Fn(usize, usize) -> f32,
-    dim: usize,
-    b_t: &[f32],
-    stride: usize,
-    j0: usize,
-) -> [[f32; LANES]; R] {
-    let mut acc = [[0.0f32; LANES]; R];
-    for x in 0..dim {
-        let b: &[f32; LANES] = b_t[x * stride + j0..][..LANES].try_into().expect("a padded row");
-        for (r, acc) in acc.iter_mut().enumerate() {
-            let a = a(r, x);
-            for (acc, &b) in acc.iter_mut().zip(b) {
-                *acc = a.mul_add(b, *acc);
-            }
-        }
-    }
-    acc
-}
-
 /// For each of `R` weightings `w(r, ..)`: the sum of `w(r, j) m_j` over the rows `j` of `m` from
-/// `from` to `to` in order (rows of `stride`), for the `LANES` values from `c`.
+/// `from` to `to` in order (rows of `stride`), for the `LANES` values from `c`, one fused
+/// multiply-add a term. With `m` a matrix transposed, the rows' sums are dot products: `a_r . b_j`
+/// for the `LANES` columns `j` from `c` of `b`, with `w(r, x)` the values of the rows `a_r`.
 #[inline(always)]
 fn weighted_block<const R: usize>(
     w: impl Fn(usize, usize) -> f32,

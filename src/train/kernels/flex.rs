@@ -124,6 +124,13 @@ fn heads_of(qkv: &FlexTensor, freqs: &FlexTensor, heads: usize) -> Heads {
     Heads { batch, seq, heads, head_dim }
 }
 
+/// The attention of contiguous `[q | k | v]` rows, what its backward pass needs, and its sizes.
+fn attention_parts(qkv: &FlexTensor, freqs: &FlexTensor, heads: usize) -> (FlexTensor, Saved, Heads) {
+    let shape = heads_of(qkv, freqs, heads);
+    let (out, saved) = attention::forward(values(qkv), values(freqs), shape);
+    (tensor(out, Shape::new([shape.batch, shape.seq, shape.heads * shape.head_dim])), saved, shape)
+}
+
 /// The mean loss, each row's log-sum-exp and the targets, of contiguous logits.
 fn cross_entropy_parts(logits: &FlexTensor, targets: &FlexTensor) -> (f32, Vec<f32>, Vec<usize>) {
     let vocab = *dims(logits).last().expect("[rows, vocab] logits");
@@ -166,9 +173,7 @@ impl Kernels for Flex {
 
     fn attention(qkv: FlexTensor, freqs: FlexTensor, heads: usize) -> FlexTensor {
         let (qkv, freqs) = (contiguous(qkv), contiguous(freqs));
-        let shape = heads_of(&qkv, &freqs, heads);
-        let (out, _) = attention::forward(values(&qkv), values(&freqs), shape);
-        tensor(out, Shape::new([shape.batch, shape.seq, shape.heads * shape.head_dim]))
+        attention_parts(&qkv, &freqs, heads).0
     }
 }
 
@@ -344,9 +349,7 @@ impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
         match AttentionBackward.prepare::<C>([qkv.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let qkv = contiguous(qkv.into_primitive());
-                let shape = heads_of(&qkv, &freqs, heads);
-                let (out, saved) = attention::forward(values(&qkv), values(&freqs), shape);
-                let out = tensor(out, Shape::new([shape.batch, shape.seq, shape.heads * shape.head_dim]));
+                let (out, saved, shape) = attention_parts(&qkv, &freqs, heads);
                 prep.finish((qkv, freqs, saved, shape), out)
             }
             OpsKind::UnTracked(prep) => prep.finish(Flex::attention(qkv.into_primitive(), freqs, heads)),

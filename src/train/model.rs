@@ -30,13 +30,21 @@ fn product<const D: usize>(precision: Precision, a: Tensor<D>, b: Tensor<D>) -> 
     }
 }
 
+/// [`product`] of two matrices, on flex in f32 by [`kernels::matmul`].
+fn matrix_product(precision: Precision, a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    match precision {
+        Precision::F32 | Precision::Tf32 => kernels::matmul(a, b),
+        Precision::Bf16 => product(precision, a, b),
+    }
+}
+
 /// `x @ weight + bias`, `[batch, seq, d_in]` to `[batch, seq, d_out]`, as one `[batch * seq, d_in]`
 /// product: a product per sequence would pack the weight once per sequence, and its gradient
 /// would be a sum of per-sequence products.
 fn project(precision: Precision, x: Tensor<3>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<3> {
     let [batch, seq, d_in] = x.dims();
     let d_out = weight.dims()[1];
-    let mut out = product(precision, x.reshape([batch * seq, d_in]), weight);
+    let mut out = matrix_product(precision, x.reshape([batch * seq, d_in]), weight);
     if let Some(bias) = bias {
         out = out + bias.unsqueeze();
     }
@@ -299,7 +307,7 @@ impl Decoder {
                 let [_, _, width] = x.dims();
                 let vocab = self.embedding.weight.dims()[0];
                 let embedding = self.embedding.weight.val().transpose();
-                let logits = product(self.precision, x.reshape([batch * seq, width]), embedding);
+                let logits = matrix_product(self.precision, x.reshape([batch * seq, width]), embedding);
                 logits.reshape([batch, seq, vocab])
             }
         }

@@ -9,14 +9,15 @@
 //! product sums `k` from 0 upwards with one fused multiply-add per term (`f32::mul_add`, what
 //! `gemm` computes while a product's inner dimension fits one of its blocks, as at the head
 //! dimensions and contexts of the toy studies), and a term of a masked weight is an exact zero.
-//! The rotation, the softmax and their gradients are the row functions of [`super::rows`]. The
-//! tests check the two paths against each other: to the bit at a context of 64 and head dimension
-//! 16, within a tolerance elsewhere.
+//! The rotation and the softmax's gradient are the row functions of [`super::rows`]; the softmax
+//! computes what `rows`' does, with the sums of four rows side by side and the exponentials over
+//! whole vectors. The tests check the two paths against each other: to the bit at a context of 64
+//! and head dimension 16, within a tolerance elsewhere.
 
 use rayon::prelude::*;
 
-use super::rows::{rope_factors, rope_row, softmax_backward_row, softmax_row};
-use super::Isa;
+use super::exp::exp_inline;
+use super::rows::{blocks, max_of, rope_factors, rope_row, softmax_backward_row};
 
 /// The sizes of an attention: `[batch, seq, 3 * heads * head_dim]` in, `[batch, seq, heads *
 /// head_dim]` out.
@@ -100,35 +101,19 @@ pub fn backward(qkv: &[f32], freqs: &[f32], saved: &Saved, grad: &[f32], shape: 
     d_qkv
 }
 
-/// Defines `$name`, which runs `Batch::$method` compiled for [`Isa::here`].
-macro_rules! dispatched {
-    ($name:ident, $method:ident, $($arg:ident: $ty:ty),*) => {
-        fn $name(batch: &Batch, $($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f")]
-                fn avx512(batch: &Batch, $($arg: $ty),*) {
-                    batch.$method($($arg),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                fn avx2(batch: &Batch, $($arg: $ty),*) {
-                    batch.$method($($arg),*)
-                }
-                match Isa::here() {
-                    // SAFETY: the CPU has the features the function is compiled for (`Isa::here`).
-                    Isa::Avx512 => return unsafe { avx512(batch, $($arg),*) },
-                    // SAFETY: as above.
-                    Isa::Avx2 => return unsafe { avx2(batch, $($arg),*) },
-                    Isa::Baseline => {}
-                }
-            }
-            batch.$method($($arg),*)
-        }
-    };
+widest! {
+    /// [`Batch::forward`], compiled for the widest instructions this CPU has.
+    fn forward_batch(batch: &Batch, qkv: &[f32], out: &mut [f32], qk: &mut [f32], weights: &mut [f32]) {
+        batch.forward(qkv, out, qk, weights)
+    }
 }
 
-dispatched!(forward_batch, forward, qkv: &[f32], out: &mut [f32], qk: &mut [f32], weights: &mut [f32]);
-dispatched!(backward_batch, backward, qkv: &[f32], qk: &[f32], weights: &[f32], grad: &[f32], d_qkv: &mut [f32]);
+widest! {
+    /// [`Batch::backward`], compiled for the widest instructions this CPU has.
+    fn backward_batch(batch: &Batch, qkv: &[f32], qk: &[f32], weights: &[f32], grad: &[f32], d_qkv: &mut [f32]) {
+        batch.backward(qkv, qk, weights, grad, d_qkv)
+    }
+}
 
 /// Lanes of the vector loops: a head's values and a row's keys are padded to a multiple of it
 /// with zeros, and each sum is kept in a `[f32; LANES]` that the compiler holds in registers.
@@ -182,7 +167,7 @@ impl Batch<'_> {
             self.gather(qkv, 2, head, &mut v);
             transpose(k, seq, dim_pad, dim, seq_pad, &mut k_t);
             let weights = &mut weights[head * seq * seq..][..seq * seq];
-            for (i0, whole) in blocks(seq) {
+            for (i0, whole) in blocks(seq, ROWS) {
                 match whole {
                     true => self.forward_rows::<ROWS>(i0, head, q, &k_t, &v, &mut scores, weights, out),
                     false => self.forward_rows::<1>(i0, head, q, &k_t, &v, &mut scores, weights, out),
@@ -216,9 +201,26 @@ impl Batch<'_> {
                 scores[r * seq_pad + j0..][..LANES].copy_from_slice(sums);
             }
         }
+        // The softmax of each row over the keys its query sees, as `rows::softmax_row` computes
+        // it: the exponentials over whole chunks of lanes (past the row's end, unread), the
+        // rows' sums side by side.
+        let scale = self.shape.scale();
+        let span = (last + 1).next_multiple_of(LANES);
         for r in 0..R {
+            let row = &mut scores[r * seq_pad..][..span];
+            let max = max_of(&row[..=i0 + r]) * scale;
+            for x in row.iter_mut() {
+                *x = *x * scale - max;
+            }
+            exp_inline(row);
+        }
+        let sums = row_sums::<R>(scores, seq_pad, i0 + 1);
+        for (r, sum) in sums.into_iter().enumerate() {
             let i = i0 + r;
-            softmax_row(&mut weights[i * seq..][..=i], &scores[r * seq_pad..][..=i], self.shape.scale());
+            let inv = 1.0 / sum;
+            for (w, &e) in weights[i * seq..][..=i].iter_mut().zip(&scores[r * seq_pad..][..=i]) {
+                *w = e * inv;
+            }
         }
         let weights = &*weights;
         for c in (0..dim).step_by(LANES) {
@@ -250,7 +252,7 @@ impl Batch<'_> {
                 row[..dim].copy_from_slice(&grad[i * width + head * dim..][..dim]);
             }
             let part = Part { head, q, k, d_out: &d_out, weights };
-            for (i0, whole) in blocks(seq) {
+            for (i0, whole) in blocks(seq, ROWS) {
                 match whole {
                     true => {
                         self.backward_rows::<ROWS>(i0, &part, &v_t, &mut d_weights, &mut d_scores, &mut d_rows, d_qkv)
@@ -260,7 +262,7 @@ impl Batch<'_> {
                     }
                 }
             }
-            for (j0, whole) in blocks(seq) {
+            for (j0, whole) in blocks(seq, ROWS) {
                 match whole {
                     true => self.backward_keys::<ROWS>(j0, &part, &d_scores, &mut d_rows, d_qkv),
                     false => self.backward_keys::<1>(j0, &part, &d_scores, &mut d_rows, d_qkv),
@@ -350,14 +352,6 @@ impl Batch<'_> {
 /// each key's or value's values once for all of them.
 const ROWS: usize = 4;
 
-/// The starts of the blocks of [`ROWS`] positions that `n` holds whole, each with `true`, then
-/// each position left, with `false`. (An iterator, not a function taking the work as a closure:
-/// a closure is compiled apart, without the vector instructions of the function it is written in.)
-fn blocks(n: usize) -> impl Iterator<Item = (usize, bool)> {
-    let whole = n / ROWS * ROWS;
-    (0..whole).step_by(ROWS).map(|start| (start, true)).chain((whole..n).map(|start| (start, false)))
-}
-
 /// What a head's backward pass reads: its rotated q and k, the gradient of its output and its
 /// weights, rows padded to [`padded`]`(head_dim)`.
 struct Part<'a> {
@@ -392,6 +386,27 @@ fn weighted_block<const R: usize>(
         }
     }
     acc
+}
+
+/// The sums of the first `first + r` values of each row `r` of `R` rows of `stride` in `rows`,
+/// each summed in order from its first value (from `-0.0`, as `Iterator::sum`): the values of
+/// summing the rows one by one, computed side by side so that one row's additions need not wait
+/// for another's.
+#[inline(always)]
+fn row_sums<const R: usize>(rows: &[f32], stride: usize, first: usize) -> [f32; R] {
+    let rows: [&[f32]; R] = std::array::from_fn(|r| &rows[r * stride..][..first + r]);
+    let mut sums = [-0.0f32; R];
+    for j in 0..first {
+        for (sum, row) in sums.iter_mut().zip(rows) {
+            *sum += row[j];
+        }
+    }
+    for (sum, row) in sums.iter_mut().zip(rows) {
+        for &value in &row[first..] {
+            *sum += value;
+        }
+    }
+    sums
 }
 
 /// `into` (`[cols, into_stride]`) has the first `cols` values of each of the `rows` rows of `m`

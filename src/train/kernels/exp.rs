@@ -4,10 +4,9 @@
 //! kernels were fused. This is Cephes' `expf` (range reduction by `ln 2` in two parts, a degree-6
 //! polynomial on `[-ln 2 / 2, ln 2 / 2]`, the power of two built in the exponent bits), written
 //! without branches so that LLVM vectorises the loop: sixteen lanes with AVX-512 and eight with
-//! AVX2 and FMA where the CPU has them (chosen at run time), four with the SSE2 every x86-64 has. Its error is within 2 ulp
+//! AVX2 and FMA where the CPU has them (the kernels that call it are compiled for each, and the
+//! widest is chosen at run time), four with the SSE2 every x86-64 has. Its error is within 2 ulp
 //! of the exact value (a test measures it against `f64::exp`).
-
-use super::Isa;
 
 /// Below this, `e^x` is under `f32`'s smallest normal number and is returned as 0.
 const MIN_INPUT: f32 = -87.336_55;
@@ -46,42 +45,38 @@ fn exp1(x: f32) -> f32 {
     }
 }
 
+/// Replaces every element of `xs` by its exponential, compiled into its caller: the kernels that
+/// call it are compiled for the widest instruction set the CPU has (`widest!`), and so is it.
+/// NaN stays NaN.
 #[inline(always)]
-fn exp_slice_inline(xs: &mut [f32]) {
+pub(super) fn exp_inline(xs: &mut [f32]) {
     for x in xs {
         *x = exp1(*x);
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn exp_slice_avx2(xs: &mut [f32]) {
-    exp_slice_inline(xs)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn exp_slice_avx512(xs: &mut [f32]) {
-    exp_slice_inline(xs)
-}
-
-/// Replaces every element of `xs` by its exponential, in the widest version of the loop this CPU
-/// runs ([`Isa::here`]): 16 lanes with AVX-512, 8 with AVX2 and FMA, else 4. NaN stays NaN.
-pub fn exp_in_place(xs: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    match Isa::here() {
-        // SAFETY: the CPU has the features the function is compiled for (`Isa::here`).
-        Isa::Avx512 => return unsafe { exp_slice_avx512(xs) },
-        // SAFETY: as above.
-        Isa::Avx2 => return unsafe { exp_slice_avx2(xs) },
-        Isa::Baseline => {}
-    }
-    exp_slice_inline(xs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    widest! {
+        /// [`exp_inline`] in the widest version this CPU runs, as the kernels call it.
+        fn exp_in_place(xs: &mut [f32]) {
+            exp_inline(xs)
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn exp_slice_avx2(xs: &mut [f32]) {
+        exp_inline(xs)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn exp_slice_avx512(xs: &mut [f32]) {
+        exp_inline(xs)
+    }
 
     fn ulps(got: f32, exact: f64) -> f64 {
         let exact32 = exact as f32;
@@ -106,7 +101,7 @@ mod tests {
         let inputs: Vec<f32> = (0..4099).map(|i| (i as f32 - 2000.0) * 0.0431).collect();
         let scalar: Vec<f32> = inputs.iter().map(|&x| exp1(x)).collect();
         type Path = fn(&mut [f32]);
-        let mut paths: Vec<(&str, Path)> = vec![("inline", exp_slice_inline), ("dispatched", exp_in_place)];
+        let mut paths: Vec<(&str, Path)> = vec![("inline", exp_inline), ("dispatched", exp_in_place)];
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {

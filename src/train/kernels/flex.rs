@@ -30,6 +30,8 @@ pub trait Kernels: Backend {
     /// See [`super::attention`]: `[batch, seq, 3 * width]` rows `[q | k | v]` of `heads` heads,
     /// rotated by `freqs`, to `[batch, seq, width]`.
     fn attention(qkv: FloatTensor<Self>, freqs: FloatTensor<Self>, heads: usize) -> FloatTensor<Self>;
+    /// See [`super::matmul`]: `[m, k]` by `[k, n]`.
+    fn matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 pub(super) fn causal_softmax(scores: Tensor<4>, scale: f32) -> Tensor<4> {
@@ -54,6 +56,10 @@ pub(super) fn rope(x: Tensor<4>, freqs: Tensor<3>) -> Tensor<4> {
 
 pub(super) fn attention(qkv: Tensor<3>, freqs: Tensor<3>, heads: usize) -> Tensor<3> {
     Tensor::from_dispatch(<Dispatch as Kernels>::attention(qkv.into_dispatch(), freqs.into_dispatch(), heads))
+}
+
+pub(super) fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
+    Tensor::from_dispatch(<Dispatch as Kernels>::matmul(lhs.into_dispatch(), rhs.into_dispatch()))
 }
 
 /// The tensor in row-major order from offset 0: itself when it already is (a view after a
@@ -131,6 +137,68 @@ fn attention_parts(qkv: &FlexTensor, freqs: &FlexTensor, heads: usize) -> (FlexT
     (tensor(out, Shape::new([shape.batch, shape.seq, shape.heads * shape.head_dim])), saved, shape)
 }
 
+/// Products at least this large (`m * n * k`) split over threads, as `burn-flex` splits them.
+const PARALLEL_PRODUCT: usize = 192 * 192 * 192;
+
+/// `lhs @ rhs`, `[m, k]` by `[k, n]` f32 matrices of any strides (a transposed view included),
+/// by the call to `gemm` that `burn-flex` makes, with the same arguments, so with the same sums in
+/// the same order. `burn-flex` has `gemm` write into a zeroed buffer that it then copies (to align
+/// it); here `gemm` writes straight into the buffer of the result.
+fn matmul_2d(lhs: &FlexTensor, rhs: &FlexTensor) -> FlexTensor {
+    let (m, n) = (dims(lhs)[0], dims(rhs)[1]);
+    let mut out: Vec<f32> = Vec::with_capacity(m * n);
+    product_into(lhs, rhs, &mut out.spare_capacity_mut()[..m * n]);
+    // SAFETY: `product_into` wrote all `m * n` values.
+    unsafe { out.set_len(m * n) };
+    tensor(out, Shape::new([m, n]))
+}
+
+/// Writes `lhs @ rhs` into `out`, all `m * n` values, row by row (see [`matmul_2d`]).
+pub(super) fn product_into(lhs: &FlexTensor, rhs: &FlexTensor, out: &mut [std::mem::MaybeUninit<f32>]) {
+    let (&[m, k], &[k_rhs, n]) = (&dims(lhs)[..], &dims(rhs)[..]) else { panic!("a product of two matrices") };
+    assert_eq!(k, k_rhs, "a product of [m, k] by [k, n] matrices");
+    assert_eq!(out.len(), m * n, "room for the [m, n] product");
+    let [lhs_rs, lhs_cs] = lhs.layout().strides() else { unreachable!("a matrix has two strides") };
+    let [rhs_rs, rhs_cs] = rhs.layout().strides() else { unreachable!("a matrix has two strides") };
+    let lhs_values = &lhs.storage::<f32>()[lhs.layout().start_offset()..];
+    let rhs_values = &rhs.storage::<f32>()[rhs.layout().start_offset()..];
+    let parallelism = match m.saturating_mul(n).saturating_mul(k) >= PARALLEL_PRODUCT {
+        true => gemm::Parallelism::Rayon(0),
+        false => gemm::Parallelism::None,
+    };
+    if m == 0 || n == 0 {
+        return;
+    }
+    // SAFETY: `lhs` and `rhs` are valid tensors, so their strided `[m, k]` and `[k, n]` values lie
+    // in their buffers from their offsets, and `out` holds `m * n` values, which `gemm` lays out
+    // row by row (column stride 1, row stride `n`). With `read_dst` false, `gemm` writes each of
+    // them without reading it (an inner dimension of 0 included, as zeros); the test
+    // `matmul_writes_every_value_and_is_burns_to_the_bit` runs it on values of NaN.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr().cast::<f32>(),
+            1,
+            n as isize,
+            false,
+            lhs_values.as_ptr(),
+            *lhs_cs,
+            *lhs_rs,
+            rhs_values.as_ptr(),
+            *rhs_cs,
+            *rhs_rs,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
 /// The mean loss, each row's log-sum-exp and the targets, of contiguous logits.
 fn cross_entropy_parts(logits: &FlexTensor, targets: &FlexTensor) -> (f32, Vec<f32>, Vec<usize>) {
     let vocab = *dims(logits).last().expect("[rows, vocab] logits");
@@ -174,6 +242,10 @@ impl Kernels for Flex {
     fn attention(qkv: FlexTensor, freqs: FlexTensor, heads: usize) -> FlexTensor {
         let (qkv, freqs) = (contiguous(qkv), contiguous(freqs));
         attention_parts(&qkv, &freqs, heads).0
+    }
+
+    fn matmul(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
+        matmul_2d(&lhs, &rhs)
     }
 }
 
@@ -289,6 +361,27 @@ impl Backward<Flex, 1> for AttentionBackward {
     }
 }
 
+/// The factors' gradients, as Burn's product takes them: `grad @ rhs^T` for `lhs`, `lhs^T @ grad`
+/// for `rhs`, the transposes as views.
+#[derive(Debug)]
+struct MatmulBackward;
+
+impl Backward<Flex, 2> for MatmulBackward {
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (lhs, rhs) = ops.state;
+        let [lhs_node, rhs_node] = ops.parents;
+        if let Some(node) = lhs_node {
+            grads.register::<Flex>(node.id, matmul_2d(&grad, &rhs.transpose(0, 1)));
+        }
+        if let Some(node) = rhs_node {
+            grads.register::<Flex>(node.id, matmul_2d(&lhs.transpose(0, 1), &grad));
+        }
+    }
+}
+
 impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
     fn causal_softmax(scores: FloatTensor<Self>, scale: f32) -> FloatTensor<Self> {
         match CausalSoftmaxBackward.prepare::<C>([scores.node()]).compute_bound().stateful() {
@@ -353,6 +446,17 @@ impl<C: CheckpointStrategy> Kernels for Autodiff<Flex, C> {
                 prep.finish((qkv, freqs, saved, shape), out)
             }
             OpsKind::UnTracked(prep) => prep.finish(Flex::attention(qkv.into_primitive(), freqs, heads)),
+        }
+    }
+
+    fn matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        match MatmulBackward.prepare::<C>([lhs.node(), rhs.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (lhs, rhs) = (lhs.into_primitive(), rhs.into_primitive());
+                let out = matmul_2d(&lhs, &rhs);
+                prep.finish((lhs, rhs), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(matmul_2d(&lhs.into_primitive(), &rhs.into_primitive())),
         }
     }
 }

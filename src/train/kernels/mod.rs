@@ -1,7 +1,7 @@
 //! Fused kernels for the hot element-wise chains of a step: attention's masked softmax,
 //! cross-entropy over the vocabulary, SwiGLU's gated product, RMSNorm and rotary positions,
-//! each with its backward pass, and causal attention with rotary positions as one kernel
-//! ([`attention`]).
+//! each with its backward pass, causal attention with rotary positions as one kernel
+//! ([`attention`]), and the matrix product written in place ([`matmul`]).
 //!
 //! On the default backend (flex, with or without autodiff) each one is a Burn backend extension
 //! ([`flex`]) that reads its inputs once and writes its output once, with a vectorised `exp`
@@ -9,6 +9,39 @@
 //! other backends keep the composed ops (LibTorch has its own fused kernels). Both compute the
 //! same function; they differ in the last bits where the order of a sum or the `exp` rounds
 //! differently (the tests compare them, gradients included).
+
+/// Defines `fn $name`, compiled for AVX-512, for AVX2 with FMA and for the target's baseline,
+/// running the widest this CPU has ([`Isa::here`]). Every version gives the same bits (see
+/// [`Isa`]). The body must keep its loops in itself: a closure that is not inlined is compiled
+/// apart, without the wider instructions (a small one, an index or a term, is inlined).
+macro_rules! widest {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                fn avx512($($arg: $ty),*) $(-> $ret)? {
+                    body($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) $(-> $ret)? {
+                    body($($arg),*)
+                }
+                match $crate::train::kernels::Isa::here() {
+                    // SAFETY: the CPU has the features the function is compiled for (`Isa::here`).
+                    $crate::train::kernels::Isa::Avx512 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: as above.
+                    $crate::train::kernels::Isa::Avx2 => return unsafe { avx2($($arg),*) },
+                    $crate::train::kernels::Isa::Baseline => {}
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
 
 #[cfg(feature = "flex")]
 mod attention;
@@ -167,6 +200,22 @@ pub(crate) fn rope_by(path: Path, rope: &RotaryEncoding, x: Tensor<4>) -> Tensor
         #[cfg(feature = "flex")]
         Path::Fused => flex::rope(x, rope.freq_complex.clone()),
         _ => rope.forward(x),
+    }
+}
+
+/// The matrix product of `[m, k]` by `[k, n]` f32 matrices: on flex, the product `burn-flex`
+/// computes (the same call to `gemm`), written straight into its result, where `burn-flex` zeroes
+/// a buffer and copies it (a tenth of a step at the toy sizes).
+pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
+    let path = Path::of(&lhs);
+    matmul_by(path, lhs, rhs)
+}
+
+pub(crate) fn matmul_by(path: Path, lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
+    match path {
+        #[cfg(feature = "flex")]
+        Path::Fused if rhs.dtype() == burn::tensor::DType::F32 => flex::matmul(lhs, rhs),
+        _ => lhs.matmul(rhs),
     }
 }
 

@@ -202,3 +202,47 @@ fn attention_takes_one_kernel_only_for_f32_rotary_attention() {
     attention(qkv, 2, None, counted, true);
     assert_eq!(counting.get(), 4, "no rotary positions");
 }
+
+/// The product written in place is `burn-flex`'s product to the bit, forward and backward, at
+/// the shapes that take `gemm`'s different paths (a vector, a small output, a long inner dimension
+/// split in blocks, threads), on transposed views too; and it writes every value of its output
+/// (run on a buffer of NaN, none is left).
+#[test]
+fn matmul_writes_every_value_and_is_burns_to_the_bit() {
+    let device = device();
+    let shapes =
+        [[1, 7, 5], [6, 1, 3], [5, 4, 1], [3, 0, 4], [9, 13, 11], [64, 64, 192], [40, 1100, 30], [200, 210, 220]];
+    for [m, k, n] in shapes {
+        for transposed in [false, true] {
+            let lhs = random([m, k], &device);
+            let rhs = match transposed {
+                false => random([k, n], &device),
+                true => random([n, k], &device).transpose(),
+            };
+            let what = format!("[{m}, {k}] x [{k}, {n}]{}", if transposed { ", transposed" } else { "" });
+            let run = |path| {
+                let (lhs, rhs) = (lhs.clone().detach().require_grad(), rhs.clone().detach().require_grad());
+                let out = matmul_by(path, lhs.clone(), rhs.clone());
+                let weights = random::<2>(out.dims(), &device);
+                let grads = (out.clone() * weights).sum().backward();
+                let bits = |t: Tensor<2>| {
+                    t.into_data().try_to_vec::<f32>().unwrap().iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+                };
+                let (d_lhs, d_rhs) = (lhs.grad(&grads).expect("a gradient"), rhs.grad(&grads).expect("a gradient"));
+                (bits(out), bits(Tensor::from_inner(d_lhs)), bits(Tensor::from_inner(d_rhs)))
+            };
+            assert_eq!(run(Path::Fused), run(Path::Composed), "{what}");
+
+            let flex = |t: &Tensor<2>| burn::backend::flex::FlexTensor::from_data(t.to_data());
+            let (lhs, rhs) = match transposed {
+                false => (flex(&lhs), flex(&rhs)),
+                true => (flex(&lhs), flex(&rhs.clone().transpose()).transpose(0, 1)),
+            };
+            let mut out = vec![std::mem::MaybeUninit::new(f32::NAN); m * n];
+            flex::product_into(&lhs, &rhs, &mut out);
+            // SAFETY: every value was initialised (to NaN, then by the product).
+            let out: Vec<f32> = out.into_iter().map(|x| unsafe { x.assume_init() }).collect();
+            assert!(out.iter().all(|x| x.is_finite()), "{what}: a value left unwritten");
+        }
+    }
+}

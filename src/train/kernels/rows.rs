@@ -258,12 +258,12 @@ widest! {
                 *o = -g;
             }
             exp_inline(d_gate);
-            for i in 0..mlp {
-                let (g, u, dy) = (gate[i], up[i], dy[i]);
-                let s = 1.0 / (1.0 + d_gate[i]);
-                d_up[i] = dy * g * s;
+            let inputs = gate.iter().zip(up).zip(dy);
+            for ((d_gate, d_up), ((&g, &u), &dy)) in d_gate.iter_mut().zip(d_up.iter_mut()).zip(inputs) {
+                let s = 1.0 / (1.0 + *d_gate);
+                *d_up = dy * g * s;
                 // d silu(g) / dg = s + g s (1 - s)
-                d_gate[i] = dy * u * s * (1.0 + g * (1.0 - s));
+                *d_gate = dy * u * s * (1.0 + g * (1.0 - s));
             }
         }
     }
@@ -371,12 +371,12 @@ fn rms_norm_backward_block<const R: usize>(
     let mean_hn =
         sums::<R>(0.0, width, |r, i| dys[r][i] * gamma[i] * (rows[r][i] * invs[r])).map(|sum| sum / width as f32);
     for (r, dx) in dx.chunks_exact_mut(width).take(R).enumerate() {
-        let (row, dy, inv) = (rows[r], dys[r], invs[r]);
-        for i in 0..width {
-            d_gamma[i] += dy[i] * (row[i] * inv);
+        let (row, dy, inv, mean_hn) = (rows[r], dys[r], invs[r], mean_hn[r]);
+        for ((d, &dy), &x) in d_gamma.iter_mut().zip(dy).zip(row) {
+            *d += dy * (x * inv);
         }
-        for i in 0..width {
-            dx[i] = (dy[i] * gamma[i] - row[i] * inv * mean_hn[r]) * inv;
+        for (((dx, &dy), &g), &x) in dx.iter_mut().zip(dy).zip(gamma).zip(row) {
+            *dx = (dy * g - x * inv * mean_hn) * inv;
         }
     }
 }

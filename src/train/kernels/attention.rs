@@ -202,13 +202,18 @@ impl Batch<'_> {
             }
         }
         // The softmax of each row over the keys its query sees, as `rows::softmax_row` computes
-        // it: the exponentials over whole chunks of lanes (past the row's end, unread), the
-        // rows' sums side by side.
+        // it, over whole chunks of lanes: the scores past the row's end become minus infinity
+        // (their exponentials, unread, are 0). The rows' maxima first, each one's wait apart
+        // from the exponentials; the rows' sums side by side.
         let scale = self.shape.scale();
         let span = (last + 1).next_multiple_of(LANES);
-        for r in 0..R {
+        let maxes: [f32; R] = std::array::from_fn(|r| {
             let row = &mut scores[r * seq_pad..][..span];
-            let max = max_of(&row[..=i0 + r]) * scale;
+            row[i0 + r + 1..].fill(f32::NEG_INFINITY);
+            max_of(row) * scale
+        });
+        for (r, max) in maxes.into_iter().enumerate() {
+            let row = &mut scores[r * seq_pad..][..span];
             for x in row.iter_mut() {
                 *x = *x * scale - max;
             }

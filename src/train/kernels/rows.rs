@@ -35,7 +35,8 @@ fn sums<const R: usize>(from: f32, n: usize, term: impl Fn(usize, usize) -> f32)
 }
 
 /// The largest of `xs` ignoring NaN (minus infinity if none): the fold of `f32::max` from minus
-/// infinity, taken sixteen lanes at a time. Only the sign of a zero maximum can depend on the
+/// infinity, taken sixteen lanes at a time and the lanes then by halves. Only the sign of a zero
+/// maximum can depend on the
 /// order, and the kernels' results do not: they subtract the maximum, and `x - 0.0` and
 /// `x + 0.0` differ only for `x` a zero, whose exponential is 1 either way.
 #[inline(always)]
@@ -49,7 +50,18 @@ pub(super) fn max_of(xs: &[f32]) -> f32 {
             *m = m.max(x);
         }
     }
-    rest.iter().chain(&lanes).fold(f32::NEG_INFINITY, |m, &x| m.max(x))
+    for (m, &x) in lanes.iter_mut().zip(rest) {
+        *m = m.max(x);
+    }
+    // The lanes' maximum by halves: four vector steps rather than a chain of sixteen.
+    let mut width = LANES;
+    while width > 1 {
+        width /= 2;
+        for k in 0..width {
+            lanes[k] = lanes[k].max(lanes[k + width]);
+        }
+    }
+    lanes[0]
 }
 
 /// The starts of the blocks of `size` rows that `rows` rows hold whole, each with `true`, then

@@ -36,9 +36,8 @@ fn sums<const R: usize>(from: f32, n: usize, term: impl Fn(usize, usize) -> f32)
 
 /// The largest of `xs` ignoring NaN (minus infinity if none): the fold of `f32::max` from minus
 /// infinity, taken sixteen lanes at a time and the lanes then by halves. Only the sign of a zero
-/// maximum can depend on the
-/// order, and the kernels' results do not: they subtract the maximum, and `x - 0.0` and
-/// `x + 0.0` differ only for `x` a zero, whose exponential is 1 either way.
+/// maximum can depend on the order, and the kernels' results do not: they subtract the maximum,
+/// and `x - 0.0` and `x + 0.0` differ only for `x` a zero, whose exponential is 1 either way.
 #[inline(always)]
 pub(super) fn max_of(xs: &[f32]) -> f32 {
     const LANES: usize = 16;

@@ -164,28 +164,41 @@ widest! {
         let mut shifted = vec![0.0; SIDE_BY_SIDE * vocab];
         let mut loss = 0.0f64;
         for (first, whole) in blocks(targets.len(), SIDE_BY_SIDE) {
-            let rows = if whole { SIDE_BY_SIDE } else { 1 };
-            let (logits, shifted) = (&logits[first * vocab..][..rows * vocab], &mut shifted[..rows * vocab]);
-            let mut maxes = [0.0f32; SIDE_BY_SIDE];
-            for ((max, row), shifted) in maxes.iter_mut().zip(logits.chunks_exact(vocab)).zip(shifted.chunks_exact_mut(vocab)) {
-                *max = max_of(row);
-                for (s, &x) in shifted.iter_mut().zip(row) {
-                    *s = x - *max;
-                }
-            }
-            exp_inline(shifted);
-            let mut exp_sums = [0.0f32; SIDE_BY_SIDE];
+            let (logits, targets, lse) = (&logits[first * vocab..], &targets[first..], &mut lse[first..]);
             match whole {
-                true => exp_sums = sums::<SIDE_BY_SIDE>(-0.0, vocab, |r, j| shifted[r * vocab + j]),
-                false => exp_sums[0] = shifted.iter().sum::<f32>(),
-            }
-            for r in 0..rows {
-                let row_lse = maxes[r] + exp_sums[r].ln();
-                loss += f64::from(row_lse - logits[r * vocab + targets[first + r]]);
-                lse[first + r] = row_lse;
+                true => cross_entropy_block::<SIDE_BY_SIDE>(logits, vocab, targets, lse, &mut shifted, &mut loss),
+                false => cross_entropy_block::<1>(logits, vocab, targets, lse, &mut shifted, &mut loss),
             }
         }
         loss
+    }
+}
+
+/// [`cross_entropy`] on the first `R` rows, in order: their losses added to `loss`, their
+/// log-sum-exps in `lse`, with `shifted` room for `R` rows.
+#[inline(always)]
+fn cross_entropy_block<const R: usize>(
+    logits: &[f32],
+    vocab: usize,
+    targets: &[usize],
+    lse: &mut [f32],
+    shifted: &mut [f32],
+    loss: &mut f64,
+) {
+    let (logits, shifted) = (&logits[..R * vocab], &mut shifted[..R * vocab]);
+    let mut maxes = [0.0f32; R];
+    for ((max, row), shifted) in maxes.iter_mut().zip(logits.chunks_exact(vocab)).zip(shifted.chunks_exact_mut(vocab)) {
+        *max = max_of(row);
+        for (s, &x) in shifted.iter_mut().zip(row) {
+            *s = x - *max;
+        }
+    }
+    exp_inline(shifted);
+    let exp_sums = sums::<R>(-0.0, vocab, |r, j| shifted[r * vocab + j]);
+    for r in 0..R {
+        let row_lse = maxes[r] + exp_sums[r].ln();
+        *loss += f64::from(row_lse - logits[r * vocab + targets[r]]);
+        lse[r] = row_lse;
     }
 }
 
